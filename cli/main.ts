@@ -1,0 +1,111 @@
+/**
+ * The `meridian` command. User mistakes (a bad spec, invalid output, unusable input) are
+ * printed as one line per problem with a non-zero exit, never as a stack trace.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { formatProblem as formatSpecProblem, SpecError } from '../spec';
+import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
+import { formatProblem, readObjects, UnusableInputError, validateObjects } from '../validate';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const stdio: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** `meridian synth`: 0 ok, 1 invalid spec or output (dist/ untouched). */
+export function runSynth(opts: { root?: string; dist?: string; platform?: string; env?: string }, io: Io = stdio): { code: number; result?: SynthResult } {
+  const root = opts.root ?? ROOT;
+  const started = process.hrtime.bigint();
+  try {
+    const result = synthesize({
+      root,
+      dist: opts.dist,
+      platform: opts.platform,
+      env: opts.env,
+      onEnvironment: (scope, n) => io.out(`  ${scope}: ${n} objects`),
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    io.out(`rendered ${result.rendering.files.length} objects in ${result.perCluster.size} folders (${seconds.toFixed(2)} s)`);
+    return { code: 0, result };
+  } catch (e) {
+    if (e instanceof SpecError) {
+      e.problems.forEach((p) => io.err(formatSpecProblem(p)));
+      io.err(`synth: ${e.problems.length} problem(s) in the platform spec; dist/ was not changed`);
+    } else if (e instanceof RenderError || e instanceof OutputInvalidError) {
+      e.problems.forEach((p) => io.err(p));
+      io.err(`synth: ${e.problems.length} problem(s) in the rendered objects; dist/ was not changed`);
+    } else {
+      throw e;
+    }
+    return { code: 1 };
+  }
+}
+
+/** `meridian validate [DIR]`: 0 clean, 1 problems, 2 unusable input. */
+export function runValidate(dir: string, io: Io = stdio): number {
+  let objects;
+  try {
+    objects = readObjects(dir);
+  } catch (e) {
+    if (!(e instanceof UnusableInputError)) throw e;
+    io.err(e.message);
+    return 2;
+  }
+  const problems = validateObjects(objects);
+  problems.forEach((p) => io.out(formatProblem(p)));
+  if (problems.length > 0) {
+    io.err(`validate: ${problems.length} problem(s) in ${objects.length} objects`);
+    return 1;
+  }
+  io.out(`validate: ${objects.length} objects, no problems`);
+  return 0;
+}
+
+export function main(argv: string[], io: Io = stdio): number {
+  let code = 0;
+  const program = new Command('meridian')
+    .description('Render typed platform specs into the Kubernetes manifests of every region cluster')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program.command('synth')
+    .description('render every (or the chosen) platform × env × region into dist/, validate, swap in atomically')
+    .option('-p, --platform <name>', 'only this platform')
+    .option('-e, --env <name>', 'only this environment')
+    .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
+    .action((o: { platform?: string; env?: string; dist: string }) => {
+      code = runSynth({ platform: o.platform, env: o.env, dist: path.resolve(o.dist) }, io).code;
+    });
+
+  program.command('validate')
+    .description('strict schema and policy checks on rendered YAML')
+    .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
+    .action((dir: string) => {
+      code = runValidate(path.resolve(dir), io);
+    });
+
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
+  }
+  return code;
+}
+
+/** Writes what `cdk8s synth` lists: a summary of the synth into cdk8s's own output folder. */
+export function writeCdk8sSummary(outdir: string, result: SynthResult): void {
+  fs.mkdirSync(outdir, { recursive: true });
+  const lines = ['# Meridian renders into dist/; this file only summarises that synth for `cdk8s synth`.', 'clusters:'];
+  for (const [cluster, n] of [...result.perCluster].sort()) lines.push(`  ${cluster}: ${n}`);
+  fs.writeFileSync(path.join(outdir, 'meridian-summary.yaml'), `${lines.join('\n')}\n`);
+}

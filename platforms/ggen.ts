@@ -1,0 +1,82 @@
+/**
+ * ggen marketplace (seed 004_266e7750b295c0cb): a multi-region marketplace API with a
+ * Redis Sentinel cache per region, us-central1 primary. Firestore, Pub/Sub, KMS and the
+ * backups stay managed services outside the clusters; the pods reach them with Workload
+ * Identity. Per-environment differences live in overlays/ggen/<env>.yaml.
+ */
+import { definePlatform } from '../spec';
+import { gitops } from './_fleet';
+
+export default definePlatform({
+  name: 'ggen',
+  description: 'ggen marketplace: multi-region marketplace API (seed 004)',
+  project: 'ggen-marketplace-prod',
+  environments: ['dev', 'staging', 'prod'],
+  regions: {
+    'us-central1': { role: 'primary', zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'] },
+    'us-east1': { role: 'secondary', zones: ['us-east1-b', 'us-east1-c', 'us-east1-d'] },
+    'europe-west1': { role: 'secondary', zones: ['europe-west1-b', 'europe-west1-c', 'europe-west1-d'] },
+  },
+  namespaces: {
+    marketplace: {},
+  },
+  routing: {
+    // Seed §4.2: the latency-based split when no geographic match applies.
+    weights: { 'us-central1': 50, 'us-east1': 35, 'europe-west1': 15 },
+    traffic: {
+      // Seed §4.2: timeout 5s, 3 attempts of 1s each.
+      timeout: '5s',
+      retries: { attempts: 3, perTryTimeout: '1s' },
+      // Seed §4.3. minRequestVolume is not an Istio field (see README, "Seed mapping").
+      connectionPool: { maxConnections: 100, http1MaxPendingRequests: 100, maxRequestsPerConnection: 2 },
+      outlierDetection: { consecutive5xxErrors: 5, interval: '30s', baseEjectionTime: '30s', maxEjectionPercent: 100 },
+    },
+  },
+  services: {
+    api: {
+      namespace: 'marketplace',
+      image: { repository: 'us-docker.pkg.dev/ggen-marketplace/marketplace/api' },
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '500m', memory: '512Mi' },
+      probes: {
+        // Seed §6.1: /health, 2 consecutive failures.
+        readiness: { path: '/health', period: '10s', failureThreshold: 2 },
+        liveness: { path: '/health', period: '30s', failureThreshold: 3 },
+        startup: { path: '/health', period: '5s', failureThreshold: 24 },
+      },
+      env: {
+        FIRESTORE_DATABASE: '(default)',
+        REDIS_SENTINELS: 'cache.marketplace.svc.cluster.local:26379',
+        REDIS_MASTER_SET: 'master',
+      },
+      secrets: {
+        REDIS_PASSWORD: { secret: 'ggen-redis-password' },
+        PAYMENTS_API_KEY: { secret: 'ggen-payments-api-key' },
+      },
+      // Seed §5: cpu 70 % and 1000 requests/s, 2 to 20 replicas.
+      autoscaling: { min: 2, max: 20, cpuUtilization: 70, requestsPerSecond: 1000 },
+      dependsOn: ['redis:cache'],
+      traffic: { splitByRegion: true },
+    },
+    'replication-worker': {
+      namespace: 'marketplace',
+      // Seed §2.3: applies Firestore changes from the firestore-replication topic; no ports.
+      image: { repository: 'us-docker.pkg.dev/ggen-marketplace/marketplace/replication-worker' },
+      resources: { cpu: '250m', memory: '256Mi' },
+      env: { PUBSUB_SUBSCRIPTION: 'firestore-replication', LAG_ALERT_SECONDS: '10' },
+      replicas: 2,
+      dependsOn: ['redis:cache'],
+    },
+  },
+  redis: {
+    // Seed §3: Sentinel (3 nodes) per region, the primary region's group holds the master.
+    cache: {
+      namespace: 'marketplace',
+      replicas: 3,
+      memory: '2Gi',
+      storage: '20Gi',
+      passwordSecret: 'ggen-redis-password',
+    },
+  },
+  gitops,
+});

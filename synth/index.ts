@@ -1,0 +1,60 @@
+/**
+ * The synth pipeline: load and check the specs, render every cluster, validate every
+ * object, and only then swap the result into `dist/`. Any problem leaves `dist/` as it was.
+ */
+import * as path from 'node:path';
+import { loadAll } from '../spec';
+import { formatProblem as formatValidation, validateObjects } from '../validate';
+import { render, Rendering } from './render';
+import { writeDist } from './write';
+
+export * from './render';
+export { writeDist } from './write';
+
+export interface SynthOptions {
+  /** Repository root holding `platforms/` and `overlays/`. */
+  readonly root: string;
+  /** Output folder. @default `<root>/dist` */
+  readonly dist?: string;
+  /** Only this platform. @default - all */
+  readonly platform?: string;
+  /** Only this environment. @default - all */
+  readonly env?: string;
+  /** Called after each environment is rendered, for progress output. */
+  readonly onEnvironment?: (scope: string, objects: number) => void;
+}
+
+export interface SynthResult {
+  readonly rendering: Rendering;
+  /** Objects per cluster folder (`<platform>/<env>/<region|argocd>`). */
+  readonly perCluster: ReadonlyMap<string, number>;
+}
+
+/** Problems in the rendered objects: nothing was written. */
+export class OutputInvalidError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'OutputInvalidError';
+  }
+}
+
+export function synthesize(opts: SynthOptions): SynthResult {
+  const dist = opts.dist ?? path.join(opts.root, 'dist');
+  const envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
+  const rendering = render(envs);
+  const distName = path.relative(opts.root, dist) || dist;
+  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })));
+  if (problems.length > 0) throw new OutputInvalidError(problems.map(formatValidation));
+  writeDist(dist, rendering, { full: !opts.platform && !opts.env });
+
+  const perCluster = new Map<string, number>();
+  for (const f of rendering.files) {
+    const cluster = f.path.split('/').slice(0, 3).join('/');
+    perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
+  }
+  for (const scope of rendering.scopes) {
+    const count = [...perCluster].filter(([k]) => k.startsWith(`${scope}/`)).reduce((n, [, v]) => n + v, 0);
+    opts.onEnvironment?.(scope, count);
+  }
+  return { rendering, perCluster };
+}

@@ -1,0 +1,104 @@
+/**
+ * Spec → objects → files. One cdk8s App per environment: a RegionChart per region cluster
+ * and a GitOpsChart; every object becomes one file named after its kind, namespace and name.
+ */
+import { ApiObject, App, Chart, Yaml } from 'cdk8s';
+import { Construct } from 'constructs';
+import { GitOpsChart } from '../charts/gitops-chart';
+import { RegionChart } from '../charts/region-chart';
+import type { EnvironmentSpec } from '../spec/load';
+
+/** A Kubernetes object as rendered: plain JSON. */
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export interface RenderedFile {
+  /** Path relative to the dist folder: `<platform>/<env>/<region|argocd>/<namespace>/<kind>-<name>.yaml`. */
+  readonly path: string;
+  readonly manifest: Manifest;
+  /** File content: a header naming the sources, then the object as YAML. */
+  readonly content: string;
+}
+
+export interface Rendering {
+  /** Sorted by path. */
+  readonly files: readonly RenderedFile[];
+  /** The `<platform>/<env>` folders this rendering owns entirely. */
+  readonly scopes: readonly string[];
+}
+
+/** Raised when constructs refuse their props or a cross-construct check fails. */
+export class RenderError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'RenderError';
+  }
+}
+
+export function render(envs: readonly EnvironmentSpec[]): Rendering {
+  const files: RenderedFile[] = [];
+  const problems: string[] = [];
+  const scopes: string[] = [];
+  for (const environment of envs) {
+    const scope = `${environment.platform.name}/${environment.env}`;
+    scopes.push(scope);
+    const header = `# Rendered by Meridian from ${environment.files.join(' + ')}: edit those and run \`npx cdk8s synth\`, not this file.\n`;
+    let charts: [Chart, string][];
+    try {
+      charts = buildEnvironment(environment, scope);
+    } catch (e) {
+      // Constructs throw on props they refuse; the spec checks should have caught it first.
+      problems.push(`${environment.files.join(' + ')}: ${(e as Error).message}`);
+      continue;
+    }
+    for (const [chart, folder] of charts) {
+      problems.push(...constructErrors(chart));
+      for (const manifest of chart.toJson() as Manifest[]) {
+        files.push({ path: `${folder}/${fileName(manifest)}`, manifest, content: header + Yaml.stringify(manifest) });
+      }
+    }
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (let i = 1; i < files.length; i++) {
+    if (files[i].path === files[i - 1].path) problems.push(`${files[i].path}: two objects render to the same file: ${describe(files[i].manifest)}`);
+  }
+  if (problems.length > 0) throw new RenderError(problems);
+  return { files, scopes: scopes.sort() };
+}
+
+/** The charts of one environment, each with the folder it renders to. */
+export function buildEnvironment(environment: EnvironmentSpec, scope: string): [Chart, string][] {
+  const app = new App({ outdir: '/nonexistent' });
+  const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
+  const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
+    environment,
+    regions,
+    distPath: `${environment.platform.gitops.path}/${scope}`,
+  });
+  return [
+    ...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]),
+    [gitops, `${scope}/argocd`],
+  ];
+}
+
+function constructErrors(root: Construct): string[] {
+  return root.node.findAll().flatMap((c) => c.node.validate().map((msg) => `${c.node.path}: ${msg}`));
+}
+
+/** `<namespace>/<kind>-<name>.yaml`; cluster-scoped objects go under `_cluster/`. */
+export function fileName(m: Manifest): string {
+  return `${m.metadata.namespace ?? '_cluster'}/${m.kind.toLowerCase()}-${m.metadata.name}.yaml`;
+}
+
+export function describe(m: Manifest): string {
+  return `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
+}
+
+/** Every ApiObject under a construct, for tests and the GitOps chart. */
+export function apiObjects(scope: Construct): ApiObject[] {
+  return scope.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+}
