@@ -1,0 +1,30 @@
+import { Chart, Testing } from 'cdk8s';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** A chart with explicit names, as the region charts use. */
+export function testChart(): Chart {
+  return new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
+}
+
+type Manifest = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
+
+/** The chart's objects, resolved, as plain JSON. */
+export function manifests(chart: Chart): Manifest[] {
+  return chart.toJson() as Manifest[];
+}
+
+/** The one object of `kind` (and `name`, when given); fails the test when there is not exactly one. */
+export function only(chart: Chart, kind: string, name?: string): Manifest {
+  const found = manifests(chart).filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`);
+  return found[0];
+}
+
+/** A throw-away folder, removed after the test file. */
+export function tempDir(prefix = 'meridian-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export const ROOT = path.resolve(__dirname, '..');
