@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application } from '../imports/argoproj.io';
 import type { EnvironmentSpec } from '../spec/load';
-import { LABEL_ENV, LABEL_PLATFORM } from './labels';
+import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from './labels';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
@@ -80,6 +80,7 @@ export class GitOpsChart extends Chart {
         },
       });
     }
+    addSyncWaves(this);
   }
 }
 

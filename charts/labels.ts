@@ -13,6 +13,8 @@ export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
  * DestinationRules (subsets exist before routes use them), then routes and autoscalers.
  */
 const WAVES: Record<string, number> = {
+  AppProject: -1,
+  Application: 0,
   Namespace: -2,
   ClusterSecretStore: -2,
   ServiceAccount: -1,

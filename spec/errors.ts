@@ -69,7 +69,7 @@ function allowedKeys(schema: ZodSchema, path: FieldPath): string[] {
 export function problemsFromZod(
   issues: readonly z.core.$ZodIssue[],
   schema: ZodSchema,
-  locate: (path: FieldPath) => { file: string; path: FieldPath; note?: string },
+  locate: (path: FieldPath, rule: boolean) => { file: string; path: FieldPath; note?: string },
 ): SpecProblem[] {
   const problems: SpecProblem[] = [];
   for (const issue of issues) {
@@ -77,7 +77,7 @@ export function problemsFromZod(
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys(schema, path);
       for (const k of issue.keys) {
-        const where = locate([...path, k]);
+        const where = locate([...path, k], false);
         problems.push({ file: where.file, path: formatPath(where.path), message: `unknown field (allowed: ${allowed.join(', ')})${where.note ?? ''}` });
       }
       continue;
@@ -86,7 +86,7 @@ export function problemsFromZod(
       problems.push(...problemsFromZod(issue.errors.flat(), schema, locate));
       continue;
     }
-    const where = locate(path);
+    const where = locate(path, issue.code === 'custom');
     const input = (issue as { input?: unknown }).input;
     let message = issue.message;
     if (issue.code === 'invalid_type') {

@@ -46,6 +46,15 @@ export interface EnvironmentSpec {
 const FIXED_FIELDS = ['name', 'environments'];
 const PlatformHeader = z.looseObject({ name: dnsLabel, environments: z.array(dnsLabel).min(1) });
 
+/**
+ * The file to name for a problem at `path`. A rule relating sibling fields (max >= min) is
+ * blamed on the overlay when the overlay set any of those siblings.
+ */
+function blame(origins: Origins, path: FieldPath, rule: boolean): string {
+  const file = origins.fileOf(path);
+  return file === origins.baseFile && rule && path.length > 0 ? origins.fileOf(path.slice(0, -1)) : file;
+}
+
 /** A mistake in the base shows up in every environment; report it once. */
 function dedupe(problems: SpecProblem[]): SpecProblem[] {
   const seen = new Set<string>();
@@ -84,7 +93,7 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     const raw = overlay ? mergePatch(source.input, overlay.patch, overlay.file, origins) : structuredClone(source.input);
     const parsed = Platform.safeParse(raw, { reportInput: true });
     if (!parsed.success) {
-      problems.push(...problemsFromZod(parsed.error.issues, Platform, (p) => ({ file: origins.fileOf(p), path: p })));
+      problems.push(...problemsFromZod(parsed.error.issues, Platform, (p, rule) => ({ file: blame(origins, p, rule), path: p })));
       continue;
     }
     const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
@@ -161,13 +170,13 @@ function regionService(raw: unknown, patch: unknown, [region, name]: [string, st
   const merged = mergePatch(raw, patch, 'region', inRegion);
   const parsed = Service.safeParse(merged, { reportInput: true });
   if (parsed.success) return parsed.data;
-  problems.push(...problemsFromZod(parsed.error.issues, Service, (p: FieldPath) => {
-    if (inRegion.setBy(p) !== undefined) {
+  problems.push(...problemsFromZod(parsed.error.issues, Service, (p: FieldPath, rule) => {
+    if (inRegion.setBy(p) !== undefined || (rule && inRegion.fileOf(p.slice(0, -1)) !== '')) {
       const at = ['regions', region, 'services', name, ...p];
-      return { file: origins.fileOf(at), path: at };
+      return { file: blame(origins, at, rule), path: at };
     }
     const at = ['services', name, ...p];
-    return { file: origins.fileOf(at), path: at, note: ` (in region ${region})` };
+    return { file: blame(origins, at, rule), path: at, note: ` (in region ${region})` };
   }));
   return undefined;
 }

@@ -16,9 +16,18 @@ export class Origins {
     this.byPath.set(key(path), file);
   }
 
-  /** The file that set `path`, or the closest enclosing value that was set as a whole. */
+  /**
+   * The file that set `path` or the closest enclosing value; failing that, a patch that set
+   * something inside `path` (a rule on a whole object is most likely broken by what changed in it).
+   */
   fileOf(path: FieldPath): string {
-    return this.setBy(path) ?? this.baseFile;
+    const own = this.setBy(path);
+    if (own !== undefined) return own;
+    const prefix = path.length === 0 ? '' : `${key(path)}\u0000`;
+    for (const [k, file] of this.byPath) {
+      if (k.startsWith(prefix)) return file;
+    }
+    return this.baseFile;
   }
 
   /** Like `fileOf`, but `undefined` when nothing along `path` was set by a patch. */

@@ -336,7 +336,7 @@ export const Platform = z.strictObject({
       if (!(r in weights)) ctx.addIssue({ code: 'custom', path: ['routing', 'weights'], message: `must give a weight to every region: ${r} is missing`, input: weights });
     }
     const sum = Object.values(weights).reduce((a, b) => a + b, 0);
-    if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['routing', 'weights'], message: `must sum to 100, got ${sum}`, input: weights });
+    if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['routing', 'weights'], message: `must sum to 100 (they sum to ${sum})`, input: weights });
   }
 });
 

@@ -1,0 +1,115 @@
+import { App } from 'cdk8s';
+import { GitOpsChart } from '../../charts/gitops-chart';
+import { RegionChart } from '../../charts/region-chart';
+import { loadAll } from '../../spec';
+import { fixtureRepo, shopPlatform } from '../spec/fixtures';
+
+const [staging] = loadAll(fixtureRepo(shopPlatform()));
+
+function build() {
+  const app = new App();
+  const regions = staging.clusters.map((cluster) => new RegionChart(app, cluster.region, { cluster }));
+  const gitops = new GitOpsChart(app, 'argocd', { environment: staging, regions, distPath: 'dist/shop/staging' });
+  return { regions, gitops };
+}
+
+type M = { kind: string; metadata: any; spec?: any; [k: string]: any };
+const objects = (chart: { toJson(): any[] }) => chart.toJson() as M[];
+const find = (chart: { toJson(): any[] }, kind: string, name: string) => objects(chart).find((m) => m.kind === kind && m.metadata.name === name)!;
+
+describe('RegionChart', () => {
+  const { regions } = build();
+  const [east, europe] = regions;
+
+  test('renders the kinds of a cluster, each object labelled with platform, environment and region', () => {
+    expect(objects(east).map((m) => `${m.kind}/${m.metadata.name}`).sort()).toMatchSnapshot();
+    for (const m of objects(europe)) {
+      expect(m.metadata.labels).toMatchObject({
+        'app.kubernetes.io/part-of': 'shop',
+        'app.kubernetes.io/managed-by': 'meridian',
+        'meridian.dev/platform': 'shop',
+        'meridian.dev/environment': 'staging',
+        'meridian.dev/region': 'europe-west1',
+      });
+    }
+  });
+
+  test('the namespace is in the mesh and enforces restricted pod security', () => {
+    expect(find(east, 'Namespace', 'shop').metadata.labels).toMatchObject({
+      'istio-injection': 'enabled',
+      'pod-security.kubernetes.io/enforce': 'restricted',
+    });
+  });
+
+  test('pods carry their region; the split across regions uses it', () => {
+    expect(find(europe, 'Deployment', 'api').spec.template.metadata.labels['meridian.dev/region']).toBe('europe-west1');
+    const dr = find(east, 'DestinationRule', 'api');
+    expect(dr.spec.subsets).toEqual([
+      { name: 'us-east1', labels: { 'meridian.dev/region': 'us-east1' } },
+      { name: 'europe-west1', labels: { 'meridian.dev/region': 'europe-west1' } },
+    ]);
+    expect(find(east, 'VirtualService', 'api').spec.http[0].route.map((r: any) => [r.destination.subset, r.weight])).toEqual([['us-east1', 60], ['europe-west1', 40]]);
+  });
+
+  test('secrets are synced from Secret Manager through one ClusterSecretStore', () => {
+    expect(find(east, 'ClusterSecretStore', 'shop-secret-manager').spec).toEqual({ provider: { gcpsm: { projectID: 'shop-project-1' } } });
+    expect(find(east, 'ExternalSecret', 'api-secrets').spec.data).toEqual([{ secretKey: 'DB_PASSWORD', remoteRef: { key: 'shop-db-password', version: 'latest' } }]);
+    expect(find(east, 'ExternalSecret', 'cache-redis-password').spec.secretStoreRef).toEqual({ kind: 'ClusterSecretStore', name: 'shop-secret-manager' });
+  });
+
+  test('the Workload Identity binding defaults to <service>@<project>', () => {
+    expect(find(east, 'ServiceAccount', 'worker').metadata.annotations['iam.gke.io/gcp-service-account']).toBe('worker@shop-project-1.iam.gserviceaccount.com');
+  });
+
+  test('the autoscaler watches the Deployment of its own cluster only', () => {
+    const so = find(europe, 'ScaledObject', 'api');
+    expect(so.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' });
+    expect(find(europe, 'Deployment', 'api').spec).not.toHaveProperty('replicas');
+  });
+
+  test('objects come in sync waves: namespaces, then config, then workloads, then routes', () => {
+    const wave = (kind: string, name: string) => Number(find(east, kind, name).metadata.annotations['argocd.argoproj.io/sync-wave']);
+    expect(wave('Namespace', 'shop')).toBeLessThan(wave('ServiceAccount', 'api'));
+    expect(wave('ExternalSecret', 'api-secrets')).toBeLessThan(wave('Deployment', 'api'));
+    expect(wave('Deployment', 'api')).toBeLessThan(wave('VirtualService', 'api'));
+    expect(wave('DestinationRule', 'api')).toBeLessThan(wave('VirtualService', 'api'));
+  });
+});
+
+describe('GitOpsChart', () => {
+  const { gitops } = build();
+
+  test('one Application per region cluster, syncing its folder with prune and self-heal', () => {
+    const app = find(gitops, 'Application', 'shop-staging-europe-west1');
+    expect(app.metadata.namespace).toBe('argocd');
+    expect(app.spec).toMatchObject({
+      project: 'shop-staging',
+      source: { repoURL: 'https://git.example.com/fleet.git', targetRevision: 'main', path: 'dist/shop/staging/europe-west1', directory: { recurse: true } },
+      destination: { name: 'shop-staging-europe-west1' },
+      syncPolicy: {
+        automated: { prune: true, selfHeal: true },
+        syncOptions: ['CreateNamespace=true', 'ServerSideApply=true', 'PruneLast=true', 'RespectIgnoreDifferences=true'],
+      },
+    });
+    expect(objects(gitops).filter((m) => m.kind === 'Application').map((m) => m.metadata.name)).toEqual(['shop-staging-us-east1', 'shop-staging-europe-west1']);
+  });
+
+  test('replica counts of autoscaled Deployments are left to KEDA', () => {
+    expect(find(gitops, 'Application', 'shop-staging-us-east1').spec.ignoreDifferences).toEqual([
+      { group: 'apps', kind: 'Deployment', namespace: 'shop', name: 'api', jsonPointers: ['/spec/replicas'] },
+    ]);
+  });
+
+  test('the AppProject allows exactly the kinds rendered, to the environment\'s clusters', () => {
+    const project = find(gitops, 'AppProject', 'shop-staging');
+    expect(project.spec.sourceRepos).toEqual(['https://git.example.com/fleet.git']);
+    expect(project.spec.destinations).toEqual([{ name: 'shop-staging-us-east1', namespace: '*' }, { name: 'shop-staging-europe-west1', namespace: '*' }]);
+    expect(project.spec.clusterResourceWhitelist).toEqual([
+      { group: '', kind: 'Namespace' },
+      { group: 'external-secrets.io', kind: 'ClusterSecretStore' },
+    ]);
+    const namespaced = project.spec.namespaceResourceWhitelist.map((gk: any) => `${gk.group}/${gk.kind}`);
+    expect(namespaced).toEqual(expect.arrayContaining(['apps/Deployment', 'apps/StatefulSet', 'keda.sh/ScaledObject', 'networking.istio.io/VirtualService', '/Service']));
+    expect(namespaced).not.toContain('/Secret');
+  });
+});

@@ -1,0 +1,53 @@
+/** A write that fails half-way through leaves dist/ exactly as it was. */
+import * as path from 'node:path';
+
+// jest.mock factories may only use variables named mock*.
+const mockFault = { writes: 0, failAfter: Infinity };
+jest.mock('node:fs', () => {
+  const real = jest.requireActual('node:fs');
+  return {
+    ...real,
+    writeFileSync: (...args: unknown[]) => {
+      if (++mockFault.writes > mockFault.failAfter) throw new Error('ENOSPC: no space left on device');
+      return real.writeFileSync(...args);
+    },
+  };
+});
+
+import * as fs from 'node:fs';
+import { runSynth } from '../../cli/main';
+import { fixtureRepo, shopPlatform } from '../spec/fixtures';
+import { tempDir } from '../helpers';
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p] = fs.readFileSync(path.join(dir, p), 'utf8');
+    }
+  };
+  walk('');
+  return out;
+}
+
+test('fails when a write breaks half-way, and dist/ is untouched with no temporary folder left', () => {
+  const quiet = { out: () => undefined, err: () => undefined };
+  const root = fixtureRepo(shopPlatform());
+  const dist = path.join(tempDir(), 'dist');
+  expect(runSynth({ root, dist }, quiet).code).toBe(0);
+  fs.writeFileSync(path.join(dist, 'shop/prod/us-east1/shop/deployment-api.yaml'), 'edited by hand\n');
+  const before = snapshot(dist);
+
+  mockFault.writes = 0;
+  mockFault.failAfter = 20;
+  try {
+    expect(() => runSynth({ root, dist }, quiet)).toThrow('ENOSPC');
+  } finally {
+    mockFault.failAfter = Infinity;
+  }
+  expect(mockFault.writes).toBe(21);
+  expect(snapshot(dist)).toEqual(before);
+  expect(fs.readdirSync(path.dirname(dist))).toEqual(['dist']);
+});
