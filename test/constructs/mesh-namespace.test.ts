@@ -1,11 +1,11 @@
 import { MeshNamespace } from '../../charts/constructs';
-import { only, testChart } from '../helpers';
+import { manifests, testChart } from '../helpers';
 
 describe('MeshNamespace', () => {
   const render = (props: Partial<ConstructorParameters<typeof MeshNamespace>[2]> = {}) => {
     const chart = testChart();
     new MeshNamespace(chart, 'ns', { name: 'shop', ...props });
-    return only(chart, 'Namespace');
+    return manifests(chart)[0] as any;
   };
 
   test('default: sidecar injection on, restricted pod security enforced and warned', () => {
