@@ -63,7 +63,8 @@ export class GitOpsChart extends Chart {
           },
           destination: { name: c.cluster },
           syncPolicy: {
-            automated: { prune: true, selfHeal: true },
+            // Without automated sync, ArgoCD shows the diff and an operator syncs (a prod approval gate).
+            automated: gitops.automated ? { prune: true, selfHeal: true } : undefined,
             syncOptions: [
               'CreateNamespace=true',
               'ServerSideApply=true',

@@ -24,6 +24,7 @@ const WAVES: Record<string, number> = {
   Service: 0,
   Deployment: 0,
   StatefulSet: 0,
+  CronJob: 0,
   DestinationRule: 0,
   PodDisruptionBudget: 0,
   VirtualService: 1,

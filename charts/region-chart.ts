@@ -1,10 +1,10 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterSpec } from '../spec/load';
-import type { ProbeSpec, ServiceSpec, TrafficPolicySpec } from '../spec/schema';
+import type { JobSpec, ProbeSpec, ServiceSpec, TrafficPolicySpec } from '../spec/schema';
 import {
-  Autoscaler, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
-  parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, SecretSync,
+  Autoscaler, cloudSqlProxyContainer, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
+  parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
 } from './constructs';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
 
@@ -39,13 +39,17 @@ export class RegionChart extends Chart {
       new MeshNamespace(this, `Namespace-${name}`, { name, labels: ns.labels });
     }
 
-    const needsSecrets = Object.values(c.services).some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
+    const needsSecrets = [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets
       ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project }).storeName
       : undefined;
 
     for (const [name, svc] of Object.entries(c.services)) {
       this.addService(name, svc, store);
+    }
+
+    for (const [name, job] of Object.entries(c.jobs)) {
+      this.addJob(name, job, store);
     }
 
     for (const [name, redis] of Object.entries(c.redis)) {
@@ -76,6 +80,38 @@ export class RegionChart extends Chart {
     }
 
     addSyncWaves(this);
+  }
+
+  private addJob(name: string, job: JobSpec, store: string | undefined): void {
+    const secretKeys = Object.keys(job.secrets);
+    const secretName = `${name}-secrets`;
+    if (secretKeys.length > 0) {
+      new SecretSync(this, `${name}-Secrets`, {
+        name: secretName,
+        namespace: job.namespace,
+        store: store!,
+        keys: Object.fromEntries(secretKeys.map((k) => [k, { remoteKey: job.secrets[k].secret, version: job.secrets[k].version }])),
+      });
+    }
+    new ScheduledJob(this, name, {
+      name,
+      namespace: job.namespace,
+      image: imageRef(job.image),
+      schedule: job.schedule,
+      timeZone: job.timeZone,
+      concurrencyPolicy: job.concurrencyPolicy,
+      deadline: parseDuration(job.deadline),
+      startingDeadline: parseDuration(job.startingDeadline),
+      backoffLimit: job.backoffLimit,
+      command: job.command,
+      args: job.args,
+      cpu: job.resources.cpu,
+      memory: parseSize(job.resources.memory),
+      ephemeralStorage: parseSize(job.resources.ephemeralStorage),
+      env: job.env,
+      secretEnv: Object.fromEntries(secretKeys.map((k) => [k, { secretName, key: k }])),
+      gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
+    });
   }
 
   private addService(name: string, svc: ServiceSpec, store: string | undefined): void {
@@ -127,6 +163,7 @@ export class RegionChart extends Chart {
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
+      sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
     });
 
     if (svc.ports.length > 0) {

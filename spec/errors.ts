@@ -91,7 +91,7 @@ export function problemsFromZod(
     let message = issue.message;
     if (issue.code === 'invalid_type') {
       message = input === undefined ? `is required (expected ${issue.expected})` : `must be ${issue.expected} (got ${showValue(input)})`;
-    } else if (input !== undefined && !message.includes('got ')) {
+    } else if (input !== undefined) {
       message = `${message} (got ${showValue(input)})`;
     }
     problems.push({ file: where.file, path: formatPath(where.path), message: message + (where.note ?? '') });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
-import { dnsLabel, Platform, PlatformInput, RedisSpec, Service, ServiceSpec } from './schema';
+import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
 
 /** A platform file: its path (relative to the repository root) and what it exports. */
@@ -31,6 +31,8 @@ export interface ClusterSpec {
   /** The services that run in this region, with the region's differences merged in. */
   readonly services: Readonly<Record<string, ServiceSpec>>;
   readonly redis: Readonly<Record<string, RedisSpec>>;
+  /** Scheduled jobs that run in this region (by default only in the primary). */
+  readonly jobs: Readonly<Record<string, JobSpec>>;
 }
 
 /** One environment of a platform: the merged spec and its region clusters, primary first. */
@@ -160,6 +162,7 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       cluster: spec.cluster ?? `${platform.name}-${env}-${region}`,
       services,
       redis: platform.redis,
+      jobs: Object.fromEntries(Object.entries(platform.jobs).filter(([, j]) => (j.regions ? j.regions.includes(region) : spec.role === 'primary'))),
     };
   });
 }

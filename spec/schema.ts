@@ -4,6 +4,7 @@
  * over it, and the merged result is parsed once into a `Platform` with every default
  * filled in. Defaults live here, not in the charts.
  */
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -35,6 +36,30 @@ const gcpProject = z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, {
 const secretManagerName = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, {
   message: 'must be a Secret Manager secret id: letters, digits, "-" and "_"',
 });
+
+/** A Kubernetes CronJob schedule: five cron fields or a macro such as @hourly. */
+export const cronSchedule = z.string().superRefine((expr, ctx) => {
+  const macro = expr.startsWith('@');
+  if (!macro && expr.trim().split(/\s+/).length !== 5) {
+    ctx.addIssue({ code: 'custom', message: 'must be a cron schedule of five fields (minute hour day month weekday) or a macro such as @daily', input: expr });
+    return;
+  }
+  try {
+    CronExpressionParser.parse(expr);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid cron schedule: ${(e as Error).message}`, input: expr });
+  }
+});
+
+/** An IANA time zone such as Africa/Johannesburg or Etc/UTC. */
+export const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return tz.length > 0;
+  } catch {
+    return false;
+  }
+}, { message: 'must be an IANA time zone such as Etc/UTC or Europe/Zurich' });
 
 // ---------------------------------------------------------------------------------------
 // Regions
@@ -191,6 +216,13 @@ export const Service = z.strictObject({
   gcpServiceAccount: z.string().email().optional(),
   /** Regions it runs in. @default - all the platform's regions */
   regions: z.array(z.string()).optional(),
+  /** A Cloud SQL instance reached through the Cloud SQL Auth Proxy sidecar on 127.0.0.1:<port>. */
+  cloudSql: z.strictObject({
+    /** Instance connection name `project:region:instance`. */
+    instance: z.string().regex(/^[a-z][-a-z0-9]*:[a-z]+-[a-z]+[0-9]+:[a-z][-a-z0-9]*$/, { message: 'must be an instance connection name project:region:instance' }),
+    /** Local port of the proxy. @default 5432 */
+    port: z.number().int().min(1024).max(65535).default(5432),
+  }).optional(),
   /** Overrides of the platform's traffic policy for calls to this service. */
   traffic: TrafficPolicy.default({}),
 }).superRefine((s, ctx) => {
@@ -219,6 +251,37 @@ export const Service = z.strictObject({
   for (const name of Object.keys(s.secrets)) {
     if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
   }
+});
+
+// ---------------------------------------------------------------------------------------
+// Scheduled jobs
+
+export const Job = z.strictObject({
+  namespace: dnsLabel,
+  image: Image,
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  /** When it runs, in `timeZone`. */
+  schedule: cronSchedule,
+  /** @default Etc/UTC */
+  timeZone: timeZone.default('Etc/UTC'),
+  /** What to do when the previous run is still going. @default Forbid */
+  concurrencyPolicy: z.enum(['Forbid', 'Replace', 'Allow']).default('Forbid'),
+  /** A run is stopped after this long. @default 30m */
+  deadline: duration.default('30m'),
+  /** A run that could not start within this long is skipped. @default 5m */
+  startingDeadline: duration.default('5m'),
+  /** Retries of a failed run. @default 2 */
+  backoffLimit: z.number().int().min(0).default(2),
+  resources: Resources.default(Resources.parse({})),
+  env: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), z.string()).default({}),
+  secrets: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), SecretRef).default({}),
+  /** @default - `<job>@<project>.iam.gserviceaccount.com` */
+  gcpServiceAccount: z.string().email().optional(),
+  /** Regions it runs in. @default - the primary region only: a job runs once per environment */
+  regions: z.array(z.string()).optional(),
+  /** Other services and Redis groups it calls. */
+  dependsOn: z.array(z.string()).default([]),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -273,6 +336,8 @@ export const GitOps = z.strictObject({
   path: z.string().default('dist'),
   /** Where the ArgoCD objects live. @default argocd */
   namespace: dnsLabel.default('argocd'),
+  /** Sync on every commit (with prune and self-heal); false leaves syncing to an operator. @default true */
+  automated: z.boolean().default(true),
 });
 
 export const Namespace = z.strictObject({
@@ -290,6 +355,7 @@ export const Platform = z.strictObject({
   namespaces: z.record(dnsLabel, Namespace),
   services: z.record(dnsLabel, Service).default({}),
   redis: z.record(dnsLabel, Redis).default({}),
+  jobs: z.record(dnsLabel, Job).default({}),
   routing: Routing.default({ traffic: {} }),
   gitops: GitOps,
 }).superRefine((p, ctx) => {
@@ -308,9 +374,10 @@ export const Platform = z.strictObject({
     }
   }
   const namespaces = Object.keys(p.namespaces);
-  const workloads: [string, 'services' | 'redis', string][] = [
+  const workloads: [string, 'services' | 'redis' | 'jobs', string][] = [
     ...Object.entries(p.services).map(([n, s]) => [n, 'services', s.namespace] as [string, 'services', string]),
     ...Object.entries(p.redis).map(([n, r]) => [n, 'redis', r.namespace] as [string, 'redis', string]),
+    ...Object.entries(p.jobs).map(([n, j]) => [n, 'jobs', j.namespace] as [string, 'jobs', string]),
   ];
   for (const [name, section, ns] of workloads) {
     if (!namespaces.includes(ns)) ctx.addIssue({ code: 'custom', path: [section, name, 'namespace'], message: `must be one of the platform's namespaces (${namespaces.join(', ')})`, input: ns });
@@ -324,6 +391,15 @@ export const Platform = z.strictObject({
     });
     svc.regions?.forEach((r, i) => {
       if (!regions.includes(r)) ctx.addIssue({ code: 'custom', path: ['services', name, 'regions', i], message: `must be one of the platform's regions (${regions.join(', ')})`, input: r });
+    });
+  }
+  for (const [name, job] of Object.entries(p.jobs)) {
+    if (name in p.services) ctx.addIssue({ code: 'custom', path: ['jobs', name], message: 'has the name of a service: names become Kubernetes objects and must differ', input: name });
+    job.regions?.forEach((r, i) => {
+      if (!regions.includes(r)) ctx.addIssue({ code: 'custom', path: ['jobs', name, 'regions', i], message: `must be one of the platform's regions (${regions.join(', ')})`, input: r });
+    });
+    job.dependsOn.forEach((dep, i) => {
+      if (!targets.includes(dep)) ctx.addIssue({ code: 'custom', path: ['jobs', name, 'dependsOn', i], message: `must name a service or a redis group (allowed: ${targets.join(', ')})`, input: dep });
     });
   }
   const weights = p.routing.weights;
@@ -349,4 +425,5 @@ export type RedisSpec = z.output<typeof Redis>;
 export type RegionSpec = z.output<typeof Region>;
 export type TrafficPolicySpec = z.output<typeof TrafficPolicy>;
 export type PortSpec = z.output<typeof Port>;
+export type JobSpec = z.output<typeof Job>;
 export type ProbeSpec = z.output<typeof Probe>;

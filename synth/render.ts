@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { GitOpsChart } from '../charts/gitops-chart';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentSpec } from '../spec/load';
+import { architectureDocument } from './architecture';
 
 /** A Kubernetes object as rendered: plain JSON. */
 export interface Manifest {
@@ -24,9 +25,17 @@ export interface RenderedFile {
   readonly content: string;
 }
 
+/** A file that is not a Kubernetes object (e.g. `<platform>/ARCHITECTURE.md`). */
+export interface RenderedDocument {
+  readonly path: string;
+  readonly content: string;
+}
+
 export interface Rendering {
   /** Sorted by path. */
   readonly files: readonly RenderedFile[];
+  /** Written beside the objects, not validated as objects. */
+  readonly documents: readonly RenderedDocument[];
   /** The `<platform>/<env>` folders this rendering owns entirely. */
   readonly scopes: readonly string[];
 }
@@ -67,7 +76,12 @@ export function render(envs: readonly EnvironmentSpec[]): Rendering {
     if (files[i].path === files[i - 1].path) problems.push(`${files[i].path}: two objects render to the same file: ${describe(files[i].manifest)}`);
   }
   if (problems.length > 0) throw new RenderError(problems);
-  return { files, scopes: scopes.sort() };
+  // The diagram of a platform is drawn from its last (most production-like) environment.
+  const documents = envs
+    .filter((e) => e.env === e.platform.environments[e.platform.environments.length - 1])
+    .map((e) => ({ path: `${e.platform.name}/ARCHITECTURE.md`, content: architectureDocument(e) }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { files, documents, scopes: scopes.sort() };
 }
 
 /** The charts of one environment, each with the folder it renders to. */

@@ -18,9 +18,10 @@ export function writeDist(distDir: string, rendering: Rendering, opts: { full: b
     } else {
       fs.mkdirSync(staging, { recursive: true });
     }
-    const dirs = new Set(rendering.files.map((f) => path.dirname(path.join(staging, f.path))));
+    const all = [...rendering.files, ...rendering.documents];
+    const dirs = new Set(all.map((f) => path.dirname(path.join(staging, f.path))));
     for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
-    for (const f of rendering.files) fs.writeFileSync(path.join(staging, f.path), f.content);
+    for (const f of all) fs.writeFileSync(path.join(staging, f.path), f.content);
     pruneEmptyDirs(staging);
 
     const hadDist = fs.existsSync(distDir);

@@ -8,7 +8,7 @@ export function testChart(): Chart {
   return new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
 }
 
-type Manifest = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
+type Manifest = { kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
 
 /** The chart's objects, resolved, as plain JSON. */
 export function manifests(chart: Chart): Manifest[] {

@@ -89,10 +89,23 @@ export interface MicroserviceProps {
   readonly labels?: Record<string, string>;
   /** Labels added to the pods only (not to the selector). @default {} */
   readonly podLabels?: Record<string, string>;
+  /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
+  readonly sidecars?: kplus.ContainerProps[];
 }
 
 /** UID/GID the containers run as: above the range of system users, as restricted PSS and kube-score want. */
 export const RUN_AS = 10001;
+
+const HARDENED: kplus.ContainerSecurityContextProps = {
+  ensureNonRoot: true,
+  user: RUN_AS,
+  group: RUN_AS,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  capabilities: { drop: [kplus.Capability.ALL] },
+  seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+};
 
 /**
  * A stateless service: Deployment, Service, ServiceAccount (Workload Identity) and
@@ -169,25 +182,22 @@ export class Microservice extends Construct {
         readiness: toProbe(props.readiness),
         liveness: toProbe(props.liveness),
         startup: toProbe(props.startup),
-        securityContext: {
-          ensureNonRoot: true,
-          user: RUN_AS,
-          group: RUN_AS,
-          readOnlyRootFilesystem: true,
-          allowPrivilegeEscalation: false,
-          privileged: false,
-          capabilities: { drop: [kplus.Capability.ALL] },
-          seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-        },
+        securityContext: HARDENED,
         volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') }],
       }],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
     if (this.autoscaled) this.deployment.markHasAutoscaler();
 
+    for (const sidecar of props.sidecars ?? []) this.deployment.addContainer({ ...sidecar, securityContext: HARDENED });
+
     const resource = ApiObject.of(this.deployment);
     resource.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
     // cdk8s-plus only writes ephemeral storage in whole GiB.
+    (props.sidecars ?? []).forEach((_, i) => resource.addJsonPatch(
+      JsonPatch.add(`/spec/template/spec/containers/${i + 1}/resources/requests/ephemeral-storage`, quantity(Size.mebibytes(16))),
+      JsonPatch.add(`/spec/template/spec/containers/${i + 1}/resources/limits/ephemeral-storage`, quantity(Size.mebibytes(64))),
+    ));
     resource.addJsonPatch(
       JsonPatch.add('/spec/template/spec/containers/0/resources/requests/ephemeral-storage', quantity(scratch)),
       JsonPatch.add('/spec/template/spec/containers/0/resources/limits/ephemeral-storage', quantity(Size.mebibytes(scratch.toMebibytes() * 2))),

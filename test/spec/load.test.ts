@@ -75,7 +75,7 @@ describe('loading a platform', () => {
 describe('spec errors name the file, the field, the value and what is allowed', () => {
   test('fails when an overlay misspells a field', () => {
     expect(problems(shopPlatform(), { prod: 'services:\n  api:\n    imagee: { tag: "2" }\n' })).toEqual([
-      'overlays/shop/prod.yaml: services.api.imagee: unknown field (allowed: namespace, image, ports, command, args, resources, probes, env, secrets, replicas, autoscaling, dependsOn, gcpServiceAccount, regions, traffic)',
+      'overlays/shop/prod.yaml: services.api.imagee: unknown field (allowed: namespace, image, ports, command, args, resources, probes, env, secrets, replicas, autoscaling, dependsOn, gcpServiceAccount, regions, cloudSql, traffic)',
     ]);
   });
 
@@ -165,5 +165,41 @@ describe('spec errors name the file, the field, the value and what is allowed', 
       'platforms/shop.ts: services.api.replicas: cannot be set together with autoscaling: remove one (got 3)',
       'overlays/shop/prod.yaml: services.worker.namespace: must be one of the platform\'s namespaces (shop) (got "missing")',
     ]);
+  });
+});
+
+describe('scheduled jobs', () => {
+  const withJob = (job: Record<string, unknown>) => ({
+    ...shopPlatform(),
+    jobs: { cleanup: { namespace: 'shop', image: { repository: 'us-docker.pkg.dev/shop/apps/cleanup', tag: '1.0.0' }, schedule: '0 3 * * *', ...job } },
+  });
+
+  test('run in the primary region only unless regions are given', () => {
+    const [staging] = loadAll(fixtureRepo(withJob({})));
+    expect(staging.clusters.map((c) => Object.keys(c.jobs))).toEqual([['cleanup'], []]);
+    const [again] = loadAll(fixtureRepo(withJob({ regions: ['europe-west1'] })));
+    expect(again.clusters.map((c) => Object.keys(c.jobs))).toEqual([[], ['cleanup']]);
+    expect(staging.platform.jobs.cleanup).toMatchObject({ timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', deadline: '30m' });
+  });
+
+  test('fails when the schedule is not a cron schedule', () => {
+    expect(problems(withJob({ schedule: '61 * * * *' }))).toEqual([
+      'platforms/shop.ts: jobs.cleanup.schedule: is not a valid cron schedule: Constraint error, got value 61 expected range 0-59 (got "61 * * * *")',
+    ]);
+    expect(problems(withJob({ schedule: '0 0 3 * * *' }))).toEqual([
+      'platforms/shop.ts: jobs.cleanup.schedule: must be a cron schedule of five fields (minute hour day month weekday) or a macro such as @daily (got "0 0 3 * * *")',
+    ]);
+  });
+
+  test('fails when the time zone is unknown', () => {
+    expect(problems(withJob({ timeZone: 'Mars/Olympus' }))).toEqual([
+      'platforms/shop.ts: jobs.cleanup.timeZone: must be an IANA time zone such as Etc/UTC or Europe/Zurich (got "Mars/Olympus")',
+    ]);
+  });
+
+  test('fails when a job is named like a service', () => {
+    const p = withJob({}) as any;
+    p.jobs.api = p.jobs.cleanup;
+    expect(problems(p)).toEqual(['platforms/shop.ts: jobs.api: has the name of a service: names become Kubernetes objects and must differ (got "api")']);
   });
 });

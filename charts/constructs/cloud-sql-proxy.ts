@@ -1,0 +1,47 @@
+import * as kplus from 'cdk8s-plus-28';
+import { Size } from 'cdk8s';
+
+/** The Cloud SQL Auth Proxy v2 image, pinned; the one place its version is set. */
+export const CLOUD_SQL_PROXY_IMAGE = 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1';
+
+export interface CloudSqlProxyOptions {
+  /** Instance connection name `project:region:instance`. */
+  readonly instance: string;
+  /** Port the proxy listens on, on 127.0.0.1. @default 5432 */
+  readonly port?: number;
+}
+
+/**
+ * The Cloud SQL Auth Proxy as a sidecar container: the application connects to
+ * 127.0.0.1:<port>; the proxy reaches the instance's private IP with the pod's Google
+ * identity (Workload Identity, `roles/cloudsql.client`), so no database key file exists.
+ * Its health endpoints back the container's probes.
+ */
+export function cloudSqlProxyContainer(options: CloudSqlProxyOptions): kplus.ContainerProps {
+  const port = options.port ?? 5432;
+  const health = 9801;
+  return {
+    name: 'cloud-sql-proxy',
+    image: CLOUD_SQL_PROXY_IMAGE,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    args: [
+      '--private-ip',
+      '--structured-logs',
+      `--port=${port}`,
+      '--health-check',
+      '--http-address=0.0.0.0',
+      `--http-port=${health}`,
+      // On SIGTERM, keep serving open connections for as long as the application may need.
+      '--max-sigterm-delay=30s',
+      options.instance,
+    ],
+    ports: [{ name: 'proxy-health', number: health }],
+    resources: {
+      cpu: { request: kplus.Cpu.millis(50) },
+      memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+    },
+    readiness: kplus.Probe.fromHttpGet('/readiness', { port: health }),
+    liveness: kplus.Probe.fromHttpGet('/liveness', { port: health }),
+    startup: kplus.Probe.fromHttpGet('/startup', { port: health }),
+  };
+}
