@@ -1,0 +1,78 @@
+/**
+ * Bytspot (seed 000_94d9f99d0c9fa60e): the Atlanta beta, single region us-east1. An API
+ * with WebSockets/SSE and a dashboard behind the global HTTPS load balancer with Cloud
+ * Armor; Redis (cache, rate limits, sessions, locks) runs in the cluster as a Sentinel
+ * group; Cloud SQL Postgres through the Auth Proxy; Firestore and Pub/Sub reached with
+ * Workload Identity. Per-environment differences live in overlays/bytspot/<env>.yaml.
+ */
+import { definePlatform } from '../spec';
+import { gitops } from './_fleet';
+
+export default definePlatform({
+  name: 'bytspot',
+  description: 'Bytspot: realtime API (WebSockets/SSE) and dashboard, us-east1 (seed 000)',
+  project: 'bytspot-prod',
+  environments: ['staging', 'prod'],
+  regions: {
+    'us-east1': { role: 'primary', zones: ['us-east1-b', 'us-east1-c', 'us-east1-d'] },
+  },
+  namespaces: { bytspot: {} },
+  routing: {
+    traffic: {
+      timeout: '10s',
+      retries: { attempts: 2, perTryTimeout: '3s' },
+    },
+  },
+  services: {
+    'bytspot-api': {
+      namespace: 'bytspot',
+      image: { repository: 'us-east1-docker.pkg.dev/bytspot-prod/apps/bytspot-api' },
+      // WebSockets and SSE: long-lived connections, so no request timeout on this route.
+      ports: [{ name: 'http', port: 8080, protocol: 'websocket' }],
+      resources: { cpu: '500m', memory: '512Mi' },
+      probes: {
+        readiness: { path: '/healthz/ready', period: '5s' },
+        liveness: { path: '/healthz/live', period: '20s' },
+        startup: { path: '/healthz/live', period: '5s', failureThreshold: 24 },
+      },
+      env: {
+        DATABASE_HOST: '127.0.0.1',
+        DATABASE_PORT: '5432',
+        REDIS_SENTINELS: 'cache.bytspot.svc.cluster.local:26379',
+        REDIS_MASTER_SET: 'master',
+        PUBSUB_TOPIC: 'bytspot-events',
+        FIRESTORE_DATABASE: '(default)',
+      },
+      secrets: {
+        DATABASE_PASSWORD: { secret: 'bytspot-db-password' },
+        REDIS_PASSWORD: { secret: 'bytspot-redis-password' },
+      },
+      cloudSql: { instance: 'bytspot-prod:us-east1:bytspot-pg' },
+      autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300 },
+      dependsOn: ['redis:cache'],
+    },
+    'bytspot-dashboard': {
+      namespace: 'bytspot',
+      image: { repository: 'us-east1-docker.pkg.dev/bytspot-prod/apps/bytspot-dashboard' },
+      ports: [{ name: 'http', port: 3000, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '384Mi' },
+      probes: {
+        readiness: { path: '/api/health' },
+        liveness: { path: '/api/health', period: '30s' },
+      },
+      env: { FIRESTORE_DATABASE: '(default)', API_URL: 'http://bytspot-api.bytspot.svc.cluster.local:8080' },
+      autoscaling: { min: 2, max: 6, cpuUtilization: 70 },
+      dependsOn: ['bytspot-api'],
+    },
+  },
+  redis: {
+    cache: {
+      namespace: 'bytspot',
+      memory: '1Gi',
+      // Locks and rate-limit counters must not be evicted silently.
+      maxmemoryPolicy: 'volatile-lru',
+      passwordSecret: 'bytspot-redis-password',
+    },
+  },
+  gitops,
+});

@@ -1,0 +1,109 @@
+/**
+ * PushNchat (seed 003_59ee641a05752171): Fastify microservices (user, listing, messaging)
+ * and a Next.js frontend plus an admin UI, across africa-south1 (primary), europe-west6 and
+ * me-west1. Cloud SQL Postgres through the Auth Proxy behind PgBouncer; Redis in the
+ * clusters as a Sentinel group (the seed's Memorystore cache). Firebase Auth, FCM and RTDB
+ * stay managed. Per-environment differences in overlays/pushnchat/<env>.yaml.
+ */
+import { definePlatform } from '../spec';
+import { gitops } from './_fleet';
+
+const image = (name: string) => ({ repository: `africa-south1-docker.pkg.dev/pushnchat-prod/services/${name}` });
+const fastify = {
+  ports: [{ name: 'http', port: 8080, protocol: 'http' as const }],
+  resources: { cpu: '1', memory: '1Gi' },
+  probes: {
+    readiness: { path: '/health/ready', period: '5s' },
+    liveness: { path: '/health/live', period: '20s' },
+    startup: { path: '/health/live', period: '3s', failureThreshold: 20 },
+  },
+};
+const database = {
+  DATABASE_URL_HOST: 'pgbouncer.pushnchat.svc.cluster.local',
+  DATABASE_URL_PORT: '6432',
+  REDIS_SENTINELS: 'cache.pushnchat.svc.cluster.local:26379',
+};
+
+export default definePlatform({
+  name: 'pushnchat',
+  description: 'PushNchat: Fastify microservices + Next.js frontend behind one gateway, three regions (seed 003)',
+  project: 'pushnchat-prod',
+  environments: ['dev', 'staging', 'prod'],
+  regions: {
+    'africa-south1': { role: 'primary', zones: ['africa-south1-a', 'africa-south1-b', 'africa-south1-c'] },
+    'europe-west6': { role: 'secondary', zones: ['europe-west6-a', 'europe-west6-b', 'europe-west6-c'] },
+    'me-west1': { role: 'secondary', zones: ['me-west1-a', 'me-west1-b', 'me-west1-c'] },
+  },
+  namespaces: { pushnchat: {} },
+  routing: {
+    weights: { 'africa-south1': 60, 'europe-west6': 20, 'me-west1': 20 },
+    traffic: {
+      timeout: '10s',
+      retries: { attempts: 2, perTryTimeout: '3s' },
+      outlierDetection: { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+    },
+  },
+  services: {
+    user: {
+      namespace: 'pushnchat', image: image('user-service'), ...fastify,
+      env: database,
+      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
+      autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
+      dependsOn: ['pgbouncer', 'redis:cache'],
+    },
+    listing: {
+      namespace: 'pushnchat', image: image('listing-service'), ...fastify,
+      env: database,
+      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
+      autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
+      dependsOn: ['pgbouncer', 'redis:cache'],
+    },
+    messaging: {
+      namespace: 'pushnchat', image: image('messaging-service'), ...fastify,
+      // Realtime connections stay open: websocket, so the route has no request timeout.
+      ports: [{ name: 'http', port: 8080, protocol: 'websocket' }],
+      env: database,
+      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
+      autoscaling: { min: 2, max: 20, cpuUtilization: 60 },
+      dependsOn: ['pgbouncer', 'redis:cache'],
+      traffic: { splitByRegion: true },
+    },
+    frontend: {
+      namespace: 'pushnchat', image: image('frontend'),
+      ports: [{ name: 'http', port: 3000, protocol: 'http' }],
+      resources: { cpu: '500m', memory: '512Mi' },
+      probes: { readiness: { path: '/api/health' }, liveness: { path: '/api/health', period: '30s' } },
+      env: { NEXT_TELEMETRY_DISABLED: '1', API_BASE_URL: 'http://user.pushnchat.svc.cluster.local:8080' },
+      autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
+      dependsOn: ['user', 'listing', 'messaging'],
+    },
+    admin: {
+      namespace: 'pushnchat', image: image('admin-ui'),
+      ports: [{ name: 'http', port: 3000, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: { readiness: { path: '/api/health' }, liveness: { path: '/api/health', period: '30s' } },
+      replicas: 2,
+      regions: ['africa-south1'],
+      dependsOn: ['user', 'listing'],
+    },
+    pgbouncer: {
+      namespace: 'pushnchat',
+      // Transaction pooling in front of Cloud SQL: Cloud Run-style bursts stay within max_connections.
+      image: { repository: 'docker.io/bitnami/pgbouncer', tag: '1.24.1' },
+      ports: [{ name: 'tcp-pg', port: 6432, protocol: 'tcp' }],
+      resources: { cpu: '250m', memory: '128Mi' },
+      probes: { readiness: {}, liveness: { period: '20s' } },
+      env: {
+        POSTGRESQL_HOST: '127.0.0.1', POSTGRESQL_PORT: '5432', POSTGRESQL_DATABASE: 'pushnchat', POSTGRESQL_USERNAME: 'pushnchat',
+        PGBOUNCER_PORT: '6432', PGBOUNCER_POOL_MODE: 'transaction', PGBOUNCER_MAX_CLIENT_CONN: '2000', PGBOUNCER_DEFAULT_POOL_SIZE: '40',
+      },
+      secrets: { POSTGRESQL_PASSWORD: { secret: 'pushnchat-db-password' } },
+      cloudSql: { instance: 'pushnchat-prod:africa-south1:pushnchat-pg' },
+      replicas: 2,
+    },
+  },
+  redis: {
+    cache: { namespace: 'pushnchat', memory: '1Gi', passwordSecret: 'pushnchat-redis-password' },
+  },
+  gitops,
+});

@@ -1,0 +1,97 @@
+/**
+ * Virtuoso API (seed 001_fa19faf590446cba): a REST API with a CLI executor and sessions,
+ * workers draining the test-execution queue (Cloud Tasks), the analytics, auth-validator
+ * and webhook handlers (Cloud Functions in the seed) as services, and the cleanup jobs as
+ * CronJobs. One region; the seed's multi-region deployment is optional and left out.
+ * Firestore, Cloud Tasks, Pub/Sub and Cloud Storage stay managed (Workload Identity).
+ */
+import { definePlatform } from '../spec';
+import { gitops } from './_fleet';
+
+const image = (name: string) => ({ repository: `us-docker.pkg.dev/virtuoso-api/images/${name}` });
+
+export default definePlatform({
+  name: 'virtuoso',
+  description: 'Virtuoso API: REST API, queue workers, handlers and cleanup jobs (seed 001)',
+  project: 'virtuoso-api-prod',
+  environments: ['staging', 'prod'],
+  regions: {
+    'us-central1': { role: 'primary', zones: ['us-central1-a', 'us-central1-b', 'us-central1-f'] },
+  },
+  namespaces: { virtuoso: {} },
+  routing: {
+    // SLO p95 < 500 ms: one retry at most within a 2 s budget.
+    traffic: { timeout: '2s', retries: { attempts: 1, perTryTimeout: '1s' } },
+  },
+  services: {
+    api: {
+      namespace: 'virtuoso',
+      image: image('api'),
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '1', memory: '1Gi' },
+      probes: {
+        readiness: { path: '/health/ready', period: '5s' },
+        liveness: { path: '/health/live', period: '20s' },
+        startup: { path: '/health/live', period: '5s', failureThreshold: 24 },
+      },
+      env: { TASKS_QUEUE: 'test-execution', FIRESTORE_DATABASE: '(default)' },
+      secrets: { OAUTH_CLIENT_SECRET: { secret: 'virtuoso-oauth-client-secret' }, ENCRYPTION_KEY: { secret: 'virtuoso-encryption-key' } },
+      // Seed: 1000 RPS per instance is the ceiling; scale well before it.
+      autoscaling: { min: 2, max: 30, cpuUtilization: 70, requestsPerSecond: 600 },
+      dependsOn: ['auth-validator', 'analytics'],
+    },
+    'test-executor': {
+      namespace: 'virtuoso',
+      image: image('test-executor'),
+      resources: { cpu: '1', memory: '2Gi', ephemeralStorage: '1Gi' },
+      env: { TASKS_QUEUE: 'test-execution', PUBSUB_TOPIC: 'test-events' },
+      autoscaling: { min: 1, max: 50, cpuUtilization: 80 },
+    },
+    analytics: {
+      namespace: 'virtuoso',
+      image: image('analytics'),
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
+      replicas: 2,
+    },
+    'auth-validator': {
+      namespace: 'virtuoso',
+      image: image('auth-validator'),
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
+      secrets: { OAUTH_CLIENT_SECRET: { secret: 'virtuoso-oauth-client-secret' } },
+      autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
+    },
+    'webhook-handler': {
+      namespace: 'virtuoso',
+      image: image('webhook-handler'),
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
+      secrets: { WEBHOOK_SIGNING_SECRET: { secret: 'virtuoso-webhook-signing-secret' } },
+      env: { TASKS_QUEUE: 'test-execution' },
+      replicas: 2,
+    },
+  },
+  jobs: {
+    // Seed: "Cleanup Jobs" (Cloud Functions on a schedule).
+    'cleanup-sessions': {
+      namespace: 'virtuoso',
+      image: image('cleanup'),
+      args: ['sessions', '--older-than=24h'],
+      schedule: '15 * * * *',
+      deadline: '10m',
+    },
+    'cleanup-results': {
+      namespace: 'virtuoso',
+      image: image('cleanup'),
+      args: ['test-results', '--older-than=30d'],
+      schedule: '30 3 * * *',
+      timeZone: 'America/New_York',
+      deadline: '1h',
+    },
+  },
+  gitops,
+});

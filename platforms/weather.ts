@@ -1,0 +1,63 @@
+/**
+ * Weather pipeline (seed 002_15a9d45ae7e90d4b): real-time ingestion and enrichment of
+ * user-weather events in one region. The ingest API publishes to Pub/Sub; stream workers
+ * (the Dataflow role, run here as a queue consumer) enrich events through the enrichment
+ * service, which writes to BigQuery. Pub/Sub and BigQuery stay managed and are reached with
+ * Workload Identity. dev → staging → prod: dev and staging sync on merge, prod waits for an
+ * operator (overlays/weather/prod.yaml).
+ */
+import { definePlatform } from '../spec';
+import { gitops } from './_fleet';
+
+export default definePlatform({
+  name: 'weather',
+  description: 'Weather pipeline: ingest API → Pub/Sub → stream workers → enrichment → BigQuery (seed 002)',
+  project: 'weather-pipeline-prod',
+  environments: ['dev', 'staging', 'prod'],
+  regions: {
+    'us-central1': { role: 'primary', zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'] },
+  },
+  namespaces: { weather: {} },
+  routing: {
+    traffic: { timeout: '3s', retries: { attempts: 2, perTryTimeout: '1s' } },
+  },
+  services: {
+    'ingest-api': {
+      namespace: 'weather',
+      image: { repository: 'us-docker.pkg.dev/weather-pipeline/images/ingest-api' },
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: {
+        readiness: { path: '/ready' },
+        liveness: { path: '/live', period: '20s' },
+      },
+      env: { PUBSUB_TOPIC: 'weather-events' },
+      autoscaling: { min: 2, max: 10, cpuUtilization: 70, requestsPerSecond: 500 },
+    },
+    'stream-worker': {
+      namespace: 'weather',
+      image: { repository: 'us-docker.pkg.dev/weather-pipeline/images/stream-worker' },
+      resources: { cpu: '500m', memory: '512Mi' },
+      env: {
+        PUBSUB_SUBSCRIPTION: 'weather-events-enrich',
+        ENRICHMENT_URL: 'http://enrichment.weather.svc.cluster.local:8080',
+      },
+      autoscaling: { min: 1, max: 20, cpuUtilization: 75 },
+      dependsOn: ['enrichment'],
+    },
+    enrichment: {
+      namespace: 'weather',
+      image: { repository: 'us-docker.pkg.dev/weather-pipeline/images/enrichment' },
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      resources: { cpu: '250m', memory: '256Mi' },
+      probes: {
+        readiness: { path: '/ready' },
+        liveness: { path: '/live', period: '20s' },
+      },
+      env: { BIGQUERY_DATASET: 'weather_enriched', BIGQUERY_TABLE: 'events' },
+      secrets: { WEATHER_API_KEY: { secret: 'weather-provider-api-key' } },
+      autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
+    },
+  },
+  gitops,
+});
