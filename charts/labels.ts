@@ -28,6 +28,8 @@ const WAVES: Record<string, number> = {
   DestinationRule: 0,
   PodDisruptionBudget: 0,
   VirtualService: 1,
+  RequestAuthentication: 0,
+  AuthorizationPolicy: 0,
   ScaledObject: 1,
 };
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import type { ClusterSpec } from '../spec/load';
 import type { JobSpec, ProbeSpec, ServiceSpec, TrafficPolicySpec } from '../spec/schema';
 import {
-  Autoscaler, cloudSqlProxyContainer, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
+  Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
 } from './constructs';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
@@ -165,6 +165,19 @@ export class RegionChart extends Chart {
       podLabels: { [LABEL_REGION]: c.region },
       sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
     });
+
+    if (svc.auth) {
+      const issuer = platform.jwtIssuers[svc.auth.jwt];
+      new JwtAuthentication(this, `${name}-Jwt`, {
+        name,
+        namespace: svc.namespace,
+        selector: workload.selector,
+        issuer: issuer.type === 'firebase'
+          ? firebaseIssuer(platform.project)
+          : { issuer: issuer.issuer!, audiences: issuer.audiences!, jwksUri: issuer.jwksUri! },
+        publicPaths: svc.auth.publicPaths,
+      });
+    }
 
     if (svc.ports.length > 0) {
       const traffic = mergeTraffic(platform.routing.traffic, svc.traffic);

@@ -225,6 +225,13 @@ export const Service = z.strictObject({
   }).optional(),
   /** Overrides of the platform's traffic policy for calls to this service. */
   traffic: TrafficPolicy.default({}),
+  /** End-user tokens required on every request, except on `publicPaths`. */
+  auth: z.strictObject({
+    /** One of the platform's `jwtIssuers`. */
+    jwt: z.string(),
+    /** Paths served without a token. @default [] */
+    publicPaths: z.array(z.string().startsWith('/')).default([]),
+  }).optional(),
 }).superRefine((s, ctx) => {
   if (s.replicas !== undefined && s.autoscaling) {
     ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'cannot be set together with autoscaling: remove one', input: s.replicas });
@@ -357,6 +364,14 @@ export const Platform = z.strictObject({
   redis: z.record(dnsLabel, Redis).default({}),
   jobs: z.record(dnsLabel, Job).default({}),
   routing: Routing.default({ traffic: {} }),
+  /** Issuers of end-user tokens services may require (`services.<s>.auth.jwt`). */
+  jwtIssuers: z.record(dnsLabel, z.strictObject({
+    /** `firebase`: Firebase Authentication of the platform's project; `oidc`: the fields below. */
+    type: z.enum(['firebase', 'oidc']),
+    issuer: z.string().url().optional(),
+    audiences: z.array(z.string()).optional(),
+    jwksUri: z.string().url().optional(),
+  })).default({}),
   gitops: GitOps,
 }).superRefine((p, ctx) => {
   const regions = Object.keys(p.regions);
@@ -392,6 +407,16 @@ export const Platform = z.strictObject({
     svc.regions?.forEach((r, i) => {
       if (!regions.includes(r)) ctx.addIssue({ code: 'custom', path: ['services', name, 'regions', i], message: `must be one of the platform's regions (${regions.join(', ')})`, input: r });
     });
+  }
+  for (const [name, issuer] of Object.entries(p.jwtIssuers)) {
+    if (issuer.type === 'oidc' && (!issuer.issuer || !issuer.jwksUri || !issuer.audiences?.length)) {
+      ctx.addIssue({ code: 'custom', path: ['jwtIssuers', name], message: 'an oidc issuer needs issuer, jwksUri and a non-empty audiences', input: issuer });
+    }
+  }
+  for (const [name, svc] of Object.entries(p.services)) {
+    if (svc.auth && !(svc.auth.jwt in p.jwtIssuers)) {
+      ctx.addIssue({ code: 'custom', path: ['services', name, 'auth', 'jwt'], message: `must be one of the platform's jwtIssuers (${Object.keys(p.jwtIssuers).join(', ') || 'none declared'})`, input: svc.auth.jwt });
+    }
   }
   for (const [name, job] of Object.entries(p.jobs)) {
     if (name in p.services) ctx.addIssue({ code: 'custom', path: ['jobs', name], message: 'has the name of a service: names become Kubernetes objects and must differ', input: name });

@@ -1,6 +1,7 @@
 export * from './autoscaler';
 export * from './cloud-sql-proxy';
 export * from './hardening';
+export * from './jwt-authentication';
 export * from './mesh-namespace';
 export * from './mesh-routing';
 export * from './microservice';
