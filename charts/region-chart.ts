@@ -6,6 +6,7 @@ import {
   Autoscaler, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, SecretSync,
 } from './constructs';
+import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
 
 export interface RegionChartProps {
@@ -179,6 +180,10 @@ export class RegionChart extends Chart {
         project: platform.project,
         pollingInterval: parseDuration(scaling.pollingInterval),
         cooldown: parseDuration(scaling.cooldown),
+        triggers: autoscalerTriggers(scaling, c),
+        scaleUp: scalingRules(scaling.scaleUp),
+        scaleDown: scalingRules(scaling.scaleDown),
+        fallback: autoscalerFallback(scaling),
       });
     }
   }
