@@ -152,7 +152,11 @@ function hasResource(container: Obj, resource: string): boolean {
 export function kedaClusterProblems(objects: readonly ClusterObject[], opts: { requireTargets?: boolean } = {}): ObjectProblem[] {
   const problems: ObjectProblem[] = [];
   const byCluster = new Map<string, Obj[]>();
-  for (const o of objects) byCluster.set(o.cluster, [...(byCluster.get(o.cluster) ?? []), o.manifest]);
+  for (const o of objects) {
+    const list = byCluster.get(o.cluster);
+    if (list) list.push(o.manifest);
+    else byCluster.set(o.cluster, [o.manifest]);
+  }
 
   for (const manifests of byCluster.values()) {
     const workloads = new Map<string, Obj>();
