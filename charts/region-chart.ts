@@ -6,6 +6,7 @@ import {
   Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
 } from './constructs';
+import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
 
 export interface RegionChartProps {
@@ -229,6 +230,10 @@ export class RegionChart extends Chart {
         project: platform.project,
         pollingInterval: parseDuration(scaling.pollingInterval),
         cooldown: parseDuration(scaling.cooldown),
+        triggers: autoscalerTriggers(scaling, c),
+        scaleUp: scalingRules(scaling.scaleUp),
+        scaleDown: scalingRules(scaling.scaleDown),
+        fallback: autoscalerFallback(scaling),
       });
     }
   }

@@ -56,10 +56,25 @@ function schemaAt(schema: ZodSchema, path: FieldPath): ZodSchema | undefined {
   return current;
 }
 
-function allowedKeys(schema: ZodSchema, path: FieldPath): string[] {
+function allowedKeys(schema: ZodSchema, path: FieldPath, input?: unknown): string[] {
   const at = schemaAt(schema, path);
-  const def = at?._zod.def as { type: string; shape?: Record<string, unknown> } | undefined;
+  const def = at?._zod.def as { type: string; shape?: Record<string, unknown>; options?: ZodSchema[] } | undefined;
+  if (def?.type === 'union' && def.options) return unionKeys(def.options, input);
   return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+/** Keys of the union member the input chose by its literal fields (e.g. `type: cron`), or of all members. */
+function unionKeys(options: ZodSchema[], input: unknown): string[] {
+  const shapes = options
+    .map((o) => (o._zod.def as { type: string; shape?: Record<string, ZodSchema> }))
+    .filter((d) => d.type === 'object' && d.shape)
+    .map((d) => d.shape!);
+  const value = (input ?? {}) as Record<string, unknown>;
+  const chosen = shapes.find((shape) => Object.entries(shape).some(([k, f]) => {
+    const fd = f._zod.def as { type: string; values?: unknown[] };
+    return fd.type === 'literal' && fd.values?.includes(value[k]);
+  }));
+  return chosen ? Object.keys(chosen) : [...new Set(shapes.flatMap((shape) => Object.keys(shape)))];
 }
 
 /**
@@ -75,7 +90,7 @@ export function problemsFromZod(
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeys(schema, path);
+      const allowed = allowedKeys(schema, path, (issue as { input?: unknown }).input);
       for (const k of issue.keys) {
         const where = locate([...path, k], false);
         problems.push({ file: where.file, path: formatPath(where.path), message: `unknown field (allowed: ${allowed.join(', ')})${where.note ?? ''}` });

@@ -6,6 +6,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from './autoscaling';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -128,6 +129,14 @@ export const Autoscaling = z.strictObject({
   pollingInterval: duration.default('30s'),
   /** Wait after the last active trigger before scaling to zero. @default 5m */
   cooldown: duration.default('5m'),
+  /** HPA behavior when adding replicas. @default - the HPA's: no stabilization */
+  scaleUp: ScalingRules.optional(),
+  /** HPA behavior when removing replicas. @default - the HPA's: 5m stabilization */
+  scaleDown: ScalingRules.optional(),
+  /** Replicas held while every trigger's source fails (AverageValue external triggers only). @default - none */
+  fallback: Fallback.optional(),
+  /** Event triggers (cpu, memory, prometheus, cron, pubsub, cloud-tasks), after the shorthands above. @default [] */
+  triggers: z.array(Trigger).default([]),
 });
 
 // Traffic policy fields carry no defaults here: a service's policy is merged field by field
@@ -239,9 +248,7 @@ export const Service = z.strictObject({
   if (s.autoscaling && s.autoscaling.min > s.autoscaling.max) {
     ctx.addIssue({ code: 'custom', path: ['autoscaling', 'max'], message: `must be >= min (${s.autoscaling.min})`, input: s.autoscaling.max });
   }
-  if (s.autoscaling && s.autoscaling.cpuUtilization === undefined && s.autoscaling.requestsPerSecond === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['autoscaling'], message: 'needs at least one trigger: cpuUtilization or requestsPerSecond', input: s.autoscaling });
-  }
+  for (const issue of autoscalingIssues(s)) ctx.addIssue({ code: 'custom', ...issue });
   const names = new Set<string>();
   s.ports.forEach((p, i) => {
     if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['ports', i, 'name'], message: 'is used by another port of this service', input: p.name });
@@ -396,6 +403,11 @@ export const Platform = z.strictObject({
   ];
   for (const [name, section, ns] of workloads) {
     if (!namespaces.includes(ns)) ctx.addIssue({ code: 'custom', path: [section, name, 'namespace'], message: `must be one of the platform's namespaces (${namespaces.join(', ')})`, input: ns });
+  }
+  for (const [name, svc] of Object.entries(p.services)) {
+    if (svc.autoscaling && name.length > MAX_AUTOSCALED_NAME) {
+      ctx.addIssue({ code: 'custom', path: ['services', name], message: `is ${name.length} characters: an autoscaled service's name is at most ${MAX_AUTOSCALED_NAME}, because KEDA names its HPA keda-hpa-<name> (a 63-character label)`, input: name });
+    }
   }
   const targets = [...Object.keys(p.services), ...Object.keys(p.redis).map((r) => `redis:${r}`)];
   for (const [name, svc] of Object.entries(p.services)) {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { kedaClusterProblems, scaledObjectProblems } from './keda';
 import { policyProblems } from './policy';
 import { SchemaValidator } from './schema';
 
@@ -41,8 +42,20 @@ export function validateObjects(objects: readonly ObjectFile[], validator: Schem
     const id = { file, kind: String(manifest.kind ?? '?'), namespace: meta.namespace, name: meta.name ?? '?' };
     for (const p of validator.validate(manifest)) problems.push({ ...id, ...p });
     for (const p of policyProblems(manifest)) problems.push({ ...id, ...p });
+    if (manifest.kind === 'ScaledObject') for (const p of scaledObjectProblems(manifest)) problems.push({ ...id, ...p });
   }
+  problems.push(...kedaProblemsAcross(objects));
   return problems;
+}
+
+/** KEDA's cross-object rules, per cluster folder (`<platform>/<env>/<region>/<namespace>/<file>`). */
+function kedaProblemsAcross(objects: readonly ObjectFile[]): Problem[] {
+  const fileOf = new Map(objects.map((o) => [o.manifest, o.file]));
+  const clusters = objects.map((o) => ({ cluster: path.dirname(path.dirname(o.file)), manifest: o.manifest }));
+  return kedaClusterProblems(clusters, { requireTargets: true }).map(({ manifest, path: field, message }) => {
+    const meta = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
+    return { file: fileOf.get(manifest)!, kind: String(manifest.kind), namespace: meta.namespace, name: meta.name ?? '?', path: field, message };
+  });
 }
 
 /** Every object in every `.yaml`/`.yml` file under `dir`, in path order. */
