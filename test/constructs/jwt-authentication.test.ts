@@ -25,7 +25,8 @@ describe('JwtAuthentication', () => {
       jwtRules: [{
         issuer: 'https://securetoken.google.com/pushnchat-prod',
         audiences: ['pushnchat-prod'],
-        jwksUri: 'https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com',
+        // The CRD's field name (the proto name); Istio accepts it and the strict schema knows only it.
+        jwks_uri: 'https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com',
         forwardOriginalToken: true,
       }],
     });
