@@ -45,7 +45,13 @@ export default definePlatform({
       image: image('test-executor'),
       resources: { cpu: '1', memory: '2Gi', ephemeralStorage: '1Gi' },
       env: { TASKS_QUEUE: 'test-execution', PUBSUB_TOPIC: 'test-events' },
-      autoscaling: { min: 1, max: 50, cpuUtilization: 80 },
+      // Drains the Cloud Tasks queue; zero pods while it is empty, woken by the first task.
+      autoscaling: {
+        min: 0,
+        max: 50,
+        cooldown: '10m',
+        triggers: [{ type: 'cloud-tasks', queue: 'test-execution', tasksPerReplica: 5 }],
+      },
     },
     analytics: {
       namespace: 'virtuoso',

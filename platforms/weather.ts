@@ -42,7 +42,16 @@ export default definePlatform({
         PUBSUB_SUBSCRIPTION: 'weather-events-enrich',
         ENRICHMENT_URL: 'http://enrichment.weather.svc.cluster.local:8080',
       },
-      autoscaling: { min: 1, max: 20, cpuUtilization: 75 },
+      // The Dataflow role: scaled on the subscription backlog (Pub/Sub metrics through Managed
+      // Prometheus), with a fixed fallback if the metric cannot be read.
+      autoscaling: {
+        min: 1,
+        max: 20,
+        pollingInterval: '15s',
+        fallback: { replicas: 4 },
+        scaleDown: { stabilization: '5m' },
+        triggers: [{ type: 'pubsub', subscription: 'weather-events-enrich', messagesPerReplica: 1000 }],
+      },
       dependsOn: ['enrichment'],
     },
     enrichment: {

@@ -54,18 +54,36 @@ const PlatformHeader = z.looseObject({ name: dnsLabel, environments: z.array(dns
  */
 function blame(origins: Origins, path: FieldPath, rule: boolean): string {
   const file = origins.fileOf(path);
-  return file === origins.baseFile && rule && path.length > 0 ? origins.fileOf(path.slice(0, -1)) : file;
+  if (file !== origins.baseFile || !rule) return file;
+  // A rule relates fields near each other (fallback.replicas <= max): look up to two levels
+  // up, but never at a whole section (`services`), which any overlay touches.
+  for (let up = 1; up <= 2 && path.length - up >= 2; up++) {
+    const near = origins.fileOf(path.slice(0, -up));
+    if (near !== origins.baseFile) return near;
+  }
+  return file;
 }
 
-/** A mistake in the base shows up in every environment; report it once. */
-function dedupe(problems: SpecProblem[]): SpecProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
+/** A problem found while checking one environment. */
+interface EnvProblem extends SpecProblem { env?: string }
+
+/**
+ * A mistake in the base shows up in every environment: report it once. One that shows up
+ * in some environments only (an overlay's value makes the base's invalid) names them.
+ */
+function dedupe(problems: EnvProblem[], environments: readonly string[]): SpecProblem[] {
+  const envsOf = new Map<string, { problem: SpecProblem; envs: string[] }>();
+  for (const { env, ...p } of problems) {
     const key = `${p.file}\u0000${p.path}\u0000${p.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+    const entry = envsOf.get(key) ?? { problem: p, envs: [] };
+    if (env) entry.envs.push(env);
+    envsOf.set(key, entry);
+  }
+  return [...envsOf.values()].map(({ problem, envs }) => (
+    envs.length === 0 || envs.length === environments.length || !problem.file.startsWith('platforms/')
+      ? problem
+      : { ...problem, message: `${problem.message} (in ${envs.join(', ')})` }
+  ));
 }
 
 /**
@@ -73,7 +91,7 @@ function dedupe(problems: SpecProblem[]): SpecProblem[] {
  * @param root the repository root; file names in problems are relative to it
  */
 export function loadEnvironments(source: PlatformSource, root: string): EnvironmentSpec[] {
-  const problems: SpecProblem[] = [];
+  const problems: EnvProblem[] = [];
   // The base alone need not be complete (image tags may live only in overlays): only the
   // fields that say which platform and environments exist are read before merging.
   const header = PlatformHeader.safeParse(source.input, { reportInput: true });
@@ -95,13 +113,15 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     const raw = overlay ? mergePatch(source.input, overlay.patch, overlay.file, origins) : structuredClone(source.input);
     const parsed = Platform.safeParse(raw, { reportInput: true });
     if (!parsed.success) {
-      problems.push(...problemsFromZod(parsed.error.issues, Platform, (p, rule) => ({ file: blame(origins, p, rule), path: p })));
+      problems.push(...problemsFromZod(parsed.error.issues, Platform, (p, rule) => ({ file: blame(origins, p, rule), path: p })).map((p) => ({ ...p, env })));
       continue;
     }
-    const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
+    const envProblems: SpecProblem[] = [];
+    const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, envProblems);
+    problems.push(...envProblems.map((p) => ({ ...p, env })));
     envs.push({ platform: parsed.data, env, clusters, files: overlay ? [source.file, overlay.file] : [source.file] });
   }
-  if (problems.length > 0) throw new SpecError(dedupe(problems));
+  if (problems.length > 0) throw new SpecError(dedupe(problems, header.data.environments));
   return envs;
 }
 

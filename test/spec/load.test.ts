@@ -156,6 +156,16 @@ describe('spec errors name the file, the field, the value and what is allowed', 
     ]);
   });
 
+  test('a base value broken by one environment\'s overlay names that environment', () => {
+    const p = shopPlatform() as any;
+    p.namespaces.web = {};
+    expect(problems(p, { prod: 'namespaces:\n  shop: null\n' })).toEqual([
+      'platforms/shop.ts: services.api.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
+      'platforms/shop.ts: services.worker.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
+      'platforms/shop.ts: redis.cache.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
+    ]);
+  });
+
   test('reports every problem, not just the first', () => {
     const lines = problems(withService({ replicas: 3, ports: [{ name: 'http', port: 70000 }] }), {
       prod: 'services:\n  worker:\n    namespace: missing\n',
