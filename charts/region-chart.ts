@@ -1,12 +1,16 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterSpec } from '../spec/load';
-import type { ProbeSpec, ServiceSpec, TrafficPolicySpec } from '../spec/schema';
+import type { ProbeSpec, ServiceSpec } from '../spec/schema';
 import {
   Autoscaler, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, SecretSync,
+  IngressGateway, MicroserviceProps, STABLE_VERSION,
 } from './constructs';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
+import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, serviceRouting } from './traffic';
+
+export { mergeTraffic } from './traffic';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -38,6 +42,8 @@ export class RegionChart extends Chart {
     for (const [name, ns] of Object.entries(platform.namespaces)) {
       new MeshNamespace(this, `Namespace-${name}`, { name, labels: ns.labels });
     }
+    const gateway = ingressGatewayProps(c);
+    if (gateway) new IngressGateway(this, 'Ingress', gateway);
 
     const needsSecrets = Object.values(c.services).some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets
@@ -75,6 +81,7 @@ export class RegionChart extends Chart {
       });
     }
 
+    markRedisMaster(this, c);
     addSyncWaves(this);
   }
 
@@ -102,7 +109,7 @@ export class RegionChart extends Chart {
     }
 
     const scaling = svc.autoscaling;
-    const workload = new Microservice(this, name, {
+    const workloadProps: MicroserviceProps = {
       name,
       namespace: svc.namespace,
       image: imageRef(svc.image),
@@ -127,34 +134,12 @@ export class RegionChart extends Chart {
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
-    });
+    };
+    const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
+    if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
 
     if (svc.ports.length > 0) {
-      const traffic = mergeTraffic(platform.routing.traffic, svc.traffic);
-      const streaming = svc.ports.some((p) => p.protocol === 'websocket');
-      const weights = platform.routing.weights;
-      new MeshRouting(this, `${name}-Routing`, {
-        name,
-        namespace: svc.namespace,
-        host: `${name}.${svc.namespace}.svc.cluster.local`,
-        http: svc.ports.some((p) => p.protocol !== 'tcp'),
-        retries: traffic.retries && {
-          attempts: traffic.retries.attempts,
-          perTryTimeout: traffic.retries.perTryTimeout ? parseDuration(traffic.retries.perTryTimeout) : undefined,
-          retryOn: traffic.retries.retryOn,
-        },
-        timeout: traffic.timeout && !streaming ? parseDuration(traffic.timeout) : undefined,
-        connectionPool: traffic.connectionPool,
-        outlierDetection: traffic.outlierDetection && {
-          consecutive5xxErrors: traffic.outlierDetection.consecutive5xxErrors,
-          interval: traffic.outlierDetection.interval ? parseDuration(traffic.outlierDetection.interval) : undefined,
-          baseEjectionTime: traffic.outlierDetection.baseEjectionTime ? parseDuration(traffic.outlierDetection.baseEjectionTime) : undefined,
-          maxEjectionPercent: traffic.outlierDetection.maxEjectionPercent,
-        },
-        subsets: traffic.splitByRegion && weights
-          ? Object.entries(weights).map(([region, weight]) => ({ name: region, labels: { [LABEL_REGION]: region }, weight }))
-          : undefined,
-      });
+      new MeshRouting(this, `${name}-Routing`, serviceRouting(c, name, svc));
     }
 
     if (scaling) {
@@ -187,15 +172,4 @@ export class RegionChart extends Chart {
 /** `repository:tag@digest`, or the parts given. */
 export function imageRef(image: { repository: string; tag?: string; digest?: string }): string {
   return `${image.repository}${image.tag ? `:${image.tag}` : ''}${image.digest ? `@${image.digest}` : ''}`;
-}
-
-/** A service's traffic policy over the platform's, section by section, field by field. */
-export function mergeTraffic(platform: TrafficPolicySpec, service: TrafficPolicySpec): TrafficPolicySpec {
-  return {
-    retries: platform.retries || service.retries ? { ...platform.retries, ...service.retries } : undefined,
-    timeout: service.timeout ?? platform.timeout,
-    connectionPool: platform.connectionPool || service.connectionPool ? { ...platform.connectionPool, ...service.connectionPool } : undefined,
-    outlierDetection: platform.outlierDetection || service.outlierDetection ? { ...platform.outlierDetection, ...service.outlierDetection } : undefined,
-    splitByRegion: service.splitByRegion ?? platform.splitByRegion,
-  };
 }

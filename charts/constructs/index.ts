@@ -1,4 +1,5 @@
 export * from './autoscaler';
+export * from './ingress-gateway';
 export * from './mesh-namespace';
 export * from './mesh-routing';
 export * from './microservice';
