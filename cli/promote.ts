@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMap, parseDocument } from 'yaml';
+import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
 import { ANNOTATION_REDIS_MASTER } from '../charts/traffic';
 import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../spec';
 import type { EnvironmentSpec } from '../spec/load';
@@ -126,24 +126,117 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
   return 0;
 }
 
-/** The overlay text with each edit applied: set where it differs from the base, removed where the base already says it. */
+/**
+ * The overlay text with each edit applied: set where it differs from the base, removed
+ * where the base already says it. Edits are spliced into the text at the ranges the YAML
+ * parser reports, so every other byte (comments, quoting, flow style, spacing) stays.
+ */
 export function editOverlay(text: string, edits: readonly { path: Key[]; after: Json }[], base: unknown): string {
-  const doc = parseDocument(text);
-  for (const { path: at, after } of edits) {
-    if (valueAt(base, at) === after) {
-      if (!doc.hasIn(at)) continue;
-      doc.deleteIn(at);
-      // Leave no empty mappings behind: an overlay holds only what differs.
-      for (let n = at.length - 1; n > 0; n--) {
-        const parent = doc.getIn(at.slice(0, n));
-        if (!isMap(parent) || parent.items.length > 0) break;
-        doc.deleteIn(at.slice(0, n));
-      }
-    } else {
-      doc.setIn(at, after);
-    }
+  let out = text;
+  for (const { path: at, after } of edits) out = valueAt(base, at) === after ? removeIn(out, at) : setIn(out, at, after);
+  return out;
+}
+
+type Range = [number, number, number];
+/** `key:` with nothing after it parses as a null scalar. */
+const isEmptyValue = (v: unknown) => v === null || v === undefined || (isScalar(v) && v.value === null);
+const rangeOf = (node: unknown): Range => (node as { range: Range }).range;
+
+function lineStart(text: string, pos: number): number {
+  return text.lastIndexOf('\n', pos - 1) + 1;
+}
+
+/** Just past the newline ending the line that holds `pos`. */
+function lineEnd(text: string, pos: number): number {
+  const nl = text.indexOf('\n', pos);
+  return nl === -1 ? text.length : nl + 1;
+}
+
+function yamlKey(k: Key): string {
+  return typeof k === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(k) ? k : JSON.stringify(k);
+}
+
+function yamlScalar(v: Json, like?: Scalar): string {
+  if (typeof v === 'string') {
+    if (like?.type === 'QUOTE_DOUBLE' || !/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(v) || /^(true|false|null|~|[0-9.]+)$/i.test(v)) return JSON.stringify(v);
+    return like?.type === 'QUOTE_SINGLE' ? `'${v}'` : v;
   }
+  return JSON.stringify(v);
+}
+
+/** The pairs along `at` as far as they exist, and what holds the first missing key. */
+function locate(doc: Document, at: readonly Key[]): { pairs: Pair[]; holder: unknown } {
+  const pairs: Pair[] = [];
+  let node: unknown = doc.contents;
+  for (const k of at) {
+    if (!isMap(node)) break;
+    const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
+    if (!pair) break;
+    pairs.push(pair);
+    node = pair.value;
+  }
+  return { pairs, holder: pairs.length === 0 ? doc.contents : node };
+}
+
+/** Falls back to re-serialising: only for flow mappings, which have no lines to splice. */
+function viaDocument(text: string, edit: (doc: Document) => void): string {
+  const doc = parseDocument(text);
+  edit(doc);
   return doc.toString({ lineWidth: 0 });
+}
+
+function setIn(text: string, at: readonly Key[], after: Json): string {
+  const doc = parseDocument(text);
+  const { pairs, holder } = locate(doc, at);
+  if (pairs.length === at.length) {
+    const value = pairs[pairs.length - 1].value;
+    if (!isScalar(value)) throw new Error(`${at.join('.')}: is not a single value in the overlay; edit it by hand`);
+    const [start, end] = rangeOf(value);
+    return text.slice(0, start) + yamlScalar(after, value) + text.slice(end);
+  }
+  if (isMap(holder) && holder.flow) return viaDocument(text, (d) => d.setIn(at, after));
+  if (!isEmptyValue(holder) && !isMap(holder)) throw new Error(`${at.slice(0, pairs.length).join('.')}: is not a mapping in the overlay; edit it by hand`);
+
+  // Where the new lines go, and at which indentation.
+  let pos: number;
+  let indent: number;
+  const items = isMap(holder) ? holder.items : [];
+  if (items.length > 0) {
+    const firstKey = rangeOf(items[0].key)[0];
+    indent = firstKey - lineStart(text, firstKey);
+    const last = items[items.length - 1];
+    pos = lineEnd(text, rangeOf(isEmptyValue(last.value) ? last.key : last.value)[1] - 1);
+  } else if (pairs.length > 0) {
+    const key = rangeOf(pairs[pairs.length - 1].key)[0];
+    indent = key - lineStart(text, key) + 2;
+    pos = lineEnd(text, key);
+  } else {
+    indent = 0;
+    pos = text.length;
+  }
+  const rest = at.slice(pairs.length);
+  const lines = rest.map((k, i) => `${' '.repeat(indent + 2 * i)}${yamlKey(k)}:${i === rest.length - 1 ? ` ${yamlScalar(after)}` : ''}\n`).join('');
+  const head = text.slice(0, pos);
+  return (head === '' || head.endsWith('\n') ? head : `${head}\n`) + lines + text.slice(pos);
+}
+
+function removeIn(text: string, at: readonly Key[]): string {
+  let out = text;
+  // The key itself, then each mapping along the path that this leaves empty.
+  for (let n = at.length; n > 0; n--) {
+    const doc = parseDocument(out);
+    const { pairs } = locate(doc, at.slice(0, n));
+    if (pairs.length < n) return out;
+    const pair = pairs[n - 1];
+    const empty = isEmptyValue(pair.value) || (isMap(pair.value) && pair.value.items.length === 0);
+    if (n < at.length && !empty) return out;
+    const holder = n === 1 ? doc.contents : pairs[n - 2].value;
+    if (isMap(holder) && holder.flow) return viaDocument(out, (d) => d.deleteIn(at.slice(0, n)));
+    const start = lineStart(out, rangeOf(pair.key)[0]);
+    const end = lineEnd(out, rangeOf(isEmptyValue(pair.value) ? pair.key : pair.value)[1] - 1);
+    out = out.slice(0, start) + out.slice(end);
+  }
+  return out;
 }
 
 function valueAt(value: unknown, at: readonly Key[]): unknown {

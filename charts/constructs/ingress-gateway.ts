@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { BackendConfig } from '../../imports/cloud.google.com';
 import { Gateway, GatewaySpecServersTlsMinProtocolVersion, GatewaySpecServersTlsMode } from '../../imports/networking.istio.io';
+import { formatDuration } from './units';
 
 export interface GatewayHealthCheck {
   /** HTTP path probed on the gateway pods. @default '/healthz/ready' */
@@ -71,7 +72,7 @@ export class IngressGateway extends Construct {
     const hc = props.healthCheck ?? {};
     const seconds = (what: string, d: Duration) => {
       const s = d.toSeconds({ integral: false });
-      if (!Number.isInteger(s) || s < 1) fail(`${what} (${d.toHumanString()}) must be a whole number of seconds >= 1`);
+      if (!Number.isInteger(s) || s < 1) fail(`${what} (${formatDuration(d)}) must be a whole number of seconds >= 1`);
       return s;
     };
     const interval = seconds('healthCheck.interval', hc.interval ?? Duration.seconds(10));
