@@ -42,7 +42,8 @@ export class GitOpsChart extends Chart {
       spec: {
         description: `${platform.name} ${env}: rendered by Meridian`,
         sourceRepos: [gitops.repoURL],
-        destinations: props.regions.map((r) => ({ name: r.cluster.cluster, namespace: '*' })),
+        // Sorted: promoting a region (primary first in the environment) must not reorder them.
+        destinations: props.regions.map((r) => ({ name: r.cluster.cluster, namespace: '*' })).sort((a, b) => a.name.localeCompare(b.name)),
         clusterResourceWhitelist: clusterScoped,
         namespaceResourceWhitelist: namespaced,
       },

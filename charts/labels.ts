@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 
 export const LABEL_PLATFORM = 'meridian.dev/platform';
 export const LABEL_ENV = 'meridian.dev/environment';
-/** On pods: the region they run in; DestinationRule subsets select on it to route across regions. */
+/** On pods: the region they run in (dashboards, debugging); routing selects regions by locality, not by this label. */
 export const LABEL_REGION = 'meridian.dev/region';
 
 export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
@@ -31,6 +31,8 @@ const WAVES: Record<string, number> = {
   RequestAuthentication: 0,
   AuthorizationPolicy: 0,
   ScaledObject: 1,
+  Gateway: 0,
+  BackendConfig: 0,
 };
 
 /** Annotates every object of the chart with its sync wave. */

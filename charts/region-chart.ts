@@ -1,13 +1,17 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterSpec } from '../spec/load';
-import type { JobSpec, ProbeSpec, ServiceSpec, TrafficPolicySpec } from '../spec/schema';
+import type { JobSpec, ProbeSpec, ServiceSpec } from '../spec/schema';
 import {
   Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
+  IngressGateway, MicroserviceProps, STABLE_VERSION,
 } from './constructs';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
+import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, serviceRouting } from './traffic';
+
+export { mergeTraffic } from './traffic';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -39,6 +43,8 @@ export class RegionChart extends Chart {
     for (const [name, ns] of Object.entries(platform.namespaces)) {
       new MeshNamespace(this, `Namespace-${name}`, { name, labels: ns.labels });
     }
+    const gateway = ingressGatewayProps(c);
+    if (gateway) new IngressGateway(this, 'Ingress', gateway);
 
     const needsSecrets = [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets
@@ -80,6 +86,7 @@ export class RegionChart extends Chart {
       });
     }
 
+    markRedisMaster(this, c);
     addSyncWaves(this);
   }
 
@@ -139,7 +146,7 @@ export class RegionChart extends Chart {
     }
 
     const scaling = svc.autoscaling;
-    const workload = new Microservice(this, name, {
+    const workloadProps: MicroserviceProps = {
       name,
       namespace: svc.namespace,
       image: imageRef(svc.image),
@@ -165,7 +172,9 @@ export class RegionChart extends Chart {
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
       sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
-    });
+    };
+    const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
+    if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
 
     if (svc.auth) {
       const issuer = platform.jwtIssuers[svc.auth.jwt];
@@ -181,31 +190,7 @@ export class RegionChart extends Chart {
     }
 
     if (svc.ports.length > 0) {
-      const traffic = mergeTraffic(platform.routing.traffic, svc.traffic);
-      const streaming = svc.ports.some((p) => p.protocol === 'websocket');
-      const weights = platform.routing.weights;
-      new MeshRouting(this, `${name}-Routing`, {
-        name,
-        namespace: svc.namespace,
-        host: `${name}.${svc.namespace}.svc.cluster.local`,
-        http: svc.ports.some((p) => p.protocol !== 'tcp'),
-        retries: traffic.retries && {
-          attempts: traffic.retries.attempts,
-          perTryTimeout: traffic.retries.perTryTimeout ? parseDuration(traffic.retries.perTryTimeout) : undefined,
-          retryOn: traffic.retries.retryOn,
-        },
-        timeout: traffic.timeout && !streaming ? parseDuration(traffic.timeout) : undefined,
-        connectionPool: traffic.connectionPool,
-        outlierDetection: traffic.outlierDetection && {
-          consecutive5xxErrors: traffic.outlierDetection.consecutive5xxErrors,
-          interval: traffic.outlierDetection.interval ? parseDuration(traffic.outlierDetection.interval) : undefined,
-          baseEjectionTime: traffic.outlierDetection.baseEjectionTime ? parseDuration(traffic.outlierDetection.baseEjectionTime) : undefined,
-          maxEjectionPercent: traffic.outlierDetection.maxEjectionPercent,
-        },
-        subsets: traffic.splitByRegion && weights
-          ? Object.entries(weights).map(([region, weight]) => ({ name: region, labels: { [LABEL_REGION]: region }, weight }))
-          : undefined,
-      });
+      new MeshRouting(this, `${name}-Routing`, serviceRouting(c, name, svc));
     }
 
     if (scaling) {
@@ -242,15 +227,4 @@ export class RegionChart extends Chart {
 /** `repository:tag@digest`, or the parts given. */
 export function imageRef(image: { repository: string; tag?: string; digest?: string }): string {
   return `${image.repository}${image.tag ? `:${image.tag}` : ''}${image.digest ? `@${image.digest}` : ''}`;
-}
-
-/** A service's traffic policy over the platform's, section by section, field by field. */
-export function mergeTraffic(platform: TrafficPolicySpec, service: TrafficPolicySpec): TrafficPolicySpec {
-  return {
-    retries: platform.retries || service.retries ? { ...platform.retries, ...service.retries } : undefined,
-    timeout: service.timeout ?? platform.timeout,
-    connectionPool: platform.connectionPool || service.connectionPool ? { ...platform.connectionPool, ...service.connectionPool } : undefined,
-    outlierDetection: platform.outlierDetection || service.outlierDetection ? { ...platform.outlierDetection, ...service.outlierDetection } : undefined,
-    splitByRegion: service.splitByRegion ?? platform.splitByRegion,
-  };
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { formatProblem as formatSpecProblem, SpecError } from '../spec';
 import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
 import { formatProblem, readObjects, UnusableInputError, validateObjects } from '../validate';
+import { runPromote } from './promote';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -91,6 +92,15 @@ export function main(argv: string[], io: Io = stdio): number {
     .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
     .action((dir: string) => {
       code = runValidate(path.resolve(dir), io);
+    });
+
+  program.command('promote')
+    .description('make REGION the primary of PLATFORM in ENV: edit its overlay, re-render, print what changed per cluster')
+    .argument('<platform>').argument('<env>').argument('<region>')
+    .option('--keep-weights', 'leave routing.weights as they are (default: the new primary takes the old primary\'s weight)')
+    .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
+    .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
+      code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
     });
 
   try {

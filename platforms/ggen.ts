@@ -12,16 +12,41 @@ export default definePlatform({
   description: 'ggen marketplace: multi-region marketplace API (seed 004)',
   project: 'ggen-marketplace-prod',
   environments: ['dev', 'staging', 'prod'],
+  // Failover orders are derived (docs/traffic.md): us-central1 → us-east1; us-east1 and
+  // europe-west1 → us-central1, then the remaining region.
+  // Seed §4.1 "geographic affinity": clients go to their nearest region; the rest of the
+  // world gets the weighted split below.
   regions: {
-    'us-central1': { role: 'primary', zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'] },
-    'us-east1': { role: 'secondary', zones: ['us-east1-b', 'us-east1-c', 'us-east1-d'] },
-    'europe-west1': { role: 'secondary', zones: ['europe-west1-b', 'europe-west1-c', 'europe-west1-d'] },
+    'us-central1': {
+      role: 'primary',
+      zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'],
+      geo: ['US', 'CA', 'MX'],
+    },
+    'us-east1': {
+      role: 'secondary',
+      zones: ['us-east1-b', 'us-east1-c', 'us-east1-d'],
+      geo: [
+        // The eastern seaboard (more precise than US, so matched first), eastern Canada.
+        'USCT', 'USDC', 'USDE', 'USFL', 'USGA', 'USMA', 'USMD', 'USME', 'USNC', 'USNH', 'USNJ', 'USNY',
+        'USPA', 'USRI', 'USSC', 'USVA', 'USVT', 'USWV', 'CAON', 'CAQC', 'CANB', 'CANS',
+        // South America is closer to South Carolina than to Iowa.
+        'AR', 'BO', 'BR', 'CL', 'CO', 'EC', 'PE', 'PY', 'UY', 'VE',
+      ],
+    },
+    'europe-west1': {
+      role: 'secondary',
+      zones: ['europe-west1-b', 'europe-west1-c', 'europe-west1-d'],
+      geo: [
+        'AT', 'BE', 'BG', 'CH', 'CZ', 'DE', 'DK', 'EE', 'ES', 'FI', 'FR', 'GB', 'GR', 'HR', 'HU', 'IE', 'IS',
+        'IT', 'LT', 'LU', 'LV', 'NL', 'NO', 'PL', 'PT', 'RO', 'SE', 'SI', 'SK',
+      ],
+    },
   },
   namespaces: {
     marketplace: {},
   },
   routing: {
-    // Seed §4.2: the latency-based split when no geographic match applies.
+    // Seed §4.2: the latency-based split of the requests no geographic rule matched.
     weights: { 'us-central1': 50, 'us-east1': 35, 'europe-west1': 15 },
     traffic: {
       // Seed §4.2: timeout 5s, 3 attempts of 1s each.
@@ -56,6 +81,8 @@ export default definePlatform({
       // Seed §5: cpu 70 % and 1000 requests/s, 2 to 20 replicas.
       autoscaling: { min: 2, max: 20, cpuUtilization: 70, requestsPerSecond: 1000 },
       dependsOn: ['redis:cache'],
+      // Seed §4.2: the marketplace API is what the global load balancer serves.
+      expose: { paths: ['/'] },
       traffic: { splitByRegion: true },
     },
     'replication-worker': {
@@ -77,6 +104,13 @@ export default definePlatform({
       storage: '20Gi',
       passwordSecret: 'ggen-redis-password',
     },
+  },
+  ingress: {
+    hosts: ['api.ggen-marketplace.example.com'],
+    tlsCredential: 'ggen-marketplace-tls',
+    // Seed §4.1: WAF, GeoIP blocking and the 1000 req/s rate limit are rules of this Cloud
+    // Armor policy, managed in GCP; the load balancer's backend is attached to it.
+    securityPolicy: 'ggen-edge',
   },
   gitops,
 });

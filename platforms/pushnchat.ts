@@ -66,7 +66,6 @@ export default definePlatform({
       secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
       autoscaling: { min: 2, max: 20, cpuUtilization: 60 },
       dependsOn: ['pgbouncer', 'redis:cache'],
-      traffic: { splitByRegion: true },
     },
     frontend: {
       namespace: 'pushnchat', image: image('frontend'),

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
-import { problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
+import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
 import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
@@ -48,50 +48,25 @@ export interface EnvironmentSpec {
 const FIXED_FIELDS = ['name', 'environments'];
 const PlatformHeader = z.looseObject({ name: dnsLabel, environments: z.array(dnsLabel).min(1) });
 
-/**
- * The file to name for a problem at `path`. A rule relating sibling fields (max >= min) is
- * blamed on the overlay when the overlay set any of those siblings.
- */
-function blame(origins: Origins, path: FieldPath, rule: boolean): string {
-  const file = origins.fileOf(path);
-  if (file !== origins.baseFile || !rule) return file;
-  // A rule relates fields near each other (fallback.replicas <= max): look up to two levels
-  // up, but never at a whole section (`services`), which any overlay touches.
-  for (let up = 1; up <= 2 && path.length - up >= 2; up++) {
-    const near = origins.fileOf(path.slice(0, -up));
-    if (near !== origins.baseFile) return near;
-  }
-  return file;
-}
-
-/** A problem found while checking one environment. */
-interface EnvProblem extends SpecProblem { env?: string }
-
-/**
- * A mistake in the base shows up in every environment: report it once. One that shows up
- * in some environments only (an overlay's value makes the base's invalid) names them.
- */
-function dedupe(problems: EnvProblem[], environments: readonly string[]): SpecProblem[] {
-  const envsOf = new Map<string, { problem: SpecProblem; envs: string[] }>();
-  for (const { env, ...p } of problems) {
+/** A mistake in the base shows up in every environment: report it once. */
+function dedupe(problems: SpecProblem[]): SpecProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
     const key = `${p.file}\u0000${p.path}\u0000${p.message}`;
-    const entry = envsOf.get(key) ?? { problem: p, envs: [] };
-    if (env) entry.envs.push(env);
-    envsOf.set(key, entry);
-  }
-  return [...envsOf.values()].map(({ problem, envs }) => (
-    envs.length === 0 || envs.length === environments.length || !problem.file.startsWith('platforms/')
-      ? problem
-      : { ...problem, message: `${problem.message} (in ${envs.join(', ')})` }
-  ));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
+
+const problemKey = (p: SpecProblem) => `${p.path}\u0000${p.message}`;
 
 /**
  * Loads every environment of one platform.
  * @param root the repository root; file names in problems are relative to it
  */
 export function loadEnvironments(source: PlatformSource, root: string): EnvironmentSpec[] {
-  const problems: EnvProblem[] = [];
+  const problems: SpecProblem[] = [];
   // The base alone need not be complete (image tags may live only in overlays): only the
   // fields that say which platform and environments exist are read before merging.
   const header = PlatformHeader.safeParse(source.input, { reportInput: true });
@@ -104,6 +79,11 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     throw new SpecError([{ file: source.file, path: 'name', message: `must match the file name "${expected}" (got ${showValue(name)})` }]);
   }
 
+  // What is wrong with the base on its own is the base's fault, in every environment; a
+  // problem that appears only once an overlay is merged is that overlay's.
+  const baseAlone = Platform.safeParse(source.input, { reportInput: true });
+  const baseProblems = new Set(baseAlone.success ? [] : problemsFromZod(baseAlone.error.issues, Platform, (p) => ({ file: source.file, path: p })).map(problemKey));
+
   const overlayDir = path.join('overlays', name);
   const overlays = readOverlays(root, overlayDir, header.data.environments, problems);
   const envs: EnvironmentSpec[] = [];
@@ -113,15 +93,21 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     const raw = overlay ? mergePatch(source.input, overlay.patch, overlay.file, origins) : structuredClone(source.input);
     const parsed = Platform.safeParse(raw, { reportInput: true });
     if (!parsed.success) {
-      problems.push(...problemsFromZod(parsed.error.issues, Platform, (p, rule) => ({ file: blame(origins, p, rule), path: p })).map((p) => ({ ...p, env })));
+      const paths = new Map<string, FieldPath>();
+      const found = problemsFromZod(parsed.error.issues, Platform, (p) => {
+        paths.set(formatPath(p), p);
+        return { file: source.file, path: p };
+      });
+      for (const p of found) {
+        const blamed = overlay && !baseProblems.has(problemKey(p)) ? origins.setBy(paths.get(p.path) ?? []) ?? overlay.file : source.file;
+        problems.push({ ...p, file: blamed });
+      }
       continue;
     }
-    const envProblems: SpecProblem[] = [];
-    const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, envProblems);
-    problems.push(...envProblems.map((p) => ({ ...p, env })));
+    const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
     envs.push({ platform: parsed.data, env, clusters, files: overlay ? [source.file, overlay.file] : [source.file] });
   }
-  if (problems.length > 0) throw new SpecError(dedupe(problems, header.data.environments));
+  if (problems.length > 0) throw new SpecError(dedupe(problems));
   return envs;
 }
 
@@ -194,12 +180,13 @@ function regionService(raw: unknown, patch: unknown, [region, name]: [string, st
   const parsed = Service.safeParse(merged, { reportInput: true });
   if (parsed.success) return parsed.data;
   problems.push(...problemsFromZod(parsed.error.issues, Service, (p: FieldPath, rule) => {
-    if (inRegion.setBy(p) !== undefined || (rule && inRegion.fileOf(p.slice(0, -1)) !== '')) {
+    // The service was valid before the region's patch: the patch broke it.
+    if (inRegion.setBy(p) !== undefined || rule) {
       const at = ['regions', region, 'services', name, ...p];
-      return { file: blame(origins, at, rule), path: at };
+      return { file: origins.fileOf(['regions', region, 'services', name]), path: at };
     }
     const at = ['services', name, ...p];
-    return { file: blame(origins, at, rule), path: at, note: ` (in region ${region})` };
+    return { file: origins.fileOf(at), path: at, note: ` (in region ${region})` };
   }));
   return undefined;
 }

@@ -7,6 +7,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from './autoscaling';
+import { checkPlatformTraffic, checkServiceTraffic } from './traffic';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -79,6 +80,17 @@ export const Region = z.strictObject({
    * e.g. smaller autoscaling bounds in a low-traffic region.
    */
   services: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  /**
+   * Regions this region's calls fail over to when outlier detection ejects its own
+   * endpoints, in order: every other region once. @default - the primary fails over to its
+   * nearest secondary, a secondary to the primary, then the rest by distance
+   */
+  failover: z.array(dnsLabel).optional(),
+  /**
+   * Clients the ingress routes to this region: CLDR country codes (`DE`) or country and
+   * subdivision codes (`USNY`), as the GCP load balancer reports them. @default []
+   */
+  geo: z.array(z.string().regex(/^[A-Z]{2}([A-Z0-9]{1,4})?$/, { message: 'must be a CLDR country code (DE) or country + subdivision code (USNY), upper case' })).default([]),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -88,8 +100,8 @@ export const Port = z.strictObject({
   /** Port name; Istio picks the protocol from it, so it is prefixed by Meridian (http-, grpc-, tcp-). */
   name: dnsLabel.max(15),
   port: z.number().int().min(1).max(65535),
-  /** How the mesh treats the traffic; `websocket` is HTTP with upgrades and no request timeout. */
-  protocol: z.enum(['http', 'grpc', 'tcp', 'websocket']).default('http'),
+  /** How the mesh treats the traffic; `websocket` and `sse` are streaming HTTP: no request timeout. */
+  protocol: z.enum(['http', 'grpc', 'tcp', 'websocket', 'sse']).default('http'),
 });
 
 export const Probe = z.strictObject({
@@ -178,8 +190,17 @@ export const TrafficPolicy = z.strictObject({
   timeout: duration.optional(),
   connectionPool: ConnectionPool.optional(),
   outlierDetection: OutlierDetection.optional(),
-  /** Split calls to this service across regions by `routing.weights`. @default false */
+  /**
+   * Route requests entering through the ingress by client geography (`regions.<r>.geo`),
+   * the others across regions by `routing.weights`. Calls inside the mesh stay in the
+   * caller's region and fail over by locality. @default false
+   */
   splitByRegion: z.boolean().optional(),
+  /**
+   * Locality failover (`regions.<r>.failover`); false turns locality load balancing off for
+   * this service: calls spread over the endpoints of every region. @default true
+   */
+  localityFailover: z.boolean().optional(),
 });
 
 export const SecretRef = z.strictObject({
@@ -197,6 +218,32 @@ export const Image = z.strictObject({
     .refine((t) => t !== 'latest', { message: 'must pin a version: "latest" is not allowed' }).optional(),
   digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 hex digits>' }).optional(),
 }).refine((i) => i.tag !== undefined || i.digest !== undefined, { message: 'needs a tag or a digest' });
+
+/** A route from the platform's ingress gateway to a service. */
+export const Expose = z.strictObject({
+  /** URI prefixes routed to the service, e.g. `/api/users`; `/` routes everything. */
+  paths: z.array(z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { message: 'must be a URI path starting with "/"' })).min(1),
+  /** Hosts (of `ingress.hosts`) the paths are served on. @default - every ingress host */
+  hosts: z.array(z.string()).optional(),
+  /** Name of the port the gateway sends to. @default - the first port that is not tcp */
+  port: z.string().optional(),
+});
+
+/** A second version of a service taking a share of its requests; removing it is the rollback. */
+export const Canary = z.strictObject({
+  /** The canary's release, the pod label `app.kubernetes.io/version`. @default - the image tag */
+  version: z.string().regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, { message: 'must be a label value: letters, digits, "-", "_", ".", at most 63 characters' }).optional(),
+  /** The canary's image: a tag or digest; the repository defaults to the service's. */
+  image: z.strictObject({
+    repository: Image.shape.repository.optional(),
+    tag: Image.shape.tag,
+    digest: Image.shape.digest,
+  }).refine((i) => i.tag !== undefined || i.digest !== undefined, { message: 'needs a tag or a digest' }),
+  /** Percent of the service's requests sent to the canary: 0 stops them (rollback), 100 sends all (blue-green). */
+  weight: z.number().int().min(0).max(100),
+  /** Canary pods per region cluster; KEDA does not scale them. @default - the service's replicas, or its autoscaling minimum */
+  replicas: z.number().int().min(1).optional(),
+});
 
 export const Service = z.strictObject({
   /** The namespace the service runs in; one of the platform's namespaces. */
@@ -241,6 +288,10 @@ export const Service = z.strictObject({
     /** Paths served without a token. @default [] */
     publicPaths: z.array(z.string().startsWith('/')).default([]),
   }).optional(),
+  /** Routes from the platform's ingress gateway to this service. @default - not exposed */
+  expose: Expose.optional(),
+  /** A canary version taking a share of the requests. @default - none */
+  canary: Canary.optional(),
 }).superRefine((s, ctx) => {
   if (s.replicas !== undefined && s.autoscaling) {
     ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'cannot be set together with autoscaling: remove one', input: s.replicas });
@@ -265,6 +316,7 @@ export const Service = z.strictObject({
   for (const name of Object.keys(s.secrets)) {
     if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
   }
+  checkServiceTraffic(s, ctx);
 });
 
 // ---------------------------------------------------------------------------------------
@@ -354,6 +406,48 @@ export const GitOps = z.strictObject({
   automated: z.boolean().default(true),
 });
 
+export const GatewayHealthCheck = z.strictObject({
+  /** Path the load balancer probes on the gateway pods. @default /healthz/ready */
+  path: z.string().startsWith('/').default('/healthz/ready'),
+  /** Port of that path: the gateway's status port. @default 15021 */
+  port: z.number().int().min(1).max(65535).default(15021),
+  /** @default 10s */
+  interval: duration.default('10s'),
+  /** @default 5s */
+  timeout: duration.default('5s'),
+  /** Consecutive successes before a gateway pod takes traffic again. @default 2 */
+  healthyThreshold: z.number().int().min(1).default(2),
+  /** Consecutive failures before the load balancer stops sending to a gateway pod. @default 3 */
+  unhealthyThreshold: z.number().int().min(1).default(3),
+});
+
+const hostname = z.string().regex(/^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: 'must be a lowercase DNS name such as api.example.com' });
+const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, { message: 'must be an HTTP header name: letters, digits and "-"' });
+
+/** The platform's entry from the GCP global load balancer: an Istio Gateway in every region cluster. */
+export const Ingress = z.strictObject({
+  /** Hostnames served over HTTPS. */
+  hosts: z.array(hostname).min(1),
+  /** Secret (type kubernetes.io/tls) in the gateway's namespace with the certificate for the hosts. */
+  tlsCredential: dnsLabel,
+  /** Namespace of the ingress gateway workload, which the platform team installs. @default istio-ingress */
+  namespace: dnsLabel.default('istio-ingress'),
+  /** Labels of the gateway workload's pods. @default { istio: ingressgateway } */
+  selector: z.record(z.string(), z.string()).default({ istio: 'ingressgateway' }),
+  /** Cloud Armor security policy of the load balancer's backend. @default - none set by Meridian */
+  securityPolicy: dnsLabel.optional(),
+  /** The load balancer's health check of the gateway pods. */
+  healthCheck: GatewayHealthCheck.default(GatewayHealthCheck.parse({})),
+  /** How long the load balancer waits for a response (and keeps a WebSocket open). @default - 30s, or 1h when an exposed service streams */
+  backendTimeout: duration.optional(),
+  /** Time the load balancer lets requests finish on a gateway pod that is going away. @default 60s */
+  connectionDraining: duration.default('60s'),
+  /** Request header the load balancer sets to the client's country. @default X-Client-Region */
+  clientRegionHeader: headerName.default('X-Client-Region'),
+  /** Request header the load balancer sets to the client's country subdivision. @default X-Client-Subdivision */
+  clientSubdivisionHeader: headerName.default('X-Client-Subdivision'),
+});
+
 export const Namespace = z.strictObject({
   /** Extra labels for the namespace. */
   labels: z.record(z.string(), z.string()).default({}),
@@ -379,6 +473,8 @@ export const Platform = z.strictObject({
     audiences: z.array(z.string()).optional(),
     jwksUri: z.string().url().optional(),
   })).default({}),
+  /** HTTPS entry through the GCP global load balancer. @default - no ingress */
+  ingress: Ingress.optional(),
   gitops: GitOps,
 }).superRefine((p, ctx) => {
   const regions = Object.keys(p.regions);
@@ -451,6 +547,7 @@ export const Platform = z.strictObject({
     const sum = Object.values(weights).reduce((a, b) => a + b, 0);
     if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['routing', 'weights'], message: `must sum to 100 (they sum to ${sum})`, input: weights });
   }
+  checkPlatformTraffic(p, ctx);
 });
 
 /** What a platform file is written as: defaults may be left out. */
@@ -464,3 +561,5 @@ export type TrafficPolicySpec = z.output<typeof TrafficPolicy>;
 export type PortSpec = z.output<typeof Port>;
 export type JobSpec = z.output<typeof Job>;
 export type ProbeSpec = z.output<typeof Probe>;
+export type IngressSpec = z.output<typeof Ingress>;
+export type CanarySpec = z.output<typeof Canary>;

@@ -2,6 +2,7 @@ export * from './autoscaler';
 export * from './cloud-sql-proxy';
 export * from './hardening';
 export * from './jwt-authentication';
+export * from './ingress-gateway';
 export * from './mesh-namespace';
 export * from './mesh-routing';
 export * from './microservice';

@@ -3,8 +3,8 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { formatSize } from './units';
 
-/** How the mesh treats a port's traffic. */
-export type PortProtocol = 'http' | 'grpc' | 'tcp' | 'websocket';
+/** How the mesh treats a port's traffic; `websocket` and `sse` are streaming HTTP. */
+export type PortProtocol = 'http' | 'grpc' | 'tcp' | 'websocket' | 'sse';
 
 export interface MicroservicePort {
   /** Port name, also the container port name. */
@@ -91,7 +91,17 @@ export interface MicroserviceProps {
   readonly podLabels?: Record<string, string>;
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
   readonly sidecars?: kplus.ContainerProps[];
+  /**
+   * The pod label `version`, which Istio subsets select. Any version but `stable` is a
+   * variant of the service `name` (a canary): a Deployment `<name>-<version>` selecting its
+   * version, running as the service's ServiceAccount, reached through the service's Service.
+   * @default - no version label
+   */
+  readonly version?: string;
 }
+
+/** The version of the pods a service's Service and ServiceAccount belong to. */
+export const STABLE_VERSION = 'stable';
 
 /** UID/GID the containers run as: above the range of system users, as restricted PSS and kube-score want. */
 export const RUN_AS = 10001;
@@ -113,6 +123,7 @@ const HARDENED: kplus.ContainerSecurityContextProps = {
  * privilege escalation, all capabilities dropped, seccomp RuntimeDefault).
  */
 export class Microservice extends Construct {
+  /** Name of the Deployment: the service's name, `<name>-<version>` for a variant. */
   public readonly name: string;
   public readonly namespace: string;
   /** Labels that select this service's pods. */
@@ -122,13 +133,14 @@ export class Microservice extends Construct {
   public readonly minReplicas: number;
   public readonly autoscaled: boolean;
   public readonly deployment: kplus.Deployment;
-  public readonly serviceAccount: kplus.ServiceAccount;
+  public readonly serviceAccount: kplus.IServiceAccount;
   /** Undefined for a service without ports. */
   public readonly service?: kplus.Service;
 
   constructor(scope: Construct, id: string, props: MicroserviceProps) {
     super(scope, id);
-    this.name = props.name;
+    const variant = props.version !== undefined && props.version !== STABLE_VERSION;
+    this.name = variant ? `${props.name}-${props.version}` : props.name;
     this.namespace = props.namespace;
     this.ports = (props.ports ?? []).map((p) => ({ protocol: 'http', ...p }));
     this.autoscaled = props.autoscaled ?? false;
@@ -143,23 +155,31 @@ export class Microservice extends Construct {
     this.selector = { 'app.kubernetes.io/name': props.name };
     const labels = { ...props.labels, ...this.selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
+    // The stable Deployment keeps selecting by name only (a selector is immutable); the
+    // disruption budget and spreading count each version's pods apart.
+    const versionLabels: Record<string, string> = props.version !== undefined ? { version: props.version } : {};
+    const podSelector = { ...this.selector, ...versionLabels };
+    const workloadMetadata = variant ? { ...metadata, name: this.name, labels: { ...labels, ...versionLabels } } : metadata;
 
-    this.serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', {
-      metadata: { ...metadata, annotations: { 'iam.gke.io/gcp-service-account': props.gcpServiceAccount } },
-      automountToken: false,
-    });
+    // Workload Identity binds the Google service account to this ServiceAccount's name.
+    this.serviceAccount = variant
+      ? kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccount', props.name)
+      : new kplus.ServiceAccount(this, 'ServiceAccount', {
+        metadata: { ...metadata, annotations: { 'iam.gke.io/gcp-service-account': props.gcpServiceAccount } },
+        automountToken: false,
+      });
 
     const res = props.resources ?? {};
     const memory = res.memory ?? Size.mebibytes(128);
     const scratch = res.ephemeralStorage ?? Size.mebibytes(64);
     this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata,
+      metadata: workloadMetadata,
       replicas: this.replicas,
       select: false,
       spread: false,
       serviceAccount: this.serviceAccount,
       automountServiceAccountToken: false,
-      podMetadata: { labels: { ...labels, app: props.name, ...props.podLabels } },
+      podMetadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS, fsGroup: RUN_AS },
       containers: [{
         name: props.name,
@@ -186,7 +206,7 @@ export class Microservice extends Construct {
         volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') }],
       }],
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: this.selector }));
+    this.deployment.select(kplus.LabelSelector.of({ labels: variant ? podSelector : this.selector }));
     if (this.autoscaled) this.deployment.markHasAutoscaler();
 
     for (const sidecar of props.sidecars ?? []) this.deployment.addContainer({ ...sidecar, securityContext: HARDENED });
@@ -205,13 +225,13 @@ export class Microservice extends Construct {
     // cdk8s-plus labels pods with a hash of the construct path; selection uses our own labels.
     resource.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${kplus.Pod.ADDRESS_LABEL.replace('/', '~1')}`));
     if (props.zones && props.zones.length > 0) {
-      resource.addJsonPatch(JsonPatch.add('/spec/template/spec/affinity', affinity(props.zones, this.selector)));
+      resource.addJsonPatch(JsonPatch.add('/spec/template/spec/affinity', affinity(props.zones, podSelector)));
       resource.addJsonPatch(JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
-        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: this.selector } },
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: podSelector } },
       ]));
     }
 
-    if (this.ports.length > 0) {
+    if (this.ports.length > 0 && !variant) {
       this.service = new kplus.Service(this, 'Service', {
         metadata,
         selector: this.deployment,
@@ -220,14 +240,15 @@ export class Microservice extends Construct {
       const service = ApiObject.of(this.service);
       service.addJsonPatch(JsonPatch.replace('/spec/selector', this.selector), JsonPatch.remove('/spec/externalIPs'));
       this.ports.forEach((p, i) => {
-        service.addJsonPatch(JsonPatch.add(`/spec/ports/${i}/appProtocol`, p.protocol === 'websocket' ? 'http' : p.protocol));
+        service.addJsonPatch(JsonPatch.add(`/spec/ports/${i}/appProtocol`, p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : p.protocol));
       });
     }
 
     if (this.minReplicas >= 2) {
+      // A pod covered by two budgets cannot be evicted at all: each version has its own.
       new kplus.k8s.KubePodDisruptionBudget(this, 'Disruption', {
-        metadata,
-        spec: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: this.selector } },
+        metadata: workloadMetadata,
+        spec: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: podSelector } },
       });
     }
   }

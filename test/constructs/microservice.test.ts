@@ -128,3 +128,45 @@ describe('Microservice', () => {
     expect(() => render({ ports: [] })).toThrow("Microservice 'api': probes need a port, and ports is empty");
   });
 });
+
+describe('Microservice versions', () => {
+  function versioned() {
+    const chart = testChart();
+    new Microservice(chart, 'api', { ...base, replicas: 2, version: 'stable' });
+    new Microservice(chart, 'api-canary', { ...base, replicas: 2, image: 'us-docker.pkg.dev/p/r/api:1.3.0', version: 'canary' });
+    return chart;
+  }
+
+  test('the stable version labels its pods and keeps selecting by name (a selector is immutable)', () => {
+    const dep = only(versioned(), 'Deployment', 'api');
+    expect(dep.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'api', 'version': 'stable' });
+    expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api' } });
+  });
+
+  test('a variant is a Deployment <name>-<version> selecting its version, running as the service account of the service', () => {
+    const chart = versioned();
+    const dep = only(chart, 'Deployment', 'api-canary');
+    expect(dep.spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api', 'version': 'canary' } });
+    expect(dep.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'api', 'app': 'api', 'version': 'canary' });
+    expect(dep.spec.template.spec.serviceAccountName).toBe('api');
+    expect(dep.spec.template.spec.containers[0].image).toBe('us-docker.pkg.dev/p/r/api:1.3.0');
+  });
+
+  test('a variant adds no Service and no ServiceAccount: the service\'s own reach its pods', () => {
+    const chart = versioned();
+    expect(manifests(chart).filter((m) => m.kind === 'Service').map((m) => m.metadata.name)).toEqual(['api']);
+    expect(manifests(chart).filter((m) => m.kind === 'ServiceAccount').map((m) => m.metadata.name)).toEqual(['api']);
+    expect(only(chart, 'Service').spec.selector).toEqual({ 'app.kubernetes.io/name': 'api' });
+  });
+
+  test('each version has its own disruption budget, so no pod is covered by two', () => {
+    const chart = versioned();
+    expect(only(chart, 'PodDisruptionBudget', 'api').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api', 'version': 'stable' } });
+    expect(only(chart, 'PodDisruptionBudget', 'api-canary').spec.selector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'api', 'version': 'canary' } });
+  });
+
+  test('sse ports are HTTP for Istio', () => {
+    const svc = only(render({ ports: [{ name: 'events', port: 8080, protocol: 'sse' }] }), 'Service');
+    expect(svc.spec.ports[0].appProtocol).toBe('http');
+  });
+});

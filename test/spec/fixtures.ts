@@ -15,6 +15,7 @@ export function shopPlatform(): PlatformInput {
     },
     namespaces: { shop: {} },
     routing: { weights: { 'us-east1': 60, 'europe-west1': 40 } },
+    ingress: { hosts: ['shop.example.com'], tlsCredential: 'shop-tls' },
     services: {
       api: {
         namespace: 'shop',
@@ -25,6 +26,7 @@ export function shopPlatform(): PlatformInput {
         dependsOn: ['redis:cache'],
         secrets: { DB_PASSWORD: { secret: 'shop-db-password' } },
         traffic: { splitByRegion: true },
+        expose: { paths: ['/'] },
       },
       worker: {
         namespace: 'shop',

@@ -87,7 +87,7 @@ describe('spec errors name the file, the field, the value and what is allowed', 
 
   test('fails when the base has a bad enum value, once for all environments', () => {
     expect(problems(withService({ ports: [{ name: 'http', port: 8080, protocol: 'udp' }] }))).toEqual([
-      'platforms/shop.ts: services.api.ports[0].protocol: Invalid option: expected one of "http"|"grpc"|"tcp"|"websocket" (got "udp")',
+      'platforms/shop.ts: services.api.ports[0].protocol: Invalid option: expected one of "http"|"grpc"|"tcp"|"websocket"|"sse" (got "udp")',
     ]);
   });
 
@@ -156,13 +156,13 @@ describe('spec errors name the file, the field, the value and what is allowed', 
     ]);
   });
 
-  test('a base value broken by one environment\'s overlay names that environment', () => {
+  test('a base value broken by one environment\'s overlay is blamed on that overlay', () => {
     const p = shopPlatform() as any;
     p.namespaces.web = {};
     expect(problems(p, { prod: 'namespaces:\n  shop: null\n' })).toEqual([
-      'platforms/shop.ts: services.api.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
-      'platforms/shop.ts: services.worker.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
-      'platforms/shop.ts: redis.cache.namespace: must be one of the platform\'s namespaces (web) (got "shop") (in prod)',
+      'overlays/shop/prod.yaml: services.api.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
+      'overlays/shop/prod.yaml: services.worker.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
+      'overlays/shop/prod.yaml: redis.cache.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
     ]);
   });
 

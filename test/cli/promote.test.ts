@@ -1,0 +1,163 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { editOverlay, runPromote } from '../../cli/promote';
+import { synthesize } from '../../synth';
+import { ROOT, tempDir } from '../helpers';
+
+const GOLDEN = path.join(__dirname, 'golden');
+
+/** A copy of the repository's layout (platforms/, overlays/) with a rendered dist/. */
+function repoCopy(): string {
+  const root = tempDir('meridian-promote-');
+  fs.cpSync(path.join(ROOT, 'platforms'), path.join(root, 'platforms'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'overlays'), path.join(root, 'overlays'), { recursive: true });
+  // Platform files import the spec helpers (`../spec`), which import the packages.
+  fs.symlinkSync(path.join(ROOT, 'spec'), path.join(root, 'spec'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
+  synthesize({ root });
+  return root;
+}
+
+/** Every file under the copy (but the links), path → content. */
+function tree(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isSymbolicLink()) continue;
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(root, p), fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function changedFiles(a: Map<string, string>, b: Map<string, string>): string[] {
+  return [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f)).sort();
+}
+
+function promote(root: string, platform: string, env: string, region: string, extra: { keepWeights?: boolean; dist?: string } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = runPromote({ root, platform, env, region, ...extra }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const roots: string[] = [];
+afterAll(() => roots.forEach((r) => fs.rmSync(r, { recursive: true, force: true })));
+
+describe('meridian promote', () => {
+  const root = repoCopy();
+  roots.push(root);
+  const initial = tree(root);
+
+  test('promoting us-east1 in ggen prod edits the overlay and changes exactly the expected objects', () => {
+    const result = promote(root, 'ggen', 'prod', 'us-east1');
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const after = tree(root);
+    const regions = ['europe-west1', 'us-central1', 'us-east1'];
+    expect(changedFiles(initial, after)).toEqual([
+      // The diagram shows which region is primary.
+      'dist/ggen/ARCHITECTURE.md',
+      ...regions.flatMap((r) => [
+        `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
+        `dist/ggen/prod/${r}/marketplace/statefulset-cache.yaml`,
+        `dist/ggen/prod/${r}/marketplace/virtualservice-api-ingress.yaml`,
+      ]),
+      'overlays/ggen/prod.yaml',
+    ]);
+    expect(after.get('overlays/ggen/prod.yaml')).toBe(fs.readFileSync(path.join(GOLDEN, 'prod-promoted-us-east1.yaml'), 'utf8'));
+    expect(`${result.out}\n`).toBe(fs.readFileSync(path.join(GOLDEN, 'promote-ggen-prod-us-east1.txt'), 'utf8'));
+  });
+
+  test('dist/ after promote is what a fresh synth of the edited overlay renders', () => {
+    const fresh = tempDir('meridian-promote-dist-');
+    roots.push(fresh);
+    synthesize({ root, dist: fresh, platform: 'ggen', env: 'prod' });
+    const rendered = tree(fresh);
+    for (const [file, content] of rendered) expect(fs.readFileSync(path.join(root, 'dist', file), 'utf8')).toBe(content);
+  });
+
+  test('promoting back restores the overlay and dist/ byte for byte', () => {
+    const result = promote(root, 'ggen', 'prod', 'us-central1');
+    expect(result.code).toBe(0);
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('the region that is already primary: a message, exit 0, nothing changes', () => {
+    const result = promote(root, 'ggen', 'prod', 'us-central1');
+    expect(result).toEqual({ code: 0, out: 'promote: us-central1 is already the primary region of ggen/prod; nothing to do', err: '' });
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('fails when the region is unknown: exit 1, nothing touched', () => {
+    expect(promote(root, 'ggen', 'prod', 'asia-east1')).toEqual({
+      code: 1,
+      out: '',
+      err: 'promote: ggen has no region "asia-east1" (regions: us-central1, us-east1, europe-west1)\npromote: nothing was changed',
+    });
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('fails when the environment is unknown: exit 1, nothing touched', () => {
+    expect(promote(root, 'ggen', 'qa', 'us-east1')).toEqual({
+      code: 1,
+      out: '',
+      err: 'platforms/ggen.ts: environments: has no environment "qa" (allowed: dev, staging, prod)\npromote: nothing was changed',
+    });
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('fails when the platform is unknown: exit 1, nothing touched', () => {
+    const result = promote(root, 'nosuch', 'prod', 'us-east1');
+    expect(result.code).toBe(1);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(/^platforms\/nosuch\.ts: no such platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: nothing was changed$/);
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('--keep-weights changes only the roles', () => {
+    expect(promote(root, 'ggen', 'staging', 'europe-west1', { keepWeights: true }).code).toBe(0);
+    const after = tree(root);
+    expect(changedFiles(initial, after).filter((f) => f.includes('virtualservice'))).toEqual([]);
+    expect(after.get('overlays/ggen/staging.yaml')).toBe(`${initial.get('overlays/ggen/staging.yaml')}regions:\n  europe-west1:\n    role: primary\n  us-central1:\n    role: secondary\n`);
+    expect(promote(root, 'ggen', 'staging', 'us-central1', { keepWeights: true }).code).toBe(0);
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('when writing dist/ fails, the overlay is restored', () => {
+    const blocked = path.join(root, 'not-a-dir');
+    fs.writeFileSync(blocked, '');
+    expect(() => promote(root, 'ggen', 'prod', 'us-east1', { dist: path.join(blocked, 'dist') })).toThrow();
+    fs.rmSync(blocked);
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+});
+
+describe('editOverlay', () => {
+  const base = { regions: { a: { role: 'primary' }, b: { role: 'secondary' } } };
+
+  test('keeps comments and layout, adds only what differs from the base', () => {
+    const text = '# env overlay\nservices:\n  api:\n    image: { tag: "1.0" } # pinned\n';
+    const edited = editOverlay(text, [{ path: ['regions', 'b', 'role'], after: 'primary' }, { path: ['regions', 'a', 'role'], after: 'secondary' }], base);
+    expect(edited).toBe('# env overlay\nservices:\n  api:\n    image: { tag: "1.0" } # pinned\nregions:\n  b:\n    role: primary\n  a:\n    role: secondary\n');
+  });
+
+  test('changes a value in place, in a flow mapping too, keeping its quoting', () => {
+    const text = 'routing:\n  weights: { a: 50, b: 35 }  # seed\nregions:\n  b:\n    role: "secondary"\n';
+    const edited = editOverlay(text, [{ path: ['routing', 'weights', 'a'], after: 35 }, { path: ['regions', 'b', 'role'], after: 'primary' }], base);
+    expect(edited).toBe('routing:\n  weights: { a: 35, b: 35 }  # seed\nregions:\n  b:\n    role: "primary"\n');
+  });
+
+  test('writes into an overlay that is only a comment', () => {
+    expect(editOverlay('# nothing yet\n', [{ path: ['regions', 'b', 'role'], after: 'primary' }], base)).toBe('# nothing yet\nregions:\n  b:\n    role: primary\n');
+  });
+
+  test('removes a value the base already holds, and the mappings it leaves empty', () => {
+    const text = 'regions:\n  b:\n    role: primary # promoted\n  a:\n    role: secondary\n    zones: [a-1]\n';
+    const edited = editOverlay(text, [{ path: ['regions', 'b', 'role'], after: 'secondary' }, { path: ['regions', 'a', 'role'], after: 'primary' }], base);
+    expect(edited).toBe('regions:\n  a:\n    zones: [a-1]\n');
+  });
+});
