@@ -19,6 +19,11 @@ const WAVES: Record<string, number> = {
   ConfigMap: -1,
   ExternalSecret: -1,
   TriggerAuthentication: -1,
+  // Access policies land with the identities, before any workload starts.
+  PeerAuthentication: -1,
+  AuthorizationPolicy: -1,
+  NetworkPolicy: -1,
+  ServiceEntry: -1,
   Service: 0,
   Deployment: 0,
   StatefulSet: 0,

@@ -6,6 +6,7 @@ import {
   Autoscaler, GcpSecretStore, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, SecretSync,
 } from './constructs';
+import { addAccessControl, MeshEndpoint, redisEndpoint } from './access';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
 
 export interface RegionChartProps {
@@ -19,6 +20,8 @@ export interface RegionChartProps {
  */
 export class RegionChart extends Chart {
   public readonly cluster: ClusterSpec;
+  /** The workloads the access policies are derived from. */
+  private readonly endpoints: MeshEndpoint[] = [];
 
   constructor(scope: Construct, id: string, props: RegionChartProps) {
     const c = props.cluster;
@@ -55,7 +58,7 @@ export class RegionChart extends Chart {
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
       });
-      new RedisSentinel(this, `Redis-${name}`, {
+      const sentinel = new RedisSentinel(this, `Redis-${name}`, {
         name,
         namespace: redis.namespace,
         image: imageRef(redis.image),
@@ -73,8 +76,10 @@ export class RegionChart extends Chart {
         passwordSecret: password.secretName,
         zones: [...c.zones],
       });
+      this.endpoints.push(redisEndpoint(name, sentinel));
     }
 
+    addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     addSyncWaves(this);
   }
 
@@ -127,6 +132,11 @@ export class RegionChart extends Chart {
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
+    });
+    this.endpoints.push({
+      ref: name, name, namespace: svc.namespace, selector: workload.selector, serviceAccount: workload.serviceAccount.name,
+      ports: svc.ports.map((p) => p.port), dependsOn: svc.dependsOn, exposed: svc.expose, egress: svc.egress, workloadIdentity: true,
+      crossRegion: svc.ports.length > 0 && Boolean(mergeTraffic(platform.routing.traffic, svc.traffic).splitByRegion && platform.routing.weights),
     });
 
     if (svc.ports.length > 0) {

@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
-import { problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
+import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
-import { dnsLabel, Platform, PlatformInput, RedisSpec, Service, ServiceSpec } from './schema';
+import { dnsLabel, Platform, PlatformInput, RedisSpec, replicaFloorIssues, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
 
 /** A platform file: its path (relative to the repository root) and what it exports. */
@@ -140,6 +140,7 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       if (svc.regions && !svc.regions.includes(region)) continue;
       const patch = rawRegions[region].services?.[name];
       services[name] = patch === undefined ? svc : regionService(rawServices[name], patch, [region, name], origins, problems) ?? svc;
+      if (patch !== undefined) problems.push(...regionPolicyProblems(services[name], platform.policy.minReplicas, patch, [region, name], origins));
     }
     return {
       platform,
@@ -152,6 +153,15 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       services,
       redis: platform.redis,
     };
+  });
+}
+
+/** The environment's policy on a service as one region changed it (the base service is checked by the schema). */
+function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unknown, [region, name]: [string, string], origins: Origins): SpecProblem[] {
+  return replicaFloorIssues(svc, minReplicas).map((issue) => {
+    const setHere = issue.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k] : undefined), patch) !== undefined;
+    const at = setHere ? ['regions', region, 'services', name, ...issue.path] : ['services', name, ...issue.path];
+    return { file: origins.fileOf(at), path: formatPath(at), message: `${issue.message} (got ${showValue(issue.input)})${setHere ? '' : ` (in region ${region})`}` };
   });
 }
 
