@@ -6,22 +6,21 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { autoscalingProblems } from './autoscaling';
+import { Cluster, groupClusters, KObject, Problem } from './objects';
+import { namespaceBaselineProblems, policyReferenceProblems } from './policies';
 import { policyProblems } from './policy';
+import { podSecurityProblems } from './pod-security';
+import { routingProblems } from './routing';
 import { SchemaValidator } from './schema';
+import { workloadProblems } from './workloads';
+
+export type { Problem } from './objects';
 
 export interface ObjectFile {
   /** Where the object is (or will be) written, as shown in problems. */
   readonly file: string;
   readonly manifest: Record<string, unknown>;
-}
-
-export interface Problem {
-  readonly file: string;
-  readonly kind: string;
-  readonly namespace?: string;
-  readonly name: string;
-  readonly path: string;
-  readonly message: string;
 }
 
 export function formatProblem(p: Problem): string {
@@ -41,8 +40,28 @@ export function validateObjects(objects: readonly ObjectFile[], validator: Schem
     const id = { file, kind: String(manifest.kind ?? '?'), namespace: meta.namespace, name: meta.name ?? '?' };
     for (const p of validator.validate(manifest)) problems.push({ ...id, ...p });
     for (const p of policyProblems(manifest)) problems.push({ ...id, ...p });
+    for (const p of podSecurityProblems(manifest)) problems.push({ ...id, ...p });
   }
-  return problems;
+  const located = objects.map((o) => ({ file: o.file, obj: o.manifest as unknown as KObject }));
+  for (const cluster of groupClusters(located)) problems.push(...crossReferenceProblems(cluster));
+  // Stable: the problems of one file stay together, in the order they were found.
+  return problems.map((p, i) => [p, i] as const).sort(([a, i], [b, j]) => (a.file < b.file ? -1 : a.file > b.file ? 1 : i - j)).map(([p]) => p);
+}
+
+/**
+ * The checks that look across the objects of one cluster folder (and, for DestinationRule
+ * subsets, across the region clusters of its environment).
+ */
+export const CLUSTER_CHECKS: readonly ((cluster: Cluster) => Problem[])[] = [
+  routingProblems,
+  autoscalingProblems,
+  workloadProblems,
+  policyReferenceProblems,
+  namespaceBaselineProblems,
+];
+
+export function crossReferenceProblems(cluster: Cluster): Problem[] {
+  return CLUSTER_CHECKS.flatMap((check) => check(cluster));
 }
 
 /** Every object in every `.yaml`/`.yml` file under `dir`, in path order. */
