@@ -66,15 +66,19 @@ export class Cluster {
 
   /** Pod templates of every workload, in one namespace when given. */
   pods(namespace?: string): PodTemplate[] {
-    const out: PodTemplate[] = [];
-    for (const kind of Object.keys(POD_TEMPLATE_PATHS)) {
-      for (const o of this.of(kind, namespace)) {
-        const t = podTemplate(o);
-        if (t) out.push(t);
+    if (!this.podTemplates) {
+      this.podTemplates = [];
+      for (const kind of Object.keys(POD_TEMPLATE_PATHS)) {
+        for (const o of this.of(kind)) {
+          const t = podTemplate(o);
+          if (t) this.podTemplates.push(t);
+        }
       }
     }
-    return out;
+    return namespace === undefined ? this.podTemplates : this.podTemplates.filter((p) => p.namespace === namespace);
   }
+
+  private podTemplates?: PodTemplate[];
 }
 
 /** The cluster folder of a file: two levels up (`<cluster>/<namespace>/<file>`). */

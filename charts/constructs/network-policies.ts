@@ -79,9 +79,11 @@ export class NetworkPolicies extends Construct {
     const peer = (p: NetworkPeer, where: string): kplus.k8s.NetworkPolicyPeer => {
       if (p.cidr !== undefined && (p.podLabels || p.namespace)) fail(`${where}: a peer is either pods or a cidr, not both`);
       if (p.cidr !== undefined) return { ipBlock: { cidr: p.cidr, except: p.except?.length ? p.except : undefined } };
+      const other = p.namespace !== undefined && p.namespace !== props.namespace;
       return {
-        podSelector: { matchLabels: p.podLabels ?? {} },
-        namespaceSelector: p.namespace && p.namespace !== props.namespace ? { matchLabels: { [NAMESPACE_NAME_LABEL]: p.namespace } } : undefined,
+        // A namespace selector alone admits every pod of that namespace.
+        podSelector: p.podLabels ? { matchLabels: p.podLabels } : other ? undefined : {},
+        namespaceSelector: other ? { matchLabels: { [NAMESPACE_NAME_LABEL]: p.namespace! } } : undefined,
       };
     };
     const ports = (list: NetworkPort[], where: string) => list.map((p) => {
