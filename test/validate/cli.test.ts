@@ -50,6 +50,40 @@ describe('meridian validate [DIR]', () => {
     expect(result.out).toEqual([`${file}: Secret shop/leak: stringData: secret values must not be committed: name the secret in Secret Manager and let External Secrets sync it`]);
   });
 
+  test('checks one region folder against the other regions of its environment', () => {
+    const env = copyOfGood();
+    fs.mkdirSync(path.join(env, 'argocd/argocd'), { recursive: true });
+    expect(run(path.join(env, 'east'))).toEqual({ code: 0, out: ['validate: 22 objects, no problems'], err: [] });
+    expect(run(path.join(env, 'east/shop'))).toEqual({ code: 0, out: ['validate: 21 objects, no problems'], err: [] });
+  });
+
+  test('fails on a subset of another region when the folder is not part of an environment', () => {
+    const east = path.join(copyOfGood(), 'east');
+    expect(run(east).out).toEqual([
+      `${east}/shop/web.yaml: DestinationRule shop/web: spec.subsets[1].labels: subset "west" (meridian.dev/region=west) selects no pods behind web.shop.svc.cluster.local in any cluster of ${path.dirname(east)}`,
+    ]);
+  });
+
+  test('keeps going past a malformed object: its schema problems are the report', () => {
+    const dir = copyOfGood();
+    const file = path.join(dir, 'east/shop/networkpolicy-broken.yaml');
+    fs.writeFileSync(file, [
+      'apiVersion: networking.k8s.io/v1',
+      'kind: NetworkPolicy',
+      'metadata: { name: broken, namespace: shop }',
+      'spec:',
+      '  podSelector: { matchLabels: { app.kubernetes.io/name: web } }',
+      '  ingress: [null, { from: everyone }]',
+      '',
+    ].join('\n'));
+    const result = run(dir);
+    expect(result.code).toBe(1);
+    expect(result.out).toEqual([
+      `${file}: NetworkPolicy shop/broken: spec.ingress[0]: must be object`,
+      `${file}: NetworkPolicy shop/broken: spec.ingress[1].from: must be array (got "everyone")`,
+    ]);
+  });
+
   test('exits 2 on a folder that does not exist', () => {
     const dir = path.join(scratch(), 'missing');
     expect(run(dir)).toEqual({ code: 2, out: [], err: [`${dir}: not a readable folder`] });
