@@ -235,6 +235,9 @@ export const Service = z.strictObject({
     if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
   }
   probeIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
+  if (s.expose && s.ports.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['expose'], message: 'needs a port: the ingress gateway has nothing to call on a service without ports', input: s.expose });
+  }
 });
 
 /**

@@ -102,6 +102,12 @@ describe('egress and exposure', () => {
     expect(problems(platform({ web: web({ expose: true, egress: [{ host: 'firestore.googleapis.com', port: 443 }, { cidr: '10.20.0.3/32', port: 5432, protocol: 'tcp' }] }) }))).toEqual([]);
   });
 
+  test('fails when a service without ports is exposed', () => {
+    expect(problems(platform({ worker: { namespace: 'shop', image: { repository: 'us-docker.pkg.dev/shop/worker', tag: '1.0.0' }, expose: true } }))).toEqual([
+      'platforms/shop.ts: services.worker.expose: needs a port: the ingress gateway has nothing to call on a service without ports (got true)',
+    ]);
+  });
+
   test('fails when an egress names both or neither of host and cidr', () => {
     expect(problems(platform({ web: web({ egress: [{ host: 'sql.example.com', cidr: '10.0.0.1/32', port: 5432 }, { port: 443 }] }) }))).toEqual([
       'platforms/shop.ts: services.web.egress[0]: needs exactly one of host or cidr (got {"host":"sql.example.com","cidr":"10.0.0.1/32","port":5432,"protocol":"tls"})',
