@@ -7,9 +7,10 @@ import {
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
   IngressGateway, MicroserviceProps, STABLE_VERSION,
 } from './constructs';
+import { addAccessControl, MeshEndpoint, redisEndpoint } from './access';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
-import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, serviceRouting } from './traffic';
+import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from './traffic';
 
 export { mergeTraffic } from './traffic';
 
@@ -24,6 +25,8 @@ export interface RegionChartProps {
  */
 export class RegionChart extends Chart {
   public readonly cluster: ClusterSpec;
+  /** The workloads the access policies are derived from. */
+  private readonly endpoints: MeshEndpoint[] = [];
 
   constructor(scope: Construct, id: string, props: RegionChartProps) {
     const c = props.cluster;
@@ -66,7 +69,7 @@ export class RegionChart extends Chart {
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
       });
-      new RedisSentinel(this, `Redis-${name}`, {
+      const sentinel = new RedisSentinel(this, `Redis-${name}`, {
         name,
         namespace: redis.namespace,
         image: imageRef(redis.image),
@@ -84,9 +87,11 @@ export class RegionChart extends Chart {
         passwordSecret: password.secretName,
         zones: [...c.zones],
       });
+      this.endpoints.push(redisEndpoint(name, sentinel));
     }
 
     markRedisMaster(this, c);
+    addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     addSyncWaves(this);
   }
 
@@ -175,6 +180,11 @@ export class RegionChart extends Chart {
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
+    this.endpoints.push({
+      ref: name, name, namespace: svc.namespace, selector: workload.selector, serviceAccount: workload.serviceAccount.name,
+      ports: svc.ports.map((p) => p.port), dependsOn: svc.dependsOn, exposed: svc.expose !== undefined, egress: svc.egress, workloadIdentity: true,
+      crossRegion: svc.ports.length > 0 && Boolean(mergeTraffic(platform.routing.traffic, svc.traffic).splitByRegion && platform.routing.weights),
+    });
 
     if (svc.auth) {
       const issuer = platform.jwtIssuers[svc.auth.jwt];

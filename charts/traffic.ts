@@ -103,12 +103,13 @@ export function serviceRouting(c: ClusterSpec, name: string, svc: ServiceSpec): 
   };
   if (!http) return props;
 
-  // Both version subsets always exist: adding or removing a canary then changes only the
-  // routes, and ArgoCD (DestinationRules before VirtualServices) never leaves a route
-  // naming a subset that is gone.
+  // The canary subset exists while a canary is declared, even at weight 0: roll back by
+  // setting weight 0 (routes stop first, pods stay), then remove the block in a later
+  // change, so no route ever names a subset that is gone. A subset that selects no pods is
+  // never rendered.
   const subsets = [
     { name: STABLE_VERSION, labels: { version: STABLE_VERSION } },
-    { name: CANARY_VERSION, labels: { version: CANARY_VERSION } },
+    ...(svc.canary ? [{ name: CANARY_VERSION, labels: { version: CANARY_VERSION } }] : []),
     ...(split ? Object.keys(weights).map((r) => ({ name: r, labels: { version: STABLE_VERSION }, preferRegion: gcpRegionOf(platform, r) })) : []),
   ];
   const routes: MeshRoute[] = [{ name: 'default', split: versions }];

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { formatProblem as formatSpecProblem, SpecError } from '../spec';
 import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
-import { formatProblem, readObjects, UnusableInputError, validateObjects } from '../validate';
+import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../validate';
 import { runPromote } from './promote';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -61,7 +61,16 @@ export function runValidate(dir: string, io: Io = stdio): number {
     io.err(e.message);
     return 2;
   }
-  const problems = validateObjects(objects);
+  // Validating one region folder: the environment's other regions are read for cross-region references.
+  let context;
+  try {
+    context = readEnvironmentContext(dir, objects);
+  } catch (e) {
+    if (!(e instanceof UnusableInputError)) throw e;
+    io.err(e.message);
+    return 2;
+  }
+  const problems = validateObjects(objects, undefined, context);
   problems.forEach((p) => io.out(formatProblem(p)));
   if (problems.length > 0) {
     io.err(`validate: ${problems.length} problem(s) in ${objects.length} objects`);
@@ -88,7 +97,7 @@ export function main(argv: string[], io: Io = stdio): number {
     });
 
   program.command('validate')
-    .description('strict schema and policy checks on rendered YAML')
+    .description('strict schema, cross-reference and security-baseline checks on rendered YAML')
     .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
     .action((dir: string) => {
       code = runValidate(path.resolve(dir), io);

@@ -58,7 +58,7 @@ export default definePlatform({
       resources: { cpu: '250m', memory: '384Mi' },
       probes: {
         readiness: { path: '/api/health' },
-        liveness: { path: '/api/health', period: '30s' },
+        liveness: { period: '30s' },
       },
       env: { FIRESTORE_DATABASE: '(default)', API_URL: 'http://bytspot-api.bytspot.svc.cluster.local:8080' },
       autoscaling: { min: 2, max: 6, cpuUtilization: 70 },

@@ -66,7 +66,8 @@ export default definePlatform({
       probes: {
         // Seed §6.1: /health, 2 consecutive failures.
         readiness: { path: '/health', period: '10s', failureThreshold: 2 },
-        liveness: { path: '/health', period: '30s', failureThreshold: 3 },
+        // /health fails with Firestore or Redis: restarting would not fix those, so liveness checks the port.
+        liveness: { period: '30s', failureThreshold: 3 },
         startup: { path: '/health', period: '5s', failureThreshold: 24 },
       },
       env: {
@@ -84,6 +85,12 @@ export default definePlatform({
       // Seed §4.2: the marketplace API is what the global load balancer serves.
       expose: { paths: ['/'] },
       traffic: { splitByRegion: true },
+      // Seed §1-2: Firestore (data), Pub/Sub (replication events), the regional Cloud KMS key ring.
+      egress: [
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'pubsub.googleapis.com', port: 443 },
+        { host: 'cloudkms.googleapis.com', port: 443 },
+      ],
     },
     'replication-worker': {
       namespace: 'marketplace',
@@ -93,6 +100,10 @@ export default definePlatform({
       env: { PUBSUB_SUBSCRIPTION: 'firestore-replication', LAG_ALERT_SECONDS: '10' },
       replicas: 2,
       dependsOn: ['redis:cache'],
+      egress: [
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'pubsub.googleapis.com', port: 443 },
+      ],
     },
   },
   redis: {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
-import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, Service, ServiceSpec } from './schema';
+import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, replicaFloorIssues, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
 
 /** A platform file: its path (relative to the repository root) and what it exports. */
@@ -99,8 +99,13 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
         return { file: source.file, path: p };
       });
       for (const p of found) {
-        const blamed = overlay && !baseProblems.has(problemKey(p)) ? origins.setBy(paths.get(p.path) ?? []) ?? overlay.file : source.file;
-        problems.push({ ...p, file: blamed });
+        if (!overlay || baseProblems.has(problemKey(p))) {
+          problems.push(p);
+          continue;
+        }
+        // The overlay made it wrong; say so even when the value itself is the base's.
+        const within = origins.fileOf(paths.get(p.path) ?? []);
+        problems.push(within !== source.file ? { ...p, file: within } : { ...p, file: overlay.file, message: `${p.message} (the value is from ${source.file})` });
       }
       continue;
     }
@@ -157,6 +162,7 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       if (svc.regions && !svc.regions.includes(region)) continue;
       const patch = rawRegions[region].services?.[name];
       services[name] = patch === undefined ? svc : regionService(rawServices[name], patch, [region, name], origins, problems) ?? svc;
+      if (patch !== undefined) problems.push(...regionPolicyProblems(services[name], platform.policy.minReplicas, patch, [region, name], origins));
     }
     return {
       platform,
@@ -170,6 +176,15 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       redis: platform.redis,
       jobs: Object.fromEntries(Object.entries(platform.jobs).filter(([, j]) => (j.regions ? j.regions.includes(region) : spec.role === 'primary'))),
     };
+  });
+}
+
+/** The environment's policy on a service as one region changed it (the base service is checked by the schema). */
+function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unknown, [region, name]: [string, string], origins: Origins): SpecProblem[] {
+  return replicaFloorIssues(svc, minReplicas).map((issue) => {
+    const setHere = issue.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k] : undefined), patch) !== undefined;
+    const at = setHere ? ['regions', region, 'services', name, ...issue.path] : ['services', name, ...issue.path];
+    return { file: origins.fileOf(at), path: formatPath(at), message: `${issue.message} (got ${showValue(issue.input)})${setHere ? '' : ` (in region ${region})`}` };
   });
 }
 

@@ -244,6 +244,16 @@ export const Canary = z.strictObject({
   /** Canary pods per region cluster; KEDA does not scale them. @default - the service's replicas, or its autoscaling minimum */
   replicas: z.number().int().min(1).optional(),
 });
+/** A destination outside the cluster a service calls (a managed service such as Cloud SQL or a Google API). */
+export const Egress = z.strictObject({
+  /** A DNS name (firestore.googleapis.com): a ServiceEntry declares it to the mesh, the NetworkPolicy opens the port beyond the private ranges. */
+  host: z.string().regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, { message: 'must be a DNS name such as sqladmin.googleapis.com' }).optional(),
+  /** An address range (a Cloud SQL private IP: 10.20.0.3/32): the NetworkPolicy opens the port to it only. */
+  cidr: z.string().regex(/^([0-9]{1,3}\.){3}[0-9]{1,3}\/([0-9]|[12][0-9]|3[0-2])$/, { message: 'must be an IPv4 CIDR such as 10.20.0.3/32' }).optional(),
+  port: z.number().int().min(1).max(65535),
+  /** How the mesh treats the connection: tls when the client speaks TLS itself (Google APIs). @default tls */
+  protocol: z.enum(['tls', 'tcp', 'http']).default('tls'),
+}).refine((e) => (e.host === undefined) !== (e.cidr === undefined), { message: 'needs exactly one of host or cidr' });
 
 export const Service = z.strictObject({
   /** The namespace the service runs in; one of the platform's namespaces. */
@@ -292,6 +302,8 @@ export const Service = z.strictObject({
   expose: Expose.optional(),
   /** A canary version taking a share of the requests. @default - none */
   canary: Canary.optional(),
+  /** Destinations outside the cluster it calls; everything else outside is denied. @default [] */
+  egress: z.array(Egress).default([]),
 }).superRefine((s, ctx) => {
   if (s.replicas !== undefined && s.autoscaling) {
     ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'cannot be set together with autoscaling: remove one', input: s.replicas });
@@ -317,6 +329,10 @@ export const Service = z.strictObject({
     if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
   }
   checkServiceTraffic(s, ctx);
+  probeIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
+  if (s.expose && s.ports.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['expose'], message: 'needs a port: the ingress gateway has nothing to call on a service without ports', input: s.expose });
+  }
 });
 
 // ---------------------------------------------------------------------------------------
@@ -349,6 +365,31 @@ export const Job = z.strictObject({
   /** Other services and Redis groups it calls. */
   dependsOn: z.array(z.string()).default([]),
 });
+
+/**
+ * A serving container needs readiness, liveness and startup probes, readiness and liveness
+ * not the same check (kube-score): liveness and startup default to a TCP check of the
+ * readiness port, so readiness must be given, and an HTTP check or another port than that.
+ */
+function probeIssues(s: { ports: { name: string }[]; probes: { readiness?: { path?: string; port?: string }; liveness?: { path?: string; port?: string } } }): { path: (string | number)[]; message: string; input: unknown }[] {
+  if (s.ports.length === 0) return [];
+  const readiness = s.probes.readiness;
+  if (!readiness) {
+    return [{ path: ['probes', 'readiness'], message: 'is required for a service with ports: give the HTTP path that answers when it can take traffic (leave path out for a TCP check)', input: undefined }];
+  }
+  const port = readiness.port ?? s.ports[0].name;
+  const liveness = s.probes.liveness ?? { port };
+  // A TCP-only server (a connection pooler) has no other check to offer: the rule is for HTTP.
+  if (readiness.path !== undefined && (liveness.port ?? s.ports[0].name) === port && liveness.path === readiness.path) {
+    const what = readiness.path ? `GET ${readiness.path} on port ${port}` : `a TCP check of port ${port}`;
+    return [{
+      path: ['probes', 'liveness'],
+      message: `must differ from readiness (${what}${s.probes.liveness ? '' : ', the default'}): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path or port`,
+      input: s.probes.liveness,
+    }];
+  }
+  return [];
+}
 
 // ---------------------------------------------------------------------------------------
 // Redis
@@ -448,6 +489,30 @@ export const Ingress = z.strictObject({
   clientSubdivisionHeader: headerName.default('X-Client-Subdivision'),
 });
 
+/** Where the Istio gateways run; their identities and pods are what the access policies admit. */
+export const Gateway = z.strictObject({
+  namespace: dnsLabel,
+  /** Its Kubernetes ServiceAccount: the mTLS principal AuthorizationPolicies admit. */
+  serviceAccount: dnsLabel,
+  /** Labels of its pods: what NetworkPolicies admit. */
+  labels: z.record(z.string(), z.string()),
+});
+
+export const Mesh = z.strictObject({
+  /** The mesh's trust domain, the first part of every mTLS principal. @default cluster.local */
+  trustDomain: z.string().default('cluster.local'),
+  /** The ingress gateway exposed services are reached from. */
+  ingressGateway: Gateway.default({ namespace: 'istio-ingress', serviceAccount: 'istio-ingressgateway', labels: { istio: 'ingressgateway' } }),
+  /** The east-west gateway calls split across regions arrive through (Istio multi-network). */
+  eastWestGateway: Gateway.default({ namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway', labels: { istio: 'eastwestgateway' } }),
+});
+
+/** Rules an environment holds its services to; set per environment in the overlays. */
+export const Policy = z.strictObject({
+  /** Fewest replicas a service may run (fixed, or the autoscaler's minimum). @default 1 */
+  minReplicas: z.number().int().min(1).default(1),
+});
+
 export const Namespace = z.strictObject({
   /** Extra labels for the namespace. */
   labels: z.record(z.string(), z.string()).default({}),
@@ -476,6 +541,8 @@ export const Platform = z.strictObject({
   /** HTTPS entry through the GCP global load balancer. @default - no ingress */
   ingress: Ingress.optional(),
   gitops: GitOps,
+  mesh: Mesh.default(Mesh.parse({})),
+  policy: Policy.default({ minReplicas: 1 }),
 }).superRefine((p, ctx) => {
   const regions = Object.keys(p.regions);
   const primaries = regions.filter((r) => p.regions[r].role === 'primary');
@@ -512,6 +579,7 @@ export const Platform = z.strictObject({
         ctx.addIssue({ code: 'custom', path: ['services', name, 'dependsOn', i], message: `must name another service or a redis group (allowed: ${targets.filter((t) => t !== name).join(', ')})`, input: dep });
       }
     });
+    replicaFloorIssues(svc, p.policy.minReplicas).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
     svc.regions?.forEach((r, i) => {
       if (!regions.includes(r)) ctx.addIssue({ code: 'custom', path: ['services', name, 'regions', i], message: `must be one of the platform's regions (${regions.join(', ')})`, input: r });
     });
@@ -550,6 +618,17 @@ export const Platform = z.strictObject({
   checkPlatformTraffic(p, ctx);
 });
 
+/** A service's fewest replicas against the environment's `policy.minReplicas`. */
+export function replicaFloorIssues(svc: { replicas?: number; ports?: unknown[]; autoscaling?: { min: number } }, minReplicas: number): { path: string[]; message: string; input: number }[] {
+  // A queue worker scaled to zero serves no requests: an empty queue needs no pod, and KEDA
+  // starts one on the first message. The floor protects what serves traffic.
+  if (svc.autoscaling?.min === 0 && (svc.ports ?? []).length === 0) return [];
+  const why = `must be >= policy.minReplicas (${minReplicas}) in this environment: one pod down would take the service down`;
+  if (svc.autoscaling && svc.autoscaling.min < minReplicas) return [{ path: ['autoscaling', 'min'], message: why, input: svc.autoscaling.min }];
+  if (!svc.autoscaling && (svc.replicas ?? 2) < minReplicas) return [{ path: ['replicas'], message: why, input: svc.replicas ?? 2 }];
+  return [];
+}
+
 /** What a platform file is written as: defaults may be left out. */
 export type PlatformInput = z.input<typeof Platform>;
 /** A parsed platform (one environment's view, overlay merged), defaults filled in. */
@@ -563,3 +642,4 @@ export type JobSpec = z.output<typeof Job>;
 export type ProbeSpec = z.output<typeof Probe>;
 export type IngressSpec = z.output<typeof Ingress>;
 export type CanarySpec = z.output<typeof Canary>;
+export type EgressSpec = z.output<typeof Egress>;

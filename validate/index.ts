@@ -6,23 +6,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { autoscalingProblems } from './autoscaling';
 import { kedaClusterProblems, scaledObjectProblems } from './keda';
+import { Cluster, groupClusters, KObject, Problem } from './objects';
+import { namespaceBaselineProblems, policyReferenceProblems } from './policies';
 import { policyProblems } from './policy';
+import { podSecurityProblems } from './pod-security';
+import { routingProblems } from './routing';
 import { SchemaValidator } from './schema';
+import { workloadProblems } from './workloads';
+
+export type { Problem } from './objects';
 
 export interface ObjectFile {
   /** Where the object is (or will be) written, as shown in problems. */
   readonly file: string;
   readonly manifest: Record<string, unknown>;
-}
-
-export interface Problem {
-  readonly file: string;
-  readonly kind: string;
-  readonly namespace?: string;
-  readonly name: string;
-  readonly path: string;
-  readonly message: string;
 }
 
 export function formatProblem(p: Problem): string {
@@ -35,17 +34,92 @@ export class UnusableInputError extends Error {}
 
 let shared: SchemaValidator | undefined;
 
-export function validateObjects(objects: readonly ObjectFile[], validator: SchemaValidator = (shared ??= new SchemaValidator())): Problem[] {
+/**
+ * Every problem of the objects: each against its schema and the per-object rules, then each
+ * cluster folder's objects against each other.
+ * @param context objects read only for cross-references (other region clusters of the same
+ *   environment); their own problems are not reported
+ */
+export function validateObjects(objects: readonly ObjectFile[], validator: SchemaValidator = (shared ??= new SchemaValidator()), context: readonly ObjectFile[] = []): Problem[] {
   const problems: Problem[] = [];
+  const malformed = new Set<string>();
   for (const { file, manifest } of objects) {
     const meta = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
     const id = { file, kind: String(manifest.kind ?? '?'), namespace: meta.namespace, name: meta.name ?? '?' };
-    for (const p of validator.validate(manifest)) problems.push({ ...id, ...p });
+    const schema = validator.validate(manifest);
+    for (const p of schema) problems.push({ ...id, ...p });
+    if (schema.length > 0) malformed.add(file);
     for (const p of policyProblems(manifest)) problems.push({ ...id, ...p });
-    if (manifest.kind === 'ScaledObject') for (const p of scaledObjectProblems(manifest)) problems.push({ ...id, ...p });
+    for (const p of shielded(() => podSecurityProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
+    if (manifest.kind === 'ScaledObject') for (const p of shielded(() => scaledObjectProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
   }
   problems.push(...kedaProblemsAcross(objects));
-  return problems;
+  const reported = new Set(objects.map((o) => o.file));
+  const located = [...objects, ...context]
+    .filter((o) => typeof o.manifest.kind === 'string' && typeof (o.manifest.metadata as { name?: unknown } | undefined)?.name === 'string')
+    .map((o) => ({ file: o.file, obj: o.manifest as unknown as KObject }));
+  for (const cluster of groupClusters(located)) {
+    const shaky = cluster.environment.some((c) => c.objects.some((o) => malformed.has(o.file) || !reported.has(o.file)));
+    problems.push(...shielded(() => crossReferenceProblems(cluster), shaky).filter((p) => reported.has(p.file)));
+  }
+  // Stable: the problems of one file stay together, in the order they were found.
+  return problems.map((p, i) => [p, i] as const).sort(([a, i], [b, j]) => (a.file < b.file ? -1 : a.file > b.file ? 1 : i - j)).map(([p]) => p);
+}
+
+/**
+ * Runs a check that reads fields as the schemas define them. On objects whose schema
+ * problems are already reported (or that were only read for context) a field of the wrong
+ * type can break it: then it has nothing to add, and the schema problems say what to fix.
+ */
+function shielded<T>(check: () => T[], malformedInput: boolean): T[] {
+  try {
+    return check();
+  } catch (e) {
+    if (malformedInput) return [];
+    throw e;
+  }
+}
+
+/**
+ * When `dir` is one region cluster of Meridian's layout (`<platform>/<env>/<cluster>/`, the
+ * environment holding an `argocd/` folder), the other clusters of the environment: the
+ * DestinationRule subsets of one region select pods of the others.
+ */
+export function readEnvironmentContext(dir: string, objects: readonly ObjectFile[]): ObjectFile[] {
+  const root = path.resolve(dir);
+  // The environment folder, written as the object files are (relative or absolute alike).
+  const envs = [...new Set(objects.map((o) => path.dirname(path.dirname(path.dirname(o.file)))))];
+  const context: ObjectFile[] = [];
+  for (const env of envs) {
+    const abs = path.resolve(env);
+    if (!root.startsWith(`${abs}${path.sep}`) || !isDirectory(path.join(env, 'argocd'))) continue;
+    for (const entry of fs.readdirSync(env, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const sibling = path.join(abs, entry.name);
+      if (!entry.isDirectory() || root === sibling || root.startsWith(`${sibling}${path.sep}`)) continue;
+      context.push(...readObjects(path.join(env, entry.name)));
+    }
+  }
+  return context;
+}
+
+function isDirectory(p: string): boolean {
+  return fs.existsSync(p) && fs.statSync(p).isDirectory();
+}
+
+/**
+ * The checks that look across the objects of one cluster folder (and, for DestinationRule
+ * subsets, across the region clusters of its environment).
+ */
+export const CLUSTER_CHECKS: readonly ((cluster: Cluster) => Problem[])[] = [
+  routingProblems,
+  autoscalingProblems,
+  workloadProblems,
+  policyReferenceProblems,
+  namespaceBaselineProblems,
+];
+
+export function crossReferenceProblems(cluster: Cluster): Problem[] {
+  return CLUSTER_CHECKS.flatMap((check) => check(cluster));
 }
 
 /** KEDA's cross-object rules, per cluster folder (`<platform>/<env>/<region>/<namespace>/<file>`). */

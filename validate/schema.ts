@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { addCelDurationRule } from './durations';
 import { SCHEMAS_DIR } from './schema-files';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -30,8 +31,10 @@ export class SchemaValidator {
   private metaValidator?: ValidateFunction;
 
   constructor(private readonly schemasDir = path.join(ROOT, SCHEMAS_DIR)) {
-    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true });
+    // verbose: errors carry the offending value, shown as "(got ...)".
+    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, verbose: true });
     addFormats(this.ajv);
+    addCelDurationRule(this.ajv);
     // Formats the Kubernetes schema names that JSON Schema has no checker for.
     for (const f of ['int-or-string', 'quantity', 'date-time-rfc3339']) this.ajv.addFormat(f, true);
     const k8s = JSON.parse(fs.readFileSync(path.join(schemasDir, 'k8s-1.28.json'), 'utf8')) as { definitions: Record<string, { 'x-kubernetes-group-version-kind'?: Gvk[] }> };

@@ -61,11 +61,11 @@ export interface MicroserviceProps {
   readonly args?: string[];
   /** @default - see MicroserviceResources */
   readonly resources?: MicroserviceResources;
-  /** @default - no readiness probe */
+  /** When a pod can take traffic; required when ports are served. @default - none for a worker without ports */
   readonly readiness?: MicroserviceProbe;
-  /** @default - no liveness probe */
+  /** When to restart the container; must not be the readiness check. @default - a TCP check of the readiness port every 10 s, 3 failures */
   readonly liveness?: MicroserviceProbe;
-  /** @default - no startup probe */
+  /** Holds the other probes until the container is up. @default - a TCP check of the readiness port every 2 s, for up to 2 minutes */
   readonly startup?: MicroserviceProbe;
   /** Plain environment variables. @default {} */
   readonly env?: Record<string, string>;
@@ -152,6 +152,16 @@ export class Microservice extends Construct {
     if (this.ports.length === 0 && (props.readiness || props.liveness || props.startup)) {
       throw new Error(`Microservice '${id}': probes need a port, and ports is empty`);
     }
+    if (this.ports.length > 0 && !props.readiness) {
+      throw new Error(`Microservice '${id}': readiness is required when ports are served: traffic would reach pods before they can serve`);
+    }
+    // kube-score's rule: a liveness check that is the readiness check restarts overloaded pods.
+    const liveness = props.readiness && (props.liveness ?? { port: props.readiness.port });
+    const startup = props.readiness && (props.startup ?? { port: props.readiness.port, period: Duration.seconds(2), failureThreshold: 60 });
+    // Two TCP checks of one port are allowed: a TCP-only server has no other check to offer.
+    if (props.readiness?.path !== undefined && liveness && liveness.port === props.readiness.port && liveness.path === props.readiness.path) {
+      throw new Error(`Microservice '${id}': liveness (${describeProbe(liveness)}) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`);
+    }
     this.selector = { 'app.kubernetes.io/name': props.name };
     const labels = { ...props.labels, ...this.selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
@@ -200,8 +210,8 @@ export class Microservice extends Construct {
           memory: { request: memory, limit: res.memoryLimit ?? Size.mebibytes(memory.toMebibytes() * 2) },
         },
         readiness: toProbe(props.readiness),
-        liveness: toProbe(props.liveness),
-        startup: toProbe(props.startup),
+        liveness: toProbe(liveness),
+        startup: toProbe(startup),
         securityContext: HARDENED,
         volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') }],
       }],
@@ -274,6 +284,10 @@ function affinity(zones: string[], selector: Record<string, string>): unknown {
 /** Patches go in before cdk8s-plus's L1 serializer, which expects Quantity objects. */
 function quantity(size: Size): kplus.k8s.Quantity {
   return kplus.k8s.Quantity.fromString(formatSize(size));
+}
+
+function describeProbe(probe: MicroserviceProbe): string {
+  return probe.path ? `GET ${probe.path} on port ${probe.port}` : `TCP port ${probe.port}`;
 }
 
 function toProbe(probe: MicroserviceProbe | undefined): kplus.Probe | undefined {

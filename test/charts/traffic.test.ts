@@ -28,6 +28,7 @@ function shop(): PlatformInput {
         namespace: 'web',
         image: { repository: 'us-docker.pkg.dev/shop/web/api', tag: '1.0.0' },
         ports: [{ name: 'http', port: 8080 }],
+        probes: { readiness: { path: '/ready' } },
         autoscaling: { min: 3, max: 12, cpuUtilization: 70 },
         expose: { paths: ['/api'] },
         traffic: { splitByRegion: true },
@@ -36,12 +37,14 @@ function shop(): PlatformInput {
         namespace: 'web',
         image: { repository: 'us-docker.pkg.dev/shop/web/feed', tag: '1.0.0' },
         ports: [{ name: 'ws', port: 8081, protocol: 'websocket' }],
+        probes: { readiness: { path: '/ready' } },
         expose: { paths: ['/feed'] },
       },
       search: {
         namespace: 'web',
         image: { repository: 'us-docker.pkg.dev/shop/web/search', tag: '1.0.0' },
         ports: [{ name: 'http', port: 8080 }],
+        probes: { readiness: { path: '/ready' } },
         traffic: { localityFailover: false },
       },
     },
@@ -149,7 +152,7 @@ describe('locality failover', () => {
     const dr = object(renderShop(input), 'us', 'web/destinationrule-api.yaml');
     expect(dr.spec.trafficPolicy.loadBalancer.localityLbSetting.failover).toEqual([{ from: 'europe-west1', to: 'us-east1' }, { from: 'us-east1', to: 'europe-west1' }]);
     expect(dr.spec.subsets.map((s: Any) => [s.name, s.trafficPolicy?.loadBalancer.localityLbSetting.failoverPriority])).toEqual([
-      ['stable', undefined], ['canary', undefined],
+      ['stable', undefined],
       ['eu', ['topology.kubernetes.io/region=europe-west1']], ['us', ['topology.kubernetes.io/region=us-east1']],
     ]);
   });
@@ -283,10 +286,12 @@ describe('canary and rollback', () => {
     ]);
   });
 
-  test('adding the canary leaves the DestinationRule and the stable Deployment as they were', () => {
-    for (const file of ['web/destinationrule-api.yaml', 'web/deployment-api.yaml', 'web/service-api.yaml']) {
+  test('adding the canary leaves the stable Deployment and Service as they were, and adds only the canary subset', () => {
+    for (const file of ['web/deployment-api.yaml', 'web/service-api.yaml']) {
       expect(object(during, 'us-east1', file)).toEqual(object(before, 'us-east1', file));
     }
+    const subsets = (f: Any[]) => object(f, 'us-east1', 'web/destinationrule-api.yaml').spec.subsets;
+    expect(subsets(during)).toEqual([subsets(before)[0], { name: 'canary', labels: { version: 'canary' } }, ...subsets(before).slice(1)]);
   });
 
   test('weight 0 sends nothing to the canary but keeps it running (the blue-green switch back)', () => {

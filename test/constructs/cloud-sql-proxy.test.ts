@@ -9,6 +9,7 @@ describe('cloudSqlProxyContainer', () => {
       namespace: 'app',
       image: 'us-docker.pkg.dev/p/r/users:1.0.0',
       ports: [{ name: 'http', port: 8080 }],
+      readiness: { path: '/ready', port: 8080 },
       gcpServiceAccount: 'users@p.iam.gserviceaccount.com',
       sidecars: [cloudSqlProxyContainer({ instance: 'p:africa-south1:main', port })],
     });

@@ -124,6 +124,23 @@ describe('Microservice', () => {
     expect(() => render({ replicas: -1 })).toThrow("Microservice 'api': replicas (-1) must be a whole number >= 0");
   });
 
+  test('liveness and startup default to TCP checks of the readiness port', () => {
+    const c = only(render(), 'Deployment').spec.template.spec.containers[0];
+    expect(c.livenessProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 });
+    expect(c.startupProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 2, failureThreshold: 60, timeoutSeconds: 1 });
+  });
+
+  test('fails when a service with ports has no readiness probe', () => {
+    expect(() => render({ readiness: undefined })).toThrow("Microservice 'api': readiness is required when ports are served: traffic would reach pods before they can serve");
+  });
+
+  test('fails when liveness is the readiness check', () => {
+    expect(() => render({ liveness: { path: '/ready', port: 8080, period: Duration.seconds(30) } }))
+      .toThrow("Microservice 'api': liveness (GET /ready on port 8080) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation");
+    // A TCP-only server has no other check to offer: the same TCP check is allowed.
+    expect(() => render({ readiness: { port: 8080 } })).not.toThrow();
+  });
+
   test('fails when probes are given without ports', () => {
     expect(() => render({ ports: [] })).toThrow("Microservice 'api': probes need a port, and ports is empty");
   });

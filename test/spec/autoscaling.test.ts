@@ -70,6 +70,7 @@ describe('autoscaling spec', () => {
   test('fails when every trigger is cpu or memory and min is 0', () => {
     expect(problems(platform((s) => { s.api.autoscaling.min = 0; }))).toEqual([
       'platforms/queues.ts: services.api.autoscaling.min: cannot be 0 when every trigger is cpu or memory: KEDA cannot scale to zero on them; set min to 1 or more, or add an event trigger (prometheus, pubsub, cloud-tasks, cron) (got 0)',
+      'platforms/queues.ts: services.api.autoscaling.min: must be >= policy.minReplicas (1) in this environment: one pod down would take the service down (got 0)',
     ]);
   });
 

@@ -160,9 +160,9 @@ describe('spec errors name the file, the field, the value and what is allowed', 
     const p = shopPlatform() as any;
     p.namespaces.web = {};
     expect(problems(p, { prod: 'namespaces:\n  shop: null\n' })).toEqual([
-      'overlays/shop/prod.yaml: services.api.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
-      'overlays/shop/prod.yaml: services.worker.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
-      'overlays/shop/prod.yaml: redis.cache.namespace: must be one of the platform\'s namespaces (web) (got "shop")',
+      'overlays/shop/prod.yaml: services.api.namespace: must be one of the platform\'s namespaces (web) (got "shop") (the value is from platforms/shop.ts)',
+      'overlays/shop/prod.yaml: services.worker.namespace: must be one of the platform\'s namespaces (web) (got "shop") (the value is from platforms/shop.ts)',
+      'overlays/shop/prod.yaml: redis.cache.namespace: must be one of the platform\'s namespaces (web) (got "shop") (the value is from platforms/shop.ts)',
     ]);
   });
 

@@ -24,6 +24,7 @@ function input(): PlatformInput {
         namespace: 'web',
         image: { repository: 'us-docker.pkg.dev/shop/web/api', tag: '1.0.0' },
         ports: [{ name: 'http', port: 8080 }],
+        probes: { readiness: { path: '/ready' } },
         expose: { paths: ['/api'] },
       },
     },

@@ -56,13 +56,17 @@ describe('meridian validate: KEDA rules on rendered objects', () => {
   });
 
   test('fails when the container of a cpu-scaled Deployment loses its cpu request', () => {
+    // The pod-security baseline reports the missing request on the Deployment too.
     expect(problems((o) => { delete manifest(o, 'deployment-api').spec.template.spec.containers[0].resources.requests.cpu; })).toEqual([
+      `${CLUSTER}/jobs/deployment-api.yaml: Deployment jobs/api: spec.template.spec.containers[0].resources.requests.cpu: must be set: without it the scheduler places the pod blind and cpu autoscaling has nothing to compute a share of`,
       `${CLUSTER}/jobs/scaledobject-api.yaml: ScaledObject jobs/api: spec.triggers[0]: trigger "cpu" (cpu): container "api" of Deployment jobs/api has no cpu request: KEDA refuses a cpu trigger without one`,
     ]);
   });
 
   test('fails when the scaled Deployment is not in the cluster', () => {
+    // The workload's NetworkPolicy then protects nothing, which the policy checks report too.
     expect(problems((o) => { o.splice(o.findIndex((x) => x.file.endsWith('deployment-ingest.yaml')), 1); })).toEqual([
+      `${CLUSTER}/jobs/networkpolicy-ingest.yaml: NetworkPolicy jobs/ingest: spec.podSelector: app.kubernetes.io/name=ingest selects no pods in namespace jobs: the policy protects nothing`,
       `${CLUSTER}/jobs/scaledobject-ingest.yaml: ScaledObject jobs/ingest: spec.scaleTargetRef: Deployment jobs/ingest is not rendered in this cluster`,
     ]);
   });
