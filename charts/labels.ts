@@ -26,6 +26,10 @@ const WAVES: Record<string, number> = {
   PodDisruptionBudget: 0,
   VirtualService: 1,
   ScaledObject: 1,
+  // Monitoring reads running workloads; dashboards are ConfigMaps (-1).
+  PodMonitoring: 1,
+  Rules: 1,
+  ClusterRules: 1,
 };
 
 /** Annotates every object of the chart with its sync wave. */

@@ -7,6 +7,7 @@ import {
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, SecretSync,
 } from './constructs';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
+import { Observability } from './observability';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -74,6 +75,9 @@ export class RegionChart extends Chart {
         zones: [...c.zones],
       });
     }
+
+    // Scraping, rules and dashboards read the workloads above: created after them.
+    new Observability(this, 'Observability', { cluster: c });
 
     addSyncWaves(this);
   }

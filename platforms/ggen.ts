@@ -57,6 +57,10 @@ export default definePlatform({
       autoscaling: { min: 2, max: 20, cpuUtilization: 70, requestsPerSecond: 1000 },
       dependsOn: ['redis:cache'],
       traffic: { splitByRegion: true },
+      // Seed §5.2 scales on the api's own http_requests_total: it serves Prometheus metrics.
+      metrics: { port: 'http', path: '/metrics' },
+      // Seed §7.1 targets: error rate < 0.1 %, health check success > 99.9 %.
+      slo: { availability: 99.9 },
     },
     'replication-worker': {
       namespace: 'marketplace',
@@ -66,6 +70,8 @@ export default definePlatform({
       env: { PUBSUB_SUBSCRIPTION: 'firestore-replication', LAG_ALERT_SECONDS: '10' },
       replicas: 2,
       dependsOn: ['redis:cache'],
+      // Seed §2.3: the worker reports the replication lag; served on a metrics-only port.
+      metrics: { port: 9090 },
     },
   },
   redis: {
@@ -77,6 +83,13 @@ export default definePlatform({
       storage: '20Gi',
       passwordSecret: 'ggen-redis-password',
     },
+  },
+  // Seed §7: the thresholds table's defaults apply; what is specific to ggen is below.
+  monitoring: {
+    // §7.1 counts 4xx and 5xx in the error rate.
+    errorRate: { codes: '[45]..' },
+    // §2.3 / §7.2: lag > 10 s warns, > 30 s pages; the worker exports it as a gauge in seconds.
+    replicationLag: { service: 'replication-worker', metric: 'replication_lag_seconds' },
   },
   gitops,
 });
