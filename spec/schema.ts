@@ -74,12 +74,17 @@ const durationMs = (d: string): number => {
 };
 
 const latencyBound = duration.refine((d) => ISTIO_LATENCY_BUCKETS_MS.includes(durationMs(d)), {
-  message: `must be a bound of Istio's request duration buckets: ${ISTIO_LATENCY_BUCKETS_MS.map((ms) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)).join(', ')}`,
+  message: `must be a bound of Istio's request duration buckets: ${ISTIO_LATENCY_BUCKETS_MS.map((ms) => {
+    const [n, unit] = ([[3600000, 'h'], [60000, 'm'], [1000, 's']] as const).find(([size]) => ms % size === 0) ?? [1, 'ms'];
+    return `${ms / n}${unit}`;
+  }).join(', ')}`,
 });
 
 export const ServiceMetrics = z.strictObject({
   /** Name of one of the service's ports, or the number of a port serving only metrics (not exposed by the Service). */
-  port: z.union([z.string(), z.number().int().min(1).max(65535)], { error: 'must be the name of one of the service\'s ports or a port number (1-65535)' }),
+  port: z.custom<string | number>((v) => (typeof v === 'string' && v !== '') || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535), {
+    message: "must be the name of one of the service's ports or a port number (1-65535)",
+  }),
   /** @default /metrics */
   path: z.string().startsWith('/').default('/metrics'),
   /** @default 30s */
@@ -92,7 +97,6 @@ export const Slo = z.strictObject({
   availability: z.number().gt(0).lt(100).optional(),
   /** Latency objectives: `p95: 500ms` is "95 % of requests are served in under 500 ms". */
   latency: z.strictObject({
-    p50: latencyBound.optional(),
     p90: latencyBound.optional(),
     p95: latencyBound.optional(),
     p99: latencyBound.optional(),
