@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { promqlErrors } from '../../spec/promql';
+import { promDuration } from './alert-rules';
 
 export interface DashboardQuery {
   /** PromQL; may use the dashboard's variables as `$name` inside label matchers. */
@@ -127,7 +128,7 @@ export class GrafanaDashboard extends Construct {
       schemaVersion: 39,
       version: 1,
       refresh: '1m',
-      time: { from: `now-${Math.round((props.timeRange ?? Duration.hours(6)).toMinutes())}m`, to: 'now' },
+      time: { from: `now-${promDuration(props.timeRange ?? Duration.hours(6))}`, to: 'now' },
       templating: {
         list: [
           { type: 'datasource', name: 'datasource', label: 'Data source', query: 'prometheus', hide: 0, current: {} },

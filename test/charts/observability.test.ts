@@ -20,7 +20,7 @@ const alertsOf = (objs: M[]) => objs.filter((o) => o.kind === 'Rules' || o.kind 
   .flatMap((o) => o.spec.groups.flatMap((g: any) => g.rules)).filter((r: any) => r.alert);
 const recordsOf = (objs: M[]) => new Set(objs.filter((o) => o.kind === 'Rules' || o.kind === 'ClusterRules')
   .flatMap((o) => o.spec.groups.flatMap((g: any) => g.rules)).filter((r: any) => r.record).map((r: any) => r.record as string));
-const dashboards = (objs: M[]) => objs.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
+const dashboards = (objs: M[]) => objs.filter((o) => o.kind === 'ConfigMap' && (o.metadata.labels as Record<string, string> | undefined)?.grafana_dashboard === '1')
   .map((o) => JSON.parse(Object.values(o.data!)[0]));
 
 describe('observability of a region cluster (ggen prod us-central1)', () => {
@@ -136,7 +136,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
   });
 
   test('the dashboards are the same in every region cluster of an environment', () => {
-    const data = (key: string) => cluster(ggen, key).filter((o) => o.metadata.labels?.grafana_dashboard === '1').map((o) => o.data);
+    const data = (key: string) => cluster(ggen, key).filter((o) => (o.metadata.labels as Record<string, string> | undefined)?.grafana_dashboard === '1').map((o) => o.data);
     expect(data('ggen/prod/us-east1')).toEqual(data('ggen/prod/us-central1'));
   });
 

@@ -22,7 +22,7 @@ import { findPromtool, runPromtool } from '../promtool';
 const PROMTOOL = findPromtool();
 
 /** A platform with the objectives of seed 001 (p95 < 500 ms, 99.9 %), to exercise latency SLOs. */
-export const SAMPLE_PLATFORM: PlatformInput = {
+const SAMPLE_PLATFORM: PlatformInput = {
   name: 'sample',
   project: 'sample-project-1',
   environments: ['prod'],
