@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { policyProblems } from './policy';
+import { promqlProblems } from './promql';
 import { SchemaValidator } from './schema';
 
 export interface ObjectFile {
@@ -41,6 +42,7 @@ export function validateObjects(objects: readonly ObjectFile[], validator: Schem
     const id = { file, kind: String(manifest.kind ?? '?'), namespace: meta.namespace, name: meta.name ?? '?' };
     for (const p of validator.validate(manifest)) problems.push({ ...id, ...p });
     for (const p of policyProblems(manifest)) problems.push({ ...id, ...p });
+    for (const p of promqlProblems(manifest)) problems.push({ ...id, ...p });
   }
   return problems;
 }

@@ -99,12 +99,16 @@ function forOf(s: Subject, severity: Severity): number {
   return minutes(rule.for ?? '0s');
 }
 
-/** Fires (only the given levels) at `t0 + for`, not a minute before; `t0` is when the condition first holds. */
+/**
+ * Each level fires exactly when its `for` has elapsed since `t0` (when the condition first
+ * holds): not a minute before, and at it; levels with a shorter `for` are firing meanwhile.
+ */
 function lifecycle(s: Subject, t0: number, firing: Firing[]): Check[] {
   const fors = [...new Set(firing.map((f) => forOf(s, f.severity)))].sort((a, b) => a - b);
-  const checks: Check[] = [at(t0 + fors[0] - 1, [])];
-  for (const f of fors) checks.push(at(t0 + f, firing.filter((x) => forOf(s, x.severity) <= f)));
-  return checks;
+  return fors.flatMap((f) => [
+    at(t0 + f - 1, firing.filter((x) => forOf(s, x.severity) < f)),
+    at(t0 + f, firing.filter((x) => forOf(s, x.severity) <= f)),
+  ]);
 }
 function silent(s: Subject, t0: number): Check[] {
   const longest = Math.max(...s.rules.map((r) => minutes(r.for ?? '0s')));
