@@ -40,7 +40,6 @@ export function num(x: number): string {
 
 const seconds = (d: string) => parseDuration(d).toSeconds();
 const millis = (d: string) => parseDuration(d).toMilliseconds();
-const hold = (d: string) => parseDuration(d);
 
 /** Istio's server-side view of the requests a service receives. */
 function served(svc: string, ns: string, extra = ''): string {
@@ -84,7 +83,7 @@ export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec
       alerts.push({
         alert: 'ServiceErrorRateHigh',
         expr: `100 * service:request_errors:ratio_rate5m{service="${name}"} > ${num(m.errorRate[level])}`,
-        for: hold(m.errorRate.for),
+        for: parseDuration(m.errorRate.for),
         severity: level,
         labels,
         summary: `${where}: more than ${num(m.errorRate[level])} % of requests fail`,
@@ -103,7 +102,7 @@ export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec
         alerts.push({
           alert: 'CrossRegionLatencyHigh',
           expr: `service:cross_region_request_duration_milliseconds:p95_rate5m{service="${name}"} > ${millis(m.crossRegionLatency[level])}`,
-          for: hold(m.crossRegionLatency.for),
+          for: parseDuration(m.crossRegionLatency.for),
           severity: level,
           labels,
           summary: `${where}: p95 of calls to ${name} in {{ $labels.destination_cluster }} above ${m.crossRegionLatency[level]}`,
@@ -123,7 +122,7 @@ export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec
     alerts.push({
       alert: 'HealthCheckSuccessLow',
       expr: `100 * service:health_check_success:ratio{service="${name}"} < ${num(m.healthCheckSuccess[level])}`,
-      for: hold(m.healthCheckSuccess.for),
+      for: parseDuration(m.healthCheckSuccess.for),
       severity: level,
       labels,
       summary: `${where}: fewer than ${num(m.healthCheckSuccess[level])} % of replicas pass their health checks`,
@@ -138,7 +137,7 @@ export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec
       alerts.push({
         alert: 'ReplicationLagHigh',
         expr: `service:replication_lag_seconds:max{service="${name}"} > ${seconds(lag[level])}`,
-        for: hold(lag.for),
+        for: parseDuration(lag.for),
         severity: level,
         labels,
         summary: `${where}: data replication lags more than ${lag[level]}`,
@@ -322,7 +321,7 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterSpec):
     ...(['warning', 'critical'] as const).map((level): AlertingRule => ({
       alert: 'RedisCacheHitRateLow',
       expr: `100 * redis:hit_ratio:rate5m{redis="${name}"} < ${num(m.cacheHitRate[level])}`,
-      for: hold(m.cacheHitRate.for),
+      for: parseDuration(m.cacheHitRate.for),
       severity: level,
       labels,
       summary: `${where}: cache hit rate below ${num(m.cacheHitRate[level])} %`,
@@ -354,7 +353,7 @@ export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup
         `100 * max by (namespace, pod, container) (container_memory_working_set_bytes{${containers}})`,
         `max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory"})`,
       ) + ` > ${num(p.memory)}`,
-      for: hold(p.for),
+      for: parseDuration(p.for),
       severity: 'warning',
       summary: `{{ $labels.pod }} in ${c.region}: {{ $labels.container }} uses more than ${num(p.memory)} % of its memory limit`,
       description: `The working set of {{ $labels.container }} in {{ $labels.pod }} has been above ${num(p.memory)} % of its memory limit for ${p.for}: it is OOM-killed at 100 %.`,
@@ -365,7 +364,7 @@ export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup
         `100 * sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[5m]))`,
         `(\n  max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="cpu"})\nor\n  max by (namespace, pod, container) (kube_pod_container_resource_requests{resource="cpu"})\n)`,
       ) + ` > ${num(p.cpu)}`,
-      for: hold(p.for),
+      for: parseDuration(p.for),
       severity: 'warning',
       summary: `{{ $labels.pod }} in ${c.region}: {{ $labels.container }} uses more than ${num(p.cpu)} % of its CPU`,
       description: `{{ $labels.container }} in {{ $labels.pod }} has used more than ${num(p.cpu)} % of its CPU limit (of its request when it has no limit) for ${p.for}: it is throttled or starves its neighbours.`,
@@ -376,7 +375,7 @@ export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup
     alerts.push({
       alert: 'AutoscalerAtMaxReplicas',
       expr: `label_replace(\n  max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{${hpas}})\n  >= max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{${hpas}}),\n  "service", "$1", "horizontalpodautoscaler", "keda-hpa-(.+)"\n)`,
-      for: hold(c.platform.monitoring.autoscaling.atMaxFor),
+      for: parseDuration(c.platform.monitoring.autoscaling.atMaxFor),
       severity: 'warning',
       summary: `{{ $labels.service }} in ${c.region} has run at its maximum replicas for ${c.platform.monitoring.autoscaling.atMaxFor}`,
       description: `KEDA's autoscaler of {{ $labels.service }} (HPA {{ $labels.horizontalpodautoscaler }}) has been at maxReplicas for ${c.platform.monitoring.autoscaling.atMaxFor}: demand above that is not served. Raise autoscaling.max or find the cause of the load.`,
@@ -397,7 +396,7 @@ export function clusterRuleGroups(c: ClusterSpec): RuleGroup[] {
       {
         alert: 'RequestedCapacitySpike',
         expr: `100 * (${requested} / ${requested.replace('}', '} offset 1d')} - 1) > ${num(cost.requestGrowth)}`,
-        for: hold(cost.for),
+        for: parseDuration(cost.for),
         severity: 'warning',
         summary: `${c.cluster}: CPU requested grew more than ${num(cost.requestGrowth)} % in a day`,
         description: `The CPU requested by the pods of ${c.cluster} is more than ${num(cost.requestGrowth)} % above what it was 24 hours earlier, for ${cost.for}: the compute bill grows with it.`,
