@@ -5,6 +5,10 @@ import { render, type Manifest } from '../../synth/render';
 import { defaultRunbookBase, ISTIO_SCRAPE, REDIS_EXPORTER_PORT } from '../../charts/observability';
 import { ROOT, tempDir } from '../helpers';
 
+/** An empty repository root: the sample platform has no overlays. */
+const EMPTY_ROOT = tempDir();
+afterAll(() => fs.rmSync(EMPTY_ROOT, { recursive: true, force: true }));
+
 type M = Manifest & { spec?: any; data?: Record<string, string> };
 
 const ggen = render(loadAll(ROOT, { platform: 'ggen' })).files;
@@ -98,7 +102,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
   });
 
   test('every alert of every cluster, and of a platform with latency objectives, has a runbook with the three sections', () => {
-    const sample = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, tempDir())).files.map((f) => f.manifest as M);
+    const sample = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, EMPTY_ROOT)).files.map((f) => f.manifest as M);
     const names = new Set([...alertsOf(ggen.map((f) => f.manifest as M)), ...alertsOf(sample)].map((r: any) => r.alert as string));
     expect(names).toContain('ServiceLatencyBudgetBurn');
     for (const name of names) {
@@ -172,7 +176,7 @@ const SAMPLE: PlatformInput = {
 };
 
 describe('observability follows the spec', () => {
-  const objs = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, tempDir())).files.map((f) => f.manifest as M);
+  const objs = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, EMPTY_ROOT)).files.map((f) => f.manifest as M);
 
   test('a single-region platform without Redis, autoscaling or metrics ports: only the sidecars are scraped', () => {
     expect(objs.filter((o) => o.kind === 'PodMonitoring').map((o) => o.metadata.name)).toEqual([ISTIO_SCRAPE]);
@@ -191,7 +195,7 @@ describe('observability follows the spec', () => {
 
   test('runbooks point at the gitops repository unless monitoring.runbookBaseUrl says otherwise', () => {
     expect(alertsOf(objs)[0].annotations.runbook_url).toMatch(/^https:\/\/github\.com\/example\/fleet\/blob\/main\/docs\/runbooks\/[A-Za-z]+\.md$/);
-    const other = render(loadEnvironments({ file: 'platforms/sample.ts', input: { ...SAMPLE, monitoring: { runbookBaseUrl: 'https://runbooks.example.com/sample/' } } }, tempDir())).files.map((f) => f.manifest as M);
+    const other = render(loadEnvironments({ file: 'platforms/sample.ts', input: { ...SAMPLE, monitoring: { runbookBaseUrl: 'https://runbooks.example.com/sample/' } } }, EMPTY_ROOT)).files.map((f) => f.manifest as M);
     expect(alertsOf(other)[0].annotations.runbook_url).toMatch(/^https:\/\/runbooks\.example\.com\/sample\/[A-Za-z]+\.md$/);
   });
 });

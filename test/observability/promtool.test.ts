@@ -64,7 +64,11 @@ function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
 
 function sampleEnvs(): EnvironmentSpec[] {
   const root = tempDir('meridian-sample-');
-  return loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE_PLATFORM }, root);
+  try {
+    return loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE_PLATFORM }, root);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -594,6 +598,7 @@ test('every cluster renders rules, and every alert has a fixture', () => {
 d('promtool', () => {
   const root = tempDir('meridian-promtool-');
   const prepared = clusters.map((rc) => [rc, prepare(rc, root)] as const);
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
   test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules: %s', (_key, p) => {
     const r = runPromtool(PROMTOOL!, ['check', 'rules', ...p.ruleFiles], p.dir);

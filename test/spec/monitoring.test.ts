@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { formatProblem, loadEnvironments, SpecError, type PlatformInput } from '../../spec';
 import { tempDir } from '../helpers';
 
@@ -22,6 +23,7 @@ function merge(a: unknown, b: unknown): unknown {
 }
 
 const root = tempDir();
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const load = (patch: unknown = {}) => loadEnvironments({ file: 'platforms/sample.ts', input: merge(base, patch) as PlatformInput }, root);
 function problems(patch: unknown): string[] {
   try {
