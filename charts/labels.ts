@@ -37,6 +37,10 @@ const WAVES: Record<string, number> = {
   ScaledObject: 1,
   Gateway: 0,
   BackendConfig: 0,
+  // Monitoring reads running workloads; dashboards are ConfigMaps (-1).
+  PodMonitoring: 1,
+  Rules: 1,
+  ClusterRules: 1,
 };
 
 /** Annotates every object of the chart with its sync wave. */

@@ -13,6 +13,7 @@ import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels'
 import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from './traffic';
 
 export { mergeTraffic } from './traffic';
+import { Observability } from './observability';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -92,6 +93,9 @@ export class RegionChart extends Chart {
 
     markRedisMaster(this, c);
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
+    // Scraping, rules and dashboards read the workloads above: created after them.
+    new Observability(this, 'Observability', { cluster: c });
+
     addSyncWaves(this);
   }
 

@@ -91,6 +91,10 @@ export default definePlatform({
         { host: 'pubsub.googleapis.com', port: 443 },
         { host: 'cloudkms.googleapis.com', port: 443 },
       ],
+      // Seed §5.2 scales on the api's own http_requests_total: it serves Prometheus metrics.
+      metrics: { port: 'http', path: '/metrics' },
+      // Seed §7.1 targets: error rate < 0.1 %, health check success > 99.9 %.
+      slo: { availability: 99.9 },
     },
     'replication-worker': {
       namespace: 'marketplace',
@@ -104,6 +108,8 @@ export default definePlatform({
         { host: 'firestore.googleapis.com', port: 443 },
         { host: 'pubsub.googleapis.com', port: 443 },
       ],
+      // Seed §2.3: the worker reports the replication lag; served on a metrics-only port.
+      metrics: { port: 9090 },
     },
   },
   redis: {
@@ -122,6 +128,13 @@ export default definePlatform({
     // Seed §4.1: WAF, GeoIP blocking and the 1000 req/s rate limit are rules of this Cloud
     // Armor policy, managed in GCP; the load balancer's backend is attached to it.
     securityPolicy: 'ggen-edge',
+  },
+  // Seed §7: the thresholds table's defaults apply; what is specific to ggen is below.
+  monitoring: {
+    // §7.1 counts 4xx and 5xx in the error rate.
+    errorRate: { codes: '[45]..' },
+    // §2.3 / §7.2: lag > 10 s warns, > 30 s pages; the worker exports it as a gauge in seconds.
+    replicationLag: { service: 'replication-worker', metric: 'replication_lag_seconds' },
   },
   gitops,
 });

@@ -13,6 +13,7 @@ import { namespaceBaselineProblems, policyReferenceProblems } from './policies';
 import { policyProblems } from './policy';
 import { podSecurityProblems } from './pod-security';
 import { routingProblems } from './routing';
+import { promqlProblems } from './promql';
 import { SchemaValidator } from './schema';
 import { workloadProblems } from './workloads';
 
@@ -52,6 +53,7 @@ export function validateObjects(objects: readonly ObjectFile[], validator: Schem
     for (const p of policyProblems(manifest)) problems.push({ ...id, ...p });
     for (const p of shielded(() => podSecurityProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
     if (manifest.kind === 'ScaledObject') for (const p of shielded(() => scaledObjectProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
+    for (const p of promqlProblems(manifest)) problems.push({ ...id, ...p });
   }
   problems.push(...kedaProblemsAcross(objects));
   const reported = new Set(objects.map((o) => o.file));

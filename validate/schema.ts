@@ -37,6 +37,9 @@ export class SchemaValidator {
     addCelDurationRule(this.ajv);
     // Formats the Kubernetes schema names that JSON Schema has no checker for.
     for (const f of ['int-or-string', 'quantity', 'date-time-rfc3339']) this.ajv.addFormat(f, true);
+    // `format: duration` in Kubernetes schemas is Go's duration syntax (`30s`, `1h30m`; kube-openapi
+    // also takes `d` and `w`), not ajv-formats' ISO 8601 one (`PT30S`).
+    this.ajv.addFormat('duration', /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d|w))+$/);
     const k8s = JSON.parse(fs.readFileSync(path.join(schemasDir, 'k8s-1.28.json'), 'utf8')) as { definitions: Record<string, { 'x-kubernetes-group-version-kind'?: Gvk[] }> };
     this.ajv.addSchema(k8s, K8S_ID);
     for (const [name, def] of Object.entries(k8s.definitions)) {

@@ -22,8 +22,10 @@ describe('autoscaling in the region charts', () => {
   test('a queue worker is first-class: workload, identity and autoscaling, no Service, no route', () => {
     const worker = inFolder('queues/prod/us-central1').filter((f) => f.manifest.metadata.name.startsWith('task-worker')).map((f) => f.path);
     expect(worker).toEqual([
+      'queues/prod/us-central1/jobs/configmap-task-worker-red-dashboard.yaml',
       'queues/prod/us-central1/jobs/deployment-task-worker.yaml',
       'queues/prod/us-central1/jobs/networkpolicy-task-worker.yaml',
+      'queues/prod/us-central1/jobs/rules-task-worker.yaml',
       'queues/prod/us-central1/jobs/scaledobject-task-worker.yaml',
       'queues/prod/us-central1/jobs/serviceaccount-task-worker.yaml',
       'queues/prod/us-central1/jobs/triggerauthentication-task-worker-gcp.yaml',

@@ -104,6 +104,7 @@ describe('GitOpsChart', () => {
     expect(project.spec.clusterResourceWhitelist).toEqual([
       { group: '', kind: 'Namespace' },
       { group: 'external-secrets.io', kind: 'ClusterSecretStore' },
+      { group: 'monitoring.googleapis.com', kind: 'ClusterRules' },
     ]);
     const namespaced = project.spec.namespaceResourceWhitelist.map((gk: any) => `${gk.group}/${gk.kind}`);
     expect(namespaced).toEqual(expect.arrayContaining(['apps/Deployment', 'apps/StatefulSet', 'keda.sh/ScaledObject', 'networking.istio.io/VirtualService', '/Service']));
