@@ -50,6 +50,17 @@ export default definePlatform({
       cloudSql: { instance: 'bytspot-prod:us-east1:bytspot-pg' },
       autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300 },
       dependsOn: ['redis:cache'],
+      expose: { hosts: ['api.bytspot.example.com'], paths: ['/'] },
+      metrics: { port: 'http', path: '/metrics' },
+      slo: { availability: 99.9, latency: { p95: '500ms' } },
+      // Cloud SQL (Auth Proxy: the Admin API, then the instance's private IP on 3307),
+      // Firestore and Pub/Sub through the Google APIs.
+      egress: [
+        { host: 'sqladmin.googleapis.com', port: 443 },
+        { cidr: '10.20.0.0/24', port: 3307, protocol: 'tcp' },
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'pubsub.googleapis.com', port: 443 },
+      ],
     },
     'bytspot-dashboard': {
       namespace: 'bytspot',
@@ -63,6 +74,8 @@ export default definePlatform({
       env: { FIRESTORE_DATABASE: '(default)', API_URL: 'http://bytspot-api.bytspot.svc.cluster.local:8080' },
       autoscaling: { min: 2, max: 6, cpuUtilization: 70 },
       dependsOn: ['bytspot-api'],
+      expose: { hosts: ['dashboard.bytspot.example.com'], paths: ['/'] },
+      egress: [{ host: 'firestore.googleapis.com', port: 443 }],
     },
   },
   redis: {
@@ -73,6 +86,14 @@ export default definePlatform({
       maxmemoryPolicy: 'volatile-lru',
       passwordSecret: 'bytspot-redis-password',
     },
+  },
+  ingress: {
+    // One host per service: Istio merges the VirtualServices of one host in creation order,
+    // so a catch-all path and a prefix of another service cannot share a host safely.
+    hosts: ['api.bytspot.example.com', 'dashboard.bytspot.example.com'],
+    tlsCredential: 'bytspot-tls',
+    // Seed: Cloud Armor (WAF, IP allow/deny) on the global HTTPS load balancer.
+    securityPolicy: 'bytspot-edge',
   },
   gitops,
 });

@@ -50,6 +50,12 @@ export default definePlatform({
       secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
       autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
       dependsOn: ['pgbouncer', 'redis:cache'],
+      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/users'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      metrics: { port: 'http', path: '/metrics' },
+      slo: { availability: 99.9, latency: { p95: '500ms' } },
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
     },
     listing: {
       namespace: 'pushnchat', image: image('listing-service'), ...fastify,
@@ -57,6 +63,12 @@ export default definePlatform({
       secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
       autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
       dependsOn: ['pgbouncer', 'redis:cache'],
+      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/listings'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      metrics: { port: 'http', path: '/metrics' },
+      slo: { availability: 99.9, latency: { p95: '500ms' } },
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
     },
     messaging: {
       namespace: 'pushnchat', image: image('messaging-service'), ...fastify,
@@ -66,6 +78,14 @@ export default definePlatform({
       secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
       autoscaling: { min: 2, max: 20, cpuUtilization: 60 },
       dependsOn: ['pgbouncer', 'redis:cache'],
+      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/messages'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      metrics: { port: 'http', path: '/metrics' },
+      slo: { availability: 99.9, latency: { p95: '500ms' } },
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }, { host: '*.firebaseio.com', port: 443 }],
+      // Realtime users are spread by region: requests through the gateway split 60/20/20.
+      traffic: { splitByRegion: true },
     },
     frontend: {
       namespace: 'pushnchat', image: image('frontend'),
@@ -75,6 +95,9 @@ export default definePlatform({
       env: { NEXT_TELEMETRY_DISABLED: '1', API_BASE_URL: 'http://user.pushnchat.svc.cluster.local:8080' },
       autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
       dependsOn: ['user', 'listing', 'messaging'],
+      expose: { hosts: ['app.pushnchat.example.com'], paths: ['/'] },
+      metrics: { port: 'http', path: '/api/metrics' },
+      slo: { availability: 99.5 },
     },
     admin: {
       namespace: 'pushnchat', image: image('admin-ui'),
@@ -84,6 +107,7 @@ export default definePlatform({
       replicas: 2,
       regions: ['africa-south1'],
       dependsOn: ['user', 'listing'],
+      expose: { hosts: ['admin.pushnchat.example.com'], paths: ['/'] },
     },
     pgbouncer: {
       namespace: 'pushnchat',
@@ -99,10 +123,21 @@ export default definePlatform({
       secrets: { POSTGRESQL_PASSWORD: { secret: 'pushnchat-db-password' } },
       cloudSql: { instance: 'pushnchat-prod:africa-south1:pushnchat-pg' },
       replicas: 2,
+      // The Auth Proxy: the Admin API, then the instance's private IP on 3307.
+      egress: [{ host: 'sqladmin.googleapis.com', port: 443 }, { cidr: '10.30.0.0/24', port: 3307, protocol: 'tcp' }],
     },
   },
   redis: {
     cache: { namespace: 'pushnchat', memory: '1Gi', passwordSecret: 'pushnchat-redis-password' },
+  },
+  jwtIssuers: { firebase: { type: 'firebase' } },
+  ingress: {
+    // One gateway: the web app, the API (path-routed to the services) and the admin UI, each
+    // on its own host (Istio merges the VirtualServices of one host in creation order).
+    hosts: ['app.pushnchat.example.com', 'api.pushnchat.example.com', 'admin.pushnchat.example.com'],
+    tlsCredential: 'pushnchat-tls',
+    // WAF and per-client rate limits (throttle keyed on the client IP) in Cloud Armor.
+    securityPolicy: 'pushnchat-edge',
   },
   gitops,
 });

@@ -39,6 +39,15 @@ export default definePlatform({
       // Seed: 1000 RPS per instance is the ceiling; scale well before it.
       autoscaling: { min: 2, max: 30, cpuUtilization: 70, requestsPerSecond: 600 },
       dependsOn: ['auth-validator', 'analytics'],
+      expose: { hosts: ['api.virtuoso.example.com'], paths: ['/'] },
+      metrics: { port: 'http', path: '/metrics' },
+      // Seed "Performance Targets": p95 < 500 ms, 99.9 % availability (error rate < 0.1 %).
+      slo: { availability: 99.9, latency: { p95: '500ms' } },
+      egress: [
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'cloudtasks.googleapis.com', port: 443 },
+        { host: 'storage.googleapis.com', port: 443 },
+      ],
     },
     'test-executor': {
       namespace: 'virtuoso',
@@ -52,6 +61,12 @@ export default definePlatform({
         cooldown: '10m',
         triggers: [{ type: 'cloud-tasks', queue: 'test-execution', tasksPerReplica: 5 }],
       },
+      egress: [
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'cloudtasks.googleapis.com', port: 443 },
+        { host: 'pubsub.googleapis.com', port: 443 },
+        { host: 'storage.googleapis.com', port: 443 },
+      ],
     },
     analytics: {
       namespace: 'virtuoso',
@@ -60,6 +75,7 @@ export default definePlatform({
       resources: { cpu: '250m', memory: '256Mi' },
       probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
       replicas: 2,
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'bigquery.googleapis.com', port: 443 }],
     },
     'auth-validator': {
       namespace: 'virtuoso',
@@ -79,6 +95,8 @@ export default definePlatform({
       secrets: { WEBHOOK_SIGNING_SECRET: { secret: 'virtuoso-webhook-signing-secret' } },
       env: { TASKS_QUEUE: 'test-execution' },
       replicas: 2,
+      expose: { hosts: ['hooks.virtuoso.example.com'], paths: ['/'] },
+      egress: [{ host: 'cloudtasks.googleapis.com', port: 443 }],
     },
   },
   jobs: {
@@ -98,6 +116,12 @@ export default definePlatform({
       timeZone: 'America/New_York',
       deadline: '1h',
     },
+  },
+  ingress: {
+    hosts: ['api.virtuoso.example.com', 'hooks.virtuoso.example.com'],
+    tlsCredential: 'virtuoso-api-tls',
+    // Seed: Cloud Armor (DDoS protection, WAF rules) in front of the load balancer.
+    securityPolicy: 'virtuoso-edge',
   },
   gitops,
 });

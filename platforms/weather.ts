@@ -33,6 +33,10 @@ export default definePlatform({
       },
       env: { PUBSUB_TOPIC: 'weather-events' },
       autoscaling: { min: 2, max: 10, cpuUtilization: 70, requestsPerSecond: 500 },
+      expose: { paths: ['/v1/events'] },
+      metrics: { port: 'http', path: '/metrics' },
+      slo: { availability: 99.9, latency: { p95: '250ms' } },
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }],
     },
     'stream-worker': {
       namespace: 'weather',
@@ -53,6 +57,7 @@ export default definePlatform({
         triggers: [{ type: 'pubsub', subscription: 'weather-events-enrich', messagesPerReplica: 1000 }],
       },
       dependsOn: ['enrichment'],
+      egress: [{ host: 'pubsub.googleapis.com', port: 443 }],
     },
     enrichment: {
       namespace: 'weather',
@@ -66,7 +71,18 @@ export default definePlatform({
       env: { BIGQUERY_DATASET: 'weather_enriched', BIGQUERY_TABLE: 'events' },
       secrets: { WEATHER_API_KEY: { secret: 'weather-provider-api-key' } },
       autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
+      // BigQuery (storage write API) and the weather provider's REST API.
+      egress: [
+        { host: 'bigquery.googleapis.com', port: 443 },
+        { host: 'bigquerystorage.googleapis.com', port: 443 },
+        { host: 'api.weather-provider.example.com', port: 443 },
+      ],
     },
+  },
+  ingress: {
+    hosts: ['ingest.weather.example.com'],
+    tlsCredential: 'weather-ingest-tls',
+    securityPolicy: 'weather-edge',
   },
   gitops,
 });
