@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { formatProblem as formatSpecProblem, SpecError } from '../spec';
 import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
 import { formatProblem, readObjects, UnusableInputError, validateObjects } from '../validate';
+import { runDiff } from './diff';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -91,6 +92,13 @@ export function main(argv: string[], io: Io = stdio): number {
     .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
     .action((dir: string) => {
       code = runValidate(path.resolve(dir), io);
+    });
+
+  program.command('diff')
+    .description('render to a temporary folder and compare with dist/ as committed at a git revision, per cluster (0 no change, 1 changes, 2 error)')
+    .option('--base <ref>', 'git revision whose committed dist/ is the base', 'HEAD')
+    .action((o: { base: string }) => {
+      code = runDiff({ root: ROOT, base: o.base }, io);
     });
 
   try {
