@@ -35,6 +35,8 @@ interface SizeResult {
   write: number;
   /** Everything after process start: modules, spec, render, validate, write (not the clean-up). */
   total: number;
+  /** CPU seconds of the child, all threads: below `total`, it waited for a core. */
+  cpu: number;
   /** Peak resident set size of the child, in MiB. */
   peakRss: number;
 }
@@ -77,10 +79,12 @@ function child(services: number): void {
   const out = fs.mkdtempSync(path.join(ROOT, '.meridian', 'bench-'));
   let write: number;
   let total: number;
+  let cpu: NodeJS.CpuUsage;
   try {
     writeDist(path.join(out, 'dist'), rendering, { full: true });
     write = lap();
     total = seconds(started);
+    cpu = process.cpuUsage();
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -94,6 +98,7 @@ function child(services: number): void {
     validate: validated,
     write,
     total,
+    cpu: (cpu.user + cpu.system) / 1e6,
     peakRss: process.resourceUsage().maxRSS / 1024,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -185,14 +190,14 @@ function main(argv: string[]): void {
     });
     out.push('', `Synthetic fleet: spec → render → strict validation → atomic write, one process per size (YAML worker threads: ${defaultWorkers()})`, '');
     out.push(table(
-      ['services', 'clusters', 'objects', 'modules s', 'spec s', 'render s', 'validate s', 'render + validate s', 'write s', 'wall s', 'objects/s', 'peak RSS MiB', '× time (wall, render + validate) for × objects'],
+      ['services', 'clusters', 'objects', 'modules s', 'spec s', 'render s', 'validate s', 'render + validate s', 'write s', 'wall s', 'CPU s', 'objects/s', 'peak RSS MiB', '× time (wall, render + validate) for × objects'],
       results.map((r, i) => {
         const prev = results[i - 1];
         const rv = (x: SizeResult) => x.render + x.validate;
         const ratio = prev ? `${(r.total / prev.total).toFixed(2)}, ${(rv(r) / rv(prev)).toFixed(2)} for ${(r.objects / prev.objects).toFixed(2)}` : '';
         return [
           r.services, r.clusters, r.objects, r.modules.toFixed(2), r.spec.toFixed(2), r.render.toFixed(2), r.validate.toFixed(2), rv(r).toFixed(2),
-          r.write.toFixed(2), r.total.toFixed(2), (r.objects / r.total).toFixed(0), r.peakRss.toFixed(0), ratio,
+          r.write.toFixed(2), r.total.toFixed(2), r.cpu.toFixed(2), (r.objects / r.total).toFixed(0), r.peakRss.toFixed(0), ratio,
         ].map(String);
       }),
     ));
