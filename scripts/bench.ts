@@ -3,8 +3,8 @@
  *
  * 1. A synthetic platform (scripts/synthetic-fleet.ts) at growing sizes, each size in its own
  *    child process so that its peak RSS is its own: spec parsing, rendering, strict
- *    validation and the atomic write (into a temporary folder), through the functions
- *    `synthesize` calls.
+ *    validation and the atomic write (into `.meridian/bench-*`, on the file system of dist/,
+ *    removed afterwards), through the functions `synthesize` calls.
  * 2. The repository's own platforms (a copy of it, so dist/ is not touched) through
  *    `npx cdk8s synth` with this repository's app command (tsx: no type-checking) and with
  *    the app command `cdk8s init` writes (`npx ts-node main.ts`, which type-checks).
