@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { formatProblem as formatSpecProblem, SpecError } from '../spec';
 import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
 import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../validate';
+import { runDiff } from './diff';
 import { runPromote } from './promote';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -110,6 +111,13 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
     .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
       code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
+    });
+
+  program.command('diff')
+    .description('render to a temporary folder and compare with dist/ as committed at a git revision, per cluster (0 no change, 1 changes, 2 error)')
+    .option('--base <ref>', 'git revision whose committed dist/ is the base', 'HEAD')
+    .action((o: { base: string }) => {
+      code = runDiff({ root: ROOT, base: o.base }, io);
     });
 
   try {

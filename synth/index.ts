@@ -41,7 +41,7 @@ export class OutputInvalidError extends Error {
 export function synthesize(opts: SynthOptions): SynthResult {
   const dist = opts.dist ?? path.join(opts.root, 'dist');
   const envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
-  const rendering = render(envs);
+  const rendering = render(envs, opts.onEnvironment);
   const distName = path.relative(opts.root, dist) || dist;
   const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })));
   if (problems.length > 0) throw new OutputInvalidError(problems.map(formatValidation));
@@ -51,10 +51,6 @@ export function synthesize(opts: SynthOptions): SynthResult {
   for (const f of rendering.files) {
     const cluster = f.path.split('/').slice(0, 3).join('/');
     perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
-  }
-  for (const scope of rendering.scopes) {
-    const count = [...perCluster].filter(([k]) => k.startsWith(`${scope}/`)).reduce((n, [, v]) => n + v, 0);
-    opts.onEnvironment?.(scope, count);
   }
   return { rendering, perCluster };
 }

@@ -2,12 +2,14 @@
  * Spec → objects → files. One cdk8s App per environment: a RegionChart per region cluster
  * and a GitOpsChart; every object becomes one file named after its kind, namespace and name.
  */
-import { ApiObject, App, Chart, Yaml } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
+import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentSpec } from '../spec/load';
 import { architectureDocument } from './architecture';
+import { YamlPool } from './yaml-pool';
 
 /** A Kubernetes object as rendered: plain JSON. */
 export interface Manifest {
@@ -48,8 +50,16 @@ export class RenderError extends Error {
   }
 }
 
-export function render(envs: readonly EnvironmentSpec[]): Rendering {
-  const files: RenderedFile[] = [];
+/**
+ * cdk8s's `Yaml.stringify` options (YAML 1.1 quoting, no line folding); `directives: false`
+ * skips the per-document walk looking for custom tags, which plain objects never have.
+ */
+const YAML_OPTIONS: ToStringOptions & { keepUndefined: boolean; version: '1.1' } = { keepUndefined: true, lineWidth: 0, version: '1.1', directives: false };
+
+/** @param onEnvironment called after each environment is rendered, for progress output */
+export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope: string, objects: number) => void): Rendering {
+  const rendered: { path: string; manifest: Manifest; header: string; yaml: number }[] = [];
+  const yaml = new YamlPool(YAML_OPTIONS);
   const problems: string[] = [];
   const scopes: string[] = [];
   for (const environment of envs) {
@@ -64,13 +74,21 @@ export function render(envs: readonly EnvironmentSpec[]): Rendering {
       problems.push(`${environment.files.join(' + ')}: ${(e as Error).message}`);
       continue;
     }
+    // chart.toJson() would resolve dependencies and validate the whole App once per chart
+    // (quadratic in regions) and throws on the first failed check: validate once, take objects directly.
+    problems.push(...constructErrors(charts[0][0].node.root));
+    const before = rendered.length;
     for (const [chart, folder] of charts) {
-      problems.push(...constructErrors(chart));
-      for (const manifest of chart.toJson() as Manifest[]) {
-        files.push({ path: `${folder}/${fileName(manifest)}`, manifest, content: header + Yaml.stringify(manifest) });
+      for (const obj of apiObjects(chart)) {
+        if (Chart.of(obj) !== chart) continue;
+        const manifest = obj.toJson() as Manifest;
+        rendered.push({ path: `${folder}/${fileName(manifest)}`, manifest, header, yaml: yaml.add(manifest) });
       }
     }
+    onEnvironment?.(scope, rendered.length - before);
   }
+  const contents = yaml.finish();
+  const files: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (let i = 1; i < files.length; i++) {
     if (files[i].path === files[i - 1].path) problems.push(`${files[i].path}: two objects render to the same file: ${describe(files[i].manifest)}`);

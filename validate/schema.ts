@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import Ajv, { _, ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { contentHash, ValidatorCache } from './compiled';
 import { addCelDurationRule } from './durations';
 import { SCHEMAS_DIR } from './schema-files';
 
@@ -29,10 +30,13 @@ export class SchemaValidator {
   private readonly k8sKinds = new Map<string, string>();
   private readonly compiled = new Map<string, ValidateFunction | null>();
   private metaValidator?: ValidateFunction;
+  private readonly cache: ValidatorCache;
+  private readonly k8sHash: string;
 
-  constructor(private readonly schemasDir = path.join(ROOT, SCHEMAS_DIR)) {
+  /** @param cacheDir where compiled validators are kept between runs; `null` for none */
+  constructor(private readonly schemasDir = path.join(ROOT, SCHEMAS_DIR), cacheDir: string | null = path.join(ROOT, 'node_modules/.cache/meridian/ajv')) {
     // verbose: errors carry the offending value, shown as "(got ...)".
-    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, verbose: true });
+    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, verbose: true, code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } });
     addFormats(this.ajv);
     addCelDurationRule(this.ajv);
     // Formats the Kubernetes schema names that JSON Schema has no checker for.
@@ -40,7 +44,10 @@ export class SchemaValidator {
     // `format: duration` in Kubernetes schemas is Go's duration syntax (`30s`, `1h30m`; kube-openapi
     // also takes `d` and `w`), not ajv-formats' ISO 8601 one (`PT30S`).
     this.ajv.addFormat('duration', /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h|d|w))+$/);
-    const k8s = JSON.parse(fs.readFileSync(path.join(schemasDir, 'k8s-1.28.json'), 'utf8')) as { definitions: Record<string, { 'x-kubernetes-group-version-kind'?: Gvk[] }> };
+    const k8sText = fs.readFileSync(path.join(schemasDir, 'k8s-1.28.json'), 'utf8');
+    this.k8sHash = contentHash(k8sText);
+    this.cache = new ValidatorCache(this.ajv, cacheDir ?? undefined);
+    const k8s = JSON.parse(k8sText) as { definitions: Record<string, { 'x-kubernetes-group-version-kind'?: Gvk[] }> };
     this.ajv.addSchema(k8s, K8S_ID);
     for (const [name, def] of Object.entries(k8s.definitions)) {
       for (const gvk of def['x-kubernetes-group-version-kind'] ?? []) {
@@ -61,7 +68,7 @@ export class SchemaValidator {
     const problems = validator(obj) ? [] : toProblems(validator.errors ?? []);
     // CRD schemas leave metadata open; hold it to ObjectMeta like the API server does.
     if (!this.k8sKinds.has(gvkKey(obj.apiVersion, obj.kind))) {
-      this.metaValidator ??= this.ajv.compile({ $ref: `${K8S_ID}#/definitions/${OBJECT_META}` });
+      this.metaValidator ??= this.cache.compile({ $ref: `${K8S_ID}#/definitions/${OBJECT_META}` }, this.k8sHash);
       if (!this.metaValidator(obj.metadata)) problems.push(...toProblems(this.metaValidator.errors ?? [], 'metadata'));
     }
     return problems;
@@ -75,12 +82,12 @@ export class SchemaValidator {
 
   private compile(apiVersion: string, kind: string): ValidateFunction | null {
     const def = this.k8sKinds.get(gvkKey(apiVersion, kind));
-    if (def) return this.ajv.compile({ $ref: `${K8S_ID}#/definitions/${def}` });
+    if (def) return this.cache.compile({ $ref: `${K8S_ID}#/definitions/${def}` }, this.k8sHash);
     const [group, version] = apiVersion.split('/');
     if (!version) return null;
     const file = path.join(this.schemasDir, group, `${kind.toLowerCase()}_${version}.json`);
     if (!fs.existsSync(file)) return null;
-    return this.ajv.compile(JSON.parse(fs.readFileSync(file, 'utf8')));
+    return this.cache.compile(JSON.parse(fs.readFileSync(file, 'utf8')));
   }
 }
 

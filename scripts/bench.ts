@@ -1,0 +1,225 @@
+/**
+ * `npm run bench`: how synth scales, and what the app command costs.
+ *
+ * 1. A synthetic platform (scripts/synthetic-fleet.ts) at growing sizes, each size in its own
+ *    child process so that its peak RSS is its own: spec parsing, rendering, strict
+ *    validation and the atomic write (into `.meridian/bench-*`, on the file system of dist/,
+ *    removed afterwards), through the functions `synthesize` calls.
+ * 2. The repository's own platforms (a copy of it, so dist/ is not touched) through
+ *    `npx cdk8s synth` with this repository's app command (tsx: no type-checking) and with
+ *    the app command `cdk8s init` writes (`npx ts-node main.ts`, which type-checks).
+ *
+ * Timings depend on the machine and on what else runs on it: read the ratios, not the
+ * seconds. Nothing here asserts a time.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { defaultWorkers } from '../synth/yaml-pool';
+
+const ROOT = path.resolve(__dirname, '..');
+const DEFAULT_SIZES = '21,42,84,168,336';
+
+interface SizeResult {
+  services: number;
+  clusters: number;
+  objects: number;
+  /** Seconds per phase. */
+  modules: number;
+  spec: number;
+  render: number;
+  validate: number;
+  write: number;
+  /** Everything after process start: modules, spec, render, validate, write (not the clean-up). */
+  total: number;
+  /** CPU seconds of the child, all threads: below `total`, it waited for a core. */
+  cpu: number;
+  /** Peak resident set size of the child, in MiB. */
+  peakRss: number;
+}
+
+const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** One size, in this (child) process; prints its result as JSON on stdout. */
+function child(services: number): void {
+  const started = process.hrtime.bigint();
+  let t = started;
+  const lap = () => {
+    const s = seconds(t);
+    t = process.hrtime.bigint();
+    return s;
+  };
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { loadEnvironments } = require('../spec/load') as typeof import('../spec/load');
+  const { render } = require('../synth/render') as typeof import('../synth/render');
+  const { writeDist } = require('../synth/write') as typeof import('../synth/write');
+  const { formatProblem, validateObjects } = require('../validate') as typeof import('../validate');
+  const { syntheticPlatform } = require('./synthetic-fleet') as typeof import('./synthetic-fleet');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const modules = lap();
+
+  const envs = loadEnvironments({ file: 'platforms/fleet.ts', input: syntheticPlatform(services) }, os.tmpdir());
+  const spec = lap();
+  const renderStarted = process.hrtime.bigint();
+  const rendering = render(envs, (scope, n) => log(`    ${scope}: ${n} objects rendered (${seconds(renderStarted).toFixed(1)} s)`));
+  const rendered = lap();
+  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join('dist', f.path), manifest: f.manifest })));
+  const validated = lap();
+  if (problems.length > 0) {
+    problems.slice(0, 10).forEach((p) => log(formatProblem(p)));
+    throw new Error(`the synthetic platform has ${problems.length} validation problem(s)`);
+  }
+  log(`    ${rendering.files.length} objects validated (${validated.toFixed(1)} s)`);
+  // Beside the repository (same file system as dist/), removed after the clock stops.
+  fs.mkdirSync(path.join(ROOT, '.meridian'), { recursive: true });
+  const out = fs.mkdtempSync(path.join(ROOT, '.meridian', 'bench-'));
+  let write: number;
+  let total: number;
+  let cpu: NodeJS.CpuUsage;
+  try {
+    writeDist(path.join(out, 'dist'), rendering, { full: true });
+    write = lap();
+    total = seconds(started);
+    cpu = process.cpuUsage();
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  const result: SizeResult = {
+    services,
+    clusters: envs.reduce((n, e) => n + e.clusters.length, 0),
+    objects: rendering.files.length,
+    modules,
+    spec,
+    render: rendered,
+    validate: validated,
+    write,
+    total,
+    cpu: (cpu.user + cpu.system) / 1e6,
+    peakRss: process.resourceUsage().maxRSS / 1024,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function runSize(services: number): SizeResult {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', String(services)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) throw new Error(`bench child for ${services} services failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as SizeResult;
+}
+
+/** A copy of the repository to synthesize in (same node_modules), so dist/ stays as it is. */
+function repoCopy(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-bench-repo-'));
+  const skip = new Set(['node_modules', 'dist', '.git', '.meridian', 'coverage']);
+  for (const entry of fs.readdirSync(ROOT)) {
+    if (skip.has(entry) || entry.startsWith('dist.')) continue;
+    fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+  }
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** sha256 over every file path and content of a folder: to show both app commands render the same. */
+function treeHash(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) walk(p);
+      else h.update(`${p}\0`).update(fs.readFileSync(path.join(dir, p))).update('\0');
+    }
+  };
+  walk('');
+  return h.digest('hex').slice(0, 16);
+}
+
+interface AppRun { label: string; command: string; seconds: number[]; objects: number; tree: string }
+
+function runApp(dir: string, label: string, args: string[], runs: number): AppRun {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+    log(`  ${label}: run ${i + 1}/${runs}: npx ${args.join(' ')}`);
+    const started = process.hrtime.bigint();
+    const r = spawnSync('npx', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+    const s = seconds(started);
+    if (r.status !== 0) throw new Error(`npx ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+    times.push(s);
+    log(`    ${s.toFixed(2)} s`);
+  }
+  const summary = fs.readFileSync(path.join(dir, '.meridian/cdk8s-out/meridian-summary.yaml'), 'utf8');
+  const objects = [...summary.matchAll(/: (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return { label, command: `npx ${args.join(' ')}`, seconds: times, objects, tree: treeHash(path.join(dir, 'dist')) };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function table(head: string[], rows: string[][]): string {
+  const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function main(argv: string[]): void {
+  const program = new Command('bench')
+    .option('--sizes <list>', 'services per synthetic platform, comma-separated', DEFAULT_SIZES)
+    .option('--runs <n>', 'runs of each app command (the median is shown)', '3')
+    .option('--no-repo', 'skip the app command comparison on the repository')
+    .option('--no-fleet', 'skip the synthetic fleet')
+    .option('--child <services>', 'internal: run one size in this process')
+    .parse(argv, { from: 'user' });
+  const o = program.opts<{ sizes: string; runs: string; repo: boolean; fleet: boolean; child?: string }>();
+  if (o.child) return child(Number(o.child));
+
+  const out: string[] = [`Meridian bench on ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}`];
+  if (o.fleet) {
+    const sizes = o.sizes.split(',').map(Number);
+    const results: SizeResult[] = [];
+    sizes.forEach((n, i) => {
+      log(`[${i + 1}/${sizes.length}] synthetic platform: ${n} services × 6 regions × 3 environments`);
+      const r = runSize(n);
+      results.push(r);
+      log(`  ${r.objects} objects in ${r.total.toFixed(2)} s, peak RSS ${r.peakRss.toFixed(0)} MiB`);
+    });
+    out.push('', `Synthetic fleet: spec → render → strict validation → atomic write, one process per size (YAML worker threads: ${defaultWorkers()})`, '');
+    out.push(table(
+      ['services', 'clusters', 'objects', 'modules s', 'spec s', 'render s', 'validate s', 'render + validate s', 'write s', 'wall s', 'CPU s', 'objects/s', 'peak RSS MiB', '× time (wall, render + validate) for × objects'],
+      results.map((r, i) => {
+        const prev = results[i - 1];
+        const rv = (x: SizeResult) => x.render + x.validate;
+        const ratio = prev ? `${(r.total / prev.total).toFixed(2)}, ${(rv(r) / rv(prev)).toFixed(2)} for ${(r.objects / prev.objects).toFixed(2)}` : '';
+        return [
+          r.services, r.clusters, r.objects, r.modules.toFixed(2), r.spec.toFixed(2), r.render.toFixed(2), r.validate.toFixed(2), rv(r).toFixed(2),
+          r.write.toFixed(2), r.total.toFixed(2), r.cpu.toFixed(2), (r.objects / r.total).toFixed(0), r.peakRss.toFixed(0), ratio,
+        ].map(String);
+      }),
+    ));
+  }
+  if (o.repo) {
+    const runs = Math.max(1, Number(o.runs));
+    log('repository platforms: npx cdk8s synth, tsx app command vs ts-node (in a copy of the repository)');
+    const dir = repoCopy();
+    try {
+      const tsx = runApp(dir, 'tsx (cdk8s.yaml)', ['cdk8s', 'synth'], runs);
+      const tsNode = runApp(dir, 'ts-node (cdk8s default)', ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], runs);
+      const ratio = median(tsx.seconds) / median(tsNode.seconds);
+      out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s)`, '');
+      out.push(table(['app command', 'wall s (median)', 'runs', 'dist/ sha256'], [tsx, tsNode].map((a) => [
+        `\`${a.command}\``, median(a.seconds).toFixed(2), a.seconds.map((s) => s.toFixed(2)).join(', '), a.tree,
+      ])));
+      out.push('', `tsx / ts-node: ${ratio.toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,119 @@
+/**
+ * The paths that make synth fast must not change what it renders or reports: YAML made in
+ * worker threads is the same bytes as YAML made inline, a validator loaded from the cache
+ * reports what a freshly compiled one does, and the benchmark's synthetic fleet is a valid
+ * platform. (Speed itself is measured by `npm run bench`, never asserted here.)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { syntheticPlatform } from '../../scripts/synthetic-fleet';
+import { loadEnvironments } from '../../spec/load';
+import { render } from '../../synth/render';
+import { defaultWorkers, YamlPool } from '../../synth/yaml-pool';
+import { formatProblem, validateObjects } from '../../validate';
+import { SchemaValidator } from '../../validate/schema';
+import { tempDir } from '../helpers';
+
+jest.setTimeout(120_000);
+
+const OPTIONS = { keepUndefined: true, lineWidth: 0, version: '1.1', directives: false } as const;
+
+describe('YamlPool', () => {
+  const objects = Array.from({ length: 3100 }, (_, i) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `cm-${i}`, labels: { 'app.kubernetes.io/name': 'x', on: 'yes' } },
+    data: { 'a.conf': `line ${i}\nsecond: line\n`, port: '0755', empty: '', flag: 'true' },
+  }));
+
+  test('worker threads give the same bytes, in the same order, as the main thread', () => {
+    const pool = new YamlPool(OPTIONS, 2);
+    objects.forEach((o, i) => expect(pool.add(o)).toBe(i));
+    const out = pool.finish();
+    expect(pool.offloaded).toBe(1100); // past the first 2000, made inline
+    expect(out).toHaveLength(objects.length);
+    expect(out).toEqual(objects.map((o) => stringify(o, OPTIONS)));
+    expect(out[2500]).toContain('"on": "yes"'); // YAML 1.1 quoting, made in a worker
+  });
+
+  test('with no workers everything is made inline', () => {
+    const pool = new YamlPool(OPTIONS, 0);
+    objects.forEach((o) => pool.add(o));
+    expect(pool.finish()).toEqual(objects.map((o) => stringify(o, OPTIONS)));
+    expect(pool.offloaded).toBe(0);
+  });
+
+  test('MERIDIAN_YAML_WORKERS sets the number of workers; anything but a count leaves the default', () => {
+    expect(defaultWorkers({ MERIDIAN_YAML_WORKERS: '0' })).toBe(0);
+    expect(defaultWorkers({ MERIDIAN_YAML_WORKERS: '2' })).toBe(2);
+    expect(defaultWorkers({ MERIDIAN_YAML_WORKERS: 'many' })).toBe(defaultWorkers({}));
+    expect(defaultWorkers({})).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('SchemaValidator cache', () => {
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'api', namespace: 'shop', labels: { x: 5 } },
+    spec: { selector: {}, template: { spec: { containers: [{ name: 'api', image: 'a:1', ports: [{ containerPort: 'http' }] }] } }, bogus: true },
+  };
+  const scaledObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 's', namespace: 'shop', extra: 1 }, spec: { triggers: 'no' } };
+
+  test('a validator loaded from the cache reports exactly what a compiled one does', () => {
+    const dir = tempDir('meridian-ajv-');
+    const compiled = new SchemaValidator(undefined, null);
+    const cold = new SchemaValidator(undefined, dir);
+    const expected = [deployment, scaledObject].map((o) => compiled.validate(o));
+    expect(expected[0]).toEqual(expect.arrayContaining([
+      { path: 'spec.bogus', message: 'unknown field' },
+      { path: 'metadata.labels.x', message: 'must be string (got 5)' },
+      { path: 'spec.template.spec.containers[0].ports[0].containerPort', message: 'must be integer (got "http")' },
+    ]));
+    expect([deployment, scaledObject].map((o) => cold.validate(o))).toEqual(expected);
+    const files = fs.readdirSync(dir);
+    // Deployment and ObjectMeta; a schema with a CEL rule (x-kubernetes-validations, checked by
+    // a function keyword that cannot be written out as code) is compiled every run instead.
+    expect(files.filter((f) => f.endsWith('.js'))).toHaveLength(2);
+
+    const warm = new SchemaValidator(undefined, dir);
+    expect([deployment, scaledObject].map((o) => warm.validate(o))).toEqual(expected);
+    expect(fs.readdirSync(dir)).toEqual(files);
+  });
+
+  test('a different schema gets a different cache entry', () => {
+    const dir = tempDir('meridian-ajv-');
+    const schemas = tempDir('meridian-schemas-');
+    fs.cpSync(path.join(__dirname, '../../imports/schemas'), schemas, { recursive: true });
+    new SchemaValidator(schemas, dir).validate(deployment);
+    const before = fs.readdirSync(dir);
+    const file = path.join(schemas, 'k8s-1.28.json');
+    const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+    schema.definitions['io.k8s.api.apps.v1.DeploymentSpec'].properties.bogus = { type: 'boolean' };
+    fs.writeFileSync(file, JSON.stringify(schema));
+    const problems = new SchemaValidator(schemas, dir).validate(deployment);
+    expect(problems).not.toContainEqual(expect.objectContaining({ path: 'spec.bogus' }));
+    expect(fs.readdirSync(dir).length).toBeGreaterThan(before.length);
+  });
+
+  test('a corrupt cache entry is compiled again', () => {
+    const dir = tempDir('meridian-ajv-');
+    const expected = new SchemaValidator(undefined, dir).validate(deployment);
+    for (const f of fs.readdirSync(dir)) fs.writeFileSync(path.join(dir, f), 'module.exports = {');
+    expect(new SchemaValidator(undefined, dir).validate(deployment)).toEqual(expected);
+  });
+});
+
+describe('synthetic fleet of the benchmark', () => {
+  test('renders 6 regions × 3 environments that pass every check', () => {
+    const envs = loadEnvironments({ file: 'platforms/fleet.ts', input: syntheticPlatform(8) }, tempDir());
+    expect(envs.map((e) => e.env)).toEqual(['dev', 'staging', 'prod']);
+    expect(envs.every((e) => e.clusters.length === 6)).toBe(true);
+    const rendering = render(envs);
+    const problems = validateObjects(rendering.files.map((f) => ({ file: f.path, manifest: f.manifest })));
+    expect(problems.map(formatProblem)).toEqual([]);
+    const kinds = new Set(rendering.files.map((f) => f.manifest.kind));
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(['Deployment', 'ScaledObject', 'StatefulSet', 'VirtualService', 'ExternalSecret']));
+  });
+});
