@@ -26,6 +26,8 @@ const WAVES: Record<string, number> = {
   PodDisruptionBudget: 0,
   VirtualService: 1,
   ScaledObject: 1,
+  PeerAuthentication: -1,
+  ServiceExport: 1,
 };
 
 /** Annotates every object of the chart with its sync wave. */

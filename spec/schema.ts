@@ -240,7 +240,7 @@ export const Redis = z.strictObject({
   minReplicasToWrite: z.number().int().min(0).default(1),
   /** ... whose replication lag is at most this. @default 10s */
   minReplicasMaxLag: duration.default('10s'),
-  /** Memory limit of the redis container; maxmemory is set to 80 % of it. @default 1Gi */
+  /** Memory limit of the redis container; maxmemory is set to 60 % of it (buffers and the AOF rewrite's fork need the rest). @default 1Gi */
   memory: byteQuantity.default('1Gi'),
   maxmemoryPolicy: z.enum(['noeviction', 'allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-random', 'volatile-random']).default('allkeys-lru'),
   /** Persistent volume per pod. @default 10Gi */
@@ -249,6 +249,14 @@ export const Redis = z.strictObject({
   /** Secret Manager id of the Redis password. */
   passwordSecret: secretManagerName,
   image: Image.default({ repository: 'docker.io/library/redis', tag: '7.4.2-alpine' }),
+  /**
+   * The host a secondary region's replicas reach the primary region's group at (port 6379);
+   * `{region}` stands for the primary region's key, so a promotion moves it.
+   * @default - `<name>-{region}.<namespace>.svc.clusterset.local`: the Service each region exports (GKE multi-cluster Services)
+   */
+  crossRegionHost: z.string().regex(/^([a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?\.)*[a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?$/, {
+    message: 'must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal',
+  }).optional(),
 }).superRefine((r, ctx) => {
   if (r.quorum !== undefined && r.quorum > r.replicas) {
     ctx.addIssue({ code: 'custom', path: ['quorum'], message: `must be <= replicas (${r.replicas})`, input: r.quorum });
