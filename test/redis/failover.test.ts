@@ -2,57 +2,7 @@
  * Scenarios 1-3 of the Redis issue, plus the preStop handover, with real redis-server and
  * redis-sentinel running the scripts and configuration RedisSentinel renders.
  */
-import { command, connect, describeRedis, Harness, median, RedisGroup, renderRedis, waitFor } from './harness';
-
-/** Short Sentinel timings so the scenarios fit in seconds; the rest are the spec's defaults. */
-export const FAST = { downAfter: '1000ms', failoverTimeout: '5s', minReplicasMaxLag: '2s', memory: '256Mi', storage: '1Gi' };
-const DOWN_AFTER_MS = 1000;
-const FAILOVER_TIMEOUT_MS = 5000;
-
-/** Writes `key:n` one by one, each followed by WAIT 1; keeps the keys a replica acknowledged. */
-class Writer {
-  readonly acknowledged: string[] = [];
-  private stopped = false;
-  readonly done: Promise<void>;
-
-  constructor(group: RedisGroup, master: number, prefix: string) {
-    const client = connect(group.pods[master].redis, group.password);
-    this.done = (async () => {
-      try {
-        await client.connect();
-        for (let n = 0; !this.stopped; n++) {
-          const key = `${prefix}:${n}`;
-          await client.set(key, `v${n}`);
-          if (Number(await client.call('WAIT', '1', '1000')) >= 1) this.acknowledged.push(key);
-        }
-      } catch {
-        // The master died under the writer: what it acknowledged so far is what counts.
-      } finally {
-        client.disconnect();
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
-
-/** The master a quorum of sentinels names, once it reports the master role itself; not `not`. */
-async function newMaster(group: RedisGroup, not: number): Promise<number | undefined> {
-  const named = (await group.sentinelMasters()).filter((m) => m !== undefined && m !== group.pods[not].hostname);
-  const quorum = Number(group.env('sentinel').QUORUM);
-  const host = named.find((m) => named.filter((x) => x === m).length >= quorum);
-  if (!host) return undefined;
-  const i = group.index(host);
-  return (await group.roles())[i] === 'master' ? i : undefined;
-}
-
-async function missing(group: RedisGroup, i: number, keys: readonly string[]): Promise<string[]> {
-  const values = await group.values(i, keys);
-  return keys.filter((_, k) => values[k] === null);
-}
+import { command, describeRedis, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, FAST, Harness, median, missing, newMaster, RedisGroup, renderRedis, waitFor, Writer } from './harness';
 
 describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one region)', () => {
   const h = new Harness(1);
@@ -97,7 +47,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     for (let run = 1; run <= runs; run++) {
       const old = await settled(30_000);
       const writer = new Writer(group, old, `s2-run${run}`);
-      await waitFor('writes to be acknowledged', 5000, async () => (writer.acknowledged.length >= 100 ? true : undefined));
+      await writer.acknowledgedAtLeast(100);
       const t0 = performance.now();
       await group.pods[old].containers.get('redis')!.stop('SIGKILL');
       const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 20);
@@ -117,12 +67,12 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
   test('3. the old master restarts: it rejoins as a replica of the new master, no data lost', async () => {
     const old = await settled(30_000);
     const before = new Writer(group, old, 's3-before');
-    await waitFor('writes to be acknowledged', 5000, async () => (before.acknowledged.length >= 100 ? true : undefined));
+    await before.acknowledgedAtLeast(100);
     await before.stop();
     await group.pods[old].containers.get('redis')!.stop('SIGKILL');
     const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 50);
     const after = new Writer(group, next, 's3-after');
-    await waitFor('writes to the new master to be acknowledged', 5000, async () => (after.acknowledged.length >= 100 ? true : undefined));
+    await after.acknowledgedAtLeast(100);
     await after.stop();
 
     group.startContainer(old, 'redis');
@@ -140,7 +90,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
   test('preStop: a master hands over to an in-sync replica before it stops; no acknowledged write is lost', async () => {
     const old = await settled(30_000);
     const writer = new Writer(group, old, 'prestop');
-    await waitFor('writes to be acknowledged', 5000, async () => (writer.acknowledged.length >= 100 ? true : undefined));
+    await writer.acknowledgedAtLeast(100);
     const t0 = performance.now();
     const deleting = group.deletePod(old);
     const next = await waitFor('a new master', 20_000, () => newMaster(group, old), () => group.describe(), 20);

@@ -13,6 +13,10 @@
  *   concession is LISTEN_ADDR (listen on the pod address only, as pods do not share a host).
  * - A GKE multi-cluster Service (ClusterSetIP) is a TCP proxy on its own address that spreads
  *   connections over the pods whose readiness probe passes.
+ * - One /etc/hosts serves every emulated cluster. Hostnames carry the region, so nothing
+ *   collides, but a pod name of one cluster also resolves in the others, which GKE's cluster
+ *   DNS would not do: the primary's sentinels may list a secondary's first pod among the
+ *   replicas (it can never be promoted: priority 0).
  *
  * Every process is started by the harness and stopped by its pid in cleanup().
  */
@@ -215,7 +219,7 @@ export class Proc {
   readonly exited: Promise<number | null>;
   private done = false;
 
-  constructor(readonly label: string, private readonly child: ChildProcess) {
+  constructor(readonly label: string, child: ChildProcess) {
     if (child.pid === undefined) throw new Error(`${label}: did not start`);
     this.pid = child.pid;
     this.exited = new Promise((resolve) => child.once('exit', (code) => {
@@ -260,7 +264,7 @@ export function connect(target: ClientTarget, password: string): Redis {
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     connectTimeout: 1000,
-    commandTimeout: 3000,
+    commandTimeout: 1500,
   });
   client.on('error', () => { /* reported by the command that failed */ });
   return client;
@@ -361,7 +365,9 @@ export class Harness {
     await Promise.all([...this.procs].map((p) => p.stop('SIGKILL')));
     await Promise.all(this.proxies.map((p) => p.close()));
     this.hosts.remove();
-    fs.rmSync(this.root, { recursive: true, force: true });
+    // REDIS_KEEP=1 keeps the pods' logs and volumes for a post-mortem.
+    if (process.env.REDIS_KEEP) console.warn(`kept ${this.root}`); // eslint-disable-line no-console
+    else fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -376,13 +382,22 @@ interface Container {
 
 export type ContainerName = 'redis' | 'sentinel';
 
+function containerOf(rendered: RenderedGroup, name: ContainerName): Container {
+  const c = (rendered.statefulSet.spec.template.spec.containers as Container[]).find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name} in the StatefulSet`);
+  return c;
+}
+
 /** A pod of the StatefulSet: its hostname, current address and volumes. */
 export class Pod {
   address: string;
   readonly containers = new Map<ContainerName, Proc>();
   readonly dir: string;
+  /** The StatefulSet revision the pod was created from: its containers, env and hooks. */
+  spec: RenderedGroup;
 
-  constructor(readonly group: RedisGroup, readonly ordinal: number, readonly name: string, readonly hostname: string) {
+  constructor(readonly group: RedisGroup, readonly ordinal: number, readonly name: string, readonly hostname: string, spec: RenderedGroup) {
+    this.spec = spec;
     this.dir = path.join(group.dir, name);
     for (const d of ['data', 'config', 'tmp']) fs.mkdirSync(path.join(this.dir, d), { recursive: true });
     // Not running yet: the name resolves, nothing answers (connection refused), as for a pod
@@ -416,11 +431,11 @@ export class RedisGroup {
     this.rendered = rendered;
     const sts = rendered.statefulSet;
     this.namespace = sts.metadata.namespace;
-    this.dir = path.join(harness.root, rendered.region);
+    this.dir = path.join(harness.root, this.namespace, rendered.region);
     const domain = `${sts.spec.serviceName}.${this.namespace}.svc.${this.env('redis').CLUSTER_DOMAIN ?? 'cluster.local'}`;
     this.pods = Array.from({ length: sts.spec.replicas }, (_, i) => {
       const name = `${sts.metadata.name}-${i}`;
-      return new Pod(this, i, name, `${name}.${domain}`);
+      return new Pod(this, i, name, `${name}.${domain}`, rendered);
     });
   }
 
@@ -428,15 +443,14 @@ export class RedisGroup {
   get role(): string { return this.rendered.role; }
   get password(): string { return this.harness.password; }
 
-  /** The environment variables a container declares, with literal values only. */
+  /** The environment variables a container of the current StatefulSet revision declares, literal values only. */
   env(container: ContainerName): Record<string, string> {
-    return Object.fromEntries(this.container(container).env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    return Object.fromEntries(containerOf(this.rendered, container).env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
   }
 
-  private container(name: ContainerName): Container {
-    const c = (this.rendered.statefulSet.spec.template.spec.containers as Container[]).find((x) => x.name === name);
-    if (!c) throw new Error(`no container ${name} in the StatefulSet`);
-    return c;
+  /** A container as pod i was created with it. */
+  private container(i: number, name: ContainerName): Container {
+    return containerOf(this.pods[i].spec, name);
   }
 
   /** Volume mount path → the pod's folder for it. */
@@ -473,7 +487,7 @@ export class RedisGroup {
     const dir = path.join(pod.dir, 'config');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir);
-    for (const [file, text] of Object.entries(this.rendered.configMap.data as Record<string, string>)) {
+    for (const [file, text] of Object.entries(pod.spec.configMap.data as Record<string, string>)) {
       fs.writeFileSync(path.join(dir, file), text, { mode: 0o444 });
     }
   }
@@ -483,6 +497,7 @@ export class RedisGroup {
     const pod = this.pods[i];
     if (pod.containers.size > 0 && [...pod.containers.values()].some((p) => p.running)) throw new Error(`${pod.name} is running`);
     pod.containers.clear();
+    pod.spec = this.rendered;
     pod.address = this.harness.address();
     this.harness.hosts.set(pod.hostname, pod.address);
     fs.rmSync(path.join(pod.dir, 'tmp'), { recursive: true, force: true });
@@ -495,7 +510,7 @@ export class RedisGroup {
   /** Starts (or restarts, as the kubelet does after a crash) one container of a running pod. */
   startContainer(i: number, name: ContainerName): Proc {
     const pod = this.pods[i];
-    const c = this.container(name);
+    const c = this.container(i, name);
     const argv = c.command.map((a) => this.mapPath(pod, c, a));
     const proc = this.harness.spawn(`${this.region}/${pod.name}/${name}`, argv, this.processEnv(pod, c), path.join(pod.dir, `${name}.log`));
     pod.containers.set(name, proc);
@@ -505,7 +520,7 @@ export class RedisGroup {
   /** Runs an exec command of the container spec (probe or hook) in the container's environment. */
   exec(i: number, name: ContainerName, command: string[], timeoutMs = 30_000): Promise<{ code: number; output: string }> {
     const pod = this.pods[i];
-    const c = this.container(name);
+    const c = this.container(i, name);
     const argv = command.map((a) => this.mapPath(pod, c, a));
     return new Promise((resolve) => {
       execFile(argv[0], argv.slice(1), { env: this.processEnv(pod, c), timeout: timeoutMs }, (error, stdout, stderr) => {
@@ -517,7 +532,7 @@ export class RedisGroup {
 
   /** The container's readiness probe passes. */
   async ready(i: number, name: ContainerName): Promise<boolean> {
-    const probe = this.container(name).readinessProbe?.exec?.command;
+    const probe = this.container(i, name).readinessProbe?.exec?.command;
     if (!probe) throw new Error(`container ${name} has no exec readiness probe`);
     if (!this.pods[i].containers.get(name)?.running) return false;
     return (await this.exec(i, name, probe, 5000)).code === 0;
@@ -541,11 +556,11 @@ export class RedisGroup {
   /** Deletes a pod: preStop hooks, SIGTERM to each container after its hook, SIGKILL after the grace period. */
   async deletePod(i: number): Promise<void> {
     const pod = this.pods[i];
-    const grace = (this.rendered.statefulSet.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    const grace = (pod.spec.statefulSet.spec.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
     await Promise.all((['redis', 'sentinel'] as ContainerName[]).map(async (name) => {
       const proc = pod.containers.get(name);
       if (!proc?.running) return;
-      const hook = this.container(name).lifecycle?.preStop?.exec?.command;
+      const hook = this.container(i, name).lifecycle?.preStop?.exec?.command;
       if (hook) {
         const result = await this.exec(i, name, hook, grace);
         fs.appendFileSync(path.join(pod.dir, `${name}.log`), result.output);
@@ -679,7 +694,7 @@ export class FleetProxy {
   private probing?: NodeJS.Timeout;
   private closed = false;
 
-  constructor(private readonly harness: Harness, readonly host: string, readonly target: RedisGroup) {
+  constructor(harness: Harness, readonly host: string, readonly target: RedisGroup) {
     this.address = harness.address();
     harness.hosts.set(host, this.address);
     this.server = net.createServer((client) => this.forward(client));
@@ -694,7 +709,7 @@ export class FleetProxy {
       const ready: number[] = [];
       for (let i = 0; i < this.target.pods.length; i++) if (await this.target.ready(i, 'redis')) ready.push(i);
       this.readyPods = ready;
-      if (!this.closed) this.probing = setTimeout(probe, 500);
+      if (!this.closed) this.probing = setTimeout(probe, 1000);
     };
     await probe();
   }
@@ -722,4 +737,64 @@ export class FleetProxy {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario helpers
+
+/** Short Sentinel timings so the scenarios fit in seconds; the rest are the spec's defaults. */
+export const FAST = { downAfter: '1000ms', failoverTimeout: '5s', minReplicasMaxLag: '2s', memory: '256Mi', storage: '1Gi' };
+export const DOWN_AFTER_MS = 1000;
+export const FAILOVER_TIMEOUT_MS = 5000;
+
+/** Writes `key:n` one by one, each followed by WAIT <replicas>; keeps the keys that many replicas acknowledged. */
+export class Writer {
+  readonly acknowledged: string[] = [];
+  private stopped = false;
+  readonly done: Promise<void>;
+
+  constructor(group: RedisGroup, master: number, prefix: string, replicas = 1) {
+    const client = connect(group.pods[master].redis, group.password);
+    this.done = (async () => {
+      try {
+        await client.connect();
+        for (let n = 0; !this.stopped; n++) {
+          const key = `${prefix}:${n}`;
+          await client.set(key, `v${n}`);
+          if (Number(await client.call('WAIT', String(replicas), '1000')) >= replicas) this.acknowledged.push(key);
+        }
+      } catch {
+        // The master died under the writer: what it acknowledged so far is what counts.
+      } finally {
+        client.disconnect();
+      }
+    })();
+  }
+
+  /** Waits until `n` writes were acknowledged. */
+  async acknowledgedAtLeast(n: number): Promise<void> {
+    await waitFor(`${n} writes to be acknowledged by a replica`, 10_000, async () => (this.acknowledged.length >= n ? true : undefined));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/** The master a quorum of sentinels names, once it reports the master role itself; not `not`. */
+export async function newMaster(group: RedisGroup, not: number): Promise<number | undefined> {
+  const named = (await group.sentinelMasters()).filter((m) => m !== undefined && m !== group.pods[not].hostname);
+  const quorum = Number(group.env('sentinel').QUORUM);
+  const host = named.find((m) => named.filter((x) => x === m).length >= quorum);
+  if (!host) return undefined;
+  const i = group.index(host);
+  // Only the candidate is asked: a frozen node would hold a ROLE for the command timeout.
+  const [role] = await command<unknown[]>(group.pods[i].redis, group.password, 'ROLE');
+  return role === 'master' ? i : undefined;
+}
+
+export async function missing(group: RedisGroup, i: number, keys: readonly string[]): Promise<string[]> {
+  const values = await group.values(i, keys);
+  return keys.filter((_, k) => values[k] === null);
 }

@@ -70,9 +70,11 @@ sentinel_answers() {
 }
 
 # Reads sentinel_answers; prints "<config-epoch> <host> <replicas>" of the master known with the
-# highest config epoch (the latest failover), nothing when no sentinel knows one.
+# highest config epoch (the latest failover), nothing when no sentinel knows one. Of equal
+# epochs, the answer knowing the most replicas wins: a sentinel that lost its state knows none.
 best_master() {
-  awk 'NF == 4 && (best == "" || $2 + 0 > e) { e = $2 + 0; best = $2 " " $3 " " $4 } END { if (best != "") print best }'
+  awk 'NF == 4 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
+    END { if (best != "") print best }'
 }
 
 # The hostname of a pod of the group whose redis reports the master role, if any.
@@ -94,7 +96,7 @@ request_failover() {
     rf_reply=$(rcli "$(pod "$rf_n")" "$SENTINEL_PORT" sentinel failover "$MASTER_SET" | head -n 1) || continue
     case "$rf_reply" in
       OK | INPROG*) log "sentinel of $STATEFULSET-$rf_n fails over ($rf_reply)"; return 0 ;;
-      *) log "sentinel of $STATEFULSET-$rf_n refused the failover: $rf_reply" ;;
+      *) log "sentinel of $STATEFULSET-$rf_n refused the failover: ${rf_reply:-no answer}" ;;
     esac
   done
   return 1
@@ -145,7 +147,9 @@ handover() {
   done
   if [ -z "$ho_synced" ]; then
     log "preStop: no replica has every write: shutting down without a handover"
-  elif request_failover && ho_master=$(wait_other_master "$HANDOVER_SECONDS"); then
+  elif ! request_failover; then
+    log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
+  elif ho_master=$(wait_other_master "$HANDOVER_SECONDS"); then
     rcli "$LOCAL" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
     log "preStop: $ho_master is the master now; this node follows it"
   else

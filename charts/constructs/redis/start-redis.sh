@@ -23,23 +23,22 @@ if [ "$ROLE" = secondary ]; then
   if [ "$ORDINAL" = 0 ]; then master="$UPSTREAM_HOST"; else master="$FIRST"; fi
   log "secondary region: starting as a replica of $master"
 else
-  # The own sentinel starts with this container; peers may be starting too (a whole-cluster
-  # restart): wait for the own one, then give the others one more second.
+  # The own sentinel starts with this container, the others may be starting too (a
+  # whole-cluster restart): wait for the own one, then up to a second for the rest. Quickly:
+  # while a known master is away, the sentinels count down to a failover.
   deadline=$(($(now) + 30))
+  own_at=""
   while :; do
     answers=$(sentinel_answers)
     if printf '%s\n' "$answers" | awk -v o="$ORDINAL" '$1 == o && $2 != "down" { ok = 1 } END { exit !ok }'; then
-      if printf '%s\n' "$answers" | grep -q ' down$'; then
-        sleep 1
-        answers=$(sentinel_answers)
-      fi
-      break
-    fi
-    if [ "$(now)" -ge "$deadline" ]; then
+      [ -n "$own_at" ] || own_at=$(now)
+      printf '%s\n' "$answers" | grep -q ' down$' || break
+      [ "$(now)" -le $((own_at + 1)) ] || break
+    elif [ "$(now)" -ge "$deadline" ]; then
       log "no answer from this pod's sentinel in 30s: deciding with the others' answers"
       break
     fi
-    sleep 1
+    sleep 0.2
   done
   known=$(printf '%s\n' "$answers" | best_master)
   if [ -n "$known" ]; then
