@@ -163,11 +163,12 @@ export class RedisSentinel extends Construct {
     if (this.failoverTimeout.toMilliseconds() <= this.downAfter.toMilliseconds()) {
       fail(`failoverTimeout (${this.failoverTimeout.toMilliseconds()}ms) must be longer than downAfter (${this.downAfter.toMilliseconds()}ms)`);
     }
-    const handoverSeconds = handover.toSeconds();
+    const handoverSeconds = handover.toMilliseconds() / 1000;
     if (!Number.isInteger(handoverSeconds) || handoverSeconds < 1) fail(`handoverTimeout (${handover.toMilliseconds()}ms) must be whole seconds, at least 1s`);
-    const memoryMi = this.memory.toMebibytes();
+    // Kibibytes: the smallest unit a spec size has, so no conversion can fail.
+    const memoryMi = this.memory.toKibibytes() / 1024;
     if (memoryMi < 128) fail(`memory (${formatSize(this.memory)}) must be >= 128Mi`);
-    if (this.storage.toMebibytes() < 2 * memoryMi) {
+    if (this.storage.toKibibytes() < 2 * this.memory.toKibibytes()) {
       fail(`storage (${formatSize(this.storage)}) must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
     }
     if (this.role === 'secondary' && !props.upstream) fail('upstream must be set for a secondary: the host of the primary region\'s group');
