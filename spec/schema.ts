@@ -261,7 +261,38 @@ export const Redis = z.strictObject({
   if (r.quorum !== undefined && r.quorum > r.replicas) {
     ctx.addIssue({ code: 'custom', path: ['quorum'], message: `must be <= replicas (${r.replicas})`, input: r.quorum });
   }
+  // What RedisSentinel would refuse, said here with the field's path.
+  if (r.minReplicasToWrite > r.replicas - 1) {
+    ctx.addIssue({ code: 'custom', path: ['minReplicasToWrite'], message: `must be <= replicas - 1 (${r.replicas - 1})`, input: r.minReplicasToWrite });
+  }
+  if (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000) {
+    ctx.addIssue({ code: 'custom', path: ['minReplicasMaxLag'], message: 'must be whole seconds, at least 1s: redis counts it in seconds', input: r.minReplicasMaxLag });
+  }
+  if (durationMs(r.downAfter) < 100) {
+    ctx.addIssue({ code: 'custom', path: ['downAfter'], message: 'must be at least 100ms', input: r.downAfter });
+  }
+  if (durationMs(r.failoverTimeout) <= durationMs(r.downAfter)) {
+    ctx.addIssue({ code: 'custom', path: ['failoverTimeout'], message: `must be longer than downAfter (${r.downAfter})`, input: r.failoverTimeout });
+  }
+  if (sizeKi(r.memory) < 128 * 1024) {
+    ctx.addIssue({ code: 'custom', path: ['memory'], message: 'must be at least 128Mi', input: r.memory });
+  }
+  if (sizeKi(r.storage) < 2 * sizeKi(r.memory)) {
+    ctx.addIssue({ code: 'custom', path: ['storage'], message: `must be at least twice memory (${r.memory}): an AOF rewrite holds the old and the new file`, input: r.storage });
+  }
 });
+
+/** Milliseconds of a `duration` string. */
+function durationMs(text: string): number {
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(text);
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
+}
+
+/** Kibibytes of a `byteQuantity` string. */
+function sizeKi(text: string): number {
+  const m = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(text);
+  return m ? Number(m[1]) * { Ki: 1, Mi: 1024, Gi: 1024 ** 2, Ti: 1024 ** 3 }[m[2] as 'Ki' | 'Mi' | 'Gi' | 'Ti'] : NaN;
+}
 
 // ---------------------------------------------------------------------------------------
 // Platform

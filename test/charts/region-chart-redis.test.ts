@@ -68,6 +68,30 @@ describe('RegionChart: Redis across regions', () => {
     expect(redisEnv(charts.get('us-east1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-east1-headless' });
   });
 
+  test('fails when the storage cannot hold an AOF rewrite', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { memory: '4Gi', storage: '6Gi' }))).toThrow(
+      'platforms/shop.ts: redis.cache.storage: must be at least twice memory (4Gi): an AOF rewrite holds the old and the new file (got "6Gi")',
+    );
+  });
+
+  test('fails when minReplicasMaxLag is not whole seconds', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '1500ms' }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be whole seconds, at least 1s: redis counts it in seconds (got "1500ms")',
+    );
+  });
+
+  test('fails when minReplicasToWrite leaves no replica to lose', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3)',
+    );
+  });
+
+  test('fails when failoverTimeout is not longer than downAfter', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { downAfter: '30s', failoverTimeout: '30s' }))).toThrow(
+      'platforms/shop.ts: redis.cache.failoverTimeout: must be longer than downAfter (30s) (got "30s")',
+    );
+  });
+
   test('fails when crossRegionHost is not a hostname', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { crossRegionHost: 'redis_{region}:6379' }))).toThrow(
       'platforms/shop.ts: redis.cache.crossRegionHost: must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal (got "redis_{region}:6379")',

@@ -2,7 +2,10 @@
  * Scenarios 1-3 of the Redis issue, plus the preStop handover, with real redis-server and
  * redis-sentinel running the scripts and configuration RedisSentinel renders.
  */
+import { execFileSync } from 'node:child_process';
 import { command, describeRedis, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, FAST, Harness, median, missing, newMaster, RedisGroup, renderRedis, waitFor, Writer } from './harness';
+
+const redisVersion = () => /v=([0-9.]+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1];
 
 describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one region)', () => {
   const h = new Harness(1);
@@ -19,6 +22,8 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
   }, 30_000);
 
   test('1. bootstrap: exactly one master, the replicas attached, all sentinels agree', async () => {
+    // eslint-disable-next-line no-console
+    console.log(`containers run redis-server ${redisVersion()} with the ${h.userland === 'busybox' ? 'busybox userland of the alpine image' : "host's sh and tools"}`);
     expect(await settled()).toBe(0);
     expect(await group.roles()).toEqual(['master', 'slave', 'slave']);
     // Nodes and sentinels know each other by hostname, never by IP.

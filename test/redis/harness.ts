@@ -13,6 +13,8 @@
  *   concession is LISTEN_ADDR (listen on the pod address only, as pods do not share a host).
  * - A GKE multi-cluster Service (ClusterSetIP) is a TCP proxy on its own address that spreads
  *   connections over the pods whose readiness probe passes.
+ * - When busybox is installed (.ci/run installs it), the containers' sh, awk, sed, grep,
+ *   timeout... are busybox applets, as in the redis alpine image; otherwise the host's.
  * - One /etc/hosts serves every emulated cluster. Hostnames carry the region, so nothing
  *   collides, but a pod name of one cluster also resolves in the others, which GKE's cluster
  *   DNS would not do: the primary's sentinels may list a secondary's first pod among the
@@ -20,7 +22,7 @@
  *
  * Every process is started by the harness and stopped by its pid in cleanup().
  */
-import { execFile, spawn, ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -323,9 +325,26 @@ export class Harness {
   readonly hosts = new HostsBlock();
   private lastAddress = 0;
 
-  /** @param slot distinguishes concurrent test files: addresses are 127.77.<slot>.x */
+  /** PATH of the containers. */
+  readonly path: string;
+
+  /** @param slot distinguishes concurrent test files: addresses are 127.<100 + slot>.x.y */
   constructor(readonly slot: number) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), `meridian-redis-${slot}-`));
+    this.path = process.env.PATH ?? '';
+    if (onPath('busybox')) {
+      const bin = path.join(this.root, 'busybox');
+      fs.mkdirSync(bin);
+      const applets = execFileSync('busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => /^[a-z0-9._-]+$/.test(a));
+      const busybox = (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'busybox')).find((f) => fs.existsSync(f))!;
+      for (const applet of applets) fs.symlinkSync(busybox, path.join(bin, applet));
+      this.path = `${bin}${path.delimiter}${this.path}`;
+    }
+  }
+
+  /** The shell the containers run: busybox (as in the alpine image) or the host's. */
+  get userland(): string {
+    return this.path.startsWith(this.root) ? 'busybox' : 'host';
   }
 
   /** A fresh local address, never used before in this harness. */
@@ -467,7 +486,7 @@ export class RedisGroup {
 
   /** What the kubelet would give the container: its env (secrets, downward API) and the pod address to listen on. */
   private processEnv(pod: Pod, c: Container): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LISTEN_ADDR: pod.address };
+    const env: NodeJS.ProcessEnv = { PATH: this.harness.path, LISTEN_ADDR: pod.address };
     for (const e of c.env) {
       if (e.value !== undefined) {
         env[e.name] = this.mapPath(pod, c, e.value);
