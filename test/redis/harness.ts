@@ -15,10 +15,10 @@
  *   connections over the pods whose readiness probe passes.
  * - When busybox is installed (.ci/run installs it), the containers' sh, awk, sed, grep,
  *   timeout... are busybox applets, as in the redis alpine image; otherwise the host's.
- * - One /etc/hosts serves every emulated cluster. Hostnames carry the region, so nothing
- *   collides, but a pod name of one cluster also resolves in the others, which GKE's cluster
- *   DNS would not do: the primary's sentinels may list a secondary's first pod among the
- *   replicas (it can never be promoted: priority 0).
+ * - Each region is a cluster with its own DNS: its processes run in a mount namespace whose
+ *   /etc/hosts names its own pods and the fleet's clusterset.local Services only, so a pod
+ *   name of another cluster does not resolve, as in GKE. The test itself resolves every name
+ *   through its /etc/hosts block.
  *
  * Every process is started by the harness and stopped by its pid in cleanup().
  */
@@ -52,11 +52,17 @@ function onPath(bin: string): boolean {
 export function redisPrerequisites(): string | undefined {
   const missing = ['redis-server', 'redis-sentinel', 'redis-cli', 'timeout'].filter((b) => !onPath(b));
   if (missing.length > 0) return `${missing.join(', ')} not found: apt-get install redis-server redis-sentinel`;
-  if (process.getuid?.() !== 0) return 'not root: the harness maps pod hostnames in /etc/hosts';
+  if (process.getuid?.() !== 0) return 'not root: the harness maps pod hostnames in /etc/hosts and gives each cluster its own';
   try {
     fs.accessSync('/etc/hosts', fs.constants.W_OK);
   } catch {
     return '/etc/hosts is not writable';
+  }
+  for (const bin of ['unshare', 'mount']) if (!onPath(bin)) return `${bin} not found (util-linux, mount)`;
+  try {
+    execFileSync('unshare', ['--mount', 'sh', '-c', 'mount --bind /etc/hosts /etc/hosts'], { stdio: 'pipe' });
+  } catch (e) {
+    return `cannot give a process its own /etc/hosts (unshare --mount): ${(e as Error).message.split('\n')[0]}`;
   }
   return undefined;
 }
@@ -315,6 +321,12 @@ export function median(values: readonly number[]): number {
 export const REDIS = 6379;
 export const SENTINEL = 26379;
 
+function which(bin: string): string {
+  return (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, bin)).find((f) => fs.existsSync(f)) ?? bin;
+}
+const UNSHARE = which('unshare');
+const MOUNT = which('mount');
+
 /** One test file's processes, addresses and hostnames; cleanup() undoes all of it. */
 export class Harness {
   readonly root: string;
@@ -365,6 +377,24 @@ export class Harness {
     await p.listen();
     this.proxies.push(p);
     return p;
+  }
+
+  /** clusterset.local names (exported Services): they resolve in every cluster. */
+  readonly clusterset = new Map<string, string>();
+
+  /** Maps a fleet-wide name in every cluster's DNS and the test's. */
+  setClustersetHost(host: string, address: string): void {
+    this.clusterset.set(host, address);
+    this.hosts.set(host, address);
+    for (const g of this.groups) g.writeHosts();
+  }
+
+  /**
+   * argv run with `hostsFile` as its /etc/hosts (a mount namespace of its own); the process
+   * keeps the pid unshare got: `sh` and the program replace each other with exec.
+   */
+  static inCluster(hostsFile: string, argv: string[]): string[] {
+    return [UNSHARE, '--mount', '/bin/sh', '-c', `${MOUNT} --bind "$0" /etc/hosts && exec "$@"`, hostsFile, ...argv];
   }
 
   spawn(label: string, argv: string[], env: NodeJS.ProcessEnv, logFile: string): Proc {
@@ -422,7 +452,6 @@ export class Pod {
     // Not running yet: the name resolves, nothing answers (connection refused), as for a pod
     // that is not up.
     this.address = group.harness.address();
-    group.harness.hosts.set(hostname, this.address);
   }
 
   get redis(): ClientTarget { return { host: this.hostname, port: REDIS }; }
@@ -456,6 +485,18 @@ export class RedisGroup {
       const name = `${sts.metadata.name}-${i}`;
       return new Pod(this, i, name, `${name}.${domain}`, rendered);
     });
+    this.hostsFile = path.join(this.dir, 'hosts');
+    for (const p of this.pods) harness.hosts.set(p.hostname, p.address);
+    this.writeHosts();
+  }
+
+  /** This cluster's /etc/hosts: its own pods and the fleet's clusterset.local names. */
+  readonly hostsFile: string;
+
+  writeHosts(): void {
+    const lines = ['127.0.0.1 localhost', ...this.pods.map((p) => `${p.address} ${p.hostname}`), ...[...this.harness.clusterset].map(([h, a]) => `${a} ${h}`)];
+    // In place: the processes' namespaces hold this very file (inode) as their /etc/hosts.
+    fs.writeFileSync(this.hostsFile, `${lines.join('\n')}\n`);
   }
 
   get region(): string { return this.rendered.region; }
@@ -519,6 +560,7 @@ export class RedisGroup {
     pod.spec = this.rendered;
     pod.address = this.harness.address();
     this.harness.hosts.set(pod.hostname, pod.address);
+    this.writeHosts();
     fs.rmSync(path.join(pod.dir, 'tmp'), { recursive: true, force: true });
     fs.mkdirSync(path.join(pod.dir, 'tmp'));
     this.mountConfig(pod);
@@ -530,7 +572,7 @@ export class RedisGroup {
   startContainer(i: number, name: ContainerName): Proc {
     const pod = this.pods[i];
     const c = this.container(i, name);
-    const argv = c.command.map((a) => this.mapPath(pod, c, a));
+    const argv = Harness.inCluster(this.hostsFile, c.command.map((a) => this.mapPath(pod, c, a)));
     const proc = this.harness.spawn(`${this.region}/${pod.name}/${name}`, argv, this.processEnv(pod, c), path.join(pod.dir, `${name}.log`));
     pod.containers.set(name, proc);
     return proc;
@@ -540,7 +582,7 @@ export class RedisGroup {
   exec(i: number, name: ContainerName, command: string[], timeoutMs = 30_000): Promise<{ code: number; output: string }> {
     const pod = this.pods[i];
     const c = this.container(i, name);
-    const argv = command.map((a) => this.mapPath(pod, c, a));
+    const argv = Harness.inCluster(this.hostsFile, command.map((a) => this.mapPath(pod, c, a)));
     return new Promise((resolve) => {
       execFile(argv[0], argv.slice(1), { env: this.processEnv(pod, c), timeout: timeoutMs }, (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -715,7 +757,7 @@ export class FleetProxy {
 
   constructor(harness: Harness, readonly host: string, readonly target: RedisGroup) {
     this.address = harness.address();
-    harness.hosts.set(host, this.address);
+    harness.setClustersetHost(host, this.address);
     this.server = net.createServer((client) => this.forward(client));
   }
 

@@ -5,7 +5,7 @@
  * does) rolled out as the runbook says moves the master, with real redis-server and
  * redis-sentinel.
  */
-import { describeRedis, FAST, Harness, missing, newMaster, RedisGroup, renderRedis, waitFor, Writer } from './harness';
+import { command, describeRedis, FAST, Harness, missing, newMaster, RedisGroup, renderRedis, waitFor, Writer } from './harness';
 
 const NS = 'redis-regions';
 const UPSTREAM = (region: string) => `cache-${region}.${NS}.svc.clusterset.local`;
@@ -59,6 +59,15 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
     for (const i of [1, 2]) expect((await east.replication(i)).master_host).toBe(east.pods[0].hostname);
     for (let i = 0; i < 3; i++) expect((await east.replication(i)).slave_priority).toBe('0');
     expect(await east.sentinelMasters()).toEqual([undefined, undefined, undefined]);
+    // The secondary's hostnames do not resolve in the primary's cluster: when its first pod
+    // replicates from the master itself, the primary's sentinels list it, down (unreachable),
+    // so they never promote or reconfigure a node of another region.
+    for (const p of central.pods) {
+      const replicas = await command<string[][]>(p.sentinel, central.password, 'SENTINEL', 'REPLICAS', 'master');
+      const field = (r: string[], f: string) => r[r.indexOf(f) + 1];
+      expect(replicas.filter((r) => field(r, 'ip').includes('us-central1')).map((r) => field(r, 'flags'))).toEqual(['slave', 'slave']);
+      for (const r of replicas.filter((x) => !field(x, 'ip').includes('us-central1'))) expect(field(r, 'flags')).toMatch(/s_down|disconnected/);
+    }
 
     // A failover in the primary region stays in it, and the secondary follows the new master.
     await central.pods[master].containers.get('redis')!.stop('SIGKILL');
