@@ -23,19 +23,23 @@ if [ "$ROLE" = secondary ]; then
   if [ "$ORDINAL" = 0 ]; then master="$UPSTREAM_HOST"; else master="$FIRST"; fi
   log "secondary region: starting as a replica of $master"
 else
-  # The own sentinel starts with this container, the others may be starting too (a
-  # whole-cluster restart): wait for the own one, then up to a second for the rest. Quickly:
-  # while a known master is away, the sentinels count down to a failover.
+  # Following another node is always safe (the sentinels correct a replica's master), so one
+  # answer naming another node is enough. Becoming master is not: the own sentinel may have
+  # missed a failover while this node was away, so that takes a majority of the sentinels, or
+  # a brand-new group, or 30 s without a majority (a whole-group restart in pod order, where
+  # the other pods only start once this one is ready).
+  majority=$((REPLICAS / 2 + 1))
   deadline=$(($(now) + 30))
-  own_at=""
   while :; do
     answers=$(sentinel_answers)
-    if printf '%s\n' "$answers" | awk -v o="$ORDINAL" '$1 == o && $2 != "down" { ok = 1 } END { exit !ok }'; then
-      [ -n "$own_at" ] || own_at=$(now)
-      printf '%s\n' "$answers" | grep -q ' down$' || break
-      [ "$(now)" -le $((own_at + 1)) ] || break
-    elif [ "$(now)" -ge "$deadline" ]; then
-      log "no answer from this pod's sentinel in 30s: deciding with the others' answers"
+    up=$(printf '%s\n' "$answers" | grep -vc ' down$' || true)
+    known=$(printf '%s\n' "$answers" | best_master)
+    host=$(printf '%s\n' "$known" | awk '{ print $2 }')
+    [ -n "$host" ] && [ "$host" != "$SELF" ] && break
+    [ "$up" -ge "$majority" ] && break
+    if [ "$known" = "0 $SELF 0" ] && ! initialized; then break; fi
+    if [ "$(now)" -ge "$deadline" ]; then
+      log "only $up of $REPLICAS sentinels answered in 30s: deciding with their answers"
       break
     fi
     sleep 0.2
