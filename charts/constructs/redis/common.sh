@@ -47,20 +47,23 @@ now() { date +%s; }
 
 # One line per sentinel of the group: "<ordinal> down" (no answer or an error such as a wrong
 # password), "<ordinal> none" (knows no master) or "<ordinal> <config-epoch> <master host>
-# <replicas it knows>".
+# <replicas it knows> <failing over: 1|0>". The host is the one the sentinel gives clients:
+# during a failover, the promoted replica as soon as it is promoted.
 sentinel_answers() {
   sa_n=0
   while [ "$sa_n" -lt "$REPLICAS" ]; do
-    if sa_reply=$(rcli "$(pod "$sa_n")" "$SENTINEL_PORT" sentinel master "$MASTER_SET"); then
-      printf '%s\n' "$sa_reply" | awk -v n="$sa_n" '
+    sa_host=$(pod "$sa_n")
+    if sa_reply=$(rcli "$sa_host" "$SENTINEL_PORT" sentinel master "$MASTER_SET"); then
+      sa_addr=$(rcli "$sa_host" "$SENTINEL_PORT" sentinel get-master-addr-by-name "$MASTER_SET" | head -n 1) || sa_addr=""
+      printf '%s\n' "$sa_reply" | awk -v n="$sa_n" -v addr="$sa_addr" '
         NR == 1 && /^ERR No such master/ { none = 1; exit }
         NR == 1 && $0 != "name" { exit }
         NR % 2 == 1 { key = $0; next }
         { v[key] = $0 }
         END {
           if (none) print n, "none"
-          else if (v["ip"] == "") print n, "down"
-          else print n, v["config-epoch"] + 0, v["ip"], v["num-slaves"] + 0
+          else if (addr == "" || v["ip"] == "") print n, "down"
+          else print n, v["config-epoch"] + 0, addr, v["num-slaves"] + 0, (v["flags"] ~ /failover_in_progress/) ? 1 : 0
         }'
     else
       echo "$sa_n down"
@@ -69,12 +72,14 @@ sentinel_answers() {
   done
 }
 
-# Reads sentinel_answers; prints "<config-epoch> <host> <replicas>" of the master known with the
-# highest config epoch (the latest failover), nothing when no sentinel knows one. Of equal
-# epochs, the answer knowing the most replicas wins: a sentinel that lost its state knows none.
+# Reads sentinel_answers; prints "<config-epoch> <host> <replicas> <failing over>" of the master
+# known with the highest config epoch (the latest failover), nothing when no sentinel knows
+# one. Of equal epochs, the answer knowing the most replicas wins: a sentinel that lost its
+# state knows none. "failing over" is 1 when any sentinel is in the middle of a failover.
 best_master() {
-  awk 'NF == 4 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
-    END { if (best != "") print best }'
+  awk 'NF == 5 { busy = busy || $5 }
+    NF == 5 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
+    END { if (best != "") print best, busy + 0 }'
 }
 
 # The hostname of a pod of the group whose redis reports the master role, if any.

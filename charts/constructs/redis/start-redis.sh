@@ -25,26 +25,31 @@ if [ "$ROLE" = secondary ]; then
 else
   # Following another node is always safe (the sentinels correct a replica's master), so one
   # answer naming another node is enough. Becoming master is not: the own sentinel may have
-  # missed a failover while this node was away, so that takes a majority of the sentinels, or
-  # a brand-new group, or 30 s without a majority (a whole-group restart in pod order, where
-  # the other pods only start once this one is ready).
+  # missed a failover while this node was away, so that takes a majority of the sentinels (or
+  # a brand-new group) and no failover in progress, or, failing that, the wait running out
+  # (a whole-group restart in pod order: the other pods start once this one is ready).
   majority=$((REPLICAS / 2 + 1))
-  deadline=$(($(now) + 30))
+  wait_s=$((FAILOVER_TIMEOUT_MS / 1000 + 5))
+  [ "$wait_s" -ge 30 ] || wait_s=30
+  deadline=$(($(now) + wait_s))
   while :; do
     answers=$(sentinel_answers)
     up=$(printf '%s\n' "$answers" | grep -vc ' down$' || true)
     known=$(printf '%s\n' "$answers" | best_master)
     host=$(printf '%s\n' "$known" | awk '{ print $2 }')
+    busy=$(printf '%s\n' "$known" | awk '{ print $4 }')
     [ -n "$host" ] && [ "$host" != "$SELF" ] && break
-    [ "$up" -ge "$majority" ] && break
-    if [ "$known" = "0 $SELF 0" ] && ! initialized; then break; fi
+    # A failover of this node is under way: wait for its outcome.
+    if [ "$busy" != 1 ]; then
+      [ "$up" -ge "$majority" ] && break
+      if [ "$known" = "0 $SELF 0 0" ] && ! initialized; then break; fi
+    fi
     if [ "$(now)" -ge "$deadline" ]; then
-      log "only $up of $REPLICAS sentinels answered in 30s: deciding with their answers"
+      log "no clear answer in ${wait_s}s ($up of $REPLICAS sentinels, failover in progress: ${busy:-0}): deciding with what they say"
       break
     fi
     sleep 0.2
   done
-  known=$(printf '%s\n' "$answers" | best_master)
   if [ -n "$known" ]; then
     set -- $known
     epoch=$1 master=$2 replicas=$3
