@@ -50,6 +50,12 @@ else
     fi
     sleep 0.2
   done
+  if [ "$up" -eq 0 ]; then
+    # Not even this pod's sentinel answers: the network is not up (e.g. no sidecar yet).
+    # Deciding blind is how every pod ends up master: fail and let the kubelet retry.
+    log "no sentinel answered in ${wait_s}s: not deciding blind, retrying on restart"
+    exit 1
+  fi
   if [ -n "$known" ]; then
     set -- $known
     epoch=$1 master=$2 replicas=$3
