@@ -41,6 +41,7 @@ const WAVES: Record<string, number> = {
   PodMonitoring: 1,
   Rules: 1,
   ClusterRules: 1,
+  ServiceExport: 1,
 };
 
 /** Annotates every object of the chart with its sync wave. */

@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterSpec } from '../spec/load';
-import type { JobSpec, ProbeSpec, ServiceSpec } from '../spec/schema';
+import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../spec/schema';
 import {
   Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
@@ -63,6 +63,8 @@ export class RegionChart extends Chart {
       this.addJob(name, job, store);
     }
 
+    const primaryRegion = Object.keys(platform.regions).find((r) => platform.regions[r].role === 'primary');
+    const multiRegion = Object.keys(platform.regions).length > 1;
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
         name: `${name}-redis-password`,
@@ -87,6 +89,10 @@ export class RegionChart extends Chart {
         storageClass: redis.storageClass,
         passwordSecret: password.secretName,
         zones: [...c.zones],
+        region: c.region,
+        role: c.role,
+        upstream: c.role === 'secondary' ? redisCrossRegionHost(name, redis, primaryRegion!) : undefined,
+        exportToFleet: multiRegion,
       });
       this.endpoints.push(redisEndpoint(name, sentinel));
     }
@@ -236,6 +242,11 @@ export class RegionChart extends Chart {
       });
     }
   }
+}
+
+/** The host secondary regions replicate a Redis group of the primary region from. */
+export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
+  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.clusterset.local`).replace(/\{region\}/g, primaryRegion);
 }
 
 /** `repository:tag@digest`, or the parts given. */

@@ -6,6 +6,7 @@
  * of the rendered objects before and after.
  */
 import * as fs from 'node:fs';
+import { fieldChanges } from './diff';
 import * as path from 'node:path';
 import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
 import { ANNOTATION_REDIS_MASTER } from '../charts/traffic';
@@ -33,12 +34,6 @@ type Key = string | number;
 type Json = unknown;
 
 /** One field that differs between two rendered objects. */
-export interface FieldChange {
-  readonly path: string;
-  readonly before: Json;
-  readonly after: Json;
-}
-
 /** 0: promoted (or already primary), 1: refused, nothing changed. */
 export function runPromote(opts: PromoteOptions, io: Io): number {
   const refuse = (lines: string[]) => {
@@ -254,26 +249,8 @@ function byFile(files: readonly { path: string; manifest: Manifest }[]): Map<str
   return new Map(files.map((f) => [f.path, f.manifest]));
 }
 
-function show(v: Json): string {
+function show(v: unknown): string {
   return v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v);
-}
-
-/** `a.b[0]["meridian.dev/x"]` */
-function formatPath(at: readonly Key[]): string {
-  return at.map((k, i) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(k) ? `${i > 0 ? '.' : ''}${k}` : `[${JSON.stringify(k)}]`)).join('');
-}
-
-/** Field-level differences of two JSON values: objects by key, arrays by index. */
-export function diffJson(a: Json, b: Json, at: Key[] = []): FieldChange[] {
-  const isObj = (v: Json): v is Record<string, Json> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => diffJson(a[i], b[i], [...at, i])).flat();
-  }
-  if (isObj(a) && isObj(b)) {
-    const keys = [...Object.keys(a), ...Object.keys(b).filter((k) => !(k in a))];
-    return keys.flatMap((k) => diffJson(a[k], b[k], [...at, k]));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path: formatPath(at), before: a, after: b }];
 }
 
 function describe(m: Manifest): string {
@@ -290,7 +267,7 @@ function objectChanges(prefix: string, before: Map<string, Manifest>, after: Map
     if (!a) lines.push(`added ${describe(b!)}`);
     else if (!b) lines.push(`removed ${describe(a)}`);
     else {
-      const changes = diffJson(a, b);
+      const changes = fieldChanges(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>);
       if (changes.length === 0) continue;
       lines.push(`changed ${describe(a)}`);
       changes.forEach((c) => lines.push(`  ${c.path}: ${show(c.before)} → ${show(c.after)}`));

@@ -106,11 +106,6 @@ const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, {
 /** Bounds (ms) of Istio's `istio_request_duration_milliseconds` histogram: a latency SLI counts requests under one. */
 export const ISTIO_LATENCY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
-const durationMs = (d: string): number => {
-  const m = /^([0-9]+)(ms|s|m|h)$/.exec(d);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as 'ms'] : NaN;
-};
-
 const latencyBound = duration.refine((d) => ISTIO_LATENCY_BUCKETS_MS.includes(durationMs(d)), {
   message: `must be a bound of Istio's request duration buckets: ${ISTIO_LATENCY_BUCKETS_MS.map((ms) => {
     const [n, unit] = ([[3600000, 'h'], [60000, 'm'], [1000, 's']] as const).find(([size]) => ms % size === 0) ?? [1, 'ms'];
@@ -525,7 +520,7 @@ export const Redis = z.strictObject({
   minReplicasToWrite: z.number().int().min(0).default(1),
   /** ... whose replication lag is at most this. @default 10s */
   minReplicasMaxLag: duration.default('10s'),
-  /** Memory limit of the redis container; maxmemory is set to 80 % of it. @default 1Gi */
+  /** Memory limit of the redis container; maxmemory is set to 60 % of it (buffers and the AOF rewrite's fork need the rest). @default 1Gi */
   memory: byteQuantity.default('1Gi'),
   maxmemoryPolicy: z.enum(['noeviction', 'allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-random', 'volatile-random']).default('allkeys-lru'),
   /** Persistent volume per pod. @default 10Gi */
@@ -534,11 +529,50 @@ export const Redis = z.strictObject({
   /** Secret Manager id of the Redis password. */
   passwordSecret: secretManagerName,
   image: Image.default({ repository: 'docker.io/library/redis', tag: '7.4.2-alpine' }),
+  /**
+   * The host a secondary region's replicas reach the primary region's group at (port 6379);
+   * `{region}` stands for the primary region's key, so a promotion moves it.
+   * @default - `<name>-{region}.<namespace>.svc.clusterset.local`: the Service each region exports (GKE multi-cluster Services)
+   */
+  crossRegionHost: z.string().regex(/^([a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?\.)*[a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?$/, {
+    message: 'must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal',
+  }).optional(),
 }).superRefine((r, ctx) => {
   if (r.quorum !== undefined && r.quorum > r.replicas) {
     ctx.addIssue({ code: 'custom', path: ['quorum'], message: `must be <= replicas (${r.replicas})`, input: r.quorum });
   }
+  // What RedisSentinel would refuse, said here with the field's path.
+  if (r.minReplicasToWrite > r.replicas - 1) {
+    ctx.addIssue({ code: 'custom', path: ['minReplicasToWrite'], message: `must be <= replicas - 1 (${r.replicas - 1})`, input: r.minReplicasToWrite });
+  }
+  if (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000) {
+    ctx.addIssue({ code: 'custom', path: ['minReplicasMaxLag'], message: 'must be whole seconds, at least 1s: redis counts it in seconds', input: r.minReplicasMaxLag });
+  }
+  if (durationMs(r.downAfter) < 100) {
+    ctx.addIssue({ code: 'custom', path: ['downAfter'], message: 'must be at least 100ms', input: r.downAfter });
+  }
+  if (durationMs(r.failoverTimeout) <= durationMs(r.downAfter)) {
+    ctx.addIssue({ code: 'custom', path: ['failoverTimeout'], message: `must be longer than downAfter (${r.downAfter})`, input: r.failoverTimeout });
+  }
+  if (sizeKi(r.memory) < 128 * 1024) {
+    ctx.addIssue({ code: 'custom', path: ['memory'], message: 'must be at least 128Mi', input: r.memory });
+  }
+  if (sizeKi(r.storage) < 2 * sizeKi(r.memory)) {
+    ctx.addIssue({ code: 'custom', path: ['storage'], message: `must be at least twice memory (${r.memory}): an AOF rewrite holds the old and the new file`, input: r.storage });
+  }
 });
+
+/** Milliseconds of a `duration` string. */
+function durationMs(text: string): number {
+  const m = /^([0-9]+)(ms|s|m|h)$/.exec(text);
+  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
+}
+
+/** Kibibytes of a `byteQuantity` string. */
+function sizeKi(text: string): number {
+  const m = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(text);
+  return m ? Number(m[1]) * { Ki: 1, Mi: 1024, Gi: 1024 ** 2, Ti: 1024 ** 3 }[m[2] as 'Ki' | 'Mi' | 'Gi' | 'Ti'] : NaN;
+}
 
 // ---------------------------------------------------------------------------------------
 // Platform

@@ -6,6 +6,9 @@
  */
 import { at, Cluster, isEmptySelector, Json, Located, matchesLabels, Problem, problem, selects, showSelector } from './objects';
 
+/** On a PeerAuthentication with a workload selector: why a port accepts plaintext. */
+export const MTLS_EXCEPTION = 'meridian.dev/mtls-exception';
+
 /** Istio's root namespace: policies there apply to the whole mesh. */
 export const ISTIO_ROOT_NAMESPACE = 'istio-system';
 
@@ -119,8 +122,12 @@ export function namespaceBaselineProblems(cluster: Cluster): Problem[] {
     if (mode !== undefined && mode !== 'STRICT' && mode !== 'UNSET') {
       problems.push(problem(pa, 'spec.mtls.mode', `must be STRICT (got "${mode}"): the workloads would accept plaintext traffic`));
     }
+    // A port-level exception for selected workloads is allowed when it says why (the annotation
+    // is the reviewable record of the exception), never namespace-wide.
+    const justified = pa.obj.spec?.selector && typeof pa.obj.metadata.annotations?.[MTLS_EXCEPTION] === 'string'
+      && pa.obj.metadata.annotations[MTLS_EXCEPTION].trim() !== '';
     for (const [port, setting] of Object.entries((pa.obj.spec?.portLevelMtls ?? {}) as Record<string, Json>)) {
-      if (setting?.mode !== undefined && setting.mode !== 'STRICT' && setting.mode !== 'UNSET') {
+      if (setting?.mode !== undefined && setting.mode !== 'STRICT' && setting.mode !== 'UNSET' && !justified) {
         problems.push(problem(pa, at('spec.portLevelMtls', port, 'mode'), `must be STRICT (got "${setting.mode}"): port ${port} would accept plaintext traffic`));
       }
     }

@@ -107,7 +107,7 @@ describe('access control from the service graph', () => {
     const chart = testChart();
     const redis = new RedisSentinel(chart, 'Redis', { name: 'cache', namespace: 'shop', image: 'redis:7.4.2', passwordSecret: 'cache-password' });
     expect(redisEndpoint('cache', redis)).toEqual({
-      ref: 'redis:cache', name: 'cache', namespace: 'shop', selector: redis.selector, serviceAccount: 'default', ports: [6379, 26379], peers: true,
+      ref: 'redis:cache', name: 'cache', namespace: 'shop', selector: redis.selector, serviceAccount: 'cache', ports: [6379, 26379], peers: true,
     });
   });
 

@@ -89,6 +89,21 @@ describe('namespace baseline', () => {
     ]);
   });
 
+  test('passes when a workload port accepts plaintext with the reason recorded, never namespace-wide', () => {
+    const exception = (selector: boolean, reason?: string) => ({
+      apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication',
+      metadata: { name: 'web', namespace: 'shop', ...(reason === undefined ? {} : { annotations: { 'meridian.dev/mtls-exception': reason } }) },
+      spec: { ...(selector ? { selector: { matchLabels: { 'app.kubernetes.io/name': 'web' } } } : {}), portLevelMtls: { 8080: { mode: 'PERMISSIVE' } } },
+    });
+    expect(problemsAfter((f) => f.add(`${EAST}/shop/peerauthentication-web.yaml`, exception(true, 'scraped from outside the mesh')))).toEqual([]);
+    expect(problemsAfter((f) => f.add(`${EAST}/shop/peerauthentication-web.yaml`, exception(true, ' ')))).toEqual([
+      `${EAST}/shop/peerauthentication-web.yaml: PeerAuthentication shop/web: spec.portLevelMtls.8080.mode: must be STRICT (got "PERMISSIVE"): port 8080 would accept plaintext traffic`,
+    ]);
+    expect(problemsAfter((f) => f.add(`${EAST}/shop/peerauthentication-web.yaml`, exception(false, 'no selector')))).toContainEqual(
+      `${EAST}/shop/peerauthentication-web.yaml: PeerAuthentication shop/web: spec.portLevelMtls.8080.mode: must be STRICT (got "PERMISSIVE"): port 8080 would accept plaintext traffic`,
+    );
+  });
+
   test('fails when the namespace has no allow-nothing AuthorizationPolicy', () => {
     expect(problemsAfter((f) => f.remove('AuthorizationPolicy', 'allow-nothing'))).toEqual([
       `${NS}: (object): has no allow-nothing AuthorizationPolicy (no selector, no rules): any workload of the mesh may call any of its workloads`,

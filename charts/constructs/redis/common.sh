@@ -1,0 +1,171 @@
+#!/bin/sh
+# Shared by start-redis.sh and start-sentinel.sh, and the probes and preStop hook of a pod:
+#   common.sh ready            readiness of the redis container
+#   common.sh sentinel-ready   readiness of the sentinel container
+#   common.sh handover         preStop of the redis container: a master hands over first
+#
+# Nodes are addressed by hostname, never by IP: <pod>.<headless service>.<namespace>.svc.<domain>
+# follows a pod to its new IP after every restart. The headless Service is named after the
+# region, so a hostname is unique across clusters and never names a pod of another one.
+#
+# Environment (set by the StatefulSet, see RedisSentinel): ROLE (primary|secondary),
+# UPSTREAM_HOST (secondary only), POD_NAME, STATEFULSET, HEADLESS, NAMESPACE, CLUSTER_DOMAIN,
+# REPLICAS, QUORUM, MASTER_SET, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, PARALLEL_SYNCS,
+# HANDOVER_SECONDS, CONFIG_DIR, DATA_DIR, RUN_DIR, REDIS_PASSWORD; optionally LISTEN_ADDR,
+# the one address redis and the sentinel listen on (default: every interface, reached
+# locally on 127.0.0.1).
+set -eu
+
+REDIS_PORT=6379
+SENTINEL_PORT=26379
+export REDISCLI_AUTH="$REDIS_PASSWORD"
+ORDINAL="${POD_NAME##*-}"
+DOMAIN="$HEADLESS.$NAMESPACE.svc.$CLUSTER_DOMAIN"
+SELF="$POD_NAME.$DOMAIN"
+FIRST="$STATEFULSET-0.$DOMAIN"
+LOCAL="${LISTEN_ADDR:-127.0.0.1}"
+BIND="${LISTEN_ADDR:-* -::*}"
+
+log() { echo "meridian-redis $POD_NAME: $*" >&2; }
+
+# The hostname of pod N of the StatefulSet.
+pod() { echo "$STATEFULSET-$1.$DOMAIN"; }
+
+# rcli HOST PORT COMMAND...: one command, bounded in time. Prints the reply; fails when the
+# host does not answer (an error reply is printed, not a failure).
+rcli() {
+  rcli_host=$1
+  rcli_port=$2
+  shift 2
+  timeout 3 redis-cli --no-auth-warning -h "$rcli_host" -p "$rcli_port" "$@" 2>/dev/null
+}
+
+# A value for a double-quoted redis.conf argument.
+quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
+
+now() { date +%s; }
+
+# One line per sentinel of the group: "<ordinal> down" (no answer or an error such as a wrong
+# password), "<ordinal> none" (knows no master) or "<ordinal> <config-epoch> <master host>
+# <replicas it knows> <failing over: 1|0>". The host is the one the sentinel gives clients:
+# during a failover, the promoted replica as soon as it is promoted.
+sentinel_answers() {
+  sa_n=0
+  while [ "$sa_n" -lt "$REPLICAS" ]; do
+    sa_host=$(pod "$sa_n")
+    if sa_reply=$(rcli "$sa_host" "$SENTINEL_PORT" sentinel master "$MASTER_SET"); then
+      sa_addr=$(rcli "$sa_host" "$SENTINEL_PORT" sentinel get-master-addr-by-name "$MASTER_SET" | head -n 1) || sa_addr=""
+      printf '%s\n' "$sa_reply" | awk -v n="$sa_n" -v addr="$sa_addr" '
+        NR == 1 && /^ERR No such master/ { none = 1; exit }
+        NR == 1 && $0 != "name" { exit }
+        NR % 2 == 1 { key = $0; next }
+        { v[key] = $0 }
+        END {
+          if (none) print n, "none"
+          else if (addr == "" || v["ip"] == "") print n, "down"
+          else print n, v["config-epoch"] + 0, addr, v["num-slaves"] + 0, (v["flags"] ~ /failover_in_progress/) ? 1 : 0
+        }'
+    else
+      echo "$sa_n down"
+    fi
+    sa_n=$((sa_n + 1))
+  done
+}
+
+# Reads sentinel_answers; prints "<config-epoch> <host> <replicas> <failing over>" of the master
+# known with the highest config epoch (the latest failover), nothing when no sentinel knows
+# one. Of equal epochs, the answer knowing the most replicas wins: a sentinel that lost its
+# state knows none. "failing over" is 1 when any sentinel is in the middle of a failover.
+best_master() {
+  awk 'NF == 5 { busy = busy || $5 }
+    NF == 5 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
+    END { if (best != "") print best, busy + 0 }'
+}
+
+# The hostname of a pod of the group whose redis reports the master role, if any.
+master_node() {
+  mn_n=0
+  while [ "$mn_n" -lt "$REPLICAS" ]; do
+    if [ "$(rcli "$(pod "$mn_n")" "$REDIS_PORT" role | head -n 1)" = master ]; then
+      pod "$mn_n"
+      return 0
+    fi
+    mn_n=$((mn_n + 1))
+  done
+}
+
+# Asks the sentinels, other pods' first, to fail over; succeeds when one accepted or one is
+# already failing over.
+request_failover() {
+  for rf_n in $(seq 0 $((REPLICAS - 1)) | grep -vx "$ORDINAL") "$ORDINAL"; do
+    rf_reply=$(rcli "$(pod "$rf_n")" "$SENTINEL_PORT" sentinel failover "$MASTER_SET" | head -n 1) || continue
+    case "$rf_reply" in
+      OK | INPROG*) log "sentinel of $STATEFULSET-$rf_n fails over ($rf_reply)"; return 0 ;;
+      *) log "sentinel of $STATEFULSET-$rf_n refused the failover: ${rf_reply:-no answer}" ;;
+    esac
+  done
+  return 1
+}
+
+# Waits up to N seconds until the sentinels name a master other than this node; prints it.
+wait_other_master() {
+  wo_deadline=$(($(now) + $1))
+  while [ "$(now)" -lt "$wo_deadline" ]; do
+    wo_host=$(sentinel_answers | best_master | awk '{ print $2 }')
+    if [ -n "$wo_host" ] && [ "$wo_host" != "$SELF" ]; then
+      echo "$wo_host"
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
+ready() {
+  info=$(rcli "$LOCAL" "$REDIS_PORT" info) || return 1
+  printf '%s\n' "$info" | grep -q '^role:' || return 1
+  # A replica in the middle of a full sync (or loading its data) has not got the data yet.
+  ! printf '%s\n' "$info" | grep -qE '^(loading|master_sync_in_progress):1'
+}
+
+sentinel_ready() {
+  [ "$(rcli "$LOCAL" "$SENTINEL_PORT" ping)" = PONG ]
+}
+
+# preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
+# promote it and follows it, so the writes it acknowledged survive the shutdown. Paused
+# writes fail over too: they get READONLY after the switch and are retried on the new master.
+handover() {
+  [ "$ROLE" = primary ] || return 0
+  [ "$(rcli "$LOCAL" "$REDIS_PORT" role | head -n 1)" = master ] || return 0
+  log "preStop: this node is the master: handing over"
+  rcli "$LOCAL" "$REDIS_PORT" client pause "$((HANDOVER_SECONDS * 1000))" write >/dev/null || true
+  ho_deadline=$(($(now) + 5))
+  ho_synced=""
+  while [ "$(now)" -lt "$ho_deadline" ]; do
+    ho_synced=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' '
+      $1 == "master_repl_offset" { offset = $2 }
+      $1 ~ /^slave[0-9]+$/ { for (i = 2; i < NF; i += 2) s[$i] = $(i + 1); if (s["state"] == "online") best = (s["offset"] + 0 > best + 0) ? s["offset"] : best }
+      END { if (best != "" && best + 0 >= offset + 0) print "yes" }')
+    [ -n "$ho_synced" ] && break
+    sleep 0.2
+  done
+  if [ -z "$ho_synced" ]; then
+    log "preStop: no replica has every write: shutting down without a handover"
+  elif ! request_failover; then
+    log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
+  elif ho_master=$(wait_other_master "$HANDOVER_SECONDS"); then
+    rcli "$LOCAL" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
+    log "preStop: $ho_master is the master now; this node follows it"
+  else
+    log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s"
+  fi
+  rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
+}
+
+case "${1:-}" in
+  ready) ready ;;
+  sentinel-ready) sentinel_ready ;;
+  handover) handover ;;
+  *) ;;
+esac

@@ -1,0 +1,114 @@
+#!/bin/sh
+# Starts redis in the role the region and the sentinels give this node.
+#
+# Secondary region: always a replica, never a master. The first pod follows the primary
+# region's group through UPSTREAM_HOST (the cross-region address), the others follow the first
+# pod, so one stream per region crosses regions. None of them can be promoted (priority 0).
+#
+# Primary region: the sentinels are asked first, and the master they know with the highest
+# config epoch (the latest failover) wins:
+#   - they name another node: start as its replica;
+#   - they name this node: start as master with the data on the volume; with an empty volume
+#     (a lost or new disk) while they know replicas that hold the data, have them promote one
+#     and follow it, or refuse to start: never an empty master that replicas would copy;
+#   - no sentinel knows a master (a new group): the first pod starts as master, unless a node
+#     already is one, and the others follow the first pod.
+. "$CONFIG_DIR/common.sh"
+
+# The volume has held a redis dataset before (redis creates the AOF folder on first start).
+initialized() { [ -n "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; }
+
+master=""
+if [ "$ROLE" = secondary ]; then
+  if [ "$ORDINAL" = 0 ]; then master="$UPSTREAM_HOST"; else master="$FIRST"; fi
+  log "secondary region: starting as a replica of $master"
+else
+  # Following another node is always safe (the sentinels correct a replica's master), so one
+  # answer naming another node is enough. Becoming master is not: the own sentinel may have
+  # missed a failover while this node was away, so that takes a majority of the sentinels (or
+  # a brand-new group) and no failover in progress, or, failing that, the wait running out
+  # (a whole-group restart in pod order: the other pods start once this one is ready).
+  majority=$((REPLICAS / 2 + 1))
+  wait_s=$((FAILOVER_TIMEOUT_MS / 1000 + 5))
+  [ "$wait_s" -ge 30 ] || wait_s=30
+  deadline=$(($(now) + wait_s))
+  while :; do
+    answers=$(sentinel_answers)
+    up=$(printf '%s\n' "$answers" | grep -vc ' down$' || true)
+    known=$(printf '%s\n' "$answers" | best_master)
+    host=$(printf '%s\n' "$known" | awk '{ print $2 }')
+    busy=$(printf '%s\n' "$known" | awk '{ print $4 }')
+    [ -n "$host" ] && [ "$host" != "$SELF" ] && break
+    # A failover of this node is under way: wait for its outcome.
+    if [ "$busy" != 1 ]; then
+      [ "$up" -ge "$majority" ] && break
+      if [ "$known" = "0 $SELF 0 0" ] && ! initialized; then break; fi
+    fi
+    if [ "$(now)" -ge "$deadline" ]; then
+      log "no clear answer in ${wait_s}s ($up of $REPLICAS sentinels, failover in progress: ${busy:-0}): deciding with what they say"
+      break
+    fi
+    sleep 0.2
+  done
+  if [ "$up" -eq 0 ]; then
+    # Not even this pod's sentinel answers: the network is not up (e.g. no sidecar yet).
+    # Deciding blind is how every pod ends up master: fail and let the kubelet retry.
+    log "no sentinel answered in ${wait_s}s: not deciding blind, retrying on restart"
+    exit 1
+  fi
+  if [ -n "$known" ]; then
+    set -- $known
+    epoch=$1 master=$2 replicas=$3
+    log "the sentinels name $master master (config epoch $epoch, $replicas replicas known)"
+    if [ "$master" = "$SELF" ]; then
+      if initialized; then
+        master=""
+      elif [ "$replicas" -eq 0 ]; then
+        log "a new group: no replica holds data yet"
+        master=""
+      else
+        log "this node's data volume is empty: asking the sentinels to promote a replica"
+        if request_failover && master=$(wait_other_master $((FAILOVER_TIMEOUT_MS / 1000 + 5))); then
+          :
+        else
+          log "no replica could be promoted: refusing to start as an empty master (retrying on restart)"
+          exit 1
+        fi
+      fi
+    fi
+  elif [ "$ORDINAL" = 0 ]; then
+    master=$(master_node)
+    if [ -z "$master" ] && ! initialized; then
+      for n in $(seq 1 $((REPLICAS - 1))); do
+        keys=$(rcli "$(pod "$n")" "$REDIS_PORT" dbsize) || continue
+        case "$keys" in
+          '' | 0 | *[!0-9]*) ;;
+          *)
+            log "no sentinel knows a master, this volume is empty and $STATEFULSET-$n holds $keys keys: refusing to start as an empty master"
+            exit 1
+            ;;
+        esac
+      done
+    fi
+  else
+    master="$FIRST"
+  fi
+fi
+
+conf="$RUN_DIR/redis.conf"
+{
+  cat "$CONFIG_DIR/redis.conf"
+  echo "bind $BIND"
+  echo "dir $DATA_DIR"
+  echo "requirepass $(quoted "$REDIS_PASSWORD")"
+  echo "masterauth $(quoted "$REDIS_PASSWORD")"
+  echo "replica-announce-ip $SELF"
+  if [ "$ROLE" = secondary ]; then echo "replica-priority 0"; fi
+  if [ -n "$master" ]; then echo "replicaof $master $REDIS_PORT"; fi
+} > "$conf"
+if [ -n "$master" ]; then
+  [ "$ROLE" = secondary ] || log "starting as a replica of $master"
+else
+  log "starting as master"
+fi
+exec redis-server "$conf"
