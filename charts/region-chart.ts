@@ -4,7 +4,7 @@ import type { ClusterSpec } from '../spec/load';
 import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../spec/schema';
 import {
   Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
-  parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretSync,
+  parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretEnv, SecretSync,
   IngressGateway, MicroserviceProps, STABLE_VERSION,
 } from './constructs';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from './access';
@@ -105,17 +105,22 @@ export class RegionChart extends Chart {
     addSyncWaves(this);
   }
 
-  private addJob(name: string, job: JobSpec, store: string | undefined): void {
-    const secretKeys = Object.keys(job.secrets);
+  /** An ExternalSecret `<name>-secrets` for a workload's secrets; returns its env mapping. */
+  private syncSecrets(name: string, namespace: string, secrets: Record<string, { secret: string; version: string }>, store: string | undefined): Record<string, SecretEnv> {
+    const keys = Object.keys(secrets);
+    if (keys.length === 0) return {};
     const secretName = `${name}-secrets`;
-    if (secretKeys.length > 0) {
-      new SecretSync(this, `${name}-Secrets`, {
-        name: secretName,
-        namespace: job.namespace,
-        store: store!,
-        keys: Object.fromEntries(secretKeys.map((k) => [k, { remoteKey: job.secrets[k].secret, version: job.secrets[k].version }])),
-      });
-    }
+    new SecretSync(this, `${name}-Secrets`, {
+      name: secretName,
+      namespace,
+      store: store!,
+      keys: Object.fromEntries(keys.map((k) => [k, { remoteKey: secrets[k].secret, version: secrets[k].version }])),
+    });
+    return Object.fromEntries(keys.map((k) => [k, { secretName, key: k }]));
+  }
+
+  private addJob(name: string, job: JobSpec, store: string | undefined): void {
+    const secretEnv = this.syncSecrets(name, job.namespace, job.secrets, store);
     new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
@@ -132,7 +137,7 @@ export class RegionChart extends Chart {
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
       env: job.env,
-      secretEnv: Object.fromEntries(secretKeys.map((k) => [k, { secretName, key: k }])),
+      secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
     });
   }
@@ -149,16 +154,7 @@ export class RegionChart extends Chart {
       timeout: parseDuration(p.timeout),
     };
 
-    const secretKeys = Object.keys(svc.secrets);
-    const secretName = `${name}-secrets`;
-    if (secretKeys.length > 0) {
-      new SecretSync(this, `${name}-Secrets`, {
-        name: secretName,
-        namespace: svc.namespace,
-        store: store!,
-        keys: Object.fromEntries(secretKeys.map((k) => [k, { remoteKey: svc.secrets[k].secret, version: svc.secrets[k].version }])),
-      });
-    }
+    const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
 
     const scaling = svc.autoscaling;
     const workloadProps: MicroserviceProps = {
@@ -179,7 +175,7 @@ export class RegionChart extends Chart {
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
       env: svc.env,
-      secretEnv: Object.fromEntries(secretKeys.map((k) => [k, { secretName, key: k }])),
+      secretEnv,
       replicas: svc.replicas,
       autoscaled: scaling !== undefined,
       minReplicas: scaling?.min,

@@ -17,7 +17,7 @@ type Json = any;
 /** Above the range of system and distribution users, as kube-score recommends. */
 export const MIN_ID = 10001;
 
-const POD_SPEC_PATHS: Record<string, string[]> = {
+export const POD_SPEC_PATHS: Record<string, string[]> = {
   Pod: ['spec'],
   Deployment: ['spec', 'template', 'spec'],
   StatefulSet: ['spec', 'template', 'spec'],

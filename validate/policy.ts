@@ -2,19 +2,11 @@
  * Rules every object must follow whatever its schema allows: no secret material in the
  * repository, images pinned.
  */
+import { POD_SPEC_PATHS } from './pod-security';
 import type { FieldProblem } from './schema';
 
 type Obj = Record<string, unknown>;
 
-const POD_TEMPLATE_PATHS: Record<string, string[]> = {
-  Pod: ['spec'],
-  Deployment: ['spec', 'template', 'spec'],
-  StatefulSet: ['spec', 'template', 'spec'],
-  DaemonSet: ['spec', 'template', 'spec'],
-  ReplicaSet: ['spec', 'template', 'spec'],
-  Job: ['spec', 'template', 'spec'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
-};
 
 export function policyProblems(manifest: Obj): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -26,7 +18,7 @@ export function policyProblems(manifest: Obj): FieldProblem[] {
       }
     }
   }
-  const specPath = POD_TEMPLATE_PATHS[kind];
+  const specPath = POD_SPEC_PATHS[kind];
   const podSpec = specPath?.reduce<unknown>((o, k) => (o as Obj | undefined)?.[k], manifest) as Obj | undefined;
   if (podSpec) {
     const prefix = specPath.join('.');

@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { ServiceExportV1 } from '../../imports/net.gke.io';
 import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
 import { MTLS_EXCEPTION } from '../../validate/policies';
-import { RUN_AS } from './microservice';
+import { containerSecurityContext, podSecurityContext } from './hardening';
 import { formatSize } from './units';
 
 const k8s = kplus.k8s;
@@ -281,16 +281,7 @@ export class RedisSentinel extends Construct {
       { name: 'DATA_DIR', value: DATA_DIR },
       { name: 'RUN_DIR', value: RUN_DIR },
     ];
-    const securityContext = {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS,
-      runAsGroup: RUN_AS,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    };
+    const securityContext = containerSecurityContext();
     const mounts = [
       { name: 'data', mountPath: DATA_DIR },
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
@@ -328,7 +319,7 @@ export class RedisSentinel extends Construct {
           spec: {
             serviceAccountName: props.name,
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: RUN_AS, runAsGroup: RUN_AS, fsGroup: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } },
+            securityContext: podSecurityContext(),
             // The handover, then redis' own shutdown (it waits up to 10 s for lagging replicas).
             terminationGracePeriodSeconds: handoverSeconds + 30,
             affinity: {
