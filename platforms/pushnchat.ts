@@ -51,8 +51,8 @@ export default definePlatform({
       autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
       dependsOn: ['pgbouncer', 'redis:cache'],
       expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/users'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
       metrics: { port: 'http', path: '/metrics' },
       slo: { availability: 99.9, latency: { p95: '500ms' } },
       egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
@@ -64,8 +64,8 @@ export default definePlatform({
       autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
       dependsOn: ['pgbouncer', 'redis:cache'],
       expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/listings'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
       metrics: { port: 'http', path: '/metrics' },
       slo: { availability: 99.9, latency: { p95: '500ms' } },
       egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
@@ -79,8 +79,8 @@ export default definePlatform({
       autoscaling: { min: 2, max: 20, cpuUtilization: 60 },
       dependsOn: ['pgbouncer', 'redis:cache'],
       expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/messages'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*'] },
+      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
+      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
       metrics: { port: 'http', path: '/metrics' },
       slo: { availability: 99.9, latency: { p95: '500ms' } },
       egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }, { host: '*.firebaseio.com', port: 443 }],

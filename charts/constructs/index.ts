@@ -14,5 +14,6 @@ export * from './microservice';
 export * from './network-policies';
 export * from './redis-sentinel';
 export * from './scheduled-job';
+export * from './scrape-access';
 export * from './secret-sync';
 export * from './units';

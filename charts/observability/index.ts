@@ -5,7 +5,8 @@ import { AlertRules } from '../constructs/alert-rules';
 import { GrafanaDashboard } from '../constructs/grafana-dashboard';
 import { MetricsScrape } from '../constructs/metrics-scrape';
 import { Microservice } from '../constructs/microservice';
-import { RedisSentinel, SENTINEL_PORT } from '../constructs/redis-sentinel';
+import { EXPORTER_PORT, RedisSentinel, SENTINEL_PORT } from '../constructs/redis-sentinel';
+import { ScrapeAccess } from '../constructs/scrape-access';
 import { parseDuration } from '../constructs/units';
 import { LABEL_REGION } from '../labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
@@ -15,7 +16,7 @@ export * from './dashboards';
 export * from './rules';
 
 /** The redis_exporter sidecar's port in every Redis pod (oliver006/redis_exporter's default). */
-export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: 9121 } as const;
+export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT } as const;
 /** Where istio-agent serves the sidecar's metrics merged with Envoy's. */
 export const ISTIO_METRICS_PORT = 15020;
 /** The PodMonitoring of the Istio sidecars in each namespace. */
@@ -65,13 +66,16 @@ export class Observability extends Construct {
 
     for (const [name, svc] of Object.entries(c.services)) {
       if (svc.metrics) {
+        const selector = workload(name, svc.namespace).selector;
         new MetricsScrape(this, `${name}-Metrics`, {
           name,
           namespace: svc.namespace,
-          selector: workload(name, svc.namespace).selector,
+          selector,
           endpoints: [{ port: svc.metrics.port, path: svc.metrics.path, interval: parseDuration(svc.metrics.interval) }],
           podLabels,
         });
+        const port = typeof svc.metrics.port === 'number' ? svc.metrics.port : svc.ports.find((p) => p.name === svc.metrics!.port)!.port;
+        new ScrapeAccess(this, `${name}-ScrapeAccess`, { name, namespace: svc.namespace, selector, port, paths: [svc.metrics.path] });
       }
       new AlertRules(this, `${name}-Rules`, { name, namespace: svc.namespace, groups: serviceRuleGroups(name, svc, c), runbookBaseUrl, ruleLabels });
       new GrafanaDashboard(this, `${name}-Dashboard`, { ...redDashboard(name, svc, c), namespace: svc.namespace });
@@ -92,6 +96,7 @@ export class Observability extends Construct {
         selector,
         endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
       });
+      new ScrapeAccess(this, `Redis-${name}-ScrapeAccess`, { name: redisJob(name), namespace: redis.namespace, selector, port: REDIS_EXPORTER_PORT.port, paths: ['/metrics', '/scrape'] });
       new AlertRules(this, `Redis-${name}-Rules`, { name: redisJob(name), namespace: redis.namespace, groups: redisRuleGroups(name, redis, c), runbookBaseUrl, ruleLabels });
       new GrafanaDashboard(this, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
     }
