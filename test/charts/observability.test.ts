@@ -4,6 +4,7 @@ import { loadAll, loadEnvironments, type PlatformInput } from '../../spec';
 import { render, type Manifest } from '../../synth/render';
 import { defaultRunbookBase, ISTIO_SCRAPE, REDIS_EXPORTER_PORT } from '../../charts/observability';
 import { ROOT, tempDir } from '../helpers';
+import { REST, samplePlatform } from '../fixtures/sample';
 
 /** An empty repository root: the sample platform has no overlays. */
 const EMPTY_ROOT = tempDir();
@@ -157,24 +158,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
   });
 });
 
-const SAMPLE: PlatformInput = {
-  name: 'sample',
-  project: 'sample-project-1',
-  environments: ['prod'],
-  regions: { 'us-central1': { role: 'primary', zones: ['us-central1-a'] } },
-  namespaces: { api: {} },
-  services: {
-    rest: {
-      namespace: 'api',
-      image: { repository: 'us-docker.pkg.dev/sample/api/rest', tag: '1.0.0' },
-      ports: [{ name: 'http', port: 8080 }],
-      probes: { readiness: { path: '/ready' } },
-      replicas: 2,
-      slo: { latency: { p95: '500ms' } },
-    },
-  },
-  gitops: { repoURL: 'https://github.com/example/fleet.git' },
-};
+const SAMPLE: PlatformInput = samplePlatform({ rest: { ...REST, replicas: 2, slo: { latency: { p95: '500ms' } } } });
 
 describe('observability follows the spec', () => {
   const objs = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, EMPTY_ROOT)).files.map((f) => f.manifest as M);

@@ -18,28 +18,14 @@ import { kedaHpa, redisJob, sentinelJob } from '../../charts/observability';
 import { MASTER_SET } from '../../charts/constructs/redis-sentinel';
 import { ROOT, tempDir } from '../helpers';
 import { findPromtool, runPromtool } from '../promtool';
+import { REST, samplePlatform } from '../fixtures/sample';
 
 const PROMTOOL = findPromtool();
 
 /** A platform with the objectives of seed 001 (p95 < 500 ms, 99.9 %), to exercise latency SLOs. */
-const SAMPLE_PLATFORM: PlatformInput = {
-  name: 'sample',
-  project: 'sample-project-1',
-  environments: ['prod'],
-  regions: { 'us-central1': { role: 'primary', zones: ['us-central1-a'] } },
-  namespaces: { api: {} },
-  services: {
-    rest: {
-      namespace: 'api',
-      image: { repository: 'us-docker.pkg.dev/sample/api/rest', tag: '1.0.0' },
-      ports: [{ name: 'http', port: 8080 }],
-      probes: { readiness: { path: '/ready' } },
-      autoscaling: { min: 1, max: 4, cpuUtilization: 60 },
-      slo: { availability: 99.9, latency: { p95: '500ms', p99: '1s' } },
-    },
-  },
-  gitops: { repoURL: 'https://github.com/example/fleet.git' },
-};
+const SAMPLE_PLATFORM: PlatformInput = samplePlatform({
+  rest: { ...REST, autoscaling: { min: 1, max: 4, cpuUtilization: 60 }, slo: { availability: 99.9, latency: { p95: '500ms', p99: '1s' } } },
+});
 
 interface RuleDoc { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
 interface GroupDoc { name: string; interval?: string; rules: RuleDoc[] }

@@ -1,19 +1,12 @@
 import * as fs from 'node:fs';
 import { formatProblem, loadEnvironments, SpecError, type PlatformInput } from '../../spec';
 import { tempDir } from '../helpers';
+import { REST, samplePlatform } from '../fixtures/sample';
 
-const base: PlatformInput = {
-  name: 'sample',
-  project: 'sample-project-1',
-  environments: ['prod'],
-  regions: { 'us-central1': { role: 'primary', zones: ['us-central1-a'] } },
-  namespaces: { api: {} },
-  services: {
-    rest: { namespace: 'api', image: { repository: 'us-docker.pkg.dev/s/a/rest', tag: '1.0.0' }, ports: [{ name: 'http', port: 8080 }], probes: { readiness: { path: '/ready' } } },
-    worker: { namespace: 'api', image: { repository: 'us-docker.pkg.dev/s/a/worker', tag: '1.0.0' } },
-  },
-  gitops: { repoURL: 'https://github.com/example/fleet.git' },
-};
+const base: PlatformInput = samplePlatform({
+  rest: REST,
+  worker: { namespace: 'api', image: { repository: 'us-docker.pkg.dev/s/a/worker', tag: '1.0.0' } },
+});
 
 function merge(a: unknown, b: unknown): unknown {
   if (typeof b !== 'object' || b === null || Array.isArray(b)) return b;
