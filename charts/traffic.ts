@@ -158,7 +158,8 @@ function gatewayName(c: ClusterSpec): string {
 }
 
 function gatewayRef(c: ClusterSpec): string {
-  return `${c.platform.ingress!.namespace}/${gatewayName(c)}`;
+  // The gateway workload is described once, in mesh.ingressGateway (policies use it too).
+  return `${c.platform.mesh.ingressGateway.namespace}/${gatewayName(c)}`;
 }
 
 /** The cluster's Gateway and the load balancer's BackendConfig, when the platform has an ingress. */
@@ -170,8 +171,8 @@ export function ingressGatewayProps(c: ClusterSpec): IngressGatewayProps | undef
   const hc = ingress.healthCheck;
   return {
     name: gatewayName(c),
-    namespace: ingress.namespace,
-    selector: ingress.selector,
+    namespace: c.platform.mesh.ingressGateway.namespace,
+    selector: c.platform.mesh.ingressGateway.labels,
     routeNamespaces: exposed.map((s) => s.namespace),
     tlsCredential: ingress.tlsCredential,
     securityPolicy: ingress.securityPolicy,

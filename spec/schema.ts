@@ -620,10 +620,6 @@ export const Ingress = z.strictObject({
   hosts: z.array(hostname).min(1),
   /** Secret (type kubernetes.io/tls) in the gateway's namespace with the certificate for the hosts. */
   tlsCredential: dnsLabel,
-  /** Namespace of the ingress gateway workload, which the platform team installs. @default istio-ingress */
-  namespace: dnsLabel.default('istio-ingress'),
-  /** Labels of the gateway workload's pods. @default { istio: ingressgateway } */
-  selector: z.record(z.string(), z.string()).default({ istio: 'ingressgateway' }),
   /** Cloud Armor security policy of the load balancer's backend. @default - none set by Meridian */
   securityPolicy: dnsLabel.optional(),
   /** The load balancer's health check of the gateway pods. */
