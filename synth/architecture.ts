@@ -10,8 +10,10 @@ function id(...parts: string[]): string {
   return parts.join('_').replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-/** The services traffic enters through: those with ports that no other workload calls. */
+/** The services traffic enters through: the exposed ones, or without an ingress those with ports that no other workload calls. */
 function entryServices(env: EnvironmentSpec): string[] {
+  const exposed = Object.entries(env.platform.services).filter(([, s]) => s.expose).map(([name]) => name);
+  if (exposed.length > 0) return exposed;
   const called = new Set(Object.values(env.platform.services).flatMap((s) => s.dependsOn));
   for (const job of Object.values(env.platform.jobs)) job.dependsOn.forEach((d) => called.add(d));
   return Object.entries(env.platform.services).filter(([name, s]) => s.ports.length > 0 && !called.has(name)).map(([name]) => name);
@@ -56,18 +58,24 @@ export function architectureDocument(env: EnvironmentSpec): string {
     }
   }
 
+  // Managed services: Cloud SQL instances and the external hosts services declare as egress.
   const sql = new Map<string, string[]>();
+  const hosts = new Map<string, string[]>();
   for (const [name, svc] of Object.entries(p.services)) {
     if (svc.cloudSql) sql.set(svc.cloudSql.instance, [...(sql.get(svc.cloudSql.instance) ?? []), name]);
+    for (const e of svc.egress) if (e.host) hosts.set(e.host, [...(hosts.get(e.host) ?? []), name]);
   }
-  if (sql.size > 0) {
+  if (sql.size > 0 || hosts.size > 0) {
     lines.push('  subgraph managed["Managed services (outside the clusters)"]');
     for (const instance of sql.keys()) lines.push(`    ${id('sql', instance)}[("Cloud SQL<br/>${instance}")]`);
+    for (const host of [...hosts.keys()].sort()) lines.push(`    ${id('host', host)}[("${host}")]`);
     lines.push('  end');
+    // Edges from the primary region's services only: every region reaches the same endpoints.
     for (const [instance, services] of sql) {
-      for (const c of env.clusters) {
-        for (const s of services.filter((n) => n in c.services)) lines.push(`  ${id(c.region, s)} -- Auth Proxy --> ${id('sql', instance)}`);
-      }
+      for (const s of services.filter((n) => n in primary.services)) lines.push(`  ${id(primary.region, s)} -- Auth Proxy --> ${id('sql', instance)}`);
+    }
+    for (const [host, services] of [...hosts].sort()) {
+      for (const s of services.filter((n) => n in primary.services)) lines.push(`  ${id(primary.region, s)} -.-> ${id('host', host)}`);
     }
   }
 
