@@ -4,8 +4,8 @@
 # and sentinels it knows survive restarts. Every setting is written afresh on each start, so
 # a change of the spec or of the password applies on the next restart.
 #
-# Primary region: the sentinel monitors the group's master: the one it knew before a restart,
-# else the one the other sentinels know, else a node that is master, else the first pod (a
+# Primary region: the sentinel monitors the group's master: the one the other sentinels know,
+# else the one it knew before a restart, else a node that is master, else the first pod (a
 # new group). Secondary region: it monitors nothing and forgets the group's state, so that it
 # can never fail over the primary region's master; after a promotion it starts monitoring.
 . "$CONFIG_DIR/common.sh"
@@ -14,16 +14,23 @@ conf="$DATA_DIR/sentinel.conf"
 state="$RUN_DIR/sentinel.state"
 master=""
 : > "$state"
+# The running sentinels' view wins: a failover may have happened while this one was down,
+# and a sentinel that restarts on its old master and epochs can keep naming that master to
+# clients for a long time. With their answer it starts afresh on the current master (its id
+# and epoch kept) and learns the rest from their hello messages. Only when no sentinel
+# answers (the whole group restarting) is its own saved state the best there is.
+if [ "$ROLE" = primary ]; then
+  master=$(sentinel_answers | best_master | awk '{ print $2 }')
+fi
 if [ -s "$conf" ]; then
   grep -E "^sentinel (myid|current-epoch) " "$conf" >> "$state" || true
-  if [ "$ROLE" = primary ]; then
+  if [ "$ROLE" = primary ] && [ -z "$master" ]; then
     grep -E "^sentinel (config-epoch|leader-epoch|known-replica|known-sentinel) $MASTER_SET " "$conf" >> "$state" || true
     master=$(awk -v s="$MASTER_SET" '$1 == "sentinel" && $2 == "monitor" && $3 == s { print $4 }' "$conf")
   fi
 fi
 if [ "$ROLE" = primary ] && [ -z "$master" ]; then
-  master=$(sentinel_answers | best_master | awk '{ print $2 }')
-  [ -n "$master" ] || master=$(master_node)
+  master=$(master_node)
   [ -n "$master" ] || master="$FIRST"
 fi
 
