@@ -24,6 +24,25 @@ const database = {
   REDIS_SENTINELS: 'cache.pushnchat.svc.cluster.local:26379',
 };
 
+const API_EGRESS = [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }];
+
+/** A Fastify API service behind the gateway's API host, on Postgres (PgBouncer) and Redis. */
+function api(imageName: string, path: string) {
+  return {
+    namespace: 'pushnchat', image: image(imageName), ...fastify,
+    env: database,
+    secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
+    autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
+    dependsOn: ['pgbouncer', 'redis:cache'],
+    expose: { hosts: ['api.pushnchat.example.com'], paths: [path] },
+    // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
+    auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
+    metrics: { port: 'http', path: '/metrics' },
+    slo: { availability: 99.9, latency: { p95: '500ms' } },
+    egress: API_EGRESS,
+  };
+}
+
 export default definePlatform({
   name: 'pushnchat',
   description: 'PushNchat: Fastify microservices + Next.js frontend behind one gateway, three regions (seed 003)',
@@ -44,46 +63,14 @@ export default definePlatform({
     },
   },
   services: {
-    user: {
-      namespace: 'pushnchat', image: image('user-service'), ...fastify,
-      env: database,
-      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
-      autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
-      dependsOn: ['pgbouncer', 'redis:cache'],
-      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/users'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
-      metrics: { port: 'http', path: '/metrics' },
-      slo: { availability: 99.9, latency: { p95: '500ms' } },
-      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
-    },
-    listing: {
-      namespace: 'pushnchat', image: image('listing-service'), ...fastify,
-      env: database,
-      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
-      autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
-      dependsOn: ['pgbouncer', 'redis:cache'],
-      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/listings'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
-      metrics: { port: 'http', path: '/metrics' },
-      slo: { availability: 99.9, latency: { p95: '500ms' } },
-      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }],
-    },
+    user: api('user-service', '/api/users'),
+    listing: api('listing-service', '/api/listings'),
     messaging: {
-      namespace: 'pushnchat', image: image('messaging-service'), ...fastify,
+      ...api('messaging-service', '/api/messages'),
       // Realtime connections stay open: websocket, so the route has no request timeout.
       ports: [{ name: 'http', port: 8080, protocol: 'websocket' }],
-      env: database,
-      secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
       autoscaling: { min: 2, max: 20, cpuUtilization: 60 },
-      dependsOn: ['pgbouncer', 'redis:cache'],
-      expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/messages'] },
-      // Firebase ID tokens are checked by the workload's sidecar; health checks and metrics are open.
-      auth: { jwt: 'firebase', publicPaths: ['/health/*', '/metrics'] },
-      metrics: { port: 'http', path: '/metrics' },
-      slo: { availability: 99.9, latency: { p95: '500ms' } },
-      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }, { host: '*.firebaseio.com', port: 443 }],
+      egress: [...API_EGRESS, { host: '*.firebaseio.com', port: 443 }],
       // Realtime users are spread by region: requests through the gateway split 60/20/20.
       traffic: { splitByRegion: true },
     },
