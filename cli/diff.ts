@@ -99,7 +99,7 @@ export function readCommittedDist(root: string, ref: string): { commit: string; 
   const blobs: { sha: string; file: string }[] = [];
   for (const entry of git(top, ['ls-tree', '-r', '-z', commit, '--', `${prefix}/`]).toString().split('\0')) {
     const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(entry);
-    if (m && /\.ya?ml$/.test(m[2])) blobs.push({ sha: m[1], file: m[2].slice(prefix.length + 1) });
+    if (m && /\.ya?ml$/.test(m[2]) && !/(^|\/)kustomization\.ya?ml$/.test(m[2])) blobs.push({ sha: m[1], file: m[2].slice(prefix.length + 1) });
   }
   const files = new Map<string, string>();
   if (blobs.length === 0) return { commit, files };

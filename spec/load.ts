@@ -110,6 +110,7 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
       continue;
     }
     const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
+    if (parsed.data.previews?.environment === env) problems.push(...previewProblems(parsed.data, overlay?.file ?? source.file));
     envs.push({ platform: parsed.data, env, clusters, files: overlay ? [source.file, overlay.file] : [source.file] });
   }
   if (problems.length > 0) throw new SpecError(dedupe(problems));
@@ -204,4 +205,32 @@ function regionService(raw: unknown, patch: unknown, [region, name]: [string, st
     return { file: origins.fileOf(at), path: at, note: ` (in region ${region})` };
   }));
   return undefined;
+}
+
+/** The longest pull request number a preview's names must still fit with. */
+const PR_NUMBER_DIGITS = 7;
+
+/** The preview environment is a template for one namespace in one cluster (docs/previews.md). */
+function previewProblems(p: Platform, file: string): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const env = p.previews!.environment;
+  const regions = Object.keys(p.regions);
+  if (regions.length !== 1) {
+    problems.push({ file, path: 'regions', message: `must name exactly one region in the preview environment ${env}: each pull request runs in one cluster; remove the others with null (got ${regions.join(', ')})` });
+  }
+  const namespaces = Object.keys(p.namespaces);
+  if (namespaces.length !== 1) {
+    problems.push({ file, path: 'namespaces', message: `must name exactly one namespace in the preview environment ${env}: each pull request gets one namespace (got ${namespaces.join(', ')})` });
+  }
+  const longest = `${namespaces[0]}-pr-${'9'.repeat(PR_NUMBER_DIGITS)}`;
+  if (namespaces.length === 1 && longest.length > 63) {
+    problems.push({ file, path: `namespaces.${namespaces[0]}`, message: `is too long for the preview environment ${env}: ${longest} must fit in 63 characters` });
+  }
+  for (const [name, svc] of Object.entries(p.services)) {
+    for (const host of svc.expose ? svc.expose.hosts ?? p.ingress?.hosts ?? [] : []) {
+      const label = `${host.split('.')[0]}-${longest}`;
+      if (label.length > 63) problems.push({ file, path: `services.${name}.expose.hosts`, message: `gives ${host}, whose preview host label ${label} is longer than 63 characters: shorten its first label` });
+    }
+  }
+  return problems;
 }

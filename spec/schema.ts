@@ -152,6 +152,12 @@ const durationLevels = (warning: string, critical: string, holdFor: string) => z
 
 /** Alert thresholds; defaults are the seeds' numbers (004 §7.1, 001 performance targets, 003 §5). */
 export const Monitoring = z.strictObject({
+  /**
+   * Render the recording and alerting rules and the Grafana dashboards (which read the
+   * recordings); false leaves only the scraping, for environments nobody is paged for
+   * (a pull request's). @default true
+   */
+  rules: z.boolean().default(true),
   /** Where runbooks are read. @default - `<gitops.repoURL>/blob/<targetRevision>/docs/runbooks` */
   runbookBaseUrl: z.string().url().optional(),
   /** Percent of requests answered with `codes`. @default warning 0.5, critical 1, for 5m */
@@ -652,6 +658,30 @@ export const Mesh = z.strictObject({
   eastWestGateway: Gateway.default({ namespace: 'istio-system', serviceAccount: 'istio-eastwestgateway', labels: { istio: 'eastwestgateway' } }),
 });
 
+/**
+ * An environment per pull request (docs/previews.md): one environment of the platform is
+ * rendered as a template whose namespace ArgoCD's pull-request generator relocates to
+ * `<namespace>-pr-<number>` for every open pull request carrying `github.labels`, synced from
+ * the pull request's head commit and deleted with everything in it when the pull request closes.
+ */
+export const Previews = z.strictObject({
+  /** The environment rendered as the template: one region, one namespace. */
+  environment: dnsLabel,
+  /** Pull requests of the GitOps repository (`gitops.repoURL`, on GitHub): the rendered `dist/` at their head is what runs. */
+  github: z.strictObject({
+    /** Only pull requests with all these labels get an environment (who may label is who may deploy). @default - `preview-<platform>` */
+    labels: z.array(z.string().min(1)).min(1).optional(),
+    /** Secret in the ArgoCD namespace whose key `token` holds a GitHub token that reads pull requests. */
+    tokenSecret: dnsLabel,
+  }),
+  /** How often ArgoCD lists the pull requests. @default 3m */
+  requeueAfter: duration.default('3m'),
+  /** DNS zone a pull request's hosts are served under: `<first label of the host>-<namespace>-pr-<number>.<domain>`. */
+  domain: z.string().regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: 'must be a lowercase DNS name such as preview.example.com' }),
+  /** Secret (type kubernetes.io/tls) in the gateway's namespace with a certificate for `*.<domain>`. */
+  tlsCredential: dnsLabel,
+});
+
 /** Rules an environment holds its services to; set per environment in the overlays. */
 export const Policy = z.strictObject({
   /** Fewest replicas a service may run (fixed, or the autoscaler's minimum). @default 1 */
@@ -688,6 +718,8 @@ export const Platform = z.strictObject({
   gitops: GitOps,
   mesh: Mesh.default(Mesh.parse({})),
   policy: Policy.default({ minReplicas: 1 }),
+  /** An environment per pull request, from one environment as template. @default - none */
+  previews: Previews.optional(),
   /** Scraping, alert thresholds and runbooks (docs/observability.md). @default - the seeds' thresholds */
   monitoring: Monitoring.prefault({}),
 }).superRefine((p, ctx) => {
@@ -762,9 +794,21 @@ export const Platform = z.strictObject({
     const sum = Object.values(weights).reduce((a, b) => a + b, 0);
     if (sum !== 100) ctx.addIssue({ code: 'custom', path: ['routing', 'weights'], message: `must sum to 100 (they sum to ${sum})`, input: weights });
   }
+  if (p.previews && !p.environments.includes(p.previews.environment)) {
+    ctx.addIssue({ code: 'custom', path: ['previews', 'environment'], message: `must be one of the platform's environments (${p.environments.join(', ')})`, input: p.previews.environment });
+  }
+  if (p.previews && !githubRepository(p.gitops.repoURL)) {
+    ctx.addIssue({ code: 'custom', path: ['gitops', 'repoURL'], message: 'must be a GitHub repository (https://github.com/<owner>/<repo>) for previews: ArgoCD lists its pull requests', input: p.gitops.repoURL });
+  }
   checkPlatformTraffic(p, ctx);
   monitoringIssues(p, ctx);
 });
+
+/** Owner and name of a GitHub repository URL, if it is one. */
+export function githubRepository(url: string): { owner: string; repo: string } | undefined {
+  const m = /^https:\/\/github\.com\/([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+?)(\.git)?\/?$/.exec(url);
+  return m ? { owner: m[1], repo: m[2] } : undefined;
+}
 
 /** A service's fewest replicas against the environment's `policy.minReplicas`. */
 export function replicaFloorIssues(svc: { replicas?: number; ports?: unknown[]; autoscaling?: { min: number } }, minReplicas: number): { path: string[]; message: string; input: number }[] {

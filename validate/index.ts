@@ -162,7 +162,8 @@ function listYaml(dir: string, prefix = ''): string[] {
   for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const rel = path.join(prefix, entry.name);
     if (entry.isDirectory()) out.push(...listYaml(dir, rel));
-    else if (/\.ya?ml$/.test(entry.name)) out.push(rel);
+    // A kustomization (a preview template's) is a build input, not an object of the cluster.
+    else if (/\.ya?ml$/.test(entry.name) && !/^kustomization\.ya?ml$/.test(entry.name)) out.push(rel);
   }
   return out;
 }
