@@ -86,6 +86,8 @@ export function routingProblems(cluster: Cluster): Problem[] {
     }
   }
 
+  problems.push(...gatewayBindingProblems(cluster));
+
   for (const dr of cluster.of('DestinationRule')) {
     const raw = String(dr.obj.spec?.host ?? '');
     if (raw.startsWith('*')) continue;
@@ -99,6 +101,37 @@ export function routingProblems(cluster: Cluster): Problem[] {
       if (Object.keys(labels).length === 0 || subsetSelectsPods(cluster.environment, host, labels)) return;
       problems.push(problem(dr, at('spec.subsets', i, 'labels'),
         `subset "${subset.name}" (${showSelector(labels)}) selects no pods behind ${host} in any cluster of ${envName(cluster)}`));
+    });
+  }
+  return problems;
+}
+
+/**
+ * A VirtualService bound to a Gateway serves only the hosts a server of that Gateway admits
+ * for the VirtualService's namespace (`<namespace>/<dns name>`, either part `*`, `.` for the
+ * Gateway's own namespace), as istioctl's IST0132 reports. A Gateway in another namespace
+ * than the cluster's rendered ones (installed by someone else) is not checked.
+ */
+function gatewayBindingProblems(cluster: Cluster): Problem[] {
+  const problems: Problem[] = [];
+  for (const vs of cluster.of('VirtualService')) {
+    const ns = vs.obj.metadata.namespace ?? 'default';
+    ((vs.obj.spec?.gateways ?? []) as string[]).forEach((ref, i) => {
+      if (ref === 'mesh') return;
+      const [gwNs, gwName] = ref.includes('/') ? ref.split('/') : [ns, ref];
+      const gateway = cluster.find('Gateway', gwNs, gwName);
+      if (!gateway) {
+        if (cluster.of('Gateway', gwNs).length > 0) problems.push(problem(vs, at('spec.gateways', i), `Gateway ${gwNs}/${gwName} is not rendered in this cluster`));
+        return;
+      }
+      const admitted = ((gateway.obj.spec?.servers ?? []) as Json[]).flatMap((srv) => (srv.hosts ?? []) as string[]).map((h) => {
+        const [hostNs, dns] = h.includes('/') ? h.split('/') : ['*', h];
+        return { ns: hostNs === '.' ? gwNs : hostNs, dns };
+      });
+      ((vs.obj.spec?.hosts ?? []) as string[]).forEach((host, j) => {
+        if (admitted.some((a) => (a.ns === '*' || a.ns === ns) && (a.dns === '*' || hostMatches(a.dns, host)))) return;
+        problems.push(problem(vs, at('spec.hosts', j), `"${host}" is not admitted for namespace ${ns} by Gateway ${gwNs}/${gwName} (hosts: ${admitted.map((a) => `${a.ns}/${a.dns}`).join(', ')}): the gateway would not route it`));
+      });
     });
   }
   return problems;

@@ -98,3 +98,43 @@ describe('Istio durations (the CRDs\' CEL rule, run here)', () => {
     expect(durationMillis('5 s')).toBeUndefined();
   });
 });
+
+describe('VirtualServices bound to a Gateway', () => {
+  const gateway = (hosts: string[]) => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'shop-gateway', namespace: 'istio-ingress' },
+    spec: { selector: { istio: 'ingressgateway' }, servers: [{ name: 'https', port: { name: 'https', number: 443, protocol: 'HTTPS' }, hosts, tls: { mode: 'SIMPLE', credentialName: 'shop-tls' } }] },
+  });
+  const bind = (f: Fixture, hosts: string[]) => {
+    const vs = f.get('VirtualService', 'web');
+    vs.spec.hosts = hosts;
+    vs.spec.gateways = ['istio-ingress/shop-gateway'];
+  };
+
+  test('passes when a server admits the namespace (exactly or "*") and the host (exactly, "*" or a wildcard suffix)', () => {
+    for (const hosts of [['shop/*'], ['*/*'], ['shop/web.example.com'], ['*/*.example.com']]) {
+      expect(problemsAfter((f) => {
+        f.add(`${EAST}/istio-ingress/gateway.yaml`, gateway(hosts));
+        bind(f, ['web.example.com']);
+      })).toEqual([]);
+    }
+  });
+
+  test('fails when no server of the Gateway admits the VirtualService\'s namespace or host', () => {
+    expect(problemsAfter((f) => {
+      f.add(`${EAST}/istio-ingress/gateway.yaml`, gateway(['other/*', '*/*.example.org']));
+      bind(f, ['web.example.com']);
+    })).toEqual([
+      `${VS}: spec.hosts[0]: "web.example.com" is not admitted for namespace shop by Gateway istio-ingress/shop-gateway (hosts: other/*, */*.example.org): the gateway would not route it`,
+    ]);
+  });
+
+  test('fails when the Gateway is missing from a namespace where the cluster renders Gateways', () => {
+    expect(problemsAfter((f) => {
+      f.add(`${EAST}/istio-ingress/gateway.yaml`, gateway(['*/*']));
+      bind(f, ['web.example.com']);
+      f.get('VirtualService', 'web').spec.gateways = ['istio-ingress/shop-gw'];
+    })).toEqual([
+      `${VS}: spec.gateways[0]: Gateway istio-ingress/shop-gw is not rendered in this cluster`,
+    ]);
+  });
+});
