@@ -1,8 +1,11 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { AppProject, Application } from '../imports/argoproj.io';
+import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
 import type { EnvironmentSpec } from '../spec/load';
+import { githubRepository } from '../spec/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from './labels';
+import { parseDuration } from './constructs';
+import { previewBaseNamespace, previewNamespace, relocationPatches, TEMPLATE_NUMBER } from './preview';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
@@ -33,7 +36,13 @@ export class GitOpsChart extends Chart {
     });
     const gitops = platform.gitops;
     const projectName = `${platform.name}-${env}`;
-    const objects = props.regions.flatMap((chart) => chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject));
+    const all = props.regions.flatMap((chart) => chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject));
+    // A preview environment: the template namespace is synced per pull request, the rest (the
+    // gateway, the cluster's secret store) once, by the environment's own Application.
+    const previews = platform.previews?.environment === env ? platform.previews : undefined;
+    const template = previews ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
+    const inTemplate = (o: ApiObject) => template !== undefined && (o.metadata.namespace === template || (o.kind === 'Namespace' && o.name === template));
+    const objects = all.filter((o) => !inTemplate(o));
     const clusterScoped = uniqueKinds(objects.filter((o) => !o.metadata.namespace));
     const namespaced = uniqueKinds(objects.filter((o) => o.metadata.namespace));
 
@@ -60,7 +69,7 @@ export class GitOpsChart extends Chart {
             repoUrl: gitops.repoURL,
             targetRevision: gitops.targetRevision,
             path: `${props.distPath}/${c.region}`,
-            directory: { recurse: true },
+            directory: { recurse: true, exclude: template && `${template}/*` },
           },
           destination: { name: c.cluster },
           syncPolicy: {
@@ -82,7 +91,78 @@ export class GitOpsChart extends Chart {
         },
       });
     }
+    if (previews && template) this.addPullRequests(props, all.filter(inTemplate), template);
     addSyncWaves(this);
+  }
+
+  /**
+   * The ApplicationSet that gives every labelled pull request its environment, and the
+   * AppProject fencing those Applications into `<namespace>-pr-*` with the template's kinds.
+   */
+  private addPullRequests(props: GitOpsChartProps, objects: ApiObject[], template: string) {
+    const { platform, env } = props.environment;
+    const previews = platform.previews!;
+    const gitops = platform.gitops;
+    const base = previewBaseNamespace(platform);
+    const cluster = props.regions[0].cluster;
+    const projectName = `${platform.name}-${env}-pull-requests`;
+    const relocation = relocationPatches(objects.map((o) => o.toJson()), template, previewNamespace(base, '{{.number}}'), { goTemplate: true, others: [base] });
+    if (relocation.problems.length > 0) {
+      throw new Error(`the preview environment ${env} cannot be relocated per pull request:\n  ${relocation.problems.join('\n  ')}`);
+    }
+    new AppProject(this, 'PullRequestProject', {
+      metadata: { name: projectName, namespace: gitops.namespace },
+      spec: {
+        description: `${platform.name} pull request environments: rendered by Meridian`,
+        sourceRepos: [gitops.repoURL],
+        destinations: [{ name: cluster.cluster, namespace: previewNamespace(base, '*') }],
+        clusterResourceWhitelist: [{ group: '', kind: 'Namespace' }],
+        namespaceResourceWhitelist: uniqueKinds(objects.filter((o) => o.metadata.namespace)),
+      },
+    });
+    const autoscaled = Object.entries(cluster.services).filter(([, s]) => s.autoscaling).map(([name]) => name);
+    const namespace = previewNamespace(base, '{{.number}}');
+    new ApplicationSet(this, 'PullRequests', {
+      metadata: { name: `${platform.name}-pull-requests`, namespace: gitops.namespace },
+      spec: {
+        goTemplate: true,
+        goTemplateOptions: ['missingkey=error'],
+        generators: [{
+          pullRequest: {
+            github: { ...githubRepository(gitops.repoURL)!, labels: previews.github.labels ?? [`preview-${platform.name}`], tokenRef: { secretName: previews.github.tokenSecret, key: 'token' } },
+            requeueAfterSeconds: parseDuration(previews.requeueAfter).toSeconds(),
+          },
+        }],
+        template: {
+          metadata: {
+            name: `${platform.name}-pr-{{.number}}`,
+            labels: { [LABEL_PLATFORM]: platform.name, [LABEL_ENV]: env, 'meridian.dev/pull-request': '{{.number}}' },
+            annotations: { 'meridian.dev/head-sha': '{{.head_sha}}' },
+            // Deleting the Application (the pull request closed) deletes what it synced, namespace included.
+            finalizers: ['resources-finalizer.argocd.argoproj.io'],
+          },
+          spec: {
+            project: projectName,
+            source: {
+              repoUrl: gitops.repoURL,
+              targetRevision: '{{.head_sha}}',
+              path: `${props.distPath}/${cluster.region}/${template}`,
+              kustomize: { namespace, patches: relocation.patches },
+            },
+            destination: { name: cluster.cluster, namespace },
+            syncPolicy: {
+              automated: { prune: true, selfHeal: true },
+              syncOptions: ['ServerSideApply=true', 'PruneLast=true', ...(autoscaled.length > 0 ? ['RespectIgnoreDifferences=true'] : [])],
+              retry: { limit: 5, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
+            },
+            ignoreDifferences: autoscaled.length > 0
+              ? autoscaled.map((name) => ({ group: 'apps', kind: 'Deployment', namespace, name, jsonPointers: ['/spec/replicas'] }))
+              : undefined,
+            revisionHistoryLimit: 3,
+          },
+        },
+      },
+    });
   }
 }
 

@@ -15,6 +15,7 @@ export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
 const WAVES: Record<string, number> = {
   AppProject: -1,
   Application: 0,
+  ApplicationSet: 0,
   Namespace: -2,
   ClusterSecretStore: -2,
   ServiceAccount: -1,

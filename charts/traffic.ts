@@ -173,7 +173,8 @@ export function ingressGatewayProps(c: ClusterSpec): IngressGatewayProps | undef
     name: gatewayName(c),
     namespace: c.platform.mesh.ingressGateway.namespace,
     selector: c.platform.mesh.ingressGateway.labels,
-    routeNamespaces: exposed.map((s) => s.namespace),
+    // A preview cluster's gateway serves the namespace of every pull request: <namespace>-pr-<n>.
+    routeNamespaces: c.platform.previews?.environment === c.env ? ['*'] : exposed.map((s) => s.namespace),
     tlsCredential: ingress.tlsCredential,
     securityPolicy: ingress.securityPolicy,
     healthCheck: {

@@ -18,10 +18,12 @@ const fastify = {
     startup: { path: '/health/live', period: '3s', failureThreshold: 20 },
   },
 };
+// Services of the same namespace by their short names: a pull request's environment
+// (previews below) runs them in its own namespace, and these must follow it.
 const database = {
-  DATABASE_URL_HOST: 'pgbouncer.pushnchat.svc.cluster.local',
+  DATABASE_URL_HOST: 'pgbouncer',
   DATABASE_URL_PORT: '6432',
-  REDIS_SENTINELS: 'cache.pushnchat.svc.cluster.local:26379',
+  REDIS_SENTINELS: 'cache:26379',
 };
 
 const API_EGRESS = [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }];
@@ -47,7 +49,7 @@ export default definePlatform({
   name: 'pushnchat',
   description: 'PushNchat: Fastify microservices + Next.js frontend behind one gateway, three regions (seed 003)',
   project: 'pushnchat-prod',
-  environments: ['dev', 'staging', 'prod'],
+  environments: ['dev', 'preview', 'staging', 'prod'],
   regions: {
     'africa-south1': { role: 'primary', zones: ['africa-south1-a', 'africa-south1-b', 'africa-south1-c'] },
     'europe-west6': { role: 'secondary', zones: ['europe-west6-a', 'europe-west6-b', 'europe-west6-c'] },
@@ -79,7 +81,7 @@ export default definePlatform({
       ports: [{ name: 'http', port: 3000, protocol: 'http' }],
       resources: { cpu: '500m', memory: '512Mi' },
       probes: { readiness: { path: '/api/health' }, liveness: { period: '30s' } },
-      env: { NEXT_TELEMETRY_DISABLED: '1', API_BASE_URL: 'http://user.pushnchat.svc.cluster.local:8080' },
+      env: { NEXT_TELEMETRY_DISABLED: '1', API_BASE_URL: 'http://user:8080' },
       autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
       dependsOn: ['user', 'listing', 'messaging'],
       expose: { hosts: ['app.pushnchat.example.com'], paths: ['/'] },
@@ -127,4 +129,12 @@ export default definePlatform({
     securityPolicy: 'pushnchat-edge',
   },
   gitops,
+  // An environment per pull request of the fleet repository labelled preview-pushnchat, from
+  // overlays/pushnchat/preview.yaml: https://messaging-pushnchat-pr-<n>.preview.pushnchat.example.com ...
+  previews: {
+    environment: 'preview',
+    github: { tokenSecret: 'github-pull-requests' },
+    domain: 'preview.pushnchat.example.com',
+    tlsCredential: 'pushnchat-preview-tls',
+  },
 });

@@ -6,6 +6,7 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
+import { previewBaseNamespace, previewCluster, previewNamespace, TEMPLATE_NUMBER } from '../charts/preview';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentSpec } from '../spec/load';
 import { architectureDocument } from './architecture';
@@ -62,6 +63,7 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
   const yaml = new YamlPool(YAML_OPTIONS);
   const problems: string[] = [];
   const scopes: string[] = [];
+  const kustomizations: RenderedDocument[] = [];
   for (const environment of envs) {
     const scope = `${environment.platform.name}/${environment.env}`;
     scopes.push(scope);
@@ -78,12 +80,18 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
     // (quadratic in regions) and throws on the first failed check: validate once, take objects directly.
     problems.push(...constructErrors(charts[0][0].node.root));
     const before = rendered.length;
+    const template = previewTemplateNamespace(environment);
     for (const [chart, folder] of charts) {
+      const inTemplate: string[] = [];
       for (const obj of apiObjects(chart)) {
         if (Chart.of(obj) !== chart) continue;
         const manifest = obj.toJson() as Manifest;
-        rendered.push({ path: `${folder}/${fileName(manifest)}`, manifest, header, yaml: yaml.add(manifest) });
+        // A pull request's Application syncs the template folder: its Namespace lives there too.
+        const file = manifest.kind === 'Namespace' && manifest.metadata.name === template ? `${template}/namespace-${template}.yaml` : fileName(manifest);
+        if (template !== undefined && file.startsWith(`${template}/`)) inTemplate.push(file.slice(template.length + 1));
+        rendered.push({ path: `${folder}/${file}`, manifest, header, yaml: yaml.add(manifest) });
       }
+      if (inTemplate.length > 0) kustomizations.push({ path: `${folder}/${template}/kustomization.yaml`, content: kustomization(header, inTemplate) });
     }
     onEnvironment?.(scope, rendered.length - before);
   }
@@ -98,13 +106,19 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
   const documents = envs
     .filter((e) => e.env === e.platform.environments[e.platform.environments.length - 1])
     .map((e) => ({ path: `${e.platform.name}/ARCHITECTURE.md`, content: architectureDocument(e) }))
+    .concat(kustomizations)
     .sort((a, b) => (a.path < b.path ? -1 : 1));
   return { files, documents, scopes: scopes.sort() };
 }
 
-/** The charts of one environment, each with the folder it renders to. */
-export function buildEnvironment(environment: EnvironmentSpec, scope: string): [Chart, string][] {
+/**
+ * The charts of one environment, each with the folder it renders to.
+ * @param pullRequest for the preview environment: the pull request to render it as (tests
+ *   compare a relocated template with it); by default the template
+ */
+export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
   const app = new App({ outdir: '/nonexistent' });
+  const environment = previewTemplateNamespace(input) === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
     environment,
@@ -115,6 +129,17 @@ export function buildEnvironment(environment: EnvironmentSpec, scope: string): [
     ...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]),
     [gitops, `${scope}/argocd`],
   ];
+}
+
+/** The namespace of the pull request template, when `environment` is a platform's preview environment. */
+export function previewTemplateNamespace(environment: EnvironmentSpec): string | undefined {
+  const { platform, env } = environment;
+  return platform.previews?.environment === env ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
+}
+
+/** The kustomization ArgoCD builds a pull request's environment from (the patches come from the ApplicationSet). */
+function kustomization(header: string, files: string[]): string {
+  return `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.sort().map((f) => `  - ${f}\n`).join('')}`;
 }
 
 function constructErrors(root: Construct): string[] {

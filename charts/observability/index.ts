@@ -59,6 +59,7 @@ export class Observability extends Construct {
         endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
         podLabels,
       });
+      if (!m.rules) continue;
       new AlertRules(this, `Workloads-${ns}`, { name: WORKLOAD_RULES, namespace: ns, groups: workloadRuleGroups(ns, c), runbookBaseUrl, ruleLabels });
       const scaling = autoscalingDashboard(ns, c);
       if (scaling) new GrafanaDashboard(this, `Autoscaling-${ns}-Dashboard`, { ...scaling, namespace: ns });
@@ -77,6 +78,7 @@ export class Observability extends Construct {
         const port = typeof svc.metrics.port === 'number' ? svc.metrics.port : svc.ports.find((p) => p.name === svc.metrics!.port)!.port;
         new ScrapeAccess(this, `${name}-ScrapeAccess`, { name, namespace: svc.namespace, selector, port, paths: [svc.metrics.path] });
       }
+      if (!m.rules) continue;
       new AlertRules(this, `${name}-Rules`, { name, namespace: svc.namespace, groups: serviceRuleGroups(name, svc, c), runbookBaseUrl, ruleLabels });
       new GrafanaDashboard(this, `${name}-Dashboard`, { ...redDashboard(name, svc, c), namespace: svc.namespace });
     }
@@ -97,11 +99,12 @@ export class Observability extends Construct {
         endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
       });
       new ScrapeAccess(this, `Redis-${name}-ScrapeAccess`, { name: redisJob(name), namespace: redis.namespace, selector, port: REDIS_EXPORTER_PORT.port, paths: ['/metrics', '/scrape'] });
+      if (!m.rules) continue;
       new AlertRules(this, `Redis-${name}-Rules`, { name: redisJob(name), namespace: redis.namespace, groups: redisRuleGroups(name, redis, c), runbookBaseUrl, ruleLabels });
       new GrafanaDashboard(this, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
     }
 
-    new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+    if (m.rules) new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
   }
 
   /** The Rules and ClusterRules objects rendered, for tests and tools. */

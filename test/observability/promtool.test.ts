@@ -35,6 +35,8 @@ interface RenderedCluster { key: string; cluster: ClusterSpec; files: RuleFile[]
 function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
   const byKey = new Map<string, RenderedCluster>();
   for (const env of envs) {
+    // An environment without rules (monitoring.rules: false, a pull request's) has none to test.
+    if (!env.platform.monitoring.rules) continue;
     for (const cluster of env.clusters) {
       const key = `${env.platform.name}/${env.env}/${cluster.region}`;
       byKey.set(key, { key, cluster, files: [] });
@@ -44,6 +46,7 @@ function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
     const m = f.manifest as Manifest & { spec: { groups: GroupDoc[] } };
     if (m.apiVersion !== 'monitoring.googleapis.com/v1' || (m.kind !== 'Rules' && m.kind !== 'ClusterRules')) continue;
     const key = f.path.split('/').slice(0, 3).join('/');
+    if (!byKey.has(key)) throw new Error(`${f.path}: rules rendered for an environment with monitoring.rules false`);
     byKey.get(key)!.files.push({ name: `${m.kind.toLowerCase()}-${m.metadata.namespace ?? '_cluster'}-${m.metadata.name}.yaml`, namespace: m.metadata.namespace, groups: m.spec.groups });
   }
   return [...byKey.values()];

@@ -31,6 +31,7 @@ function problems(patch: unknown): string[] {
 describe('monitoring spec', () => {
   test('thresholds default to the seeds’ numbers', () => {
     expect(load()[0].platform.monitoring).toEqual({
+      rules: true,
       errorRate: { warning: 0.5, critical: 1, for: '5m', codes: '5..' },
       healthCheckSuccess: { warning: 98, critical: 95, for: '5m' },
       crossRegionLatency: { warning: '300ms', critical: '500ms', for: '10m' },
@@ -105,6 +106,6 @@ describe('monitoring spec', () => {
 
   test('fails when a monitoring field is misspelt', () => {
     expect(problems({ monitoring: { errorrate: {} } }))
-      .toEqual(['platforms/sample.ts: monitoring.errorrate: unknown field (allowed: runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, cost)']);
+      .toEqual(['platforms/sample.ts: monitoring.errorrate: unknown field (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, cost)']);
   });
 });
