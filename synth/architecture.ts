@@ -88,7 +88,7 @@ export function architectureDocument(env: EnvironmentSpec): string {
     ...lines,
     '```',
     '',
-    `Environments: ${p.environments.join(', ')}. Regions: ${env.clusters.map((c) => `${c.region} (${c.role})`).join(', ')}.`,
+    `Environments: ${p.environments.map((e) => (e === p.previews?.environment ? `${e} (one per pull request, docs/previews.md)` : e)).join(', ')}. Regions: ${env.clusters.map((c) => `${c.region} (${c.role})`).join(', ')}.`,
     '',
   ].join('\n');
 }
