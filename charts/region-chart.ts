@@ -183,6 +183,7 @@ export class RegionChart extends Chart {
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
       sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
+      writablePaths: svc.writablePaths,
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));

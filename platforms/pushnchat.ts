@@ -102,6 +102,8 @@ export default definePlatform({
       namespace: 'pushnchat',
       // Transaction pooling in front of Cloud SQL: Cloud Run-style bursts stay within max_connections.
       image: { repository: 'docker.io/bitnami/pgbouncer', tag: '1.24.1' },
+      // The image writes its generated configuration, pid file and log under /opt/bitnami/pgbouncer.
+      writablePaths: ['/opt/bitnami/pgbouncer/conf', '/opt/bitnami/pgbouncer/tmp', '/opt/bitnami/pgbouncer/logs'],
       ports: [{ name: 'tcp-pg', port: 6432, protocol: 'tcp' }],
       resources: { cpu: '250m', memory: '128Mi' },
       probes: { readiness: {}, liveness: { period: '20s' } },

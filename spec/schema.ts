@@ -369,6 +369,12 @@ export const Service = z.strictObject({
   ports: z.array(Port).default([]),
   command: z.array(z.string()).optional(),
   args: z.array(z.string()).optional(),
+  /**
+   * Directories the container writes besides /tmp: the root filesystem is read-only, each
+   * gets an emptyDir (counted in `resources.ephemeralStorage`). @default []
+   */
+  writablePaths: z.array(z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, { message: 'must be an absolute directory path such as /var/cache/app' })
+    .refine((p) => p !== '/tmp', { message: '/tmp is always writable: leave it out' })).default([]),
   resources: Resources.default(Resources.parse({})),
   probes: z.strictObject({
     readiness: Probe.optional(),

@@ -91,6 +91,8 @@ export interface MicroserviceProps {
   readonly podLabels?: Record<string, string>;
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
   readonly sidecars?: kplus.ContainerProps[];
+  /** Directories the main container writes besides /tmp (its root filesystem is read-only): an emptyDir each. @default [] */
+  readonly writablePaths?: string[];
   /**
    * The pod label `version`, which Istio subsets select. Any version but `stable` is a
    * variant of the service `name` (a canary): a Deployment `<name>-<version>` selecting its
@@ -213,7 +215,10 @@ export class Microservice extends Construct {
         liveness: toProbe(liveness),
         startup: toProbe(startup),
         securityContext: HARDENED,
-        volumeMounts: [{ path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') }],
+        volumeMounts: [
+          { path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') },
+          ...(props.writablePaths ?? []).map((path) => ({ path, volume: kplus.Volume.fromEmptyDir(this, `Writable${path}`, writableVolumeName(path)) })),
+        ],
       }],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: variant ? podSelector : this.selector }));
@@ -299,4 +304,11 @@ function toProbe(probe: MicroserviceProbe | undefined): kplus.Probe | undefined 
     timeoutSeconds: probe.timeout ?? Duration.seconds(1),
   };
   return probe.path ? kplus.Probe.fromHttpGet(probe.path, options) : kplus.Probe.fromTcpSocket(options);
+}
+
+/** `/opt/bitnami/pgbouncer/conf` → `opt-bitnami-pgbouncer-conf`, a volume name (a DNS label). */
+function writableVolumeName(path: string): string {
+  const name = path.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  if (name.length <= 63) return name;
+  return name.slice(name.length - 63).replace(/^-+/, '');
 }

@@ -120,6 +120,17 @@ describe('Microservice', () => {
     ]);
   });
 
+  test('/tmp and each writable path get an emptyDir; the root filesystem stays read-only', () => {
+    const pod = (only(render({ writablePaths: ['/opt/bitnami/pgbouncer/conf', '/var/cache/app'] }), 'Deployment') as any).spec.template.spec;
+    expect(pod.containers[0].volumeMounts).toEqual([
+      { mountPath: '/tmp', name: 'tmp' },
+      { mountPath: '/opt/bitnami/pgbouncer/conf', name: 'opt-bitnami-pgbouncer-conf' },
+      { mountPath: '/var/cache/app', name: 'var-cache-app' },
+    ]);
+    expect(pod.volumes.map((v: { name: string; emptyDir?: unknown }) => [v.name, v.emptyDir !== undefined])).toEqual([['tmp', true], ['opt-bitnami-pgbouncer-conf', true], ['var-cache-app', true]]);
+    expect(pod.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
   test('fails when replicas is negative', () => {
     expect(() => render({ replicas: -1 })).toThrow("Microservice 'api': replicas (-1) must be a whole number >= 0");
   });

@@ -76,7 +76,7 @@ describe('spec errors name the file, the field, the value and what is allowed', 
   test('fails when an overlay misspells a field', () => {
     const lines = problems(shopPlatform(), { prod: 'services:\n  api:\n    imagee: { tag: "2" }\n' });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^overlays\/shop\/prod\.yaml: services\.api\.imagee: unknown field \(allowed: namespace, image, ports, command, args, resources, probes, env, secrets, replicas, autoscaling, dependsOn, .*\)$/);
+    expect(lines[0]).toMatch(/^overlays\/shop\/prod\.yaml: services\.api\.imagee: unknown field \(allowed: namespace, image, ports, command, args, writablePaths, resources, probes, env, secrets, replicas, autoscaling, dependsOn, .*\)$/);
   });
 
   test('fails when an overlay sets autoscaling max below min', () => {
@@ -88,6 +88,13 @@ describe('spec errors name the file, the field, the value and what is allowed', 
   test('fails when the base has a bad enum value, once for all environments', () => {
     expect(problems(withService({ ports: [{ name: 'http', port: 8080, protocol: 'udp' }] }))).toEqual([
       'platforms/shop.ts: services.api.ports[0].protocol: Invalid option: expected one of "http"|"grpc"|"tcp"|"websocket"|"sse" (got "udp")',
+    ]);
+  });
+
+  test('fails when a writable path is relative, or is /tmp (always writable)', () => {
+    expect(problems(withService({ writablePaths: ['var/cache', '/tmp'] }))).toEqual([
+      'platforms/shop.ts: services.api.writablePaths[0]: must be an absolute directory path such as /var/cache/app (got "var/cache")',
+      'platforms/shop.ts: services.api.writablePaths[1]: /tmp is always writable: leave it out (got "/tmp")',
     ]);
   });
 
