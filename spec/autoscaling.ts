@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { cronErrors, timezoneError } from './cron';
 import { promqlErrors } from './promql';
+import { durationMs } from './units';
 
 /** KEDA names the HPA `keda-hpa-<name>`, itself at most 63 characters. */
 export const MAX_AUTOSCALED_NAME = 54;
@@ -189,10 +190,7 @@ function effectiveTriggers(a: NonNullable<AutoscaledService['autoscaling']>): { 
 const isResource = (t: TriggerSpec) => t.type === 'cpu' || t.type === 'memory';
 const label = (t: TriggerSpec) => `trigger "${t.name}" (${t.type})`;
 
-function toSeconds(d: string): number {
-  const n = Number(d.slice(0, -1));
-  return d.endsWith('h') ? n * 3600 : d.endsWith('m') ? n * 60 : n;
-}
+const toSeconds = (d: string) => durationMs(d) / 1000;
 
 /** Quantity > 0, as KEDA's webhook requires of the request a cpu or memory trigger scales on. */
 function positive(q: string): boolean {
@@ -289,8 +287,9 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
       at([dir, 'stabilization'], 'must be at most 1h: the HPA refuses a longer stabilization window', rules.stabilization);
     }
     rules.policies?.forEach((p, i) => {
+      // A period in milliseconds is refused by its own format already.
       const sec = toSeconds(p.period);
-      if (sec < 1 || sec > 1800) at([dir, 'policies', i, 'period'], 'must be between 1s and 30m: the HPA refuses other periods', p.period);
+      if (!p.period.endsWith('ms') && (sec < 1 || sec > 1800)) at([dir, 'policies', i, 'period'], 'must be between 1s and 30m: the HPA refuses other periods', p.period);
     });
   }
 

@@ -6,6 +6,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { durationMs, sizeKi } from './units';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from './autoscaling';
 import { checkPlatformTraffic, checkServiceTraffic } from './traffic';
 
@@ -574,17 +575,6 @@ export const Redis = z.strictObject({
   }
 });
 
-/** Milliseconds of a `duration` string. */
-function durationMs(text: string): number {
-  const m = /^([0-9]+)(ms|s|m|h)$/.exec(text);
-  return m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
-}
-
-/** Kibibytes of a `byteQuantity` string. */
-function sizeKi(text: string): number {
-  const m = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(text);
-  return m ? Number(m[1]) * { Ki: 1, Mi: 1024, Gi: 1024 ** 2, Ti: 1024 ** 3 }[m[2] as 'Ki' | 'Mi' | 'Gi' | 'Ti'] : NaN;
-}
 
 // ---------------------------------------------------------------------------------------
 // Platform

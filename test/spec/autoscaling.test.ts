@@ -183,6 +183,18 @@ describe('autoscaling spec', () => {
     ]);
   });
 
+  test('fails once when a scaling policy period is in milliseconds', () => {
+    expect(problems(platform((s) => { s.api.autoscaling.scaleDown.policies[0].period = '500ms'; }))).toEqual([
+      'platforms/queues.ts: services.api.autoscaling.scaleDown.policies[0].period: must be a duration in whole seconds, minutes or hours (e.g. 30s, 5m, 1h) (got "500ms")',
+    ]);
+  });
+
+  test('fails when a scaling policy period is longer than the HPA allows', () => {
+    expect(problems(platform((s) => { s.api.autoscaling.scaleDown.policies[0].period = '31m'; }))).toEqual([
+      'platforms/queues.ts: services.api.autoscaling.scaleDown.policies[0].period: must be between 1s and 30m: the HPA refuses other periods (got "31m")',
+    ]);
+  });
+
   test('fails when the polling interval is below a second', () => {
     expect(problems(platform((s) => { s.ingest.autoscaling.pollingInterval = '500ms'; }))).toEqual([
       'platforms/queues.ts: services.ingest.autoscaling.pollingInterval: must be whole seconds, minutes or hours (e.g. 30s, 5m): KEDA counts in seconds (got "500ms")',
