@@ -4,8 +4,26 @@
  */
 import { parser } from '@prometheus-io/lezer-promql';
 
+/**
+ * Queries already parsed, and their errors: the same expression is checked where it is
+ * written (spec, construct) and again in the rendered object, and most repeat in every region
+ * and environment. Bounded: cleared when it holds MAX_CACHED queries.
+ */
+const parsed = new Map<string, readonly string[]>();
+const MAX_CACHED = 50_000;
+
 /** Syntax errors of a PromQL expression, each naming the column and the text there; [] when valid. */
 export function promqlErrors(query: string): string[] {
+  let errors = parsed.get(query);
+  if (errors === undefined) {
+    if (parsed.size >= MAX_CACHED) parsed.clear();
+    errors = parse(query);
+    parsed.set(query, errors);
+  }
+  return [...errors];
+}
+
+function parse(query: string): string[] {
   if (query.trim() === '') return ['is empty'];
   const errors: string[] = [];
   parser.parse(query).iterate({
