@@ -38,6 +38,8 @@ const WAVES: Record<string, number> = {
   ScaledObject: 1,
   Gateway: 0,
   BackendConfig: 0,
+  // With the Gateway: the limits are in place before the routes they cover go live.
+  EnvoyFilter: 0,
   // Monitoring reads running workloads; dashboards are ConfigMaps (-1).
   PodMonitoring: 1,
   Rules: 1,

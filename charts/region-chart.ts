@@ -14,6 +14,8 @@ import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTr
 
 export { mergeTraffic } from './traffic';
 import { Observability } from './observability';
+import { GatewayRateLimit } from './constructs/gateway-rate-limit';
+import { gatewayRateLimitProps } from './rate-limit';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -49,6 +51,8 @@ export class RegionChart extends Chart {
     }
     const gateway = ingressGatewayProps(c);
     if (gateway) new IngressGateway(this, 'Ingress', gateway);
+    const rateLimit = gatewayRateLimitProps(c);
+    if (rateLimit) new GatewayRateLimit(this, 'RateLimit', rateLimit);
 
     const needsSecrets = [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets

@@ -127,8 +127,25 @@ export default definePlatform({
     // on its own host (Istio merges the VirtualServices of one host in creation order).
     hosts: ['app.pushnchat.example.com', 'api.pushnchat.example.com', 'admin.pushnchat.example.com'],
     tlsCredential: 'pushnchat-tls',
-    // WAF and per-client rate limits (throttle keyed on the client IP) in Cloud Armor.
+    // WAF and per-client rate limits (throttle keyed on the client IP) in Cloud Armor: the
+    // global layer, counted across every region and gateway pod.
     securityPolicy: 'pushnchat-edge',
+    // The second layer, in the clusters: a token bucket per client address in each gateway pod
+    // (Envoy local rate limit), so a client the edge lets through cannot flood one region.
+    // Generous per address: African mobile carriers put many users behind one CGNAT address.
+    rateLimit: {
+      // Every host, unless an override says otherwise: the web app, whose page loads fetch
+      // their scripts and images through the gateway.
+      requests: 20, interval: '1s', burst: 300,
+      overrides: {
+        // The API is stricter: a client polling listings in a loop shows here first.
+        api: { hosts: ['api.pushnchat.example.com'], requests: 10, interval: '1s', burst: 120 },
+        // Sending and syncing messages is chattier than browsing; a WebSocket counts once, when it opens.
+        messages: { hosts: ['api.pushnchat.example.com'], paths: ['/api/messages'], requests: 20, interval: '1s', burst: 200 },
+        // Operators only.
+        admin: { hosts: ['admin.pushnchat.example.com'], requests: 5, interval: '1s', burst: 60 },
+      },
+    },
   },
   gitops,
   // An environment per pull request of the fleet repository labelled preview-pushnchat, from

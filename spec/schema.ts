@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { durationMs, sizeKi } from './units';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from './autoscaling';
 import { checkPlatformTraffic, checkServiceTraffic } from './traffic';
+import { rateLimitIssues } from './rate-limit';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -616,6 +617,63 @@ export const GatewayHealthCheck = z.strictObject({
 const hostname = z.string().regex(/^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, { message: 'must be a lowercase DNS name such as api.example.com' });
 const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, { message: 'must be an HTTP header name: letters, digits and "-"' });
 
+const uriPrefix = z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { message: 'must be a URI path starting with "/"' });
+/** Rate-limit refills: Envoy refills buckets on a timer, here in whole seconds. */
+const refillInterval = duration.refine((d) => durationMs(d) >= 1000 && durationMs(d) % 1000 === 0, { message: 'must be whole seconds, at least 1s (e.g. 1s, 10s, 1m)' });
+const bucket = {
+  /** Tokens added to each client's bucket every `interval`: the sustained rate (20 every 1s is 1200 a minute). */
+  requests: z.number().int().min(1).max(1_000_000),
+  /** Refill period. @default 1s */
+  interval: refillInterval.default('1s'),
+  /** Most tokens a client's bucket holds: what it may send at once after being idle. @default - requests */
+  burst: z.number().int().min(1).max(1_000_000).optional(),
+};
+
+/** A limit of its own on some paths or hosts (docs/traffic.md, "Per-client rate limits at the gateway"). */
+export const GatewayRateLimitOverride = z.strictObject({
+  ...bucket,
+  /** Hosts (of `ingress.hosts`) it applies on. @default - the hosts of `ingress.rateLimit` */
+  hosts: z.array(z.string()).min(1).optional(),
+  /** URI prefixes it applies to; on a host, the longest matching prefix picks the limit. @default ['/'] */
+  paths: z.array(uriPrefix).min(1).default(['/']),
+});
+
+/**
+ * Per-client rate limit at the ingress gateway (Envoy local rate limit): a token bucket per
+ * client address in each gateway pod, on top of the load balancer's Cloud Armor policy.
+ */
+export const GatewayRateLimit = z.strictObject({
+  ...bucket,
+  /** Hosts (of `ingress.hosts`) limited. @default - every ingress host */
+  hosts: z.array(z.string()).min(1).optional(),
+  /** URI prefixes limited; other paths pass. @default ['/'] */
+  paths: z.array(uriPrefix).min(1).default(['/']),
+  /** Other limits by name, for some hosts or paths; a request counts against one limit: the longest prefix on its host, an override before this one. @default {} */
+  overrides: z.record(dnsLabel, GatewayRateLimitOverride).default({}),
+  /** URI prefixes never limited, besides the health-check paths (always exempt). @default [] */
+  exemptPaths: z.array(uriPrefix).default([]),
+  /** How the gateway tells clients apart. */
+  client: z.strictObject({
+    /**
+     * Proxies in front of the gateway appending to X-Forwarded-For: the client is the address this
+     * far from the right. The GCP global external Application Load Balancer appends
+     * `<client>,<load balancer>`: 2. Fewer keys clients on the load balancer, more lets them
+     * choose their own address. Set on the gateway's listeners (xff_num_trusted_hops). @default 2
+     */
+    trustedHops: z.number().int().min(1).max(10).default(2),
+    /** IPv4 clients are keyed by their address masked to this length. @default 32 */
+    ipv4PrefixLength: z.number().int().min(8).max(32).default(32),
+    /** IPv6 clients are keyed by their address masked to this length: one subscriber holds a /64. @default 64 */
+    ipv6PrefixLength: z.number().int().min(16).max(128).default(64),
+  }).prefault({}),
+  /** Clients each gateway pod keeps a bucket for, per host and limit; the least recently seen is forgotten. @default 10000 */
+  maxClients: z.number().int().min(100).max(1_000_000).default(10_000),
+  /** false is a dry run: the stats count what would be limited, nothing is rejected. @default true */
+  enforce: z.boolean().default(true),
+  /** X-RateLimit-Limit, -Remaining and -Reset on every response. @default true */
+  headers: z.boolean().default(true),
+});
+
 /** The platform's entry from the GCP global load balancer: an Istio Gateway in every region cluster. */
 export const Ingress = z.strictObject({
   /** Hostnames served over HTTPS. */
@@ -634,6 +692,8 @@ export const Ingress = z.strictObject({
   clientRegionHeader: headerName.default('X-Client-Region'),
   /** Request header the load balancer sets to the client's country subdivision. @default X-Client-Subdivision */
   clientSubdivisionHeader: headerName.default('X-Client-Subdivision'),
+  /** Per-client rate limit at the gateway (docs/traffic.md). @default - none: only the Cloud Armor policy limits */
+  rateLimit: GatewayRateLimit.optional(),
 });
 
 /** Where the Istio gateways run; their identities and pods are what the access policies admit. */
@@ -798,6 +858,7 @@ export const Platform = z.strictObject({
   }
   checkPlatformTraffic(p, ctx);
   monitoringIssues(p, ctx);
+  rateLimitIssues(p, ctx);
 });
 
 /** Owner and name of a GitHub repository URL, if it is one. */
@@ -852,6 +913,7 @@ export type PortSpec = z.output<typeof Port>;
 export type JobSpec = z.output<typeof Job>;
 export type ProbeSpec = z.output<typeof Probe>;
 export type IngressSpec = z.output<typeof Ingress>;
+export type GatewayRateLimitSpec = z.output<typeof GatewayRateLimit>;
 export type CanarySpec = z.output<typeof Canary>;
 export type EgressSpec = z.output<typeof Egress>;
 export type MonitoringSpec = z.output<typeof Monitoring>;

@@ -1,6 +1,7 @@
 export * from './alert-rules';
 export * from './autoscaler';
 export * from './cloud-sql-proxy';
+export * from './gateway-rate-limit';
 export * from './grafana-dashboard';
 export * from './hardening';
 export * from './ingress-gateway';
