@@ -134,6 +134,9 @@ function targetOf(o: Obj, ref: Obj | undefined, defaultKind: string): Workload {
 const id = (o: Obj) => `${o.kind} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name}`;
 
 /** The pod template of a Deployment or StatefulSet. */
+/** The kinds kedaClusterProblems reads; any other object can be left out of its input. */
+export const KEDA_CLUSTER_KINDS: ReadonlySet<string> = new Set(['ScaledObject', 'HorizontalPodAutoscaler', 'Deployment', 'StatefulSet']);
+
 function podSpecOf(o: Obj): Obj | undefined {
   return o.kind === 'Deployment' || o.kind === 'StatefulSet' ? o.spec?.template?.spec : undefined;
 }

@@ -5,7 +5,7 @@ import {
   ScaledObject, ScaledObjectSpecAdvanced, ScaledObjectSpecFallback, ScaledObjectSpecFallbackBehavior, ScaledObjectSpecTriggers,
   TriggerAuthentication, TriggerAuthenticationSpecPodIdentityProvider,
 } from '../../imports/keda.sh';
-import { kedaClusterProblems, MAX_SCALED_OBJECT_NAME, scaledObjectProblems } from '../../validate/keda';
+import { KEDA_CLUSTER_KINDS, kedaClusterProblems, MAX_SCALED_OBJECT_NAME, scaledObjectProblems } from '../../validate/keda';
 import { formatSize } from './units';
 
 export { MAX_SCALED_OBJECT_NAME };
@@ -321,6 +321,9 @@ export class Autoscaler extends Construct {
 
 /** KEDA's cross-object rules over every object of one chart (one cluster). */
 function chartProblems(chart: Chart): string[] {
-  const objects = chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject).map((o) => ({ cluster: '', manifest: o.toJson() }));
+  // Serializing every object of the chart again would double the cost of rendering it.
+  const objects = chart.node.findAll()
+    .filter((c): c is ApiObject => c instanceof ApiObject && KEDA_CLUSTER_KINDS.has(c.kind))
+    .map((o) => ({ cluster: '', manifest: o.toJson() }));
   return kedaClusterProblems(objects).map((p) => `${p.manifest.kind} ${p.manifest.metadata.namespace}/${p.manifest.metadata.name}: ${p.path}: ${p.message}`);
 }
