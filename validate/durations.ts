@@ -5,8 +5,8 @@
  * carry it, so a bad duration fails here rather than at `kubectl apply`. Other CEL rules are
  * left to the API server.
  */
+import { _, KeywordCxt } from 'ajv';
 import type Ajv from 'ajv';
-import type { SchemaValidateFunction } from 'ajv/dist/types';
 
 export const DURATION_RULE = "duration(self) >= duration('1ms')";
 
@@ -24,13 +24,26 @@ export function durationMillis(value: string): number | undefined {
 
 interface CelRule { rule?: string }
 
+/** A CEL duration Istio accepts: at least 1ms. */
+export function isIstioDuration(value: string): boolean {
+  const ms = durationMillis(value);
+  return ms !== undefined && ms >= 1;
+}
+
+/**
+ * The rule as generated code (not a validate function), so that validators using it can be
+ * kept as ajv standalone code (validate/compiled.ts): the code requires this module by a path
+ * relative to validate/, where the cached validators are loaded.
+ */
 export function addCelDurationRule(ajv: Ajv): void {
-  const validate: SchemaValidateFunction = (rules: CelRule[], data: unknown) => {
-    if (typeof data !== 'string' || !rules.some((r) => r.rule === DURATION_RULE)) return true;
-    const ms = durationMillis(data);
-    if (ms !== undefined && ms >= 1) return true;
-    validate.errors = [{ keyword: 'x-kubernetes-validations', message: 'must be a duration of at least 1ms, such as 500ms, 5s or 1m30s', params: { rule: DURATION_RULE } }];
-    return false;
-  };
-  ajv.addKeyword({ keyword: 'x-kubernetes-validations', schemaType: 'array', errors: true, validate });
+  ajv.addKeyword({
+    keyword: 'x-kubernetes-validations',
+    schemaType: 'array',
+    error: { message: 'must be a duration of at least 1ms, such as 500ms, 5s or 1m30s', params: () => _`{rule: ${DURATION_RULE}}` },
+    code(cxt: KeywordCxt) {
+      if (!(cxt.schema as CelRule[]).some((r) => r.rule === DURATION_RULE)) return;
+      const check = cxt.gen.scopeValue('func', { ref: isIstioDuration, code: _`require("./durations").isIstioDuration` });
+      cxt.fail(_`typeof ${cxt.data} == "string" && !${check}(${cxt.data})`);
+    },
+  });
 }
