@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
 import { previewBaseNamespace, previewCluster, previewNamespace, TEMPLATE_NUMBER } from '../charts/preview';
+import { KEDA_CHECKS_DEFERRED } from '../charts/constructs';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentSpec } from '../spec/load';
 import { architectureDocument } from './architecture';
@@ -118,6 +119,8 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
  */
 export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
   const app = new App({ outdir: '/nonexistent' });
+  // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
+  app.node.setContext(KEDA_CHECKS_DEFERRED, true);
   const environment = previewTemplateNamespace(input) === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {

@@ -312,12 +312,19 @@ export class Autoscaler extends Construct {
     if (problems.length > 0) fail(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
 
     const chart = Chart.of(this);
-    if (!registered.has(chart)) {
+    if (!registered.has(chart) && !this.node.tryGetContext(KEDA_CHECKS_DEFERRED)) {
       registered.add(chart);
       chart.node.addValidation({ validate: () => chartProblems(chart) });
     }
   }
 }
+
+/**
+ * Context key: when true, the app validates the rendered objects of each cluster with
+ * validate/keda.ts itself (Meridian's synth does), and Autoscalers leave the chart-wide check
+ * to it instead of serializing the chart's workloads a second time.
+ */
+export const KEDA_CHECKS_DEFERRED = 'meridian:kedaChecksDeferred';
 
 /** KEDA's cross-object rules over every object of one chart (one cluster). */
 function chartProblems(chart: Chart): string[] {

@@ -60,25 +60,32 @@ describe('SchemaValidator cache', () => {
     spec: { selector: {}, template: { spec: { containers: [{ name: 'api', image: 'a:1', ports: [{ containerPort: 'http' }] }] } }, bogus: true },
   };
   const scaledObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 's', namespace: 'shop', extra: 1 }, spec: { triggers: 'no' } };
+  // A CRD whose durations carry Istio's CEL rule (x-kubernetes-validations).
+  const destinationRule = {
+    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', namespace: 'shop' },
+    spec: { host: 'api', trafficPolicy: { outlierDetection: { interval: '0s', baseEjectionTime: '30s' } } },
+  };
 
   test('a validator loaded from the cache reports exactly what a compiled one does', () => {
     const dir = tempDir('meridian-ajv-');
     const compiled = new SchemaValidator(undefined, null);
     const cold = new SchemaValidator(undefined, dir);
-    const expected = [deployment, scaledObject].map((o) => compiled.validate(o));
+    const objects = [deployment, scaledObject, destinationRule];
+    const expected = objects.map((o) => compiled.validate(o));
     expect(expected[0]).toEqual(expect.arrayContaining([
       { path: 'spec.bogus', message: 'unknown field' },
       { path: 'metadata.labels.x', message: 'must be string (got 5)' },
       { path: 'spec.template.spec.containers[0].ports[0].containerPort', message: 'must be integer (got "http")' },
     ]));
-    expect([deployment, scaledObject].map((o) => cold.validate(o))).toEqual(expected);
+    expect(expected[2]).toEqual([{ path: 'spec.trafficPolicy.outlierDetection.interval', message: 'must be a duration of at least 1ms, such as 500ms, 5s or 1m30s (got "0s")' }]);
+    expect(objects.map((o) => cold.validate(o))).toEqual(expected);
     const files = fs.readdirSync(dir);
-    // Deployment and ObjectMeta; a schema with a CEL rule (x-kubernetes-validations, checked by
-    // a function keyword that cannot be written out as code) is compiled every run instead.
-    expect(files.filter((f) => f.endsWith('.js'))).toHaveLength(2);
+    // Deployment, ObjectMeta, ScaledObject and DestinationRule: the CEL duration rule is
+    // generated code too, so a CRD carrying it is kept like any other.
+    expect(files.filter((f) => f.endsWith('.js'))).toHaveLength(4);
 
     const warm = new SchemaValidator(undefined, dir);
-    expect([deployment, scaledObject].map((o) => warm.validate(o))).toEqual(expected);
+    expect(objects.map((o) => warm.validate(o))).toEqual(expected);
     expect(fs.readdirSync(dir)).toEqual(files);
   });
 
