@@ -61,6 +61,7 @@ const YAML_OPTIONS: ToStringOptions & { keepUndefined: boolean; version: '1.1' }
 /** @param onEnvironment called after each environment is rendered, for progress output */
 export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope: string, objects: number) => void): Rendering {
   const rendered: { path: string; manifest: Manifest; header: string; yaml: number }[] = [];
+  const placed = new ClusterPlacement();
   const yaml = new YamlPool(YAML_OPTIONS);
   const problems: string[] = [];
   const scopes: string[] = [];
@@ -91,11 +92,15 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
         const file = manifest.kind === 'Namespace' && manifest.metadata.name === template ? `${template}/namespace-${template}.yaml` : fileName(manifest);
         if (template !== undefined && file.startsWith(`${template}/`)) inTemplate.push(file.slice(template.length + 1));
         rendered.push({ path: `${folder}/${file}`, manifest, header, yaml: yaml.add(manifest) });
+        // Not `instanceof`: cdk8s's Chart answers it for any chart, whatever the subclass.
+        const cluster = (chart as Partial<RegionChart>).cluster?.cluster;
+        if (cluster !== undefined) placed.add(cluster, scope, manifest);
       }
       if (inTemplate.length > 0) kustomizations.push({ path: `${folder}/${template}/kustomization.yaml`, content: kustomization(header, inTemplate) });
     }
     onEnvironment?.(scope, rendered.length - before);
   }
+  problems.push(...placed.problems());
   const contents = yaml.finish();
   const files: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -143,6 +148,38 @@ export function previewTemplateNamespace(environment: EnvironmentSpec): string |
 /** The kustomization ArgoCD builds a pull request's environment from (the patches come from the ApplicationSet). */
 function kustomization(header: string, files: string[]): string {
   return `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.sort().map((f) => `  - ${f}\n`).join('')}`;
+}
+
+/**
+ * Which environment renders each object into each cluster (by its ArgoCD name): two
+ * environments (or platforms) that put the same object into one cluster would have two
+ * Applications own it, each undoing the other's sync.
+ */
+class ClusterPlacement {
+  private readonly owner = new Map<string, string>();
+  /** `<cluster>\0<scope a>\0<scope b>` → the objects both render. */
+  private readonly clashes = new Map<string, string[]>();
+
+  add(cluster: string, scope: string, m: Manifest): void {
+    const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
+    const key = `${cluster}\u0000${group}/${m.kind}\u0000${m.metadata.namespace ?? ''}\u0000${m.metadata.name}`;
+    const first = this.owner.get(key);
+    if (first === undefined) {
+      this.owner.set(key, scope);
+      return;
+    }
+    if (first === scope) return;
+    const pair = `${cluster}\u0000${first}\u0000${scope}`;
+    this.clashes.set(pair, [...(this.clashes.get(pair) ?? []), describe(m)]);
+  }
+
+  problems(): string[] {
+    return [...this.clashes].map(([pair, objects]) => {
+      const [cluster, a, b] = pair.split('\u0000');
+      const shown = objects.slice(0, 3).join(', ') + (objects.length > 3 ? `, and ${objects.length - 3} more` : '');
+      return `${b}: renders ${objects.length} object(s) that ${a} also renders into cluster ${cluster} (${shown}): two ArgoCD Applications would own them and undo each other's syncs; give one of them its own cluster (regions.<region>.cluster) or other names`;
+    });
+  }
 }
 
 function constructErrors(root: Construct): string[] {
