@@ -4,7 +4,9 @@
  * nothing from the constructs, so past a few thousand objects it runs in worker threads while
  * the main thread builds the next environment's charts. The output is the same bytes: the
  * same library and options, on a structured clone of the same object, results kept in order.
- * `render` stays synchronous: `finish()` blocks (Atomics.wait) until the workers are done.
+ * `render` stays synchronous: in `finish()` the main thread makes the batches no worker has
+ * started yet (work stealing: workers hold at most IN_FLIGHT batches each), then blocks
+ * (Atomics.wait) until the workers are done.
  */
 import * as os from 'node:os';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -14,6 +16,8 @@ import type { ToStringOptions } from 'yaml';
 /** Below this many objects, starting workers costs more than it saves. */
 const INLINE_OBJECTS = 2000;
 const BATCH = 250;
+/** Batches handed to one worker at a time: one to work on, one waiting, the rest stay stealable. */
+const IN_FLIGHT = 2;
 /** A worker that has not answered for this long is taken for dead. */
 const TIMEOUT_MS = 120_000;
 
@@ -50,9 +54,12 @@ export class YamlPool {
   private batch: unknown[] = [];
   private batchStart = 0;
   private lanes?: Lane[];
-  private next = 0;
+  /** Batches made, not yet handed to a worker. */
+  private readonly queue: { start: number; objects: unknown[] }[] = [];
   /** How many objects went to worker threads. */
   public offloaded = 0;
+  /** How many objects past the inline ones the main thread made itself while the workers were busy. */
+  public stolen = 0;
 
   /** @param workers how many threads stringify; 0 for none. @default - see defaultWorkers() */
   constructor(private readonly options: ToStringOptions, private readonly workers = defaultWorkers()) {}
@@ -70,6 +77,15 @@ export class YamlPool {
     this.flush();
     if (this.lanes) {
       try {
+        // Rendering is over: rather than wait, the main thread makes batches the workers have
+        // not started, from the end of the queue, while they take theirs from the front.
+        while (this.queue.length > 0) {
+          this.dispatch();
+          const batch = this.queue.pop();
+          if (!batch) break;
+          batch.objects.forEach((o, i) => (this.contents[batch.start + i] = stringify(o, this.options)));
+          this.stolen += batch.objects.length;
+        }
         for (const lane of this.lanes) while (lane.pending > 0) this.receive(lane);
       } finally {
         for (const lane of this.lanes) void lane.worker.terminate();
@@ -89,11 +105,23 @@ export class YamlPool {
       objects.forEach((o, i) => (this.contents[start + i] = stringify(o, this.options)));
       return;
     }
-    const lanes = (this.lanes ??= this.start());
-    const lane = lanes[this.next++ % lanes.length];
-    lane.port.postMessage({ start, objects });
-    lane.pending++;
-    this.offloaded += objects.length;
+    this.lanes ??= this.start();
+    this.queue.push({ start, objects });
+    this.dispatch();
+  }
+
+  /** Collects what the workers have answered and keeps each busy with at most IN_FLIGHT batches. */
+  private dispatch(): void {
+    for (const lane of this.lanes!) {
+      let message;
+      while (lane.pending > 0 && (message = receiveMessageOnPort(lane.port))) this.store(lane, message.message);
+      while (lane.pending < IN_FLIGHT && this.queue.length > 0) {
+        const batch = this.queue.shift()!;
+        lane.port.postMessage(batch);
+        lane.pending++;
+        this.offloaded += batch.objects.length;
+      }
+    }
   }
 
   private start(): Lane[] {
@@ -121,7 +149,11 @@ export class YamlPool {
       lane.seen = Atomics.load(lane.done, 0);
       message = receiveMessageOnPort(lane.port);
     }
-    const { start, contents, error } = message.message as { start: number; contents?: string[]; error?: string };
+    this.store(lane, message.message);
+  }
+
+  private store(lane: Lane, message: unknown): void {
+    const { start, contents, error } = message as { start: number; contents?: string[]; error?: string };
     if (error !== undefined) throw new Error(`YAML worker failed: ${error}`);
     contents!.forEach((c, i) => (this.contents[start + i] = c));
     lane.pending--;

@@ -31,7 +31,9 @@ describe('YamlPool', () => {
     const pool = new YamlPool(OPTIONS, 2);
     objects.forEach((o, i) => expect(pool.add(o)).toBe(i));
     const out = pool.finish();
-    expect(pool.offloaded).toBe(1100); // past the first 2000, made inline
+    // Past the first 2000 (made inline): by the workers, or by the main thread once it waits.
+    expect(pool.offloaded + pool.stolen).toBe(1100);
+    expect(pool.offloaded).toBeGreaterThan(0);
     expect(out).toHaveLength(objects.length);
     expect(out).toEqual(objects.map((o) => stringify(o, OPTIONS)));
     expect(out[2500]).toContain('"on": "yes"'); // YAML 1.1 quoting, made in a worker
