@@ -5,7 +5,7 @@ import type { EnvironmentSpec } from '../spec/load';
 import { githubRepository } from '../spec/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from './labels';
 import { parseDuration } from './constructs';
-import { previewBaseNamespace, previewNamespace, relocationPatches, TEMPLATE_NUMBER } from './preview';
+import { previewBaseNamespace, previewNamespace, previewTemplateNamespace, relocationPatches } from './preview';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
@@ -39,8 +39,7 @@ export class GitOpsChart extends Chart {
     const all = props.regions.flatMap((chart) => chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject));
     // A preview environment: the template namespace is synced per pull request, the rest (the
     // gateway, the cluster's secret store) once, by the environment's own Application.
-    const previews = platform.previews?.environment === env ? platform.previews : undefined;
-    const template = previews ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
+    const template = previewTemplateNamespace(platform, env);
     const inTemplate = (o: ApiObject) => template !== undefined && (o.metadata.namespace === template || (o.kind === 'Namespace' && o.name === template));
     const objects = all.filter((o) => !inTemplate(o));
     const clusterScoped = uniqueKinds(objects.filter((o) => !o.metadata.namespace));
@@ -91,7 +90,7 @@ export class GitOpsChart extends Chart {
         },
       });
     }
-    if (previews && template) this.addPullRequests(props, all.filter(inTemplate), template);
+    if (template) this.addPullRequests(props, all.filter(inTemplate), template);
     addSyncWaves(this);
   }
 

@@ -26,6 +26,11 @@ export function previewBaseNamespace(platform: Platform): string {
   return Object.keys(platform.namespaces)[0];
 }
 
+/** The namespace of the pull request template, when `env` is the platform's preview environment. */
+export function previewTemplateNamespace(platform: Platform, env: string): string | undefined {
+  return platform.previews?.environment === env ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
+}
+
 /** A host of a pull request: `<first label>-<namespace>.<domain>`, one label under the wildcard certificate. */
 export function previewHost(host: string, namespace: string, domain: string): string {
   return `${host.split('.')[0]}-${namespace}.${domain}`;
@@ -97,7 +102,8 @@ export function relocationPatches(objects: readonly RelocatableObject[], from: s
   const patches: KustomizePatch[] = [];
   const problems: string[] = [];
   // Within a DNS label too: a pull request's hosts are `<label>-<namespace>.<domain>`.
-  const naming = new RegExp(`(?<![a-z0-9])${escapeRegExp(from)}(?![a-z0-9])`, 'g');
+  const naming = new RegExp(`(?<![a-z0-9])${escapeRegExp(from)}(?![a-z0-9])`);
+  const everyNaming = new RegExp(naming.source, 'g');
   const foreign = (options.others ?? []).map((ns) => ({ ns, re: foreignReference(ns) }));
   const escape = (s: string) => (options.goTemplate ? s.replace(/\{\{/g, '{{`{{`}}') : s);
   for (const obj of objects) {
@@ -108,7 +114,6 @@ export function relocationPatches(objects: readonly RelocatableObject[], from: s
         for (const { ns, re } of foreign) {
           if (re.test(value)) problems.push(`${where}: ${pointer.join('.')}: names the namespace ${ns}, which a pull request's environment does not run in (got ${JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value)}); refer to services in the same namespace by their short name`);
         }
-        naming.lastIndex = 0;
         if (!naming.test(value)) return;
         const at = pointer.join('/');
         // Kustomize's namespace transformer moves these (the Application's kustomize.namespace).
@@ -117,7 +122,7 @@ export function relocationPatches(objects: readonly RelocatableObject[], from: s
           problems.push(`${where}: metadata.name: names the template namespace ${from}: ArgoCD targets the patches by name, so an object's name cannot change per pull request`);
           return;
         }
-        ops.push({ op: 'replace', path: `/${pointer.map(escapePointer).join('/')}`, value: escape(value).replace(naming, to) });
+        ops.push({ op: 'replace', path: `/${pointer.map(escapePointer).join('/')}`, value: escape(value).replace(everyNaming, to) });
         return;
       }
       if (Array.isArray(value)) {
@@ -126,7 +131,6 @@ export function relocationPatches(objects: readonly RelocatableObject[], from: s
       }
       if (value !== null && typeof value === 'object') {
         for (const [k, v] of Object.entries(value)) {
-          naming.lastIndex = 0;
           if (naming.test(k)) problems.push(`${where}: ${[...pointer, k].join('.')}: a key names the template namespace ${from}: only values can be patched per pull request`);
           walk(v, [...pointer, k]);
         }

@@ -5,7 +5,7 @@ import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../spec/schema'
 import {
   Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
   parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretEnv, SecretSync,
-  IngressGateway, MicroserviceProps, STABLE_VERSION,
+  IngressGateway, MicroserviceProps, STABLE_VERSION, GatewayRateLimit,
 } from './constructs';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from './access';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
@@ -14,7 +14,6 @@ import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTr
 
 export { mergeTraffic } from './traffic';
 import { Observability } from './observability';
-import { GatewayRateLimit } from './constructs/gateway-rate-limit';
 import { gatewayRateLimitProps } from './rate-limit';
 
 export interface RegionChartProps {

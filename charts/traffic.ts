@@ -10,6 +10,7 @@ import { Chart } from 'cdk8s';
 import type { ClusterSpec } from '../spec/load';
 import type { ServiceSpec, TrafficPolicySpec } from '../spec/schema';
 import { canaryVersion, failoverOrder, gcpRegionOf, httpPort } from '../spec/traffic';
+import { previewTemplateNamespace } from './preview';
 import {
   IngressGatewayProps, MeshDestination, MeshRoute, MeshRoutingProps, MicroserviceProps, parseDuration, RedisSentinel, STABLE_VERSION,
 } from './constructs';
@@ -174,7 +175,7 @@ export function ingressGatewayProps(c: ClusterSpec): IngressGatewayProps | undef
     namespace: c.platform.mesh.ingressGateway.namespace,
     selector: c.platform.mesh.ingressGateway.labels,
     // A preview cluster's gateway serves the namespace of every pull request: <namespace>-pr-<n>.
-    routeNamespaces: c.platform.previews?.environment === c.env ? ['*'] : exposed.map((s) => s.namespace),
+    routeNamespaces: previewTemplateNamespace(c.platform, c.env) !== undefined ? ['*'] : exposed.map((s) => s.namespace),
     tlsCredential: ingress.tlsCredential,
     securityPolicy: ingress.securityPolicy,
     healthCheck: {

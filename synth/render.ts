@@ -6,7 +6,7 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
-import { previewBaseNamespace, previewCluster, previewNamespace, TEMPLATE_NUMBER } from '../charts/preview';
+import { previewCluster, previewTemplateNamespace, TEMPLATE_NUMBER } from '../charts/preview';
 import { KEDA_CHECKS_DEFERRED } from '../charts/constructs';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentSpec } from '../spec/load';
@@ -82,7 +82,7 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
     // (quadratic in regions) and throws on the first failed check: validate once, take objects directly.
     problems.push(...constructErrors(charts[0][0].node.root));
     const before = rendered.length;
-    const template = previewTemplateNamespace(environment);
+    const template = previewTemplateNamespace(environment.platform, environment.env);
     for (const [chart, folder] of charts) {
       const inTemplate: string[] = [];
       for (const obj of apiObjects(chart)) {
@@ -126,7 +126,7 @@ export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequ
   const app = new App({ outdir: '/nonexistent' });
   // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
   app.node.setContext(KEDA_CHECKS_DEFERRED, true);
-  const environment = previewTemplateNamespace(input) === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
+  const environment = previewTemplateNamespace(input.platform, input.env) === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
     environment,
@@ -137,12 +137,6 @@ export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequ
     ...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]),
     [gitops, `${scope}/argocd`],
   ];
-}
-
-/** The namespace of the pull request template, when `environment` is a platform's preview environment. */
-export function previewTemplateNamespace(environment: EnvironmentSpec): string | undefined {
-  const { platform, env } = environment;
-  return platform.previews?.environment === env ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
 }
 
 /** The kustomization ArgoCD builds a pull request's environment from (the patches come from the ApplicationSet). */
