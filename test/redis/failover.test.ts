@@ -60,12 +60,16 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       await writer.acknowledgedAtLeast(100);
       const t0 = performance.now();
       await group.pods[old].containers.get('redis')!.stop('SIGKILL');
-      const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 20);
-      times.push(performance.now() - t0);
-      await writer.stop();
-      expect(await missing(group, next, writer.acknowledged)).toEqual([]);
-      // The kubelet restarts the crashed container.
-      group.startContainer(old, 'redis');
+      try {
+        const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 20);
+        times.push(performance.now() - t0);
+        await writer.stop();
+        expect(await missing(group, next, writer.acknowledged)).toEqual([]);
+      } finally {
+        // The kubelet restarts the crashed container, whatever the checks found: a retry, and
+        // the scenarios after this one, start from a whole group.
+        group.startContainer(old, 'redis');
+      }
     }
     await settled(30_000);
     const ms = times.map((t) => Math.round(t));
@@ -82,12 +86,17 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     // The whole pod goes (its node crashed): its sentinel misses the failover, and its
     // persisted state still names this node master when the pod comes back.
     await group.killPod(old);
-    const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 50);
-    const after = new Writer(group, next, 's3-after');
-    await after.acknowledgedAtLeast(100);
-    await after.stop();
-
-    group.startPod(old);
+    let next: number;
+    let after: Writer;
+    try {
+      next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 50);
+      after = new Writer(group, next, 's3-after');
+      await after.acknowledgedAtLeast(100);
+      await after.stop();
+    } finally {
+      // Here, or when a check above failed: a retry starts from a whole group.
+      group.startPod(old);
+    }
     const roles = new Set<string>();
     const master = await waitFor('the old master to rejoin', 20_000, async () => {
       roles.add((await group.roles())[old]);
@@ -105,17 +114,21 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     await writer.acknowledgedAtLeast(100);
     const t0 = performance.now();
     const deleting = group.deletePod(old);
-    const next = await waitFor('a new master', 20_000, () => newMaster(group, old), () => group.describe(), 20);
-    const handover = performance.now() - t0;
-    await deleting;
-    await writer.stop();
-    expect(group.pods[old].log('redis', 40)).toMatch(/is the master now; this node follows it/);
-    expect(await missing(group, next, writer.acknowledged)).toEqual([]);
-    // eslint-disable-next-line no-console
-    console.log(`preStop handover: a new master ${Math.round(handover)} ms after the pod's deletion began`);
-
-    // The pod comes back with a new IP; the sentinels find it by name.
-    group.startPod(old);
+    let next: number;
+    try {
+      next = await waitFor('a new master', 20_000, () => newMaster(group, old), () => group.describe(), 20);
+      const handover = performance.now() - t0;
+      await deleting;
+      await writer.stop();
+      expect(group.pods[old].log('redis', 40)).toMatch(/is the master now; this node follows it/);
+      expect(await missing(group, next, writer.acknowledged)).toEqual([]);
+      // eslint-disable-next-line no-console
+      console.log(`preStop handover: a new master ${Math.round(handover)} ms after the pod's deletion began`);
+    } finally {
+      // The pod comes back with a new IP (the sentinels find it by name), also after a failed check.
+      await deleting;
+      group.startPod(old);
+    }
     await group.waitReady(old);
     expect(await settled(30_000)).toBe(next);
     expect(await missing(group, old, writer.acknowledged)).toEqual([]);

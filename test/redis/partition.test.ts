@@ -47,15 +47,20 @@ describeRedis('Redis Sentinel when the master is cut off (real redis-server and 
     const replicas = group.pods.map((_, i) => i).filter((i) => i !== master);
     const t0 = performance.now();
     for (const i of replicas) group.pods[i].containers.get('redis')!.signal('SIGSTOP');
-    const refused = await waitFor('the master to refuse writes', MAX_LAG_MS + 3000, async () => {
-      try {
-        await command(group.pods[master].redis, group.password, 'SET', 'cut-off', 'x');
-        return undefined;
-      } catch (e) {
-        return /NOREPLICAS/.test((e as Error).message) ? performance.now() - t0 : undefined;
-      }
-    }, () => group.describe(), 50);
-    for (const i of replicas) group.pods[i].containers.get('redis')!.signal('SIGCONT');
+    let refused: number;
+    try {
+      refused = await waitFor('the master to refuse writes', MAX_LAG_MS + 3000, async () => {
+        try {
+          await command(group.pods[master].redis, group.password, 'SET', 'cut-off', 'x');
+          return undefined;
+        } catch (e) {
+          return /NOREPLICAS/.test((e as Error).message) ? performance.now() - t0 : undefined;
+        }
+      }, () => group.describe(), 50);
+    } finally {
+      // Also when the wait failed: a retry starts from a whole group.
+      for (const i of replicas) group.pods[i].containers.get('redis')!.signal('SIGCONT');
+    }
     // eslint-disable-next-line no-console
     console.log(`scenario 5a: writes refused (NOREPLICAS) ${Math.round(refused)} ms after the replicas stopped (min-replicas-max-lag ${MAX_LAG_MS} ms)`);
     // redis counts the lag in whole seconds (a lag of 2.9 s is "2") and recounts the good
@@ -74,11 +79,20 @@ describeRedis('Redis Sentinel when the master is cut off (real redis-server and 
     const t0 = performance.now();
     const oldRedis = group.pods[old].containers.get('redis')!;
     oldRedis.signal('SIGSTOP');
-    const next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 20);
-    const failover = performance.now() - t0;
-    const after = new Writer(group, next, 's5-after');
-    await after.acknowledgedAtLeast(100);
-    await after.stop();
+    let next: number;
+    let failover: number;
+    let after: Writer;
+    try {
+      next = await waitFor('a new master', DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000, () => newMaster(group, old), () => group.describe(), 20);
+      failover = performance.now() - t0;
+      after = new Writer(group, next, 's5-after');
+      await after.acknowledgedAtLeast(100);
+      await after.stop();
+    } catch (e) {
+      // A retry starts from a whole group.
+      oldRedis.signal('SIGCONT');
+      throw e;
+    }
 
     // The old master wakes up still believing it is the master, with clients still connected.
     oldRedis.signal('SIGCONT');

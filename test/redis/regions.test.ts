@@ -76,8 +76,13 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
 
     // A failover in the primary region stays in it, and the secondary follows the new master.
     await central.pods[master].containers.get('redis')!.stop('SIGKILL');
-    const failedOver = await waitFor('a new master in us-central1', 15_000, () => newMaster(central, master), () => central.describe(), 50);
-    central.startContainer(master, 'redis');
+    let failedOver: number;
+    try {
+      failedOver = await waitFor('a new master in us-central1', 15_000, () => newMaster(central, master), () => central.describe(), 50);
+    } finally {
+      // The kubelet restarts the crashed container, also when the wait failed.
+      central.startContainer(master, 'redis');
+    }
     const during = new Writer(central, failedOver, 'failover');
     await during.acknowledgedAtLeast(300);
     await during.stop();
