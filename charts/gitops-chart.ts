@@ -1,11 +1,11 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
-import type { EnvironmentSpec } from '../spec/load';
-import { githubRepository } from '../spec/schema';
-import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from './labels';
-import { parseDuration } from './constructs';
-import { previewBaseNamespace, previewNamespace, previewTemplateNamespace, relocationPatches } from './preview';
+import type { EnvironmentSpec } from '../model/load';
+import { githubRepository } from '../model/schema';
+import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
+import { parseDuration } from '../features';
+import { previewBaseNamespace, previewNamespace, previewTemplateNamespace, relocationPatches } from '../features/previews/previews';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
@@ -16,7 +16,10 @@ export interface GitOpsChartProps {
   readonly distPath: string;
 }
 
-interface GroupKind { group: string; kind: string }
+interface GroupKind {
+  group: string;
+  kind: string;
+}
 
 /**
  * The ArgoCD objects of one environment: an AppProject that allows exactly the kinds the
@@ -59,7 +62,9 @@ export class GitOpsChart extends Chart {
 
     for (const chart of props.regions) {
       const c = chart.cluster;
-      const autoscaled = Object.entries(c.services).filter(([, s]) => s.autoscaling).map(([name, s]) => ({ name, namespace: s.namespace }));
+      const autoscaled = Object.entries(c.services)
+        .filter(([, s]) => s.autoscaling)
+        .map(([name, s]) => ({ name, namespace: s.namespace }));
       new Application(this, `App-${c.region}`, {
         metadata: { name: `${platform.name}-${env}-${c.region}`, namespace: gitops.namespace },
         spec: {
@@ -83,9 +88,10 @@ export class GitOpsChart extends Chart {
             retry: { limit: 5, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
           },
           // KEDA owns the replica count of autoscaled workloads.
-          ignoreDifferences: autoscaled.length > 0
-            ? autoscaled.map((w) => ({ group: 'apps', kind: 'Deployment', namespace: w.namespace, name: w.name, jsonPointers: ['/spec/replicas'] }))
-            : undefined,
+          ignoreDifferences:
+            autoscaled.length > 0
+              ? autoscaled.map((w) => ({ group: 'apps', kind: 'Deployment', namespace: w.namespace, name: w.name, jsonPointers: ['/spec/replicas'] }))
+              : undefined,
           revisionHistoryLimit: 10,
         },
       });
@@ -105,7 +111,12 @@ export class GitOpsChart extends Chart {
     const base = previewBaseNamespace(platform);
     const cluster = props.regions[0].cluster;
     const projectName = `${platform.name}-${env}-pull-requests`;
-    const relocation = relocationPatches(objects.map((o) => o.toJson()), template, previewNamespace(base, '{{.number}}'), { goTemplate: true, others: [base] });
+    const relocation = relocationPatches(
+      objects.map((o) => o.toJson()),
+      template,
+      previewNamespace(base, '{{.number}}'),
+      { goTemplate: true, others: [base] },
+    );
     if (relocation.problems.length > 0) {
       throw new Error(`the preview environment ${env} cannot be relocated per pull request:\n  ${relocation.problems.join('\n  ')}`);
     }
@@ -119,19 +130,27 @@ export class GitOpsChart extends Chart {
         namespaceResourceWhitelist: uniqueKinds(objects.filter((o) => o.metadata.namespace)),
       },
     });
-    const autoscaled = Object.entries(cluster.services).filter(([, s]) => s.autoscaling).map(([name]) => name);
+    const autoscaled = Object.entries(cluster.services)
+      .filter(([, s]) => s.autoscaling)
+      .map(([name]) => name);
     const namespace = previewNamespace(base, '{{.number}}');
     new ApplicationSet(this, 'PullRequests', {
       metadata: { name: `${platform.name}-pull-requests`, namespace: gitops.namespace },
       spec: {
         goTemplate: true,
         goTemplateOptions: ['missingkey=error'],
-        generators: [{
-          pullRequest: {
-            github: { ...githubRepository(gitops.repoURL)!, labels: previews.github.labels ?? [`preview-${platform.name}`], tokenRef: { secretName: previews.github.tokenSecret, key: 'token' } },
-            requeueAfterSeconds: parseDuration(previews.requeueAfter).toSeconds(),
+        generators: [
+          {
+            pullRequest: {
+              github: {
+                ...githubRepository(gitops.repoURL)!,
+                labels: previews.github.labels ?? [`preview-${platform.name}`],
+                tokenRef: { secretName: previews.github.tokenSecret, key: 'token' },
+              },
+              requeueAfterSeconds: parseDuration(previews.requeueAfter).toSeconds(),
+            },
           },
-        }],
+        ],
         template: {
           metadata: {
             name: `${platform.name}-pr-{{.number}}`,
@@ -154,9 +173,10 @@ export class GitOpsChart extends Chart {
               syncOptions: ['ServerSideApply=true', 'PruneLast=true', ...(autoscaled.length > 0 ? ['RespectIgnoreDifferences=true'] : [])],
               retry: { limit: 5, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
             },
-            ignoreDifferences: autoscaled.length > 0
-              ? autoscaled.map((name) => ({ group: 'apps', kind: 'Deployment', namespace, name, jsonPointers: ['/spec/replicas'] }))
-              : undefined,
+            ignoreDifferences:
+              autoscaled.length > 0
+                ? autoscaled.map((name) => ({ group: 'apps', kind: 'Deployment', namespace, name, jsonPointers: ['/spec/replicas'] }))
+                : undefined,
             revisionHistoryLimit: 3,
           },
         },

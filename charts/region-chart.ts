@@ -1,20 +1,38 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ClusterSpec } from '../spec/load';
-import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../spec/schema';
+import type { ClusterSpec } from '../model/load';
+import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../model/schema';
 import {
-  Autoscaler, cloudSqlProxyContainer, firebaseIssuer, GcpSecretStore, JwtAuthentication, MeshNamespace, MeshRouting, Microservice, MicroserviceProbe,
-  parseCpu, parseDuration, parseSize, PrometheusTrigger, RedisSentinel, ScheduledJob, SecretEnv, SecretSync,
-  IngressGateway, MicroserviceProps, STABLE_VERSION, GatewayRateLimit,
-} from './constructs';
-import { addAccessControl, MeshEndpoint, redisEndpoint } from './access';
-import { autoscalerFallback, autoscalerTriggers, scalingRules } from './autoscaling';
-import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from './labels';
-import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from './traffic';
+  Autoscaler,
+  cloudSqlProxyContainer,
+  firebaseIssuer,
+  GcpSecretStore,
+  JwtAuthentication,
+  MeshNamespace,
+  MeshRouting,
+  Microservice,
+  MicroserviceProbe,
+  parseCpu,
+  parseDuration,
+  parseSize,
+  PrometheusTrigger,
+  RedisSentinel,
+  ScheduledJob,
+  SecretEnv,
+  SecretSync,
+  IngressGateway,
+  MicroserviceProps,
+  STABLE_VERSION,
+  GatewayRateLimit,
+} from '../features';
+import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
+import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
+import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
+import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from '../features/traffic/resolve';
 
-export { mergeTraffic } from './traffic';
-import { Observability } from './observability';
-import { gatewayRateLimitProps } from './rate-limit';
+export { mergeTraffic } from '../features/traffic/resolve';
+import { Observability } from '../features/observability/observability';
+import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
   readonly cluster: ClusterSpec;
@@ -53,7 +71,8 @@ export class RegionChart extends Chart {
     const rateLimit = gatewayRateLimitProps(c);
     if (rateLimit) new GatewayRateLimit(this, 'RateLimit', rateLimit);
 
-    const needsSecrets = [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
+    const needsSecrets =
+      [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets
       ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project }).storeName
       : undefined;
@@ -109,7 +128,12 @@ export class RegionChart extends Chart {
   }
 
   /** An ExternalSecret `<name>-secrets` for a workload's secrets; returns its env mapping. */
-  private syncSecrets(name: string, namespace: string, secrets: Record<string, { secret: string; version: string }>, store: string | undefined): Record<string, SecretEnv> {
+  private syncSecrets(
+    name: string,
+    namespace: string,
+    secrets: Record<string, { secret: string; version: string }>,
+    store: string | undefined,
+  ): Record<string, SecretEnv> {
     const keys = Object.keys(secrets);
     if (keys.length === 0) return {};
     const secretName = `${name}-secrets`;
@@ -149,13 +173,14 @@ export class RegionChart extends Chart {
     const c = this.cluster;
     const platform = c.platform;
     const portNumber = (portName: string | undefined) => (svc.ports.find((p) => p.name === portName) ?? svc.ports[0]).port;
-    const probe = (p: ProbeSpec | undefined): MicroserviceProbe | undefined => p && {
-      path: p.path,
-      port: portNumber(p.port),
-      period: parseDuration(p.period),
-      failureThreshold: p.failureThreshold,
-      timeout: parseDuration(p.timeout),
-    };
+    const probe = (p: ProbeSpec | undefined): MicroserviceProbe | undefined =>
+      p && {
+        path: p.path,
+        port: portNumber(p.port),
+        period: parseDuration(p.period),
+        failureThreshold: p.failureThreshold,
+        timeout: parseDuration(p.timeout),
+      };
 
     const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
 
@@ -191,8 +216,16 @@ export class RegionChart extends Chart {
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
     this.endpoints.push({
-      ref: name, name, namespace: svc.namespace, selector: workload.selector, serviceAccount: workload.serviceAccount.name,
-      ports: svc.ports.map((p) => p.port), dependsOn: svc.dependsOn, exposed: svc.expose !== undefined, egress: svc.egress, workloadIdentity: true,
+      ref: name,
+      name,
+      namespace: svc.namespace,
+      selector: workload.selector,
+      serviceAccount: workload.serviceAccount.name,
+      ports: svc.ports.map((p) => p.port),
+      dependsOn: svc.dependsOn,
+      exposed: svc.expose !== undefined,
+      egress: svc.egress,
+      workloadIdentity: true,
       crossRegion: svc.ports.length > 0 && Boolean(mergeTraffic(platform.routing.traffic, svc.traffic).splitByRegion && platform.routing.weights),
     });
 
@@ -202,9 +235,8 @@ export class RegionChart extends Chart {
         name,
         namespace: svc.namespace,
         selector: workload.selector,
-        issuer: issuer.type === 'firebase'
-          ? firebaseIssuer(platform.project)
-          : { issuer: issuer.issuer!, audiences: issuer.audiences!, jwksUri: issuer.jwksUri! },
+        issuer:
+          issuer.type === 'firebase' ? firebaseIssuer(platform.project) : { issuer: issuer.issuer!, audiences: issuer.audiences!, jwksUri: issuer.jwksUri! },
         publicPaths: svc.auth.publicPaths,
       });
     }

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import microdiff from 'microdiff';
 import { parseAllDocuments } from 'yaml';
-import { formatProblem as formatSpecProblem, SpecError } from '../spec';
+import { formatProblem as formatSpecProblem, SpecError } from '../model';
 import { OutputInvalidError, RenderError, synthesize } from '../synth';
 import type { Io } from './main';
 
@@ -94,10 +94,15 @@ export function readCommittedDist(root: string, ref: string): { commit: string; 
   const commitOut = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root });
   if (commitOut.status !== 0) throw new DiffError(`--base ${ref}: not a commit of the repository at ${top}`);
   const commit = commitOut.stdout.toString().trim();
-  const prefix = path.relative(top, path.join(fs.realpathSync(root), 'dist')).split(path.sep).join('/');
+  const prefix = path
+    .relative(top, path.join(fs.realpathSync(root), 'dist'))
+    .split(path.sep)
+    .join('/');
 
   const blobs: { sha: string; file: string }[] = [];
-  for (const entry of git(top, ['ls-tree', '-r', '-z', commit, '--', `${prefix}/`]).toString().split('\0')) {
+  for (const entry of git(top, ['ls-tree', '-r', '-z', commit, '--', `${prefix}/`])
+    .toString()
+    .split('\0')) {
     const m = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(entry);
     if (m && /\.ya?ml$/.test(m[2]) && !/(^|\/)kustomization\.ya?ml$/.test(m[2])) blobs.push({ sha: m[1], file: m[2].slice(prefix.length + 1) });
   }
@@ -133,7 +138,13 @@ export function renderTree(root: string, dist: string, io: Io): DistTree {
   }
 }
 
-interface Found { key: string; label: string; file: string; text: string; object: Record<string, unknown> }
+interface Found {
+  key: string;
+  label: string;
+  file: string;
+  text: string;
+  object: Record<string, unknown>;
+}
 
 /** Both trees, cluster by cluster. */
 export function compareTrees(base: DistTree, now: DistTree): DistDiff {
@@ -164,7 +175,12 @@ export function compareTrees(base: DistTree, now: DistTree): DistDiff {
   return { clusters, unchanged, renamedPlatforms };
 }
 
-function compareCluster(cluster: string, was: string | undefined, base: Map<string, string> | undefined, now: Map<string, string> | undefined): ClusterDiff | undefined {
+function compareCluster(
+  cluster: string,
+  was: string | undefined,
+  base: Map<string, string> | undefined,
+  now: Map<string, string> | undefined,
+): ClusterDiff | undefined {
   const strip = (file: string, folder: string) => file.slice(folder.length + 1);
   // Files with the same place and text hold the same objects: only the others are parsed.
   const baseFolder = was ?? cluster;
@@ -264,7 +280,9 @@ const NAMED = '\u0000';
 
 function keyedByName(value: unknown): unknown {
   if (Array.isArray(value)) {
-    const names = value.map((v) => (v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string' ? (v as { name: string }).name : undefined));
+    const names = value.map((v) =>
+      v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string' ? (v as { name: string }).name : undefined,
+    );
     if (value.length > 0 && names.every((n) => n !== undefined) && new Set(names).size === names.length) {
       return Object.fromEntries(value.map((v, i) => [`${NAMED}${names[i]}`, keyedByName(v)]));
     }
@@ -324,15 +342,20 @@ export function formatDiff(diff: DistDiff, baseLabel: string): string[] {
     return [`No changes: the work tree renders exactly ${baseLabel} (${diff.unchanged} clusters).`];
   }
   lines.push(`### meridian diff: ${baseLabel} → work tree`, '');
-  lines.push(`${diff.clusters.length} of ${diff.clusters.length + diff.unchanged} clusters differ: ${total('added')} objects added, ${total('removed')} removed, ${total('changed')} changed.`);
-  for (const [from, to] of diff.renamedPlatforms) lines.push(`Platform folder renamed: \`${from}/\` → \`${to}/\` (its objects are compared with their old selves).`);
+  lines.push(
+    `${diff.clusters.length} of ${diff.clusters.length + diff.unchanged} clusters differ: ${total('added')} objects added, ${total('removed')} removed, ${total('changed')} changed.`,
+  );
+  for (const [from, to] of diff.renamedPlatforms)
+    lines.push(`Platform folder renamed: \`${from}/\` → \`${to}/\` (its objects are compared with their old selves).`);
   for (const c of diff.clusters) {
     const counts = [
       c.added.length && `${c.added.length} added`,
       c.removed.length && `${c.removed.length} removed`,
       c.changed.length && `${c.changed.length} changed`,
       c.textOnly.length && `${c.textOnly.length} text only`,
-    ].filter(Boolean).join(', ');
+    ]
+      .filter(Boolean)
+      .join(', ');
     const state = c.state === 'added' ? 'new cluster folder, ' : c.state === 'removed' ? 'cluster folder removed, ' : '';
     lines.push('', `#### \`${c.cluster}\`${c.was ? ` (was \`${c.was}\`)` : ''}: ${state}${counts}`, '', '```diff');
     for (const o of c.added) lines.push(`+ ${o.label}`);

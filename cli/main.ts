@@ -5,9 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatProblem as formatSpecProblem, SpecError } from '../spec';
+import { formatProblem as formatSpecProblem, SpecError } from '../model';
 import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
-import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../validate';
+import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../checks';
 import { runDiff } from './diff';
 import { runPromote } from './promote';
 
@@ -88,7 +88,8 @@ export function main(argv: string[], io: Io = stdio): number {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
-  program.command('synth')
+  program
+    .command('synth')
     .description('render every (or the chosen) platform × env × region into dist/, validate, swap in atomically')
     .option('-p, --platform <name>', 'only this platform')
     .option('-e, --env <name>', 'only this environment')
@@ -97,23 +98,28 @@ export function main(argv: string[], io: Io = stdio): number {
       code = runSynth({ platform: o.platform, env: o.env, dist: path.resolve(o.dist) }, io).code;
     });
 
-  program.command('validate')
+  program
+    .command('validate')
     .description('strict schema, cross-reference and security-baseline checks on rendered YAML')
     .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
     .action((dir: string) => {
       code = runValidate(path.resolve(dir), io);
     });
 
-  program.command('promote')
+  program
+    .command('promote')
     .description('make REGION the primary of PLATFORM in ENV: edit its overlay, re-render, print what changed per cluster')
-    .argument('<platform>').argument('<env>').argument('<region>')
-    .option('--keep-weights', 'leave routing.weights as they are (default: the new primary takes the old primary\'s weight)')
+    .argument('<platform>')
+    .argument('<env>')
+    .argument('<region>')
+    .option('--keep-weights', "leave routing.weights as they are (default: the new primary takes the old primary's weight)")
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
     .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
       code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
     });
 
-  program.command('diff')
+  program
+    .command('diff')
     .description('render to a temporary folder and compare with dist/ as committed at a git revision, per cluster (0 no change, 1 changes, 2 error)')
     .option('--base <ref>', 'git revision whose committed dist/ is the base', 'HEAD')
     .action((o: { base: string }) => {

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import { fieldChanges } from './diff';
 import * as path from 'node:path';
 import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
-import { ANNOTATION_REDIS_MASTER } from '../charts/traffic';
-import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../spec';
-import type { EnvironmentSpec } from '../spec/load';
-import type { PlatformInput } from '../spec/schema';
+import { ANNOTATION_REDIS_MASTER } from '../features/traffic/resolve';
+import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../model';
+import type { EnvironmentSpec } from '../model/load';
+import type { PlatformInput } from '../model/schema';
 import { OutputInvalidError, render, RenderError, synthesize } from '../synth';
 import type { Manifest } from '../synth/render';
 import type { Io } from './main';
@@ -148,12 +148,12 @@ function lineEnd(text: string, pos: number): number {
 }
 
 function yamlKey(k: Key): string {
-  return typeof k === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(k) ? k : JSON.stringify(k);
+  return typeof k === 'string' && /^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(k) ? k : JSON.stringify(k);
 }
 
 function yamlScalar(v: Json, like?: Scalar): string {
   if (typeof v === 'string') {
-    if (like?.type === 'QUOTE_DOUBLE' || !/^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/.test(v) || /^(true|false|null|~|[0-9.]+)$/i.test(v)) return JSON.stringify(v);
+    if (like?.type === 'QUOTE_DOUBLE' || !/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(v) || /^(true|false|null|~|[0-9.]+)$/i.test(v)) return JSON.stringify(v);
     return like?.type === 'QUOTE_SINGLE' ? `'${v}'` : v;
   }
   return JSON.stringify(v);
@@ -280,7 +280,12 @@ function objectChanges(prefix: string, before: Map<string, Manifest>, after: Map
 function reportCluster(prefix: string, gcpRegion: string, before: Map<string, Manifest>, after: Map<string, Manifest>): string[] {
   const lines: string[] = [];
   const inCluster = (m: Map<string, Manifest>, kind: string) => [...m].filter(([f, o]) => f.startsWith(prefix) && o.kind === kind);
-  const spec = (o: Manifest | undefined) => (o?.spec ?? {}) as Record<string, any>;
+  // The two fields read below, as Istio's DestinationRule and VirtualService define them.
+  type RoutingSpec = {
+    trafficPolicy?: { loadBalancer?: { localityLbSetting?: { failover?: { from: string; to: string }[] } } };
+    http?: { name: string; route: { destination: { subset?: string }; weight?: number }[] }[];
+  };
+  const spec = (o: Manifest | undefined) => (o?.spec ?? {}) as RoutingSpec;
 
   for (const [file, sts] of inCluster(after, 'StatefulSet')) {
     const now = (sts.metadata.annotations as Record<string, string> | undefined)?.[ANNOTATION_REDIS_MASTER];
@@ -289,17 +294,21 @@ function reportCluster(prefix: string, gcpRegion: string, before: Map<string, Ma
     lines.push(`Redis ${sts.metadata.name}: master in ${now}${was === now ? ' (unchanged)' : ` (was ${was ?? 'none'})`}`);
   }
   for (const [file, dr] of inCluster(after, 'DestinationRule')) {
-    const target = (o: Manifest | undefined) => (spec(o).trafficPolicy?.loadBalancer?.localityLbSetting?.failover as { from: string; to: string }[] | undefined)
-      ?.find((f) => f.from === gcpRegion)?.to;
+    const target = (o: Manifest | undefined) => spec(o).trafficPolicy?.loadBalancer?.localityLbSetting?.failover?.find((f) => f.from === gcpRegion)?.to;
     const now = target(dr);
     if (now === undefined) continue;
     const was = target(before.get(file));
-    lines.push(`failover ${dr.metadata.name}: calls from ${gcpRegion} fail over to ${now}, then the rest${was === now ? ' (unchanged)' : ` (was ${was ?? 'none'})`}`);
+    lines.push(
+      `failover ${dr.metadata.name}: calls from ${gcpRegion} fail over to ${now}, then the rest${was === now ? ' (unchanged)' : ` (was ${was ?? 'none'})`}`,
+    );
   }
   for (const [file, vs] of inCluster(after, 'VirtualService')) {
-    const shares = (o: Manifest | undefined) => new Map(((spec(o).http ?? []) as { name: string; route: { destination: { subset?: string }; weight?: number }[] }[])
-      .filter((r) => r.route.length > 1)
-      .map((r) => [r.name, r.route.map((d) => [d.destination.subset ?? '-', d.weight ?? 0] as [string, number])]));
+    const shares = (o: Manifest | undefined) =>
+      new Map(
+        (spec(o).http ?? [])
+          .filter((r) => r.route.length > 1)
+          .map((r) => [r.name, r.route.map((d) => [d.destination.subset ?? '-', d.weight ?? 0] as [string, number])]),
+      );
     const was = shares(before.get(file));
     for (const [route, now] of shares(vs)) {
       const old = new Map(was.get(route) ?? []);

@@ -5,7 +5,7 @@
  * group; Cloud SQL Postgres through the Auth Proxy; Firestore and Pub/Sub reached with
  * Workload Identity. Per-environment differences live in overlays/bytspot/<env>.yaml.
  */
-import { definePlatform } from '../spec';
+import { definePlatform } from '../model';
 import { gitops } from './_fleet';
 
 export default definePlatform({

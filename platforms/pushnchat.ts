@@ -5,7 +5,7 @@
  * clusters as a Sentinel group (the seed's Memorystore cache). Firebase Auth, FCM and RTDB
  * stay managed. Per-environment differences in overlays/pushnchat/<env>.yaml.
  */
-import { definePlatform } from '../spec';
+import { definePlatform } from '../model';
 import { gitops } from './_fleet';
 
 const image = (name: string) => ({ repository: `africa-south1-docker.pkg.dev/pushnchat-prod/services/${name}` });
@@ -26,12 +26,17 @@ const database = {
   REDIS_SENTINELS: 'cache:26379',
 };
 
-const API_EGRESS = [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'fcm.googleapis.com', port: 443 }];
+const API_EGRESS = [
+  { host: 'pubsub.googleapis.com', port: 443 },
+  { host: 'fcm.googleapis.com', port: 443 },
+];
 
 /** A Fastify API service behind the gateway's API host, on Postgres (PgBouncer) and Redis. */
 function api(imageName: string, path: string) {
   return {
-    namespace: 'pushnchat', image: image(imageName), ...fastify,
+    namespace: 'pushnchat',
+    image: image(imageName),
+    ...fastify,
     env: database,
     secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
     autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
@@ -77,7 +82,8 @@ export default definePlatform({
       traffic: { splitByRegion: true },
     },
     frontend: {
-      namespace: 'pushnchat', image: image('frontend'),
+      namespace: 'pushnchat',
+      image: image('frontend'),
       ports: [{ name: 'http', port: 3000, protocol: 'http' }],
       resources: { cpu: '500m', memory: '512Mi' },
       probes: { readiness: { path: '/api/health' }, liveness: { period: '30s' } },
@@ -89,7 +95,8 @@ export default definePlatform({
       slo: { availability: 99.5 },
     },
     admin: {
-      namespace: 'pushnchat', image: image('admin-ui'),
+      namespace: 'pushnchat',
+      image: image('admin-ui'),
       ports: [{ name: 'http', port: 3000, protocol: 'http' }],
       resources: { cpu: '250m', memory: '256Mi' },
       probes: { readiness: { path: '/api/health' }, liveness: { period: '30s' } },
@@ -108,14 +115,23 @@ export default definePlatform({
       resources: { cpu: '250m', memory: '128Mi' },
       probes: { readiness: {}, liveness: { period: '20s' } },
       env: {
-        POSTGRESQL_HOST: '127.0.0.1', POSTGRESQL_PORT: '5432', POSTGRESQL_DATABASE: 'pushnchat', POSTGRESQL_USERNAME: 'pushnchat',
-        PGBOUNCER_PORT: '6432', PGBOUNCER_POOL_MODE: 'transaction', PGBOUNCER_MAX_CLIENT_CONN: '2000', PGBOUNCER_DEFAULT_POOL_SIZE: '40',
+        POSTGRESQL_HOST: '127.0.0.1',
+        POSTGRESQL_PORT: '5432',
+        POSTGRESQL_DATABASE: 'pushnchat',
+        POSTGRESQL_USERNAME: 'pushnchat',
+        PGBOUNCER_PORT: '6432',
+        PGBOUNCER_POOL_MODE: 'transaction',
+        PGBOUNCER_MAX_CLIENT_CONN: '2000',
+        PGBOUNCER_DEFAULT_POOL_SIZE: '40',
       },
       secrets: { POSTGRESQL_PASSWORD: { secret: 'pushnchat-db-password' } },
       cloudSql: { instance: 'pushnchat-prod:africa-south1:pushnchat-pg' },
       replicas: 2,
       // The Auth Proxy: the Admin API, then the instance's private IP on 3307.
-      egress: [{ host: 'sqladmin.googleapis.com', port: 443 }, { cidr: '10.30.0.0/24', port: 3307, protocol: 'tcp' }],
+      egress: [
+        { host: 'sqladmin.googleapis.com', port: 443 },
+        { cidr: '10.30.0.0/24', port: 3307, protocol: 'tcp' },
+      ],
     },
   },
   redis: {
@@ -136,7 +152,9 @@ export default definePlatform({
     rateLimit: {
       // Every host, unless an override says otherwise: the web app, whose page loads fetch
       // their scripts and images through the gateway.
-      requests: 20, interval: '1s', burst: 300,
+      requests: 20,
+      interval: '1s',
+      burst: 300,
       overrides: {
         // The API is stricter: a client polling listings in a loop shows here first.
         api: { hosts: ['api.pushnchat.example.com'], requests: 10, interval: '1s', burst: 120 },

@@ -5,7 +5,7 @@
  * CronJobs. One region; the seed's multi-region deployment is optional and left out.
  * Firestore, Cloud Tasks, Pub/Sub and Cloud Storage stay managed (Workload Identity).
  */
-import { definePlatform } from '../spec';
+import { definePlatform } from '../model';
 import { gitops } from './_fleet';
 
 const image = (name: string) => ({ repository: `us-docker.pkg.dev/virtuoso-api/images/${name}` });
@@ -75,7 +75,10 @@ export default definePlatform({
       resources: { cpu: '250m', memory: '256Mi' },
       probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
       replicas: 2,
-      egress: [{ host: 'pubsub.googleapis.com', port: 443 }, { host: 'bigquery.googleapis.com', port: 443 }],
+      egress: [
+        { host: 'pubsub.googleapis.com', port: 443 },
+        { host: 'bigquery.googleapis.com', port: 443 },
+      ],
     },
     'auth-validator': {
       namespace: 'virtuoso',

@@ -6,7 +6,7 @@
  * Workload Identity. dev → staging → prod: dev and staging sync on merge, prod waits for an
  * operator (overlays/weather/prod.yaml).
  */
-import { definePlatform } from '../spec';
+import { definePlatform } from '../model';
 import { gitops } from './_fleet';
 
 export default definePlatform({

@@ -54,10 +54,10 @@ function child(services: number): void {
     return s;
   };
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { loadEnvironments } = require('../spec/load') as typeof import('../spec/load');
+  const { loadEnvironments } = require('../model/load') as typeof import('../model/load');
   const { render } = require('../synth/render') as typeof import('../synth/render');
   const { writeDist } = require('../synth/write') as typeof import('../synth/write');
-  const { formatProblem, validateObjects } = require('../validate') as typeof import('../validate');
+  const { formatProblem, validateObjects } = require('../checks') as typeof import('../checks');
   const { syntheticPlatform } = require('./synthetic-fleet') as typeof import('./synthetic-fleet');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const modules = lap();
@@ -134,14 +134,23 @@ function treeHash(dir: string): string {
     for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = path.join(rel, e.name);
       if (e.isDirectory()) walk(p);
-      else h.update(`${p}\0`).update(fs.readFileSync(path.join(dir, p))).update('\0');
+      else
+        h.update(`${p}\0`)
+          .update(fs.readFileSync(path.join(dir, p)))
+          .update('\0');
     }
   };
   walk('');
   return h.digest('hex').slice(0, 16);
 }
 
-interface AppRun { label: string; command: string; seconds: number[]; objects: number; tree: string }
+interface AppRun {
+  label: string;
+  command: string;
+  seconds: number[];
+  objects: number;
+  tree: string;
+}
 
 function runApp(dir: string, label: string, args: string[], runs: number): AppRun {
   const times: number[] = [];
@@ -178,7 +187,9 @@ function main(argv: string[]): void {
   const o = program.opts<{ sizes: string; runs: string; repo: boolean; fleet: boolean; child?: string }>();
   if (o.child) return child(Number(o.child));
 
-  const out: string[] = [`Meridian bench on ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}`];
+  const out: string[] = [
+    `Meridian bench on ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, node ${process.version}, load average ${os.loadavg()[0].toFixed(1)}`,
+  ];
   if (o.fleet) {
     const sizes = o.sizes.split(',').map(Number);
     const results: SizeResult[] = [];
@@ -189,18 +200,47 @@ function main(argv: string[]): void {
       log(`  ${r.objects} objects in ${r.total.toFixed(2)} s, peak RSS ${r.peakRss.toFixed(0)} MiB`);
     });
     out.push('', `Synthetic fleet: spec → render → strict validation → atomic write, one process per size (YAML worker threads: ${defaultWorkers()})`, '');
-    out.push(table(
-      ['services', 'clusters', 'objects', 'modules s', 'spec s', 'render s', 'validate s', 'render + validate s', 'write s', 'wall s', 'CPU s', 'objects/s', 'peak RSS MiB', '× time (wall, render + validate) for × objects'],
-      results.map((r, i) => {
-        const prev = results[i - 1];
-        const rv = (x: SizeResult) => x.render + x.validate;
-        const ratio = prev ? `${(r.total / prev.total).toFixed(2)}, ${(rv(r) / rv(prev)).toFixed(2)} for ${(r.objects / prev.objects).toFixed(2)}` : '';
-        return [
-          r.services, r.clusters, r.objects, r.modules.toFixed(2), r.spec.toFixed(2), r.render.toFixed(2), r.validate.toFixed(2), rv(r).toFixed(2),
-          r.write.toFixed(2), r.total.toFixed(2), r.cpu.toFixed(2), (r.objects / r.total).toFixed(0), r.peakRss.toFixed(0), ratio,
-        ].map(String);
-      }),
-    ));
+    out.push(
+      table(
+        [
+          'services',
+          'clusters',
+          'objects',
+          'modules s',
+          'spec s',
+          'render s',
+          'validate s',
+          'render + validate s',
+          'write s',
+          'wall s',
+          'CPU s',
+          'objects/s',
+          'peak RSS MiB',
+          '× time (wall, render + validate) for × objects',
+        ],
+        results.map((r, i) => {
+          const prev = results[i - 1];
+          const rv = (x: SizeResult) => x.render + x.validate;
+          const ratio = prev ? `${(r.total / prev.total).toFixed(2)}, ${(rv(r) / rv(prev)).toFixed(2)} for ${(r.objects / prev.objects).toFixed(2)}` : '';
+          return [
+            r.services,
+            r.clusters,
+            r.objects,
+            r.modules.toFixed(2),
+            r.spec.toFixed(2),
+            r.render.toFixed(2),
+            r.validate.toFixed(2),
+            rv(r).toFixed(2),
+            r.write.toFixed(2),
+            r.total.toFixed(2),
+            r.cpu.toFixed(2),
+            (r.objects / r.total).toFixed(0),
+            r.peakRss.toFixed(0),
+            ratio,
+          ].map(String);
+        }),
+      ),
+    );
   }
   if (o.repo) {
     const runs = Math.max(1, Number(o.runs));
@@ -211,10 +251,16 @@ function main(argv: string[]): void {
       const tsNode = runApp(dir, 'ts-node (cdk8s default)', ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], runs);
       const ratio = median(tsx.seconds) / median(tsNode.seconds);
       out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s)`, '');
-      out.push(table(['app command', 'wall s (median)', 'runs', 'dist/ sha256'], [tsx, tsNode].map((a) => [
-        `\`${a.command}\``, median(a.seconds).toFixed(2), a.seconds.map((s) => s.toFixed(2)).join(', '), a.tree,
-      ])));
-      out.push('', `tsx / ts-node: ${ratio.toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`);
+      out.push(
+        table(
+          ['app command', 'wall s (median)', 'runs', 'dist/ sha256'],
+          [tsx, tsNode].map((a) => [`\`${a.command}\``, median(a.seconds).toFixed(2), a.seconds.map((s) => s.toFixed(2)).join(', '), a.tree]),
+        ),
+      );
+      out.push(
+        '',
+        `tsx / ts-node: ${ratio.toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@
  *
  * - TypeScript classes for the CRDs, through `cdk8s import` (offline: it reads local files);
  * - strict JSON Schemas (unknown fields rejected) for the Kubernetes 1.28 types and for
- *   every served version of every CRD, used by `validate/`.
+ *   every served version of every CRD, used by `checks/`.
  *
  * The upstream definitions live outside the project (`../shared` by default, or
  * `MERIDIAN_SHARED`); they are inputs, never copied in. Kubernetes core classes come
@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { CRD_SOURCES, IMPORTS_DIR, SCHEMAS_DIR } from '../validate/schema-files';
+import { CRD_SOURCES, IMPORTS_DIR, SCHEMAS_DIR } from '../checks/schema-files';
 
 type Json = Record<string, unknown>;
 
@@ -26,9 +26,7 @@ const K8S_DEFINITIONS = 'schemas/k8s-v1.28.0-definitions.json';
 
 function main(): void {
   const crdFiles = CRD_SOURCES.map((f) => path.join(SHARED, 'crds', f));
-  const missing = [K8S_DEFINITIONS, ...CRD_SOURCES.map((f) => `crds/${f}`)]
-    .map((f) => path.join(SHARED, f))
-    .filter((f) => !fs.existsSync(f));
+  const missing = [K8S_DEFINITIONS, ...CRD_SOURCES.map((f) => `crds/${f}`)].map((f) => path.join(SHARED, f)).filter((f) => !fs.existsSync(f));
   if (missing.length > 0) {
     console.error(`import: missing upstream definitions (set MERIDIAN_SHARED to the folder holding crds/ and schemas/):\n  ${missing.join('\n  ')}`);
     process.exit(2);
@@ -71,9 +69,10 @@ function strict(node: unknown): unknown {
   if (node === null || typeof node !== 'object') return node;
   const obj: Json = {};
   for (const [key, value] of Object.entries(node as Json)) {
-    obj[key] = key === 'properties' || key === 'definitions' || key === 'patternProperties'
-      ? Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [k, strict(v)]))
-      : strict(value);
+    obj[key] =
+      key === 'properties' || key === 'definitions' || key === 'patternProperties'
+        ? Object.fromEntries(Object.entries(value as Json).map(([k, v]) => [k, strict(v)]))
+        : strict(value);
   }
   const freeForm = obj['x-kubernetes-preserve-unknown-fields'] === true;
   if (obj.properties && obj.additionalProperties === undefined && !freeForm) {
@@ -87,7 +86,12 @@ function strictK8sDefinitions(file: string): Json {
   return { definitions: strict(defs) };
 }
 
-interface CrdSchema { group: string; kind: string; version: string; schema: Json }
+interface CrdSchema {
+  group: string;
+  kind: string;
+  version: string;
+  schema: Json;
+}
 
 function* crdSchemas(file: string): Generator<CrdSchema> {
   for (const doc of parseAllDocuments(fs.readFileSync(file, 'utf8'))) {

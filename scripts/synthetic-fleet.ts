@@ -6,7 +6,7 @@
  * cross-region split, queue worker, gRPC backend, WebSocket gateway), one namespace per 10
  * services and a Redis Sentinel group per 25.
  */
-import type { PlatformInput } from '../spec/schema';
+import type { PlatformInput } from '../model/schema';
 
 export const FLEET_REGIONS: Record<string, { zones: string[]; weight: number }> = {
   'us-central1': { zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'], weight: 30 },
@@ -78,7 +78,10 @@ export function syntheticPlatform(services: number, name = 'fleet'): PlatformInp
         svcs[name] = {
           namespace: ns,
           image,
-          ports: [{ name: 'ws', port: 8081, protocol: 'websocket' }, { name: 'metrics', port: 9100, protocol: 'http' }],
+          ports: [
+            { name: 'ws', port: 8081, protocol: 'websocket' },
+            { name: 'metrics', port: 9100, protocol: 'http' },
+          ],
           probes: { readiness: { path: '/ready', port: 'metrics' } },
           replicas: 3,
         };
@@ -103,7 +106,9 @@ export function syntheticPlatform(services: number, name = 'fleet'): PlatformInp
     services: svcs,
     redis,
     ingress: {
-      hosts: Object.keys(svcs).filter((n) => svcs[n].expose).map((n) => `${n}.fleet.example.com`),
+      hosts: Object.keys(svcs)
+        .filter((n) => svcs[n].expose)
+        .map((n) => `${n}.fleet.example.com`),
       tlsCredential: 'fleet-tls',
     },
     gitops: { repoURL: 'https://github.com/meridian-platform/fleet.git', path: 'dist' },

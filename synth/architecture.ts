@@ -3,7 +3,7 @@
  * regions, services, dependencies, routing weights and data stores — so the picture in the
  * repository can never drift from what is deployed. GitHub renders Mermaid.
  */
-import type { EnvironmentSpec } from '../spec/load';
+import type { EnvironmentSpec } from '../model/load';
 
 /** Mermaid node ids: letters, digits and underscores. */
 function id(...parts: string[]): string {
@@ -12,11 +12,15 @@ function id(...parts: string[]): string {
 
 /** The services traffic enters through: the exposed ones, or without an ingress those with ports that no other workload calls. */
 function entryServices(env: EnvironmentSpec): string[] {
-  const exposed = Object.entries(env.platform.services).filter(([, s]) => s.expose).map(([name]) => name);
+  const exposed = Object.entries(env.platform.services)
+    .filter(([, s]) => s.expose)
+    .map(([name]) => name);
   if (exposed.length > 0) return exposed;
   const called = new Set(Object.values(env.platform.services).flatMap((s) => s.dependsOn));
   for (const job of Object.values(env.platform.jobs)) job.dependsOn.forEach((d) => called.add(d));
-  return Object.entries(env.platform.services).filter(([name, s]) => s.ports.length > 0 && !called.has(name)).map(([name]) => name);
+  return Object.entries(env.platform.services)
+    .filter(([name, s]) => s.ports.length > 0 && !called.has(name))
+    .map(([name]) => name);
 }
 
 export function architectureDocument(env: EnvironmentSpec): string {
@@ -30,7 +34,13 @@ export function architectureDocument(env: EnvironmentSpec): string {
     const share = weights ? ` · ${weights[c.region]}%` : '';
     lines.push(`  subgraph ${id(c.region)}["${c.region} · ${c.role}${share}"]`);
     for (const [name, svc] of Object.entries(c.services)) {
-      const kind = svc.ports.length === 0 ? 'worker' : svc.ports.map((port) => port.protocol).filter((v, i, a) => a.indexOf(v) === i).join('/');
+      const kind =
+        svc.ports.length === 0
+          ? 'worker'
+          : svc.ports
+              .map((port) => port.protocol)
+              .filter((v, i, a) => a.indexOf(v) === i)
+              .join('/');
       const scale = svc.autoscaling ? `${svc.autoscaling.min}–${svc.autoscaling.max}` : `${svc.replicas ?? 2}`;
       lines.push(`    ${id(c.region, name)}["${name}<br/>${kind} · ${scale} pods"]`);
     }

@@ -3,8 +3,8 @@
  * object, and only then swap the result into `dist/`. Any problem leaves `dist/` as it was.
  */
 import * as path from 'node:path';
-import { loadAll } from '../spec';
-import { formatProblem as formatValidation, validateObjects } from '../validate';
+import { loadAll } from '../model';
+import { formatProblem as formatValidation, validateObjects } from '../checks';
 import { render, Rendering } from './render';
 import { writeDist } from './write';
 

@@ -6,10 +6,10 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
-import { previewCluster, previewTemplateNamespace, TEMPLATE_NUMBER } from '../charts/preview';
-import { KEDA_CHECKS_DEFERRED } from '../charts/constructs';
+import { previewCluster, previewTemplateNamespace, TEMPLATE_NUMBER } from '../features/previews/previews';
+import { KEDA_CHECKS_DEFERRED } from '../features';
 import { RegionChart } from '../charts/region-chart';
-import type { EnvironmentSpec } from '../spec/load';
+import type { EnvironmentSpec } from '../model/load';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
 
@@ -126,22 +126,25 @@ export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequ
   const app = new App({ outdir: '/nonexistent' });
   // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
   app.node.setContext(KEDA_CHECKS_DEFERRED, true);
-  const environment = previewTemplateNamespace(input.platform, input.env) === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
+  const environment =
+    previewTemplateNamespace(input.platform, input.env) === undefined
+      ? input
+      : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
     environment,
     regions,
     distPath: `${environment.platform.gitops.path}/${scope}`,
   });
-  return [
-    ...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]),
-    [gitops, `${scope}/argocd`],
-  ];
+  return [...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]), [gitops, `${scope}/argocd`]];
 }
 
 /** The kustomization ArgoCD builds a pull request's environment from (the patches come from the ApplicationSet). */
 function kustomization(header: string, files: string[]): string {
-  return `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.sort().map((f) => `  - ${f}\n`).join('')}`;
+  return `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files
+    .sort()
+    .map((f) => `  - ${f}\n`)
+    .join('')}`;
 }
 
 /**

@@ -47,7 +47,13 @@ export function defaultWorkers(env = process.env): number {
   return Number.isInteger(set) && set >= 0 ? set : Math.min(3, os.availableParallelism() - 1);
 }
 
-interface Lane { worker: Worker; port: MessagePort; done: Int32Array; seen: number; pending: number }
+interface Lane {
+  worker: Worker;
+  port: MessagePort;
+  done: Int32Array;
+  seen: number;
+  pending: number;
+}
 
 export class YamlPool {
   private readonly contents: string[] = [];
@@ -62,7 +68,10 @@ export class YamlPool {
   public stolen = 0;
 
   /** @param workers how many threads stringify; 0 for none. @default - see defaultWorkers() */
-  constructor(private readonly options: ToStringOptions, private readonly workers = defaultWorkers()) {}
+  constructor(
+    private readonly options: ToStringOptions,
+    private readonly workers = defaultWorkers(),
+  ) {}
 
   /** Queues an object; returns its index in `finish()`'s result. */
   add(object: unknown): number {

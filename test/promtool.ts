@@ -26,14 +26,16 @@ function onPath(program: string): string | undefined {
 export function findPromtool(): string | undefined {
   const found = process.env.PROMTOOL ?? onPath('promtool');
   if (!found && process.env.CI !== 'true') {
-    process.stderr.write([
-      '',
-      '*******************************************************************************',
-      '* promtool NOT FOUND: the promtool tests are SKIPPED.                          *',
-      '* Install it (apt-get install -y prometheus) to run them; CI=true never skips. *',
-      '*******************************************************************************',
-      '',
-    ].join('\n'));
+    process.stderr.write(
+      [
+        '',
+        '*******************************************************************************',
+        '* promtool NOT FOUND: the promtool tests are SKIPPED.                          *',
+        '* Install it (apt-get install -y prometheus) to run them; CI=true never skips. *',
+        '*******************************************************************************',
+        '',
+      ].join('\n'),
+    );
   }
   return found;
 }

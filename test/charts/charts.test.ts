@@ -1,8 +1,8 @@
 import { App } from 'cdk8s';
 import { GitOpsChart } from '../../charts/gitops-chart';
 import { RegionChart } from '../../charts/region-chart';
-import { loadAll } from '../../spec';
-import { fixtureRepo, shopPlatform } from '../spec/fixtures';
+import { loadAll } from '../../model';
+import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
 const [staging] = loadAll(fixtureRepo(shopPlatform()));
 
@@ -22,7 +22,11 @@ describe('RegionChart', () => {
   const [east, europe] = regions;
 
   test('renders the kinds of a cluster, each object labelled with platform, environment and region', () => {
-    expect(objects(east).map((m) => `${m.kind}/${m.metadata.name}`).sort()).toMatchSnapshot();
+    expect(
+      objects(east)
+        .map((m) => `${m.kind}/${m.metadata.name}`)
+        .sort(),
+    ).toMatchSnapshot();
     for (const m of objects(europe)) {
       expect(m.metadata.labels).toMatchObject({
         'app.kubernetes.io/part-of': 'shop',
@@ -45,12 +49,21 @@ describe('RegionChart', () => {
     expect(find(europe, 'Deployment', 'api').spec.template.metadata.labels['meridian.dev/region']).toBe('europe-west1');
     const subsets = find(east, 'DestinationRule', 'api').spec.subsets.map((s: any) => s.name);
     expect(subsets).toEqual(expect.arrayContaining(['us-east1', 'europe-west1']));
-    expect(find(east, 'VirtualService', 'api-ingress').spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])).toEqual([['us-east1', 60], ['europe-west1', 40]]);
+    expect(
+      find(east, 'VirtualService', 'api-ingress')
+        .spec.http.at(-1)
+        .route.map((r: any) => [r.destination.subset, r.weight]),
+    ).toEqual([
+      ['us-east1', 60],
+      ['europe-west1', 40],
+    ]);
   });
 
   test('secrets are synced from Secret Manager through one ClusterSecretStore', () => {
     expect(find(east, 'ClusterSecretStore', 'shop-secret-manager').spec).toEqual({ provider: { gcpsm: { projectID: 'shop-project-1' } } });
-    expect(find(east, 'ExternalSecret', 'api-secrets').spec.data).toEqual([{ secretKey: 'DB_PASSWORD', remoteRef: { key: 'shop-db-password', version: 'latest' } }]);
+    expect(find(east, 'ExternalSecret', 'api-secrets').spec.data).toEqual([
+      { secretKey: 'DB_PASSWORD', remoteRef: { key: 'shop-db-password', version: 'latest' } },
+    ]);
     expect(find(east, 'ExternalSecret', 'cache-redis-password').spec.secretStoreRef).toEqual({ kind: 'ClusterSecretStore', name: 'shop-secret-manager' });
   });
 
@@ -88,7 +101,11 @@ describe('GitOpsChart', () => {
         syncOptions: ['CreateNamespace=true', 'ServerSideApply=true', 'PruneLast=true', 'RespectIgnoreDifferences=true'],
       },
     });
-    expect(objects(gitops).filter((m) => m.kind === 'Application').map((m) => m.metadata.name)).toEqual(['shop-staging-us-east1', 'shop-staging-europe-west1']);
+    expect(
+      objects(gitops)
+        .filter((m) => m.kind === 'Application')
+        .map((m) => m.metadata.name),
+    ).toEqual(['shop-staging-us-east1', 'shop-staging-europe-west1']);
   });
 
   test('replica counts of autoscaled Deployments are left to KEDA', () => {
@@ -97,17 +114,22 @@ describe('GitOpsChart', () => {
     ]);
   });
 
-  test('the AppProject allows exactly the kinds rendered, to the environment\'s clusters', () => {
+  test("the AppProject allows exactly the kinds rendered, to the environment's clusters", () => {
     const project = find(gitops, 'AppProject', 'shop-staging');
     expect(project.spec.sourceRepos).toEqual(['https://git.example.com/fleet.git']);
-    expect(project.spec.destinations).toEqual([{ name: 'shop-staging-europe-west1', namespace: '*' }, { name: 'shop-staging-us-east1', namespace: '*' }]);
+    expect(project.spec.destinations).toEqual([
+      { name: 'shop-staging-europe-west1', namespace: '*' },
+      { name: 'shop-staging-us-east1', namespace: '*' },
+    ]);
     expect(project.spec.clusterResourceWhitelist).toEqual([
       { group: '', kind: 'Namespace' },
       { group: 'external-secrets.io', kind: 'ClusterSecretStore' },
       { group: 'monitoring.googleapis.com', kind: 'ClusterRules' },
     ]);
     const namespaced = project.spec.namespaceResourceWhitelist.map((gk: any) => `${gk.group}/${gk.kind}`);
-    expect(namespaced).toEqual(expect.arrayContaining(['apps/Deployment', 'apps/StatefulSet', 'keda.sh/ScaledObject', 'networking.istio.io/VirtualService', '/Service']));
+    expect(namespaced).toEqual(
+      expect.arrayContaining(['apps/Deployment', 'apps/StatefulSet', 'keda.sh/ScaledObject', 'networking.istio.io/VirtualService', '/Service']),
+    );
     expect(namespaced).not.toContain('/Secret');
   });
 });

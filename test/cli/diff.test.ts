@@ -38,7 +38,10 @@ const platform = (name: string) => `export default {
 `;
 
 function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: repo, encoding: 'utf8' });
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
 }
 
 /** A git repository holding the platform and its rendered dist/, committed. */
@@ -96,19 +99,23 @@ describe('meridian diff', () => {
 
   test('lists added, removed and changed objects per cluster with field-level changes, and leaves dist/ alone', () => {
     const repo = repoWithPlatform();
-    overlay(repo, 'shop', [
-      'services:',
-      '  web:',
-      '    image: { tag: "1.1.0" }',
-      '    replicas: 3',
-      '    env: { LOG_LEVEL: debug, REGION_HINT: null, FEATURE_X: "on" }',
-      '  worker: null',
-      '  search:',
-      '    namespace: store',
-      '    image: { repository: us-docker.pkg.dev/shop/apps/search, tag: "2.0.0" }',
-      '    replicas: 1',
-      '',
-    ].join('\n'));
+    overlay(
+      repo,
+      'shop',
+      [
+        'services:',
+        '  web:',
+        '    image: { tag: "1.1.0" }',
+        '    replicas: 3',
+        '    env: { LOG_LEVEL: debug, REGION_HINT: null, FEATURE_X: "on" }',
+        '  worker: null',
+        '  search:',
+        '    namespace: store',
+        '    image: { repository: us-docker.pkg.dev/shop/apps/search, tag: "2.0.0" }',
+        '    replicas: 1',
+        '',
+      ].join('\n'),
+    );
     const before = treeHash(path.join(repo, 'dist'));
 
     const r = diff(repo);
@@ -119,20 +126,22 @@ describe('meridian diff', () => {
     // Counts follow the objects a service renders (workload, identity, policies, monitoring).
     expect(r.out).toContainEqual(expect.stringMatching(/^3 of 3 clusters differ: [0-9]+ objects added, [0-9]+ removed, [0-9]+ changed\.$/));
     expect(r.out).toContainEqual(expect.stringMatching(/^#### `shop\/prod\/us-central1`: [0-9]+ added, [0-9]+ removed, [0-9]+ changed, [0-9]+ text only$/));
-    expect(block(r.out, 'shop/prod/us-central1')).toEqual(expect.arrayContaining([
-      '+ Deployment store/search',
-      '+ ServiceAccount store/search',
-      '- Deployment store/worker',
-      '- ServiceAccount store/worker',
-      '~ Deployment store/web',
-      '    spec.replicas: 2 → 3',
-      '    spec.template.spec.containers[name=web].env[name=LOG_LEVEL].value: "info" → "debug"',
-      '    spec.template.spec.containers[name=web].env[name=REGION_HINT]: {"name":"REGION_HINT","value":"auto"} → (none)',
-      '    spec.template.spec.containers[name=web].env[name=FEATURE_X]: (none) → {"name":"FEATURE_X","value":"on"}',
-      '    spec.template.spec.containers[name=web].image: "us-docker.pkg.dev/shop/apps/web:1.0.0" → "us-docker.pkg.dev/shop/apps/web:1.1.0"',
-    ]));
+    expect(block(r.out, 'shop/prod/us-central1')).toEqual(
+      expect.arrayContaining([
+        '+ Deployment store/search',
+        '+ ServiceAccount store/search',
+        '- Deployment store/worker',
+        '- ServiceAccount store/worker',
+        '~ Deployment store/web',
+        '    spec.replicas: 2 → 3',
+        '    spec.template.spec.containers[name=web].env[name=LOG_LEVEL].value: "info" → "debug"',
+        '    spec.template.spec.containers[name=web].env[name=REGION_HINT]: {"name":"REGION_HINT","value":"auto"} → (none)',
+        '    spec.template.spec.containers[name=web].env[name=FEATURE_X]: (none) → {"name":"FEATURE_X","value":"on"}',
+        '    spec.template.spec.containers[name=web].image: "us-docker.pkg.dev/shop/apps/web:1.0.0" → "us-docker.pkg.dev/shop/apps/web:1.1.0"',
+      ]),
+    );
     // The header of every file now names the overlay too.
-    expect(block(r.out, 'shop/prod/us-central1').at(-1)).toMatch(/^  [0-9]+ files differ only in comments or formatting$/);
+    expect(block(r.out, 'shop/prod/us-central1').at(-1)).toMatch(/^ {2}[0-9]+ files differ only in comments or formatting$/);
     // The ArgoCD objects are the same: only their header comment changed.
     expect(block(r.out, 'shop/prod/argocd')).toEqual(['  3 files differ only in comments or formatting']);
     expect(r.err[0]).toMatch(/^diff: rendering the work tree into .*meridian-diff-.* \(dist\/ is left as it is\)$/);
@@ -152,7 +161,9 @@ describe('meridian diff', () => {
     expect(r.out).toContainEqual(expect.stringMatching(/^#### `store\/prod\/europe-west1` \(was `shop\/prod\/europe-west1`\): (.*, )?[0-9]+ changed$/));
     const europe = block(r.out, 'store/prod/europe-west1');
     const web = europe.indexOf('~ Deployment store/web');
-    expect(europe.slice(web, web + 3).concat(europe.slice(europe.indexOf('~ Deployment store/worker'), europe.indexOf('~ Deployment store/worker') + 3))).toEqual([
+    expect(
+      europe.slice(web, web + 3).concat(europe.slice(europe.indexOf('~ Deployment store/worker'), europe.indexOf('~ Deployment store/worker') + 3)),
+    ).toEqual([
       '~ Deployment store/web',
       '    metadata.labels["app.kubernetes.io/part-of"]: "shop" → "store"',
       '    metadata.labels["meridian.dev/platform"]: "shop" → "store"',
@@ -184,7 +195,7 @@ describe('meridian diff', () => {
     expect(r.code).toBe(1);
     const lines = block(r.out, 'shop/prod/us-central1');
     expect(lines.slice(0, 2)).toEqual(['~ Deployment store/web', '    spec.replicas: 2 → 4']);
-    expect(lines.slice(2)).toEqual([expect.stringMatching(/^  [0-9]+ files differ only in comments or formatting$/)]);
+    expect(lines.slice(2)).toEqual([expect.stringMatching(/^ {2}[0-9]+ files differ only in comments or formatting$/)]);
   });
 
   test('a cluster folder that is new is listed whole', () => {
@@ -208,7 +219,11 @@ describe('meridian diff', () => {
     expect(r.code).toBe(1);
     expect(r.out).toContainEqual(expect.stringMatching(/^3 of 3 clusters differ: 0 objects added, [0-9]+ removed, 0 changed\.$/));
     expect(r.out).toContainEqual(expect.stringMatching(/^#### `shop\/prod\/europe-west1`: cluster folder removed, [0-9]+ removed$/));
-    expect(block(r.out, 'shop/prod/argocd')).toEqual(['- AppProject argocd/shop-prod', '- Application argocd/shop-prod-europe-west1', '- Application argocd/shop-prod-us-central1']);
+    expect(block(r.out, 'shop/prod/argocd')).toEqual([
+      '- AppProject argocd/shop-prod',
+      '- Application argocd/shop-prod-europe-west1',
+      '- Application argocd/shop-prod-us-central1',
+    ]);
   });
 
   test('fails when --base is not a commit', () => {
@@ -230,21 +245,27 @@ describe('meridian diff', () => {
 });
 
 describe('compareTrees', () => {
-  const deployment = (image: string, header = '# a\n') => `${header}apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ${image}\n`;
+  const deployment = (image: string, header = '# a\n') =>
+    `${header}apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: ${image}\n`;
 
   test('a file whose object is unchanged but whose text differs is reported as text only', () => {
-    const d = compareTrees(new Map([['p/e/r/shop/deployment-api.yaml', deployment('a:1')]]), new Map([['p/e/r/shop/deployment-api.yaml', deployment('a:1', '# b\n')]]));
+    const d = compareTrees(
+      new Map([['p/e/r/shop/deployment-api.yaml', deployment('a:1')]]),
+      new Map([['p/e/r/shop/deployment-api.yaml', deployment('a:1', '# b\n')]]),
+    );
     expect(d.clusters).toEqual([expect.objectContaining({ cluster: 'p/e/r', textOnly: ['p/e/r/shop/deployment-api.yaml'], changed: [] })]);
   });
 
   test('an object is matched by identity, not by file name', () => {
     const d = compareTrees(new Map([['p/e/r/shop/old-name.yaml', deployment('a:1')]]), new Map([['p/e/r/shop/deployment-api.yaml', deployment('a:2')]]));
-    expect(d.clusters[0].changed).toEqual([{
-      label: 'Deployment shop/api',
-      file: 'p/e/r/shop/deployment-api.yaml',
-      fileBefore: 'p/e/r/shop/old-name.yaml',
-      fields: [{ path: 'spec.template.spec.containers[name=api].image', before: 'a:1', after: 'a:2' }],
-    }]);
+    expect(d.clusters[0].changed).toEqual([
+      {
+        label: 'Deployment shop/api',
+        file: 'p/e/r/shop/deployment-api.yaml',
+        fileBefore: 'p/e/r/shop/old-name.yaml',
+        fields: [{ path: 'spec.template.spec.containers[name=api].image', before: 'a:1', after: 'a:2' }],
+      },
+    ]);
   });
 
   test('multi-line strings are compared line by line', () => {

@@ -11,8 +11,8 @@ function repoCopy(): string {
   const root = tempDir('meridian-promote-');
   fs.cpSync(path.join(ROOT, 'platforms'), path.join(root, 'platforms'), { recursive: true });
   fs.cpSync(path.join(ROOT, 'overlays'), path.join(root, 'overlays'), { recursive: true });
-  // Platform files import the spec helpers (`../spec`), which import the packages.
-  fs.symlinkSync(path.join(ROOT, 'spec'), path.join(root, 'spec'));
+  // Platform files import the model helpers (`../model`), which import the packages.
+  fs.symlinkSync(path.join(ROOT, 'model'), path.join(root, 'model'));
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'));
   synthesize({ root });
   return root;
@@ -70,7 +70,9 @@ describe('meridian promote', () => {
     ]);
     expect(after.get('overlays/ggen/prod.yaml')).toBe(fs.readFileSync(path.join(GOLDEN, 'prod-promoted-us-east1.yaml'), 'utf8'));
     // The object count follows whatever the platform renders; the golden holds the rest.
-    expect(`${result.out.replace(/validated [0-9]+ objects/, 'validated N objects')}\n`).toBe(fs.readFileSync(path.join(GOLDEN, 'promote-ggen-prod-us-east1.txt'), 'utf8'));
+    expect(`${result.out.replace(/validated [0-9]+ objects/, 'validated N objects')}\n`).toBe(
+      fs.readFileSync(path.join(GOLDEN, 'promote-ggen-prod-us-east1.txt'), 'utf8'),
+    );
   });
 
   test('dist/ after promote is what a fresh synth of the edited overlay renders', () => {
@@ -123,7 +125,9 @@ describe('meridian promote', () => {
     expect(promote(root, 'ggen', 'staging', 'europe-west1', { keepWeights: true }).code).toBe(0);
     const after = tree(root);
     expect(changedFiles(initial, after).filter((f) => f.includes('virtualservice'))).toEqual([]);
-    expect(after.get('overlays/ggen/staging.yaml')).toBe(`${initial.get('overlays/ggen/staging.yaml')}regions:\n  europe-west1:\n    role: primary\n  us-central1:\n    role: secondary\n`);
+    expect(after.get('overlays/ggen/staging.yaml')).toBe(
+      `${initial.get('overlays/ggen/staging.yaml')}regions:\n  europe-west1:\n    role: primary\n  us-central1:\n    role: secondary\n`,
+    );
     expect(promote(root, 'ggen', 'staging', 'us-central1', { keepWeights: true }).code).toBe(0);
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
@@ -142,23 +146,46 @@ describe('editOverlay', () => {
 
   test('keeps comments and layout, adds only what differs from the base', () => {
     const text = '# env overlay\nservices:\n  api:\n    image: { tag: "1.0" } # pinned\n';
-    const edited = editOverlay(text, [{ path: ['regions', 'b', 'role'], after: 'primary' }, { path: ['regions', 'a', 'role'], after: 'secondary' }], base);
+    const edited = editOverlay(
+      text,
+      [
+        { path: ['regions', 'b', 'role'], after: 'primary' },
+        { path: ['regions', 'a', 'role'], after: 'secondary' },
+      ],
+      base,
+    );
     expect(edited).toBe('# env overlay\nservices:\n  api:\n    image: { tag: "1.0" } # pinned\nregions:\n  b:\n    role: primary\n  a:\n    role: secondary\n');
   });
 
   test('changes a value in place, in a flow mapping too, keeping its quoting', () => {
     const text = 'routing:\n  weights: { a: 50, b: 35 }  # seed\nregions:\n  b:\n    role: "secondary"\n';
-    const edited = editOverlay(text, [{ path: ['routing', 'weights', 'a'], after: 35 }, { path: ['regions', 'b', 'role'], after: 'primary' }], base);
+    const edited = editOverlay(
+      text,
+      [
+        { path: ['routing', 'weights', 'a'], after: 35 },
+        { path: ['regions', 'b', 'role'], after: 'primary' },
+      ],
+      base,
+    );
     expect(edited).toBe('routing:\n  weights: { a: 35, b: 35 }  # seed\nregions:\n  b:\n    role: "primary"\n');
   });
 
   test('writes into an overlay that is only a comment', () => {
-    expect(editOverlay('# nothing yet\n', [{ path: ['regions', 'b', 'role'], after: 'primary' }], base)).toBe('# nothing yet\nregions:\n  b:\n    role: primary\n');
+    expect(editOverlay('# nothing yet\n', [{ path: ['regions', 'b', 'role'], after: 'primary' }], base)).toBe(
+      '# nothing yet\nregions:\n  b:\n    role: primary\n',
+    );
   });
 
   test('removes a value the base already holds, and the mappings it leaves empty', () => {
     const text = 'regions:\n  b:\n    role: primary # promoted\n  a:\n    role: secondary\n    zones: [a-1]\n';
-    const edited = editOverlay(text, [{ path: ['regions', 'b', 'role'], after: 'secondary' }, { path: ['regions', 'a', 'role'], after: 'primary' }], base);
+    const edited = editOverlay(
+      text,
+      [
+        { path: ['regions', 'b', 'role'], after: 'secondary' },
+        { path: ['regions', 'a', 'role'], after: 'primary' },
+      ],
+      base,
+    );
     expect(edited).toBe('regions:\n  a:\n    zones: [a-1]\n');
   });
 });

@@ -16,7 +16,7 @@ jest.mock('node:fs', () => {
 
 import * as fs from 'node:fs';
 import { runSynth } from '../../cli/main';
-import { fixtureRepo, shopPlatform } from '../spec/fixtures';
+import { fixtureRepo, shopPlatform } from '../model/fixtures';
 import { tempDir } from '../helpers';
 
 function snapshot(dir: string): Record<string, string> {

@@ -2,9 +2,9 @@
  * The golden test: every environment × region of every platform in the repository renders,
  * and every object passes strict schema validation and the policy checks.
  */
-import { loadAll, platformFiles } from '../../spec';
+import { loadAll, platformFiles } from '../../model';
 import { render } from '../../synth';
-import { formatProblem, validateObjects } from '../../validate';
+import { formatProblem, validateObjects } from '../../checks';
 import { ROOT } from '../helpers';
 
 const envs = loadAll(ROOT);

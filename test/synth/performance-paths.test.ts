@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { syntheticPlatform } from '../../scripts/synthetic-fleet';
-import { loadEnvironments } from '../../spec/load';
+import { loadEnvironments } from '../../model/load';
 import { render } from '../../synth/render';
 import { defaultWorkers, YamlPool } from '../../synth/yaml-pool';
-import { formatProblem, validateObjects } from '../../validate';
-import { SchemaValidator } from '../../validate/schema';
+import { formatProblem, validateObjects } from '../../checks';
+import { SchemaValidator } from '../../checks/schema';
 import { tempDir } from '../helpers';
 
 jest.setTimeout(120_000);
@@ -64,7 +64,9 @@ describe('SchemaValidator cache', () => {
   const scaledObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 's', namespace: 'shop', extra: 1 }, spec: { triggers: 'no' } };
   // A CRD whose durations carry Istio's CEL rule (x-kubernetes-validations).
   const destinationRule = {
-    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'api', namespace: 'shop' },
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name: 'api', namespace: 'shop' },
     spec: { host: 'api', trafficPolicy: { outlierDetection: { interval: '0s', baseEjectionTime: '30s' } } },
   };
 
@@ -74,12 +76,16 @@ describe('SchemaValidator cache', () => {
     const cold = new SchemaValidator(undefined, dir);
     const objects = [deployment, scaledObject, destinationRule];
     const expected = objects.map((o) => compiled.validate(o));
-    expect(expected[0]).toEqual(expect.arrayContaining([
-      { path: 'spec.bogus', message: 'unknown field' },
-      { path: 'metadata.labels.x', message: 'must be string (got 5)' },
-      { path: 'spec.template.spec.containers[0].ports[0].containerPort', message: 'must be integer (got "http")' },
-    ]));
-    expect(expected[2]).toEqual([{ path: 'spec.trafficPolicy.outlierDetection.interval', message: 'must be a duration of at least 1ms, such as 500ms, 5s or 1m30s (got "0s")' }]);
+    expect(expected[0]).toEqual(
+      expect.arrayContaining([
+        { path: 'spec.bogus', message: 'unknown field' },
+        { path: 'metadata.labels.x', message: 'must be string (got 5)' },
+        { path: 'spec.template.spec.containers[0].ports[0].containerPort', message: 'must be integer (got "http")' },
+      ]),
+    );
+    expect(expected[2]).toEqual([
+      { path: 'spec.trafficPolicy.outlierDetection.interval', message: 'must be a duration of at least 1ms, such as 500ms, 5s or 1m30s (got "0s")' },
+    ]);
     expect(objects.map((o) => cold.validate(o))).toEqual(expected);
     const files = fs.readdirSync(dir);
     // Deployment, ObjectMeta, ScaledObject and DestinationRule: the CEL duration rule is

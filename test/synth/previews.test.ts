@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import { ApiObject, Chart } from 'cdk8s';
 import { applyPatch } from 'rfc6902';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { relocationPatches, previewCluster } from '../../charts/preview';
-import { formatProblem, loadAll, SpecError } from '../../spec';
+import { relocationPatches, previewCluster } from '../../features/previews/previews';
+import { formatProblem, loadAll, SpecError } from '../../model';
 import { buildEnvironment, Manifest, render, RenderError } from '../../synth';
 import { ROOT, tempDir } from '../helpers';
-import { fixtureRepo, shopPlatform } from '../spec/fixtures';
+import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
 const envs = loadAll(ROOT, { platform: 'pushnchat' });
 const rendering = render(envs);
@@ -24,7 +24,10 @@ const templateFiles = rendering.files.filter((f) => f.path.startsWith(TEMPLATE))
 const appSet = rendering.files.find((f) => f.manifest.kind === 'ApplicationSet')!.manifest as Manifest & { spec: any };
 const source = appSet.spec.template.spec.source;
 
-interface Patch { target: { group?: string; version: string; kind: string; name: string }; patch: string }
+interface Patch {
+  target: { group?: string; version: string; kind: string; name: string };
+  patch: string;
+}
 
 /**
  * What the ApplicationSet controller prints for pull request `n`: its Go template has two
@@ -33,6 +36,7 @@ interface Patch { target: { group?: string; version: string; kind: string; name:
 function goTemplate(text: string, n: string): string {
   const out = text.replace(/\{\{\.number\}\}/g, n).replace(/\{\{`\{\{`\}\}/g, '\u0000');
   if (out.includes('{{')) throw new Error(`an unexpected template action in ${text}`);
+  // eslint-disable-next-line no-control-regex -- NUL is the placeholder chosen because no rendered string holds it
   return out.replace(/\u0000/g, '{{');
 }
 
@@ -45,7 +49,9 @@ function relocate(objects: Manifest[], namespace: string, patches: Patch[]): Man
   });
   for (const p of patches) {
     const [group, version] = p.target.group ? [p.target.group, p.target.version] : ['', p.target.version];
-    const targets = moved.filter((o) => o.kind === p.target.kind && o.metadata.name === p.target.name && o.apiVersion === (group ? `${group}/${version}` : version));
+    const targets = moved.filter(
+      (o) => o.kind === p.target.kind && o.metadata.name === p.target.name && o.apiVersion === (group ? `${group}/${version}` : version),
+    );
     expect(targets).toHaveLength(1);
     const results = applyPatch(targets[0], JSON.parse(p.patch));
     expect(results.filter((r) => r !== null)).toEqual([]);
@@ -57,7 +63,8 @@ function renderedFor(pullRequest: string): Manifest[] {
   const preview = envs.find((e) => e.env === 'preview')!;
   const charts = buildEnvironment(preview, 'pushnchat/preview', pullRequest);
   const [chart] = charts[0] as [Chart, string];
-  return chart.node.findAll()
+  return chart.node
+    .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
     .map((o) => o.toJson() as Manifest)
     .filter((m) => m.metadata.namespace === `pushnchat-pr-${pullRequest}` || (m.kind === 'Namespace' && m.metadata.name === `pushnchat-pr-${pullRequest}`));
@@ -73,17 +80,22 @@ describe('PushNchat: an environment per pull request', () => {
     expect(names.length).toBeGreaterThan(50);
     expect(templateFiles.every((f) => f.manifest.metadata.namespace === 'pushnchat-pr-template' || f.manifest.kind === 'Namespace')).toBe(true);
     const kustomization = rendering.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!;
-    const listed = kustomization.content.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
+    const listed = kustomization.content
+      .split('\n')
+      .filter((l) => l.startsWith('  - '))
+      .map((l) => l.slice(4));
     expect(listed).toEqual([...names].sort());
   });
 
-  test('the ApplicationSet lists the labelled pull requests of the fleet repository and syncs each one\'s head commit', () => {
-    expect(appSet.spec.generators).toEqual([{
-      pullRequest: {
-        github: { owner: 'meridian-platform', repo: 'fleet', labels: ['preview-pushnchat'], tokenRef: { secretName: 'github-pull-requests', key: 'token' } },
-        requeueAfterSeconds: 180,
+  test("the ApplicationSet lists the labelled pull requests of the fleet repository and syncs each one's head commit", () => {
+    expect(appSet.spec.generators).toEqual([
+      {
+        pullRequest: {
+          github: { owner: 'meridian-platform', repo: 'fleet', labels: ['preview-pushnchat'], tokenRef: { secretName: 'github-pull-requests', key: 'token' } },
+          requeueAfterSeconds: 180,
+        },
       },
-    }]);
+    ]);
     expect(appSet.spec.goTemplate).toBe(true);
     expect(source.targetRevision).toBe('{{.head_sha}}');
     expect(source.path).toBe('dist/pushnchat/preview/africa-south1/pushnchat-pr-template');
@@ -94,20 +106,26 @@ describe('PushNchat: an environment per pull request', () => {
     expect(appSet.spec.syncPolicy).toBeUndefined();
   });
 
-  test('pull requests are fenced: their project allows only <namespace>-pr-* and the template\'s kinds', () => {
-    const project = rendering.files.find((f) => f.manifest.kind === 'AppProject' && f.manifest.metadata.name === 'pushnchat-preview-pull-requests')!.manifest as any;
+  test("pull requests are fenced: their project allows only <namespace>-pr-* and the template's kinds", () => {
+    const project = rendering.files.find((f) => f.manifest.kind === 'AppProject' && f.manifest.metadata.name === 'pushnchat-preview-pull-requests')!
+      .manifest as any;
     expect(project.spec.destinations).toEqual([{ name: 'pushnchat-preview-africa-south1', namespace: 'pushnchat-pr-*' }]);
     expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace' }]);
     const kinds = new Set(templateFiles.filter((f) => f.manifest.kind !== 'Namespace').map((f) => f.manifest.kind));
     expect(new Set(project.spec.namespaceResourceWhitelist.map((k: { kind: string }) => k.kind))).toEqual(kinds);
     // The environment's own Application syncs the shared part only.
-    const shared = rendering.files.find((f) => f.manifest.kind === 'Application' && f.manifest.metadata.name === 'pushnchat-preview-africa-south1')!.manifest as any;
+    const shared = rendering.files.find((f) => f.manifest.kind === 'Application' && f.manifest.metadata.name === 'pushnchat-preview-africa-south1')!
+      .manifest as any;
     expect(shared.spec.source.directory).toEqual({ recurse: true, exclude: 'pushnchat-pr-template/*' });
   });
 
   test.each(['7', '123', '4567890'])('the template relocated for pull request %s equals the environment rendered for it', (n) => {
     const patches = (source.kustomize.patches as Patch[]).map((p) => ({ ...p, patch: goTemplate(p.patch, n) }));
-    const relocated = relocate(templateFiles.map((f) => f.manifest), goTemplate(source.kustomize.namespace, n), patches);
+    const relocated = relocate(
+      templateFiles.map((f) => f.manifest),
+      goTemplate(source.kustomize.namespace, n),
+      patches,
+    );
     const direct = renderedFor(n);
     expect(direct.length).toBe(relocated.length);
     const want = byKey(direct);
@@ -150,7 +168,11 @@ function kustomizeV5(): boolean {
 // Kustomize is neither an npm nor a Debian package (Debian's kubernetes-client 1.20 carries
 // kustomize v2, which has no `patches`): this runs where kubectl with kustomize v5 is installed.
 const withKustomize = kustomizeV5() ? describe : describe.skip;
-if (!kustomizeV5()) console.warn('SKIPPED: the real-kustomize check of preview relocation needs `kubectl kustomize` v5 (kubectl is not on this machine); the same relocation is checked above with an RFC 6902 implementation');
+if (!kustomizeV5())
+  // eslint-disable-next-line no-console -- a skipped real-engine check must be loud
+  console.warn(
+    'SKIPPED: the real-kustomize check of preview relocation needs `kubectl kustomize` v5 (kubectl is not on this machine); the same relocation is checked above with an RFC 6902 implementation',
+  );
 
 withKustomize('PushNchat preview relocated by the real kustomize, as ArgoCD runs it', () => {
   test('kubectl kustomize builds pull request 123 from the template, equal to rendering it directly', () => {
@@ -193,15 +215,22 @@ describe('relocationPatches', () => {
   test('fails when an object name, or a key, names the template namespace', () => {
     const { problems } = relocationPatches([obj({ 'a-pr-template': 'v' }, 'cfg-a-pr-template')], 'a-pr-template', 'a-pr-1');
     expect(problems).toEqual([
-      'ConfigMap/cfg-a-pr-template: metadata.name: names the template namespace a-pr-template: ArgoCD targets the patches by name, so an object\'s name cannot change per pull request',
+      "ConfigMap/cfg-a-pr-template: metadata.name: names the template namespace a-pr-template: ArgoCD targets the patches by name, so an object's name cannot change per pull request",
       'ConfigMap/cfg-a-pr-template: data.a-pr-template: a key names the template namespace a-pr-template: only values can be patched per pull request',
     ]);
   });
 
   test('fails when a value names the shared namespace: a pull request would call into it', () => {
-    const { problems } = relocationPatches([obj({ A: 'db.a.svc.cluster.local:5432', B: 'cluster.local/ns/a/sa/x', C: 'up{namespace="a"}', D: 'data.a.example.com' })], 'a-pr-template', 'a-pr-1', { others: ['a'] });
+    const { problems } = relocationPatches(
+      [obj({ A: 'db.a.svc.cluster.local:5432', B: 'cluster.local/ns/a/sa/x', C: 'up{namespace="a"}', D: 'data.a.example.com' })],
+      'a-pr-template',
+      'a-pr-1',
+      { others: ['a'] },
+    );
     expect(problems.map((p) => p.split(':')[1].trim())).toEqual(['data.A', 'data.B', 'data.C']);
-    expect(problems[0]).toContain('names the namespace a, which a pull request\'s environment does not run in (got "db.a.svc.cluster.local:5432"); refer to services in the same namespace by their short name');
+    expect(problems[0]).toContain(
+      'names the namespace a, which a pull request\'s environment does not run in (got "db.a.svc.cluster.local:5432"); refer to services in the same namespace by their short name',
+    );
   });
 });
 
@@ -236,13 +265,20 @@ describe('previews: spec and render errors', () => {
   });
 
   test('fails when the preview environment is not an environment of the platform', () => {
-    expect(problemsOf(fixtureRepo(withPreviews({ previews: { environment: 'pr', github: { tokenSecret: 'gh' }, domain: 'preview.example.com', tlsCredential: 'preview-tls' } }), { preview: oneRegion })))
-      .toContain('platforms/shop.ts: previews.environment: must be one of the platform\'s environments (preview, staging, prod) (got "pr")');
+    expect(
+      problemsOf(
+        fixtureRepo(
+          withPreviews({ previews: { environment: 'pr', github: { tokenSecret: 'gh' }, domain: 'preview.example.com', tlsCredential: 'preview-tls' } }),
+          { preview: oneRegion },
+        ),
+      ),
+    ).toContain('platforms/shop.ts: previews.environment: must be one of the platform\'s environments (preview, staging, prod) (got "pr")');
   });
 
   test('fails when the GitOps repository is not on GitHub', () => {
-    expect(problemsOf(fixtureRepo(withPreviews({ gitops: { repoURL: 'https://git.example.com/fleet.git' } }), { preview: oneRegion })))
-      .toContain('platforms/shop.ts: gitops.repoURL: must be a GitHub repository (https://github.com/<owner>/<repo>) for previews: ArgoCD lists its pull requests (got "https://git.example.com/fleet.git")');
+    expect(problemsOf(fixtureRepo(withPreviews({ gitops: { repoURL: 'https://git.example.com/fleet.git' } }), { preview: oneRegion }))).toContain(
+      'platforms/shop.ts: gitops.repoURL: must be a GitHub repository (https://github.com/<owner>/<repo>) for previews: ArgoCD lists its pull requests (got "https://git.example.com/fleet.git")',
+    );
   });
 
   test('fails when the preview environment keeps two regions, naming the overlay', () => {
@@ -256,6 +292,8 @@ describe('previews: spec and render errors', () => {
     const problems = problemsOf(fixtureRepo(withPreviews(), { preview: overlay }));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain('the preview environment preview cannot be relocated per pull request');
-    expect(problems[0]).toContain('Deployment/worker: spec.template.spec.containers.0.env.0.value: names the namespace shop, which a pull request\'s environment does not run in (got "http://api.shop.svc.cluster.local:8080")');
+    expect(problems[0]).toContain(
+      'Deployment/worker: spec.template.spec.containers.0.env.0.value: names the namespace shop, which a pull request\'s environment does not run in (got "http://api.shop.svc.cluster.local:8080")',
+    );
   });
 });

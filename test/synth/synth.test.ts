@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { main, runSynth } from '../../cli/main';
-import { shopPlatform, fixtureRepo } from '../spec/fixtures';
+import { shopPlatform, fixtureRepo } from '../model/fixtures';
 import { ROOT, tempDir } from '../helpers';
 
 /** path → sha256 of every file under dir. */
@@ -12,7 +12,11 @@ function tree(dir: string): Record<string, string> {
     for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
       const p = path.join(rel, e.name);
       if (e.isDirectory()) walk(p);
-      else out[p] = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, p))).digest('hex');
+      else
+        out[p] = crypto
+          .createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, p)))
+          .digest('hex');
     }
   };
   if (fs.existsSync(dir)) walk('');
@@ -110,20 +114,31 @@ describe('meridian validate', () => {
 
   test('exit 1 with one line per problem: file, object, field path, message', () => {
     const bad = tempDir();
-    fs.writeFileSync(path.join(bad, 'a.yaml'), [
-      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: { name: web, namespace: shop }',
-      'spec:', '  replica: 2', '  selector: { matchLabels: { app: web } }',
-      '  template:', '    metadata: { labels: { app: web } }', '    spec: { containers: [{ name: web, image: "nginx:latest" }] }',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(bad, 'a.yaml'),
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata: { name: web, namespace: shop }',
+        'spec:',
+        '  replica: 2',
+        '  selector: { matchLabels: { app: web } }',
+        '  template:',
+        '    metadata: { labels: { app: web } }',
+        '    spec: { containers: [{ name: web, image: "nginx:latest" }] }',
+      ].join('\n'),
+    );
     fs.writeFileSync(path.join(bad, 'b.yaml'), 'apiVersion: v1\nkind: Secret\nmetadata: { name: creds, namespace: shop }\nstringData: { password: hunter2 }\n');
     const { lines, io } = capture();
     expect(main(['validate', bad], io)).toBe(1);
     // The pod-security baseline reports more on this bare Deployment; these are the ones planted.
-    expect(lines).toEqual(expect.arrayContaining([
-      `${bad}/a.yaml: Deployment shop/web: spec.replica: unknown field`,
-      `${bad}/a.yaml: Deployment shop/web: spec.template.spec.containers[0].image: must be pinned by tag or digest, not "latest" or untagged (got "nginx:latest")`,
-      `${bad}/b.yaml: Secret shop/creds: stringData: secret values must not be committed: name the secret in Secret Manager and let External Secrets sync it`,
-    ]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `${bad}/a.yaml: Deployment shop/web: spec.replica: unknown field`,
+        `${bad}/a.yaml: Deployment shop/web: spec.template.spec.containers[0].image: must be pinned by tag or digest, not "latest" or untagged (got "nginx:latest")`,
+        `${bad}/b.yaml: Secret shop/creds: stringData: secret values must not be committed: name the secret in Secret Manager and let External Secrets sync it`,
+      ]),
+    );
     expect(lines.at(-1)).toMatch(/^validate: [0-9]+ problem\(s\) in 2 objects$/);
   });
 

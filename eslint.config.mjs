@@ -1,0 +1,32 @@
+// ESLint (flat config): typescript-eslint's recommended rules over the project's own code.
+// Generated code (imports/) and rendered output (dist/) are not linted.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'imports/', '.meridian/', 'coverage/', 'dist.tmp-*/', 'dist.old-*/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      // Unused names are already type errors (tsconfig noUnusedLocals/Parameters); `_`-prefixed ones are deliberate.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Progress goes through the CLI's Io, never straight to the console; scripts and tests that log say why.
+    files: ['**/*.ts'],
+    ignores: ['scripts/**'],
+    rules: { 'no-console': 'error' },
+  },
+  {
+    // Tests read rendered manifests, untyped JSON by nature.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+);

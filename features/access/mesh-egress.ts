@@ -1,0 +1,55 @@
+import { Construct } from 'constructs';
+import { ServiceEntry, ServiceEntrySpecLocation, ServiceEntrySpecResolution } from '../../imports/networking.istio.io';
+
+/** How the mesh treats connections to an external port. */
+export type ExternalProtocol = 'TLS' | 'TCP' | 'HTTP';
+
+/** A host outside the mesh that workloads of the namespace call. */
+export interface ExternalHost {
+  /** DNS name; `*.example.com` for a whole domain. */
+  readonly host: string;
+  readonly ports: { readonly number: number; readonly protocol: ExternalProtocol }[];
+}
+
+export interface MeshEgressProps {
+  readonly namespace: string;
+  readonly hosts: ExternalHost[];
+  /** Labels of every object. @default {} */
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * Declares the external hosts a namespace calls to the mesh, one ServiceEntry per host,
+ * visible to that namespace only. With the mesh's `outboundTrafficPolicy: REGISTRY_ONLY`
+ * these are the only external names its sidecars will reach.
+ */
+export class MeshEgress extends Construct {
+  public readonly serviceEntries: ServiceEntry[] = [];
+
+  constructor(scope: Construct, id: string, props: MeshEgressProps) {
+    super(scope, id);
+    const seen = new Set<string>();
+    for (const h of props.hosts) {
+      const fail = (msg: string): never => {
+        throw new Error(`MeshEgress '${id}': host "${h.host}": ${msg}`);
+      };
+      if (seen.has(h.host)) fail('is listed twice: merge its ports');
+      seen.add(h.host);
+      if (h.ports.length === 0) fail('needs at least one port');
+      const wildcard = h.host.startsWith('*.');
+      this.serviceEntries.push(
+        new ServiceEntry(this, h.host, {
+          metadata: { name: `egress-${wildcard ? `wildcard${h.host.slice(1)}` : h.host}`, namespace: props.namespace, labels: props.labels },
+          spec: {
+            hosts: [h.host],
+            exportTo: ['.'],
+            location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
+            // Istio cannot resolve a wildcard: the client's own DNS answer is used.
+            resolution: wildcard ? ServiceEntrySpecResolution.NONE : ServiceEntrySpecResolution.DNS,
+            ports: h.ports.map((p) => ({ number: p.number, name: `${p.protocol.toLowerCase()}-${p.number}`, protocol: p.protocol })),
+          },
+        }),
+      );
+    }
+  }
+}

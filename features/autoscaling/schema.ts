@@ -1,0 +1,335 @@
+/**
+ * The triggers and scaling behaviour of a service's `autoscaling`, and the rules KEDA's
+ * admission webhook and scalers apply, checked here so that a mistake is reported against
+ * the platform or overlay file and field that made it, before anything is rendered.
+ *
+ * This module imports nothing from `schema.ts` (which imports it), so the few primitives it
+ * needs are declared here.
+ */
+import { z } from 'zod';
+import { cronErrors, timezoneError } from '../../kernel/cron';
+import { promqlErrors } from '../../kernel/promql';
+import { durationMs } from '../../kernel/quantities';
+
+/** KEDA names the HPA `keda-hpa-<name>`, itself at most 63 characters. */
+export const MAX_AUTOSCALED_NAME = 54;
+
+const triggerName = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+  message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting with a letter',
+});
+
+/** Whole seconds: the HPA and KEDA count in seconds. */
+const seconds = z.string().regex(/^[0-9]+(s|m|h)$/, {
+  message: 'must be a duration in whole seconds, minutes or hours (e.g. 30s, 5m, 1h)',
+});
+
+const cpuQuantity = z.string().regex(/^([0-9]+m|[0-9]+(\.[0-9]+)?)$/, { message: 'must be a CPU quantity such as 250m or 1.5' });
+const byteQuantity = z.string().regex(/^[0-9]+(Ki|Mi|Gi|Ti)$/, { message: 'must be a binary size such as 512Mi or 2Gi' });
+const gcpProject = z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, { message: 'must be a GCP project id' });
+
+/** Scaled from zero when the value is above this; 0 means "anything at all" (e.g. one task). */
+const activationThreshold = z.number().min(0).default(0);
+
+export const CpuTrigger = z.strictObject({
+  type: z.literal('cpu'),
+  /** @default cpu */
+  name: triggerName.default('cpu'),
+  /** Average utilisation to hold, in percent of the CPU request. Exclusive with averageValue. */
+  utilization: z.number().int().min(1).optional(),
+  /** Average CPU use per pod to hold, e.g. 500m. Exclusive with utilization. */
+  averageValue: cpuQuantity.optional(),
+});
+
+export const MemoryTrigger = z.strictObject({
+  type: z.literal('memory'),
+  /** @default memory */
+  name: triggerName.default('memory'),
+  /** Average utilisation to hold, in percent of the memory request. Exclusive with averageValue. */
+  utilization: z.number().int().min(1).optional(),
+  /** Average memory use per pod to hold, e.g. 384Mi. Exclusive with utilization. */
+  averageValue: byteQuantity.optional(),
+});
+
+export const PrometheusTrigger = z.strictObject({
+  type: z.literal('prometheus'),
+  name: triggerName,
+  /** PromQL against the project's Managed Service for Prometheus; must return one value. */
+  query: z.string(),
+  /** With AverageValue, the value per replica to hold; with Value, the total. */
+  threshold: z.number().positive(),
+  /** @default 0 */
+  activationThreshold,
+  /** @default AverageValue */
+  metricType: z.enum(['AverageValue', 'Value']).default('AverageValue'),
+});
+
+export const CronTrigger = z.strictObject({
+  type: z.literal('cron'),
+  /** @default cron */
+  name: triggerName.default('cron'),
+  /** IANA time zone the schedule is read in, e.g. Europe/Paris. */
+  timezone: z.string(),
+  /** Five-field cron schedule at which the window opens. */
+  start: z.string(),
+  /** Five-field cron schedule at which the window closes. */
+  end: z.string(),
+  /** Replicas held (at least) during the window. */
+  desiredReplicas: z.number().int().min(1),
+});
+
+export const PubSubTrigger = z.strictObject({
+  type: z.literal('pubsub'),
+  /** @default pubsub-backlog */
+  name: triggerName.default('pubsub-backlog'),
+  /** Subscription id (not the full path). */
+  subscription: z
+    .string()
+    .regex(/^[A-Za-z][-A-Za-z0-9._~+%]{2,254}$/, { message: 'must be a Pub/Sub subscription id: 3-255 characters, starting with a letter' })
+    .refine((s) => !s.startsWith('goog'), { message: 'must not start with "goog"' }),
+  /** Project of the subscription. @default - the platform's project */
+  project: gcpProject.optional(),
+  /** Undelivered messages per replica to hold. */
+  messagesPerReplica: z.number().positive(),
+  /** @default 0 */
+  activationThreshold,
+});
+
+export const CloudTasksTrigger = z.strictObject({
+  type: z.literal('cloud-tasks'),
+  /** @default cloud-tasks-depth */
+  name: triggerName.default('cloud-tasks-depth'),
+  /** Queue id (not the full path). */
+  queue: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, { message: 'must be a Cloud Tasks queue id: letters, digits and "-", at most 100' }),
+  /** Location of the queue. @default - the GCP region of the cluster */
+  location: z
+    .string()
+    .regex(/^[a-z]+-[a-z]+[0-9]+$/, { message: 'must be a GCP region such as us-central1' })
+    .optional(),
+  /** Project of the queue. @default - the platform's project */
+  project: gcpProject.optional(),
+  /** Tasks in the queue per replica to hold. */
+  tasksPerReplica: z.number().positive(),
+  /** @default 0 */
+  activationThreshold,
+});
+
+const TRIGGER_TYPES = ['cpu', 'memory', 'prometheus', 'cron', 'pubsub', 'cloud-tasks'];
+
+export const Trigger = z.discriminatedUnion('type', [CpuTrigger, MemoryTrigger, PrometheusTrigger, CronTrigger, PubSubTrigger, CloudTasksTrigger], {
+  error: (iss) => (iss.code === 'invalid_union' ? `type must be one of ${TRIGGER_TYPES.join(', ')}` : undefined),
+});
+
+export const ScalingPolicy = z.strictObject({
+  /** Pods: at most `value` pods per period; Percent: at most `value` % of the current replicas. */
+  type: z.enum(['Pods', 'Percent']),
+  value: z.number().int().min(1),
+  /** The window the policy holds over: 1s to 30m. */
+  period: seconds,
+});
+
+/** One direction of the HPA `behavior`. */
+export const ScalingRules = z.strictObject({
+  /** Past recommendations considered before changing the replica count: 0s to 1h. @default - the HPA's: 5m down, 0s up */
+  stabilization: seconds.optional(),
+  /** @default - the HPA's */
+  policies: z.array(ScalingPolicy).min(1).optional(),
+  /** Which policy wins; Disabled forbids scaling in this direction. @default Max */
+  select: z.enum(['Max', 'Min', 'Disabled']).optional(),
+});
+
+/** Replicas KEDA holds when every trigger's source has failed `failureThreshold` times in a row. */
+export const Fallback = z.strictObject({
+  replicas: z.number().int().min(0),
+  /** @default 3 */
+  failureThreshold: z.number().int().min(1).default(3),
+  /** @default static */
+  behavior: z.enum(['static', 'currentReplicas', 'currentReplicasIfHigher', 'currentReplicasIfLower']).default('static'),
+});
+
+export type TriggerSpec = z.output<typeof Trigger>;
+export type ScalingRulesSpec = z.output<typeof ScalingRules>;
+export type FallbackSpec = z.output<typeof Fallback>;
+
+/** The parts of a parsed service the autoscaling rules read. */
+export interface AutoscaledService {
+  readonly resources: { readonly cpu: string; readonly memory: string };
+  readonly ports: readonly unknown[];
+  readonly autoscaling?: {
+    readonly min: number;
+    readonly max: number;
+    readonly cpuUtilization?: number;
+    readonly requestsPerSecond?: number;
+    readonly pollingInterval: string;
+    readonly cooldown: string;
+    readonly scaleUp?: ScalingRulesSpec;
+    readonly scaleDown?: ScalingRulesSpec;
+    readonly fallback?: FallbackSpec;
+    readonly triggers: readonly TriggerSpec[];
+  };
+}
+
+export interface AutoscalingIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+  readonly input: unknown;
+}
+
+/**
+ * The triggers a service scales on, shorthands first, each with the spec path it came from.
+ * The requestsPerSecond query is built per cluster by the region chart; here only its name
+ * and kind matter.
+ */
+function effectiveTriggers(a: NonNullable<AutoscaledService['autoscaling']>): { trigger: TriggerSpec; path: (string | number)[] }[] {
+  const out: { trigger: TriggerSpec; path: (string | number)[] }[] = [];
+  if (a.cpuUtilization !== undefined) out.push({ trigger: { type: 'cpu', name: 'cpu', utilization: a.cpuUtilization }, path: ['cpuUtilization'] });
+  if (a.requestsPerSecond !== undefined) {
+    out.push({
+      trigger: {
+        type: 'prometheus',
+        name: 'requests-per-second',
+        query: 'vector(0)',
+        threshold: a.requestsPerSecond,
+        activationThreshold: 0,
+        metricType: 'AverageValue',
+      },
+      path: ['requestsPerSecond'],
+    });
+  }
+  a.triggers.forEach((t, i) => out.push({ trigger: t, path: ['triggers', i] }));
+  return out;
+}
+
+const isResource = (t: TriggerSpec) => t.type === 'cpu' || t.type === 'memory';
+const label = (t: TriggerSpec) => `trigger "${t.name}" (${t.type})`;
+
+const toSeconds = (d: string) => durationMs(d) / 1000;
+
+/** Quantity > 0, as KEDA's webhook requires of the request a cpu or memory trigger scales on. */
+function positive(q: string): boolean {
+  return parseFloat(q) > 0;
+}
+
+/**
+ * Every rule of `autoscaling` that spans fields: KEDA's webhook (triggers, names, replica
+ * bounds, fallback, cpu/memory requests), the scalers' own checks (PromQL, cron, time zone)
+ * and the HPA's bounds. Paths are relative to the service.
+ */
+export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
+  const a = s.autoscaling;
+  if (!a) return [];
+  const issues: AutoscalingIssue[] = [];
+  const at = (path: (string | number)[], message: string, input: unknown) => issues.push({ path: ['autoscaling', ...path], message, input });
+  const triggers = effectiveTriggers(a);
+
+  if (triggers.length === 0) {
+    at([], 'needs at least one trigger: cpuUtilization, requestsPerSecond or triggers', a);
+    return issues;
+  }
+
+  const seen = new Map<string, string>();
+  for (const { trigger: t, path } of triggers) {
+    const first = seen.get(t.name);
+    if (first !== undefined) {
+      at(
+        path[0] === 'triggers' ? [...path, 'name'] : path,
+        `${label(t)}: the name "${t.name}" is already used by ${first}: trigger names must be unique (name one of them)`,
+        t.name,
+      );
+    } else {
+      seen.set(t.name, path.join('.').replace(/\.(\d+)/g, '[$1]'));
+    }
+  }
+
+  const resourceOnly = triggers.every(({ trigger }) => isResource(trigger));
+  if (a.min === 0 && resourceOnly) {
+    at(
+      ['min'],
+      'cannot be 0 when every trigger is cpu or memory: KEDA cannot scale to zero on them; set min to 1 or more, or add an event trigger (prometheus, pubsub, cloud-tasks, cron)',
+      a.min,
+    );
+  }
+
+  if (a.requestsPerSecond !== undefined && s.ports.length === 0) {
+    at(
+      ['requestsPerSecond'],
+      'needs a port: a worker without ports serves no requests; scale it on its queue (pubsub, cloud-tasks, prometheus)',
+      a.requestsPerSecond,
+    );
+  }
+
+  for (const { trigger: t, path } of triggers) {
+    if (path[0] !== 'triggers') continue;
+    switch (t.type) {
+      case 'cpu':
+      case 'memory': {
+        if ((t.utilization === undefined) === (t.averageValue === undefined)) {
+          at(path, `${label(t)}: needs exactly one of utilization (percent of the request) or averageValue`, t);
+        }
+        break;
+      }
+      case 'prometheus':
+        for (const e of promqlErrors(t.query)) at([...path, 'query'], `${label(t)}: ${e}`, t.query);
+        break;
+      case 'cron': {
+        const tz = timezoneError(t.timezone);
+        if (tz) at([...path, 'timezone'], `${label(t)}: ${tz}`, t.timezone);
+        for (const field of ['start', 'end'] as const) {
+          for (const e of cronErrors(t[field])) at([...path, field], `${label(t)}: ${e}`, t[field]);
+        }
+        if (t.start.trim() === t.end.trim())
+          at([...path, 'end'], `${label(t)}: must differ from start: KEDA refuses a window that opens and closes at once`, t.end);
+        if (t.desiredReplicas > a.max) at([...path, 'desiredReplicas'], `${label(t)}: must be <= max (${a.max}): the HPA would clamp it`, t.desiredReplicas);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  for (const { trigger: t, path } of triggers) {
+    if (!isResource(t)) continue;
+    const request = t.type === 'cpu' ? s.resources.cpu : s.resources.memory;
+    if (!positive(request)) {
+      at(
+        path,
+        `${label(t)}: needs a ${t.type} request above 0 on the container (resources.${t.type} is ${request}): KEDA refuses a ${t.type} trigger on a container without one`,
+        t,
+      );
+    }
+  }
+
+  if (a.fallback) {
+    for (const { trigger: t } of triggers) {
+      if (isResource(t)) {
+        at(
+          ['fallback'],
+          `is not supported with ${label(t)}: KEDA's fallback works only when every trigger is an external metric of type AverageValue, never cpu or memory`,
+          a.fallback,
+        );
+      } else if (t.type === 'prometheus' && t.metricType !== 'AverageValue') {
+        at(['fallback'], `is not supported with ${label(t)}: its metricType is ${t.metricType}, and KEDA's fallback works only with AverageValue`, a.fallback);
+      }
+    }
+    if (a.fallback.replicas > a.max) at(['fallback', 'replicas'], `must be <= max (${a.max})`, a.fallback.replicas);
+  }
+
+  for (const dir of ['scaleUp', 'scaleDown'] as const) {
+    const rules = a[dir];
+    if (!rules) continue;
+    if (rules.stabilization !== undefined && toSeconds(rules.stabilization) > 3600) {
+      at([dir, 'stabilization'], 'must be at most 1h: the HPA refuses a longer stabilization window', rules.stabilization);
+    }
+    rules.policies?.forEach((p, i) => {
+      // A period in milliseconds is refused by its own format already.
+      const sec = toSeconds(p.period);
+      if (!p.period.endsWith('ms') && (sec < 1 || sec > 1800))
+        at([dir, 'policies', i, 'period'], 'must be between 1s and 30m: the HPA refuses other periods', p.period);
+    });
+  }
+
+  for (const field of ['pollingInterval', 'cooldown'] as const) {
+    if (a[field].endsWith('ms')) at([field], 'must be whole seconds, minutes or hours (e.g. 30s, 5m): KEDA counts in seconds', a[field]);
+  }
+  if (!a.pollingInterval.endsWith('ms') && toSeconds(a.pollingInterval) === 0) at(['pollingInterval'], 'must be at least 1s', a.pollingInterval);
+  return issues;
+}

@@ -1,0 +1,137 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { ClusterSpec } from '../../model/load';
+import { AlertRules } from './alert-rules';
+import { GrafanaDashboard } from './grafana-dashboard';
+import { MetricsScrape } from './metrics-scrape';
+import { Microservice } from '../workloads/microservice';
+import { EXPORTER_PORT, RedisSentinel, SENTINEL_PORT } from '../redis/redis-sentinel';
+import { ScrapeAccess } from '../access/scrape-access';
+import { parseDuration } from '../../kernel/units';
+import { LABEL_REGION } from '../../kernel/labels';
+import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
+import { clusterRuleGroups, redisJob, redisRuleGroups, sentinelJob, serviceRuleGroups, workloadRuleGroups } from './rules';
+
+export * from './dashboards';
+export * from './rules';
+
+/** The redis_exporter sidecar's port in every Redis pod (oliver006/redis_exporter's default). */
+export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT } as const;
+/** Where istio-agent serves the sidecar's metrics merged with Envoy's. */
+export const ISTIO_METRICS_PORT = 15020;
+/** The PodMonitoring of the Istio sidecars in each namespace. */
+export const ISTIO_SCRAPE = 'istio-proxies';
+/** The namespace-level Rules (pods, autoscalers) in each namespace. */
+export const WORKLOAD_RULES = 'meridian-workloads';
+
+export interface ObservabilityProps {
+  readonly cluster: ClusterSpec;
+}
+
+/**
+ * Everything Managed Prometheus and Grafana need for one region cluster: what to scrape
+ * (each service's metrics port, the Redis exporters, the Istio sidecars), the recording and
+ * alerting rules, and the dashboards. Built from the spec and from the workloads already in
+ * the chart (their pod selectors), so it must be created after them.
+ */
+export class Observability extends Construct {
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const c = props.cluster;
+    const platform = c.platform;
+    const m = platform.monitoring;
+    const runbookBaseUrl = m.runbookBaseUrl ?? defaultRunbookBase(platform.gitops.repoURL, platform.gitops.targetRevision);
+    const ruleLabels = { platform: platform.name, env: c.env, region: c.region };
+    const podLabels = { [LABEL_REGION]: 'region' };
+    const found = scope.node.findAll();
+    const workload = (name: string, ns: string) =>
+      found.find((x): x is Microservice => x instanceof Microservice && x.name === name && x.namespace === ns) ??
+      fail(`no Microservice "${name}" in namespace ${ns} in the chart: create the workloads before Observability`);
+    const sentinel = (name: string, ns: string) =>
+      found.find((x): x is RedisSentinel => x instanceof RedisSentinel && x.name === name && x.namespace === ns) ??
+      fail(`no RedisSentinel "${name}" in namespace ${ns} in the chart: create the workloads before Observability`);
+
+    const namespaces = [...new Set([...Object.values(c.services), ...Object.values(c.redis)].map((w) => w.namespace))].sort();
+    for (const ns of namespaces) {
+      new MetricsScrape(this, `Istio-${ns}`, {
+        name: ISTIO_SCRAPE,
+        namespace: ns,
+        // The sidecar injector labels every pod it injects.
+        selector: { 'security.istio.io/tlsMode': 'istio' },
+        endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+        podLabels,
+      });
+      if (!m.rules) continue;
+      new AlertRules(this, `Workloads-${ns}`, { name: WORKLOAD_RULES, namespace: ns, groups: workloadRuleGroups(ns, c), runbookBaseUrl, ruleLabels });
+      const scaling = autoscalingDashboard(ns, c);
+      if (scaling) new GrafanaDashboard(this, `Autoscaling-${ns}-Dashboard`, { ...scaling, namespace: ns });
+    }
+
+    for (const [name, svc] of Object.entries(c.services)) {
+      if (svc.metrics) {
+        const selector = workload(name, svc.namespace).selector;
+        new MetricsScrape(this, `${name}-Metrics`, {
+          name,
+          namespace: svc.namespace,
+          selector,
+          endpoints: [{ port: svc.metrics.port, path: svc.metrics.path, interval: parseDuration(svc.metrics.interval) }],
+          podLabels,
+        });
+        const port = typeof svc.metrics.port === 'number' ? svc.metrics.port : svc.ports.find((p) => p.name === svc.metrics!.port)!.port;
+        new ScrapeAccess(this, `${name}-ScrapeAccess`, { name, namespace: svc.namespace, selector, port, paths: [svc.metrics.path] });
+      }
+      if (!m.rules) continue;
+      new AlertRules(this, `${name}-Rules`, { name, namespace: svc.namespace, groups: serviceRuleGroups(name, svc, c), runbookBaseUrl, ruleLabels });
+      new GrafanaDashboard(this, `${name}-Dashboard`, { ...redDashboard(name, svc, c), namespace: svc.namespace });
+    }
+
+    for (const [name, redis] of Object.entries(c.redis)) {
+      const selector = sentinel(name, redis.namespace).selector;
+      new MetricsScrape(this, `Redis-${name}-Metrics`, {
+        name: redisJob(name),
+        namespace: redis.namespace,
+        selector,
+        endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/metrics' }],
+      });
+      // The same exporter reads the pod's sentinel through its multi-target endpoint.
+      new MetricsScrape(this, `Redis-${name}-SentinelMetrics`, {
+        name: sentinelJob(name),
+        namespace: redis.namespace,
+        selector,
+        endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
+      });
+      new ScrapeAccess(this, `Redis-${name}-ScrapeAccess`, {
+        name: redisJob(name),
+        namespace: redis.namespace,
+        selector,
+        port: REDIS_EXPORTER_PORT.port,
+        paths: ['/metrics', '/scrape'],
+      });
+      if (!m.rules) continue;
+      new AlertRules(this, `Redis-${name}-Rules`, {
+        name: redisJob(name),
+        namespace: redis.namespace,
+        groups: redisRuleGroups(name, redis, c),
+        runbookBaseUrl,
+        ruleLabels,
+      });
+      new GrafanaDashboard(this, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
+    }
+
+    if (m.rules) new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+  }
+
+  /** The Rules and ClusterRules objects rendered, for tests and tools. */
+  public get ruleObjects(): ApiObject[] {
+    return this.node.findAll().filter((x): x is ApiObject => x instanceof ApiObject && (x.kind === 'Rules' || x.kind === 'ClusterRules'));
+  }
+}
+
+/** `https://github.com/org/repo.git` at `main` → `https://github.com/org/repo/blob/main/docs/runbooks`. */
+export function defaultRunbookBase(repoURL: string, revision: string): string {
+  return `${repoURL.replace(/\.git$/, '').replace(/\/$/, '')}/blob/${revision}/docs/runbooks`;
+}
+
+function fail(msg: string): never {
+  throw new Error(`Observability: ${msg}`);
+}

@@ -1,0 +1,431 @@
+/**
+ * The rule catalogue: recording rules and alerts derived from a cluster's spec. Every alert
+ * here has a runbook `docs/runbooks/<alert>.md` and a promtool unit test
+ * (test/features/observability/promtool.test.ts); docs/observability.md maps them to the seeds' rows.
+ *
+ * Sources of the series (all in the cluster, scoped by Managed Prometheus to the namespace of
+ * the `Rules` object, or to the cluster for `ClusterRules`):
+ * - Istio sidecars (`istio_*`), scraped by the `istio-proxies` PodMonitoring of each namespace;
+ * - redis_exporter (`redis_*`), scraped by the `<group>-redis` and `<group>-sentinel` PodMonitorings;
+ * - kube-state-metrics (`kube_*`, GKE's managed package) and cAdvisor (`container_*`, the
+ *   kubelet scraping of Managed Prometheus);
+ * - the services' own metrics, scraped by their PodMonitoring (`job` = service name).
+ */
+import { Duration } from 'cdk8s';
+import type { ClusterSpec } from '../../model/load';
+import type { RedisSpec, ServiceSpec } from '../../model/schema';
+import { AlertingRule, RecordingRule, RuleGroup } from './alert-rules';
+import { MASTER_SET } from '../redis/redis-sentinel';
+import { parseDuration } from '../../kernel/units';
+
+/** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
+export const redisJob = (group: string): string => `${group}-redis`;
+export const sentinelJob = (group: string): string => `${group}-sentinel`;
+/** KEDA names the HPA it creates for a ScaledObject `keda-hpa-<name>`. */
+export const kedaHpa = (service: string): string => `keda-hpa-${service}`;
+
+/** Windows of the multi-window, multi-burn-rate alerts (Google SRE workbook, ch. 5). */
+export const SLO_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'] as const;
+const BURN_RATE_ALERTS = [
+  {
+    severity: 'critical' as const,
+    for: Duration.minutes(2),
+    pairs: [
+      { long: '1h', short: '5m', factor: 14.4 },
+      { long: '6h', short: '30m', factor: 6 },
+    ],
+  },
+  {
+    severity: 'warning' as const,
+    for: Duration.minutes(15),
+    pairs: [
+      { long: '1d', short: '2h', factor: 3 },
+      { long: '3d', short: '6h', factor: 1 },
+    ],
+  },
+];
+/** The SLO window the burn-rate factors are computed for. */
+const SLO_DAYS = 30;
+
+/** A number as PromQL reads it, without floating-point noise (0.0144, not 0.014400000000000001). */
+export function num(x: number): string {
+  return String(Number(x.toPrecision(12)));
+}
+
+const seconds = (d: string) => parseDuration(d).toSeconds();
+const millis = (d: string) => parseDuration(d).toMilliseconds();
+
+/** Istio's server-side view of the requests a service receives. */
+function served(svc: string, ns: string, extra = ''): string {
+  return `reporter="destination",destination_workload_namespace="${ns}",destination_workload="${svc}"${extra}`;
+}
+
+function ratio(numerator: string, denominator: string): string {
+  return `${numerator}\n/\n${denominator}`;
+}
+
+/** Whether a service serves HTTP (or gRPC) requests Istio can count. */
+export function servesRequests(svc: ServiceSpec): boolean {
+  return svc.ports.some((p) => p.protocol !== 'tcp');
+}
+
+export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec): RuleGroup[] {
+  const m = c.platform.monitoring;
+  const ns = svc.namespace;
+  const labels = { service: name };
+  const groups: RuleGroup[] = [];
+  const records: RecordingRule[] = [];
+  const alerts: AlertingRule[] = [];
+  const where = `${name} in ${c.region}`;
+
+  if (servesRequests(svc)) {
+    const total = (w: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns)}}[${w}]))`;
+    records.push(
+      { record: 'service:requests:rate5m', expr: total('5m'), labels },
+      {
+        record: 'service:request_errors:ratio_rate5m',
+        expr: ratio(`sum by (namespace) (rate(istio_requests_total{${served(name, ns, `,response_code=~"${m.errorRate.codes}"`)}}[5m]))`, total('5m')),
+        labels,
+      },
+      ...[50, 95, 99].map((q) => ({
+        record: `service:request_duration_milliseconds:p${q}_rate5m`,
+        expr: `histogram_quantile(0.${q}, sum by (namespace, le) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns)}}[5m])))`,
+        labels,
+      })),
+    );
+    for (const level of ['warning', 'critical'] as const) {
+      alerts.push({
+        alert: 'ServiceErrorRateHigh',
+        expr: `100 * service:request_errors:ratio_rate5m{service="${name}"} > ${num(m.errorRate[level])}`,
+        for: parseDuration(m.errorRate.for),
+        severity: level,
+        labels,
+        summary: `${where}: more than ${num(m.errorRate[level])} % of requests fail`,
+        description: `More than ${num(m.errorRate[level])} % of the requests ${name} received in ${c.region} over 5 minutes were answered with a status matching ${m.errorRate.codes}, for ${m.errorRate.for}.`,
+      });
+    }
+    if (Object.keys(c.platform.regions).length > 1) {
+      // Calls from this cluster's sidecars to the service's pods in the other regions (the
+      // client side: the time includes the network between regions).
+      records.push({
+        record: 'service:cross_region_request_duration_milliseconds:p95_rate5m',
+        expr: `histogram_quantile(0.95, sum by (namespace, destination_cluster, le) (rate(istio_request_duration_milliseconds_bucket{reporter="source",destination_workload_namespace="${ns}",destination_workload="${name}",destination_cluster!="${c.cluster}"}[5m])))`,
+        labels,
+      });
+      for (const level of ['warning', 'critical'] as const) {
+        alerts.push({
+          alert: 'CrossRegionLatencyHigh',
+          expr: `service:cross_region_request_duration_milliseconds:p95_rate5m{service="${name}"} > ${millis(m.crossRegionLatency[level])}`,
+          for: parseDuration(m.crossRegionLatency.for),
+          severity: level,
+          labels,
+          summary: `${where}: p95 of calls to ${name} in {{ $labels.destination_cluster }} above ${m.crossRegionLatency[level]}`,
+          description: `The 95th percentile of the calls from ${c.region} to ${name} in cluster {{ $labels.destination_cluster }} has been above ${m.crossRegionLatency[level]} for ${m.crossRegionLatency.for}.`,
+        });
+      }
+    }
+  }
+
+  // The replicas passing their readiness probe: Kubernetes' own health checks.
+  records.push({
+    record: 'service:health_check_success:ratio',
+    expr: ratio(
+      `sum by (namespace) (kube_deployment_status_replicas_available{deployment="${name}"})`,
+      `sum by (namespace) (kube_deployment_status_replicas{deployment="${name}"})`,
+    ),
+    labels,
+  });
+  for (const level of ['warning', 'critical'] as const) {
+    alerts.push({
+      alert: 'HealthCheckSuccessLow',
+      expr: `100 * service:health_check_success:ratio{service="${name}"} < ${num(m.healthCheckSuccess[level])}`,
+      for: parseDuration(m.healthCheckSuccess.for),
+      severity: level,
+      labels,
+      summary: `${where}: fewer than ${num(m.healthCheckSuccess[level])} % of replicas pass their health checks`,
+      description: `Fewer than ${num(m.healthCheckSuccess[level])} % of the replicas of ${name} in ${c.region} have been available (readiness probe passing) for ${m.healthCheckSuccess.for}.`,
+    });
+  }
+
+  const lag = m.replicationLag;
+  if (lag && lag.service === name) {
+    records.push({ record: 'service:replication_lag_seconds:max', expr: `max by (namespace) (${lag.metric}{job="${name}"})`, labels });
+    for (const level of ['warning', 'critical'] as const) {
+      alerts.push({
+        alert: 'ReplicationLagHigh',
+        expr: `service:replication_lag_seconds:max{service="${name}"} > ${seconds(lag[level])}`,
+        for: parseDuration(lag.for),
+        severity: level,
+        labels,
+        summary: `${where}: data replication lags more than ${lag[level]}`,
+        description: `${lag.metric} reported by ${name} in ${c.region} has been above ${lag[level]} for ${lag.for}: reads in the other regions are that stale.`,
+      });
+    }
+  }
+
+  if (svc.autoscaling) {
+    const hpa = `namespace="${ns}",horizontalpodautoscaler="${kedaHpa(name)}"`;
+    records.push(
+      { record: 'service:replicas:current', expr: `max by (namespace) (kube_horizontalpodautoscaler_status_current_replicas{${hpa}})`, labels },
+      { record: 'service:replicas:desired', expr: `max by (namespace) (kube_horizontalpodautoscaler_status_desired_replicas{${hpa}})`, labels },
+      { record: 'service:replicas:max', expr: `max by (namespace) (kube_horizontalpodautoscaler_spec_max_replicas{${hpa}})`, labels },
+      {
+        record: 'service:cpu_usage:ratio_requests',
+        expr: ratio(
+          `sum by (namespace) (rate(container_cpu_usage_seconds_total{namespace="${ns}",container="${name}"}[5m]))`,
+          `sum by (namespace) (kube_pod_container_resource_requests{namespace="${ns}",container="${name}",resource="cpu"})`,
+        ),
+        labels,
+      },
+    );
+  }
+
+  groups.push({ name: `${name}.records`, interval: Duration.seconds(30), rules: records });
+  groups.push({ name: `${name}.alerts`, interval: Duration.seconds(30), rules: alerts });
+  if (svc.slo) groups.push(sloGroup(name, svc, c));
+  return groups;
+}
+
+interface Objective {
+  /** `availability`, `latency-p95` */
+  readonly slo: string;
+  /** Percent of good requests, e.g. 99.9 */
+  readonly target: number;
+  readonly alert: string;
+  /** Ratio of bad requests over a window. */
+  readonly errors: (window: string) => string;
+  readonly what: string;
+}
+
+function sloGroup(name: string, svc: ServiceSpec, c: ClusterSpec): RuleGroup {
+  const ns = svc.namespace;
+  const total = (w: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns)}}[${w}]))`;
+  const objectives: Objective[] = [];
+  if (svc.slo!.availability !== undefined) {
+    objectives.push({
+      slo: 'availability',
+      target: svc.slo!.availability,
+      alert: 'ServiceAvailabilityBudgetBurn',
+      errors: (w) => ratio(`sum by (namespace) (rate(istio_requests_total{${served(name, ns, ',response_code=~"5.."')}}[${w}]))`, total(w)),
+      what: `${num(svc.slo!.availability)} % of requests answered without a 5xx`,
+    });
+  }
+  for (const [key, bound] of Object.entries(svc.slo!.latency ?? {})) {
+    if (bound === undefined) continue;
+    const ms = millis(bound);
+    // Prometheus 3 writes bucket bounds as floats ("500.0"); Istio's sidecars as integers.
+    const le = `le=~"${ms}(\\\\.0)?"`;
+    objectives.push({
+      slo: `latency-${key}`,
+      target: Number(key.slice(1)),
+      alert: 'ServiceLatencyBudgetBurn',
+      errors: (w) =>
+        `1 - (\n${ratio(
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns, `,${le}`)}}[${w}]))`,
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_count{${served(name, ns)}}[${w}]))`,
+        )}\n)`,
+      what: `${key.slice(1)} % of requests served in under ${bound}`,
+    });
+  }
+
+  const rules: (RecordingRule | AlertingRule)[] = [];
+  for (const o of objectives) {
+    const labels = { service: name, slo: o.slo, objective: num(o.target) };
+    for (const w of SLO_WINDOWS) rules.push({ record: `slo:sli_error:ratio_rate${w}`, expr: o.errors(w), labels });
+    const budget = 1 - o.target / 100;
+    const sel = `{service="${name}",slo="${o.slo}"}`;
+    for (const burn of BURN_RATE_ALERTS) {
+      const expr = burn.pairs
+        .map(
+          (p) =>
+            `(\n  slo:sli_error:ratio_rate${p.long}${sel} > ${num(p.factor * budget)}\nand\n  slo:sli_error:ratio_rate${p.short}${sel} > ${num(p.factor * budget)}\n)`,
+        )
+        .join('\nor\n');
+      const pace = burn.pairs.map((p) => `${p.factor}× over ${p.long} (and ${p.short})`).join(' or ');
+      const gone = burn.pairs.map((p) => `${num(SLO_DAYS / p.factor)} days`).join(' / ');
+      rules.push({
+        alert: o.alert,
+        expr,
+        for: burn.for,
+        severity: burn.severity,
+        labels: { service: name, slo: o.slo },
+        summary: `${name} in ${c.region} is burning its ${o.slo} error budget ${burn.severity === 'critical' ? 'fast' : 'steadily'}`,
+        description: `Objective: ${o.what} over ${SLO_DAYS} days. Errors in ${c.region} are consuming the budget at ${pace} the sustainable rate: at that pace it is gone in ${gone}.`,
+      });
+    }
+  }
+  return { name: `${name}.slo`, interval: Duration.minutes(1), rules };
+}
+
+export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterSpec): RuleGroup[] {
+  const m = c.platform.monitoring;
+  const job = `job="${redisJob(name)}"`;
+  const sentinels = `job="${sentinelJob(name)}",master_name="${MASTER_SET}"`;
+  const labels = { redis: name };
+  const where = `Redis ${name} in ${c.region}`;
+  const hits = `sum by (namespace) (rate(redis_keyspace_hits_total{${job}}[5m]))`;
+  const misses = `sum by (namespace) (rate(redis_keyspace_misses_total{${job}}[5m]))`;
+  const records: RecordingRule[] = [
+    { record: 'redis:hit_ratio:rate5m', expr: `${hits}\n/\n(${hits} + ${misses})`, labels },
+    { record: 'redis:masters:count', expr: `count by (namespace) (redis_instance_info{${job},role="master"})`, labels },
+    { record: 'redis:commands:rate5m', expr: `sum by (namespace) (rate(redis_commands_processed_total{${job}}[5m]))`, labels },
+    { record: 'redis:connected_clients:sum', expr: `sum by (namespace) (redis_connected_clients{${job}})`, labels },
+    { record: 'redis:memory_used:ratio', expr: `max by (namespace, pod) (redis_memory_used_bytes{${job}} / redis_memory_max_bytes{${job}} > 0)`, labels },
+    { record: 'redis:evicted_keys:rate5m', expr: `sum by (namespace) (rate(redis_evicted_keys_total{${job}}[5m]))`, labels },
+    { record: 'redis:replication_lag_seconds:max', expr: `max by (namespace) (redis_connected_slave_lag_seconds{${job}})`, labels },
+  ];
+  const maxLag = seconds(redis.minReplicasMaxLag);
+  const alerts: AlertingRule[] = [
+    {
+      alert: 'RedisDown',
+      expr: `max by (namespace, pod) (redis_up{${job}}) == 0\nor\nmax by (namespace, pod) (up{${job}}) == 0`,
+      for: Duration.minutes(2),
+      severity: 'critical',
+      labels,
+      summary: `${where}: {{ $labels.pod }} is unreachable`,
+      description: `The exporter of {{ $labels.pod }} cannot reach redis, or cannot be scraped, for 2 minutes: the group runs with one node fewer and may have lost its master.`,
+    },
+    {
+      alert: 'RedisMetricsAbsent',
+      expr: `absent(up{${job}})`,
+      for: Duration.minutes(10),
+      severity: 'warning',
+      labels,
+      summary: `${where}: no metrics are collected`,
+      description: `Managed Prometheus has found no target for ${redisJob(name)} for 10 minutes: the redis_exporter sidecar (port http-metrics) is missing, or no pod runs. Every other Redis alert is blind meanwhile.`,
+    },
+    {
+      alert: 'RedisNoMaster',
+      expr: `count by (namespace) (redis_instance_info{${job}})\nunless\ncount by (namespace) (redis_instance_info{${job},role="master"})`,
+      for: Duration.minutes(1),
+      severity: 'critical',
+      labels,
+      summary: `${where} has no master`,
+      description: `Every reachable node of ${name} in ${c.region} is a replica, for 1 minute: writes fail until the sentinels promote one.`,
+    },
+    {
+      alert: 'RedisMultipleMasters',
+      expr: `count by (namespace) (redis_instance_info{${job},role="master"}) > 1`,
+      for: Duration.minutes(1),
+      severity: 'critical',
+      labels,
+      summary: `${where} has more than one master`,
+      description: `More than one node of ${name} in ${c.region} has been a master for 1 minute (split brain): writes to the wrong one are lost when they reconcile.`,
+    },
+    {
+      alert: 'RedisSentinelsDisagree',
+      expr: `count by (namespace) (count by (namespace, master_address) (redis_sentinel_master_status{${sentinels}})) > 1`,
+      for: Duration.minutes(2),
+      severity: 'critical',
+      labels,
+      summary: `${where}: the sentinels name different masters`,
+      description: `The sentinels of ${name} in ${c.region} have reported different master addresses for 2 minutes: clients asking different sentinels write to different nodes.`,
+    },
+    {
+      alert: 'RedisFailoverOccurred',
+      expr: `count by (namespace) (count by (namespace, master_address) (max_over_time(redis_sentinel_master_status{${sentinels}}[10m]))) > 1`,
+      for: Duration.minutes(1),
+      severity: 'warning',
+      labels,
+      summary: `${where}: the sentinels failed over to a new master`,
+      description: `The sentinels of ${name} in ${c.region} reported more than one master address in the last 10 minutes: a failover happened. Find out why the old master went away.`,
+    },
+    {
+      alert: 'RedisReplicationLag',
+      expr: `max by (namespace, pod, slave_ip) (redis_connected_slave_lag_seconds{${job}}) > ${maxLag}`,
+      for: Duration.minutes(2),
+      severity: 'warning',
+      labels,
+      summary: `${where}: replica {{ $labels.slave_ip }} lags more than ${redis.minReplicasMaxLag}`,
+      description: `The replica {{ $labels.slave_ip }} of master {{ $labels.pod }} has not acknowledged replication for more than ${redis.minReplicasMaxLag} (min-replicas-max-lag) for 2 minutes: it no longer counts toward min-replicas-to-write, and a failover to it would lose writes.`,
+    },
+    ...(['warning', 'critical'] as const).map((level): AlertingRule => ({
+      alert: 'RedisCacheHitRateLow',
+      expr: `100 * redis:hit_ratio:rate5m{redis="${name}"} < ${num(m.cacheHitRate[level])}`,
+      for: parseDuration(m.cacheHitRate.for),
+      severity: level,
+      labels,
+      summary: `${where}: cache hit rate below ${num(m.cacheHitRate[level])} %`,
+      description: `Fewer than ${num(m.cacheHitRate[level])} % of the lookups in ${name} in ${c.region} have hit for ${m.cacheHitRate.for}: the load falls through to the database.`,
+    })),
+  ];
+  return [
+    { name: `${name}.redis-records`, interval: Duration.seconds(30), rules: records },
+    { name: `${name}.redis-alerts`, interval: Duration.seconds(30), rules: alerts },
+  ];
+}
+
+/** Pods and autoscalers of one namespace (kube-state-metrics and cAdvisor). */
+export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup[] {
+  const p = c.platform.monitoring.pods;
+  const containers = 'container!="",container!="POD"';
+  const alerts: AlertingRule[] = [
+    {
+      alert: 'PodRestartingOften',
+      expr: `sum by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[1h])) > ${p.restartsPerHour}`,
+      for: Duration.minutes(5),
+      severity: 'warning',
+      summary: `{{ $labels.pod }} in ${c.region}: {{ $labels.container }} restarted more than ${p.restartsPerHour} times in an hour`,
+      description: `The container {{ $labels.container }} of {{ $labels.pod }} (namespace ${namespace}, ${c.region}) restarted more than ${p.restartsPerHour} times within the last hour.`,
+    },
+    {
+      alert: 'ContainerMemoryNearLimit',
+      expr:
+        ratio(
+          `100 * max by (namespace, pod, container) (container_memory_working_set_bytes{${containers}})`,
+          `max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="memory"})`,
+        ) + ` > ${num(p.memory)}`,
+      for: parseDuration(p.for),
+      severity: 'warning',
+      summary: `{{ $labels.pod }} in ${c.region}: {{ $labels.container }} uses more than ${num(p.memory)} % of its memory limit`,
+      description: `The working set of {{ $labels.container }} in {{ $labels.pod }} has been above ${num(p.memory)} % of its memory limit for ${p.for}: it is OOM-killed at 100 %.`,
+    },
+    {
+      alert: 'ContainerCpuHigh',
+      expr:
+        ratio(
+          `100 * sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{${containers}}[5m]))`,
+          `(\n  max by (namespace, pod, container) (kube_pod_container_resource_limits{resource="cpu"})\nor\n  max by (namespace, pod, container) (kube_pod_container_resource_requests{resource="cpu"})\n)`,
+        ) + ` > ${num(p.cpu)}`,
+      for: parseDuration(p.for),
+      severity: 'warning',
+      summary: `{{ $labels.pod }} in ${c.region}: {{ $labels.container }} uses more than ${num(p.cpu)} % of its CPU`,
+      description: `{{ $labels.container }} in {{ $labels.pod }} has used more than ${num(p.cpu)} % of its CPU limit (of its request when it has no limit) for ${p.for}: it is throttled or starves its neighbours.`,
+    },
+  ];
+  if (Object.values(c.services).some((s) => s.namespace === namespace && s.autoscaling)) {
+    const hpas = 'horizontalpodautoscaler=~"keda-hpa-.+"';
+    alerts.push({
+      alert: 'AutoscalerAtMaxReplicas',
+      expr: `label_replace(\n  max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{${hpas}})\n  >= max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{${hpas}}),\n  "service", "$1", "horizontalpodautoscaler", "keda-hpa-(.+)"\n)`,
+      for: parseDuration(c.platform.monitoring.autoscaling.atMaxFor),
+      severity: 'warning',
+      summary: `{{ $labels.service }} in ${c.region} has run at its maximum replicas for ${c.platform.monitoring.autoscaling.atMaxFor}`,
+      description: `KEDA's autoscaler of {{ $labels.service }} (HPA {{ $labels.horizontalpodautoscaler }}) has been at maxReplicas for ${c.platform.monitoring.autoscaling.atMaxFor}: demand above that is not served. Raise autoscaling.max or find the cause of the load.`,
+    });
+  }
+  return [{ name: `${namespace}.workloads`, interval: Duration.seconds(30), rules: alerts }];
+}
+
+/** Cluster-wide: the CPU requested by every pod, which GKE bills (Autopilot) or provisions nodes for. */
+export function clusterRuleGroups(c: ClusterSpec): RuleGroup[] {
+  const cost = c.platform.monitoring.cost;
+  const requested = 'sum(kube_pod_container_resource_requests{resource="cpu"})';
+  return [
+    {
+      name: `${c.platform.name}.cost`,
+      interval: Duration.minutes(1),
+      rules: [
+        { record: 'cluster:cpu_requested_cores:sum', expr: requested },
+        {
+          alert: 'RequestedCapacitySpike',
+          expr: `100 * (${requested} / ${requested.replace('}', '} offset 1d')} - 1) > ${num(cost.requestGrowth)}`,
+          for: parseDuration(cost.for),
+          severity: 'warning',
+          summary: `${c.cluster}: CPU requested grew more than ${num(cost.requestGrowth)} % in a day`,
+          description: `The CPU requested by the pods of ${c.cluster} is more than ${num(cost.requestGrowth)} % above what it was 24 hours earlier, for ${cost.for}: the compute bill grows with it.`,
+        },
+      ],
+    },
+  ];
+}

@@ -1,0 +1,475 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { ServiceExportV1 } from '../../imports/net.gke.io';
+import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
+import { MTLS_EXCEPTION } from '../access/checks';
+import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
+import { formatSize } from '../../kernel/units';
+
+const k8s = kplus.k8s;
+
+export type RedisRole = 'primary' | 'secondary';
+
+/** The redis_exporter sidecar, pinned; Managed Prometheus reads it (docs/observability.md). */
+export const REDIS_EXPORTER_IMAGE = 'docker.io/oliver006/redis_exporter:v1.67.0-alpine';
+export const EXPORTER_PORT = 9121;
+export type MaxmemoryPolicy =
+  'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'volatile-lru' | 'volatile-lfu' | 'volatile-ttl' | 'allkeys-random' | 'volatile-random';
+
+export interface RedisSentinelProps {
+  /** Name of the StatefulSet and of the Service for Sentinel clients. */
+  readonly name: string;
+  readonly namespace: string;
+  /** Redis image, pinned; it runs both redis-server and redis-sentinel. */
+  readonly image: string;
+  /** Pods, each running redis and a sentinel. @default 3 */
+  readonly replicas?: number;
+  /** Sentinels that must agree the master is down. @default - a majority of replicas */
+  readonly quorum?: number;
+  /** Unresponsive time before a sentinel considers the master down. @default Duration.seconds(5) */
+  readonly downAfter?: Duration;
+  /** Sentinel failover timeout: also the time before a failed failover is retried (twice it). @default Duration.seconds(60) */
+  readonly failoverTimeout?: Duration;
+  /** Replicas resyncing with a new master at once. @default 1 */
+  readonly parallelSyncs?: number;
+  /** The master refuses writes with fewer replicas connected than this. @default 1 */
+  readonly minReplicasToWrite?: number;
+  /** ... whose last acknowledgement is at most this old: the writes a cut-off master can take. @default Duration.seconds(10) */
+  readonly minReplicasMaxLag?: Duration;
+  /** Memory limit (and request) of the redis container; maxmemory is 60 % of it. @default Size.gibibytes(1) */
+  readonly memory?: Size;
+  /** @default 'allkeys-lru' */
+  readonly maxmemoryPolicy?: MaxmemoryPolicy;
+  /** Persistent volume per pod; at least twice `memory` (AOF rewrites). @default Size.gibibytes(10) */
+  readonly storage?: Size;
+  /** @default 'premium-rwo' */
+  readonly storageClass?: string;
+  /** Kubernetes Secret holding the password under the key `password`. */
+  readonly passwordSecret: string;
+  /** Zones to spread the pods across, one skew at most. @default - no zone constraint */
+  readonly zones?: string[];
+  /**
+   * The region this group runs in. It names the headless Service, so pod hostnames
+   * (`<name>-0.<name>-<region>-headless...`) are unique across clusters.
+   * @default - no region: the headless Service is `<name>-headless`
+   */
+  readonly region?: string;
+  /**
+   * `primary`: this group owns the master and its sentinels fail over. `secondary`: every
+   * node is a replica of the primary region's group, reached at `upstream`; its sentinels
+   * monitor nothing until the region becomes primary.
+   * @default 'primary'
+   */
+  readonly role?: RedisRole;
+  /** Host a secondary group's first pod replicates from (port 6379); required for, and only for, a secondary. @default - none */
+  readonly upstream?: string;
+  /**
+   * Exports `<name>-<region>` (redis port, ready pods) to the fleet with a GKE multi-cluster
+   * ServiceExport, reachable from every cluster at `<name>-<region>.<namespace>.svc.clusterset.local`,
+   * and lets its plain-TCP cross-cluster replication past the mesh's strict mTLS. Needs `region`.
+   * @default false
+   */
+  readonly exportToFleet?: boolean;
+  /** How long a master's preStop waits for the sentinels to promote a replica. @default Duration.seconds(20) */
+  readonly handoverTimeout?: Duration;
+  /** @default 'cluster.local' */
+  readonly clusterDomain?: string;
+  /** @default {} */
+  readonly labels?: Record<string, string>;
+}
+
+export const REDIS_PORT = 6379;
+export const SENTINEL_PORT = 26379;
+/** The name sentinels monitor the master under; clients ask for it. */
+export const MASTER_SET = 'master';
+/** Share of the memory limit given to the dataset (maxmemory). */
+export const MAXMEMORY_SHARE = 0.6;
+
+/** Where the pod mounts its volumes; the scripts read them from the environment. */
+const CONFIG_DIR = '/etc/redis';
+const DATA_DIR = '/data';
+const RUN_DIR = '/tmp';
+
+const SCRIPTS = ['common.sh', 'start-redis.sh', 'start-sentinel.sh'] as const;
+const SCRIPT_DIR = path.join(__dirname, 'scripts');
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Redis with Sentinel in one region cluster: a StatefulSet whose pods each run redis and a
+ * sentinel, a headless Service for their stable hostnames, a Service for Sentinel clients,
+ * a ConfigMap with the configuration and start scripts, a PodDisruptionBudget and, for
+ * groups of a multi-region platform, the Service other regions replicate from, exported to
+ * the fleet.
+ *
+ * Nodes find each other by hostname, never pod IP. A starting node asks the sentinels for
+ * the master before it decides its role, never comes back as an empty master, and a master
+ * hands over to a replica before it stops. In a secondary region every node is a replica of
+ * the primary region's group; changing `role` (a promotion) moves the master.
+ */
+export class RedisSentinel extends Construct {
+  public readonly name: string;
+  public readonly namespace: string;
+  public readonly replicas: number;
+  public readonly quorum: number;
+  public readonly role: RedisRole;
+  public readonly downAfter: Duration;
+  public readonly failoverTimeout: Duration;
+  public readonly parallelSyncs: number;
+  public readonly minReplicasToWrite: number;
+  public readonly minReplicasMaxLag: Duration;
+  public readonly memory: Size;
+  /** maxmemory, in mebibytes. */
+  public readonly maxmemoryMebibytes: number;
+  public readonly storage: Size;
+  public readonly selector: Record<string, string>;
+  public readonly headlessServiceName: string;
+  /** The Service exported to the fleet, when `exportToFleet`. */
+  public readonly fleetServiceName?: string;
+  public readonly statefulSet: kplus.k8s.KubeStatefulSet;
+
+  constructor(scope: Construct, id: string, props: RedisSentinelProps) {
+    super(scope, id);
+    const fail = (msg: string): never => {
+      throw new Error(`RedisSentinel '${id}': ${msg}`);
+    };
+    const whole = (what: string, n: number, min: number) => {
+      if (!Number.isInteger(n) || n < min) fail(`${what} (${n}) must be a whole number >= ${min}`);
+    };
+
+    this.name = props.name;
+    this.namespace = props.namespace;
+    this.replicas = props.replicas ?? 3;
+    this.quorum = props.quorum ?? Math.floor(this.replicas / 2) + 1;
+    this.role = props.role ?? 'primary';
+    this.downAfter = props.downAfter ?? Duration.seconds(5);
+    this.failoverTimeout = props.failoverTimeout ?? Duration.seconds(60);
+    this.parallelSyncs = props.parallelSyncs ?? 1;
+    this.minReplicasToWrite = props.minReplicasToWrite ?? 1;
+    this.minReplicasMaxLag = props.minReplicasMaxLag ?? Duration.seconds(10);
+    this.memory = props.memory ?? Size.gibibytes(1);
+    this.storage = props.storage ?? Size.gibibytes(10);
+    const handover = props.handoverTimeout ?? Duration.seconds(20);
+    const clusterDomain = props.clusterDomain ?? 'cluster.local';
+
+    // StatefulSet pods carry a controller-revision-hash label `<name>-<10 characters>` (<= 63).
+    if (!DNS_LABEL.test(props.name) || props.name.length > 52) fail(`name ("${props.name}") must be a lowercase RFC 1123 label of at most 52 characters`);
+    whole('replicas', this.replicas, 3);
+    if (this.replicas < 3) fail(`replicas (${this.replicas}) must be >= 3: fewer sentinels cannot form a majority after losing one`);
+    whole('quorum', this.quorum, 1);
+    if (this.quorum > this.replicas) fail(`quorum (${this.quorum}) must be <= replicas (${this.replicas})`);
+    whole('parallelSyncs', this.parallelSyncs, 1);
+    whole('minReplicasToWrite', this.minReplicasToWrite, 0);
+    if (this.minReplicasToWrite > this.replicas - 1) fail(`minReplicasToWrite (${this.minReplicasToWrite}) must be <= replicas - 1 (${this.replicas - 1})`);
+    const lagSeconds = this.minReplicasMaxLag.toMilliseconds() / 1000;
+    if (!Number.isInteger(lagSeconds) || lagSeconds < 1)
+      fail(`minReplicasMaxLag (${this.minReplicasMaxLag.toMilliseconds()}ms) must be whole seconds, at least 1s: redis counts it in seconds`);
+    if (this.downAfter.toMilliseconds() < 100) fail(`downAfter (${this.downAfter.toMilliseconds()}ms) must be >= 100ms`);
+    if (this.failoverTimeout.toMilliseconds() <= this.downAfter.toMilliseconds()) {
+      fail(`failoverTimeout (${this.failoverTimeout.toMilliseconds()}ms) must be longer than downAfter (${this.downAfter.toMilliseconds()}ms)`);
+    }
+    const handoverSeconds = handover.toMilliseconds() / 1000;
+    if (!Number.isInteger(handoverSeconds) || handoverSeconds < 1) fail(`handoverTimeout (${handover.toMilliseconds()}ms) must be whole seconds, at least 1s`);
+    // Kibibytes: the smallest unit a spec size has, so no conversion can fail.
+    const memoryMi = this.memory.toKibibytes() / 1024;
+    if (memoryMi < 128) fail(`memory (${formatSize(this.memory)}) must be >= 128Mi`);
+    if (this.storage.toKibibytes() < 2 * this.memory.toKibibytes()) {
+      fail(`storage (${formatSize(this.storage)}) must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
+    }
+    if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
+    if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
+    if (props.region !== undefined && !DNS_LABEL.test(props.region)) fail(`region ("${props.region}") must be a lowercase RFC 1123 label`);
+    if (props.exportToFleet && props.region === undefined) fail('exportToFleet needs region: the exported Service is named <name>-<region>');
+
+    this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
+    if (this.headlessServiceName.length > 63)
+      fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
+    this.fleetServiceName = props.exportToFleet ? `${props.name}-${props.region}` : undefined;
+
+    this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
+    const labels = { ...props.labels, ...this.selector };
+    const configName = `${props.name}-config`;
+    const meta = (name: string) => ({ name, namespace: props.namespace, labels });
+    const q = (s: string) => k8s.Quantity.fromString(s);
+    const port = (n: number) => k8s.IntOrString.fromNumber(n);
+
+    this.maxmemoryMebibytes = Math.floor(memoryMi * MAXMEMORY_SHARE);
+    const configData: Record<string, string> = {
+      'redis.conf': redisConf({
+        maxmemory: this.maxmemoryMebibytes,
+        policy: props.maxmemoryPolicy ?? 'allkeys-lru',
+        minReplicasToWrite: this.minReplicasToWrite,
+        maxLag: lagSeconds,
+        backlog: Math.max(1, Math.floor(memoryMi * 0.05)),
+        replicaBuffer: Math.max(16, Math.floor(memoryMi * 0.1)),
+      }),
+    };
+    for (const script of SCRIPTS) configData[script] = fs.readFileSync(path.join(SCRIPT_DIR, script), 'utf8');
+
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: meta(props.name),
+      automountServiceAccountToken: false,
+    });
+
+    new k8s.KubeConfigMap(this, 'Config', { metadata: meta(configName), data: configData });
+
+    new k8s.KubeService(this, 'Headless', {
+      metadata: meta(this.headlessServiceName),
+      spec: {
+        clusterIp: 'None',
+        // Peers must resolve each other before they are ready, or no node could ever find the master.
+        publishNotReadyAddresses: true,
+        selector: this.selector,
+        ports: [
+          { name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' },
+          { name: 'tcp-sentinel', port: SENTINEL_PORT, targetPort: port(SENTINEL_PORT), appProtocol: 'tcp' },
+        ],
+      },
+    });
+
+    new k8s.KubeService(this, 'Client', {
+      metadata: meta(props.name),
+      spec: {
+        selector: this.selector,
+        // A pod whose redis is resyncing still has a working sentinel: clients must reach it.
+        publishNotReadyAddresses: true,
+        ports: [{ name: 'tcp-sentinel', port: SENTINEL_PORT, targetPort: port(SENTINEL_PORT), appProtocol: 'tcp' }],
+      },
+    });
+
+    if (this.fleetServiceName) {
+      new k8s.KubeService(this, 'Fleet', {
+        metadata: meta(this.fleetServiceName),
+        spec: {
+          // Ready pods only: a secondary region's first pod replicates from any synced node
+          // (the master or a replica of it: replicas pass the master's stream on).
+          selector: this.selector,
+          ports: [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' }],
+        },
+      });
+      new ServiceExportV1(this, 'Export', { metadata: { name: this.fleetServiceName, namespace: props.namespace, labels } });
+      // The other cluster's sidecar does not know the exported address as a mesh service and
+      // sends plain TCP: strict mTLS would drop the replication. Redis' password still applies.
+      new PeerAuthentication(this, 'CrossRegion', {
+        metadata: {
+          ...meta(`${props.name}-cross-region`),
+          annotations: {
+            [MTLS_EXCEPTION]: 'replication from the other regions arrives through the multi-cluster Service, outside the mesh; Redis AUTH still applies',
+          },
+        },
+        spec: {
+          selector: { matchLabels: this.selector },
+          portLevelMtls: { [String(REDIS_PORT)]: { mode: PeerAuthenticationSpecPortLevelMtlsMode.PERMISSIVE } },
+        },
+      });
+    }
+
+    const env: kplus.k8s.EnvVar[] = [
+      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: props.passwordSecret, key: 'password' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'ROLE', value: this.role },
+      ...(props.upstream ? [{ name: 'UPSTREAM_HOST', value: props.upstream }] : []),
+      { name: 'STATEFULSET', value: props.name },
+      { name: 'HEADLESS', value: this.headlessServiceName },
+      { name: 'NAMESPACE', value: props.namespace },
+      { name: 'CLUSTER_DOMAIN', value: clusterDomain },
+      { name: 'REPLICAS', value: String(this.replicas) },
+      { name: 'QUORUM', value: String(this.quorum) },
+      { name: 'MASTER_SET', value: MASTER_SET },
+      { name: 'DOWN_AFTER_MS', value: String(this.downAfter.toMilliseconds()) },
+      { name: 'FAILOVER_TIMEOUT_MS', value: String(this.failoverTimeout.toMilliseconds()) },
+      { name: 'PARALLEL_SYNCS', value: String(this.parallelSyncs) },
+      { name: 'HANDOVER_SECONDS', value: String(handoverSeconds) },
+      { name: 'CONFIG_DIR', value: CONFIG_DIR },
+      { name: 'DATA_DIR', value: DATA_DIR },
+      { name: 'RUN_DIR', value: RUN_DIR },
+    ];
+    const securityContext = containerSecurityContext();
+    const mounts = [
+      { name: 'data', mountPath: DATA_DIR },
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      { name: 'tmp', mountPath: RUN_DIR },
+    ];
+    const common = (arg: string) => ({ exec: { command: ['sh', `${CONFIG_DIR}/common.sh`, arg] } });
+    const memory = q(formatSize(this.memory));
+    const zones = props.zones?.length ? props.zones : undefined;
+    const configHash = createHash('sha256').update(JSON.stringify(configData)).digest('hex');
+
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
+      metadata: meta(props.name),
+      spec: {
+        serviceName: this.headlessServiceName,
+        replicas: this.replicas,
+        podManagementPolicy: 'OrderedReady',
+        selector: { matchLabels: this.selector },
+        // Deleting or scaling down the StatefulSet keeps the data volumes.
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        template: {
+          metadata: {
+            labels,
+            annotations: {
+              // Redis must not start before the Istio proxy can carry its connections.
+              'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
+              // The scripts are read at start only: a change of them rolls the pods.
+              'meridian.dev/config-sha256': configHash,
+              // Istio merges the exporter's metrics into the sidecar's 15020 endpoint, which
+              // Managed Prometheus can scrape under strict mTLS.
+              'prometheus.io/scrape': 'true',
+              'prometheus.io/port': String(EXPORTER_PORT),
+              'prometheus.io/path': '/metrics',
+            },
+          },
+          spec: {
+            serviceAccountName: props.name,
+            automountServiceAccountToken: false,
+            securityContext: podSecurityContext(),
+            // The handover, then redis' own shutdown (it waits up to 10 s for lagging replicas).
+            terminationGracePeriodSeconds: handoverSeconds + 30,
+            affinity: {
+              nodeAffinity: zones
+                ? {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                      nodeSelectorTerms: [{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: zones }] }],
+                    },
+                  }
+                : undefined,
+              // Two nodes of a group on one host would fail together.
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: this.selector } }],
+              },
+            },
+            // A zone outage must leave a majority of sentinels: spreading is required, not preferred.
+            topologySpreadConstraints: zones
+              ? [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: this.selector } }]
+              : undefined,
+            containers: [
+              {
+                name: 'redis',
+                image: props.image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['sh', `${CONFIG_DIR}/start-redis.sh`],
+                env,
+                ports: [{ name: 'tcp-redis', containerPort: REDIS_PORT }],
+                resources: {
+                  requests: { cpu: q('100m'), memory, 'ephemeral-storage': q('64Mi') },
+                  limits: { memory, 'ephemeral-storage': q('128Mi') },
+                },
+                readinessProbe: { ...common('ready'), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 },
+                livenessProbe: { tcpSocket: { port: port(REDIS_PORT) }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
+                // The start script may wait for the sentinels (30 s) and load a large dataset.
+                startupProbe: { tcpSocket: { port: port(REDIS_PORT) }, periodSeconds: 5, failureThreshold: 60 },
+                lifecycle: { preStop: common('handover') },
+                securityContext,
+                volumeMounts: mounts,
+              },
+              {
+                name: 'sentinel',
+                image: props.image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['sh', `${CONFIG_DIR}/start-sentinel.sh`],
+                env,
+                ports: [{ name: 'tcp-sentinel', containerPort: SENTINEL_PORT }],
+                resources: {
+                  requests: { cpu: q('50m'), memory: q('64Mi'), 'ephemeral-storage': q('16Mi') },
+                  limits: { memory: q('128Mi'), 'ephemeral-storage': q('32Mi') },
+                },
+                readinessProbe: { ...common('sentinel-ready'), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 },
+                livenessProbe: { tcpSocket: { port: port(SENTINEL_PORT) }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
+                startupProbe: { tcpSocket: { port: port(SENTINEL_PORT) }, periodSeconds: 2, failureThreshold: 30 },
+                securityContext,
+                volumeMounts: mounts,
+              },
+              {
+                // redis_exporter: redis_* metrics of this node and, through /scrape, of its sentinel.
+                name: 'metrics',
+                image: REDIS_EXPORTER_IMAGE,
+                imagePullPolicy: 'IfNotPresent',
+                env: [
+                  { name: 'REDIS_ADDR', value: `redis://localhost:${REDIS_PORT}` },
+                  { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: props.passwordSecret, key: 'password' } } },
+                  { name: 'REDIS_EXPORTER_WEB_LISTEN_ADDRESS', value: `:${EXPORTER_PORT}` },
+                ],
+                ports: [{ name: 'http-metrics', containerPort: EXPORTER_PORT }],
+                resources: {
+                  requests: { cpu: q('20m'), memory: q('32Mi'), 'ephemeral-storage': q('8Mi') },
+                  limits: { memory: q('64Mi'), 'ephemeral-storage': q('16Mi') },
+                },
+                readinessProbe: { httpGet: { path: '/health', port: port(EXPORTER_PORT) }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+                livenessProbe: { tcpSocket: { port: port(EXPORTER_PORT) }, periodSeconds: 20, timeoutSeconds: 2, failureThreshold: 3 },
+                startupProbe: { tcpSocket: { port: port(EXPORTER_PORT) }, periodSeconds: 2, failureThreshold: 30 },
+                securityContext,
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: configName, defaultMode: 0o444 } },
+              { name: 'tmp', emptyDir: { sizeLimit: q('64Mi') } },
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: {
+              name: 'data',
+              labels: this.selector,
+              // The claims are the data: ArgoCD must never prune or delete them.
+              annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' },
+            },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: props.storageClass ?? 'premium-rwo',
+              resources: { requests: { storage: q(formatSize(this.storage)) } },
+            },
+          },
+        ],
+      },
+    });
+
+    new k8s.KubePodDisruptionBudget(this, 'Disruption', {
+      metadata: meta(props.name),
+      spec: { maxUnavailable: port(1), selector: { matchLabels: this.selector } },
+    });
+  }
+}
+
+interface RedisConfOptions {
+  maxmemory: number;
+  policy: string;
+  minReplicasToWrite: number;
+  maxLag: number;
+  backlog: number;
+  replicaBuffer: number;
+}
+
+/**
+ * The settings every node shares; the start script adds the node's own (bind, dir, password,
+ * announced hostname, replicaof). Memory: maxmemory is 60 % of the limit; the replication
+ * backlog (5 %) and a replica's output buffer (10 %) come on top; the rest covers the fork's
+ * copy-on-write during AOF rewrites, fragmentation and client buffers.
+ */
+function redisConf(o: RedisConfOptions): string {
+  return [
+    `port ${REDIS_PORT}`,
+    'protected-mode no',
+    // Every write reaches the AOF before its reply; fsync'd every second.
+    'appendonly yes',
+    'appendfsync everysec',
+    'aof-use-rdb-preamble yes',
+    'save ""',
+    `maxmemory ${o.maxmemory}mb`,
+    `maxmemory-policy ${o.policy}`,
+    // A master cut off from its replicas stops taking writes it would lose on failover.
+    `min-replicas-to-write ${o.minReplicasToWrite}`,
+    `min-replicas-max-lag ${o.maxLag}`,
+    'replica-read-only yes',
+    'replica-serve-stale-data yes',
+    'repl-diskless-sync yes',
+    'repl-diskless-sync-delay 0',
+    `repl-backlog-size ${o.backlog}mb`,
+    `client-output-buffer-limit replica ${o.replicaBuffer}mb ${Math.floor(o.replicaBuffer / 2)}mb 60`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,23 @@
+/**
+ * The security baseline of every container and pod Meridian renders, in Kubernetes API
+ * shape, for constructs built on the L1 classes (cdk8s-plus ones set the same through
+ * their own props): Pod Security Standard "restricted", plus a read-only root filesystem.
+ */
+import { RUN_AS } from '../features/workloads/microservice';
+
+export function containerSecurityContext() {
+  return {
+    runAsNonRoot: true,
+    runAsUser: RUN_AS,
+    runAsGroup: RUN_AS,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+export function podSecurityContext() {
+  return { runAsNonRoot: true, runAsUser: RUN_AS, runAsGroup: RUN_AS, fsGroup: RUN_AS, seccompProfile: { type: 'RuntimeDefault' } };
+}

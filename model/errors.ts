@@ -1,0 +1,117 @@
+import type { z } from 'zod';
+import type { FieldPath } from './merge';
+
+/** One mistake in a platform or overlay: `file: field.path: message`. */
+export interface SpecProblem {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Every problem found in the spec of one or more platforms; nothing is rendered. */
+export class SpecError extends Error {
+  constructor(public readonly problems: readonly SpecProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'SpecError';
+  }
+}
+
+export function formatProblem(p: SpecProblem): string {
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/** `services.api.ports[0].name` */
+export function formatPath(path: FieldPath): string {
+  let out = '';
+  for (const part of path) {
+    out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${part}`;
+  }
+  return out;
+}
+
+export function showValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+type ZodSchema = z.core.$ZodType;
+
+/** The schema of the value at `path` inside `schema`, seen through optional/default wrappers. */
+function schemaAt(schema: ZodSchema, path: FieldPath): ZodSchema | undefined {
+  let current: ZodSchema | undefined = schema;
+  for (const part of [...path, undefined]) {
+    while (current) {
+      const def = current._zod.def as { type: string; innerType?: ZodSchema; in?: ZodSchema };
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') current = def.innerType;
+      else if (def.type === 'pipe') current = def.in;
+      else break;
+    }
+    if (part === undefined || !current) return current;
+    const def = current._zod.def as { type: string; shape?: Record<string, ZodSchema>; valueType?: ZodSchema; element?: ZodSchema };
+    if (def.type === 'object') current = def.shape?.[String(part)];
+    else if (def.type === 'record') current = def.valueType;
+    else if (def.type === 'array') current = def.element;
+    else return undefined;
+  }
+  return current;
+}
+
+function allowedKeys(schema: ZodSchema, path: FieldPath, input?: unknown): string[] {
+  const at = schemaAt(schema, path);
+  const def = at?._zod.def as { type: string; shape?: Record<string, unknown>; options?: ZodSchema[] } | undefined;
+  if (def?.type === 'union' && def.options) return unionKeys(def.options, input);
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+/** Keys of the union member the input chose by its literal fields (e.g. `type: cron`), or of all members. */
+function unionKeys(options: ZodSchema[], input: unknown): string[] {
+  const shapes = options
+    .map((o) => o._zod.def as { type: string; shape?: Record<string, ZodSchema> })
+    .filter((d) => d.type === 'object' && d.shape)
+    .map((d) => d.shape!);
+  const value = (input ?? {}) as Record<string, unknown>;
+  const chosen = shapes.find((shape) =>
+    Object.entries(shape).some(([k, f]) => {
+      const fd = f._zod.def as { type: string; values?: unknown[] };
+      return fd.type === 'literal' && fd.values?.includes(value[k]);
+    }),
+  );
+  return chosen ? Object.keys(chosen) : [...new Set(shapes.flatMap((shape) => Object.keys(shape)))];
+}
+
+/**
+ * Turns zod issues into problems naming the field and the value received; `locate` maps a
+ * field path to the file (and the path as written there) the value came from.
+ */
+export function problemsFromZod(
+  issues: readonly z.core.$ZodIssue[],
+  schema: ZodSchema,
+  locate: (path: FieldPath, rule: boolean) => { file: string; path: FieldPath; note?: string },
+): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeys(schema, path, (issue as { input?: unknown }).input);
+      for (const k of issue.keys) {
+        const where = locate([...path, k], false);
+        problems.push({ file: where.file, path: formatPath(where.path), message: `unknown field (allowed: ${allowed.join(', ')})${where.note ?? ''}` });
+      }
+      continue;
+    }
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      problems.push(...problemsFromZod(issue.errors.flat(), schema, locate));
+      continue;
+    }
+    const where = locate(path, issue.code === 'custom');
+    const input = (issue as { input?: unknown }).input;
+    let message = issue.message;
+    if (issue.code === 'invalid_type') {
+      message = input === undefined ? `is required (expected ${issue.expected})` : `must be ${issue.expected} (got ${showValue(input)})`;
+    } else if (input !== undefined) {
+      message = `${message} (got ${showValue(input)})`;
+    }
+    problems.push({ file: where.file, path: formatPath(where.path), message: message + (where.note ?? '') });
+  }
+  return problems;
+}

@@ -1,0 +1,67 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SpecError, SpecProblem } from './errors';
+import { EnvironmentSpec, loadEnvironments } from './load';
+import type { PlatformInput } from './schema';
+
+export * from './errors';
+export * from './load';
+export * from './schema';
+
+/** Typed identity for platform files: `export default definePlatform({ ... })`. */
+export function definePlatform(input: PlatformInput): PlatformInput {
+  return input;
+}
+
+/** Platform files: `platforms/<name>.ts`; files starting with `_` are shared helpers. */
+export function platformFiles(root: string): string[] {
+  const dir = path.join(root, 'platforms');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.startsWith('_') && !f.endsWith('.d.ts'))
+    .sort()
+    .map((f) => path.join('platforms', f));
+}
+
+/**
+ * Loads every platform (or those named) with all their environments. Problems of all
+ * platforms are gathered into one SpecError.
+ */
+export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentSpec[] {
+  const problems: SpecProblem[] = [];
+  const out: EnvironmentSpec[] = [];
+  let files = platformFiles(root);
+  if (only?.platform) {
+    const file = path.join('platforms', `${only.platform}.ts`);
+    if (!files.includes(file)) {
+      const names = files.map((f) => path.basename(f, '.ts'));
+      throw new SpecError([{ file, path: '', message: `no such platform "${only.platform}" (platforms: ${names.join(', ') || 'none'})` }]);
+    }
+    files = [file];
+  }
+  for (const file of files) {
+    let input: PlatformInput;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(path.resolve(root, file)) as { default?: PlatformInput };
+      if (!mod.default) throw new Error('has no default export: write `export default definePlatform({ ... })`');
+      input = mod.default;
+    } catch (e) {
+      problems.push({ file, path: '', message: `cannot be loaded: ${(e as Error).message.split('\n')[0]}` });
+      continue;
+    }
+    try {
+      const envs = loadEnvironments({ file, input }, root);
+      if (only?.env && !envs.some((e) => e.env === only.env)) {
+        problems.push({ file, path: 'environments', message: `has no environment "${only.env}" (allowed: ${envs.map((e) => e.env).join(', ')})` });
+      }
+      out.push(...envs.filter((e) => !only?.env || e.env === only.env));
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  if (problems.length > 0) throw new SpecError(problems);
+  return out;
+}

@@ -1,0 +1,271 @@
+/**
+ * Reads platforms and their overlays, merges them and parses the result: one typed view
+ * of the platform per environment, and from it one `ClusterSpec` per region cluster.
+ * Every problem of every platform is collected before anything is thrown.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseDocument } from 'yaml';
+import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
+import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
+import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, replicaFloorIssues, Service, ServiceSpec } from './schema';
+import { z } from 'zod';
+
+/** A platform file: its path (relative to the repository root) and what it exports. */
+export interface PlatformSource {
+  readonly file: string;
+  readonly input: PlatformInput;
+}
+
+/** What one region cluster of one environment runs. */
+export interface ClusterSpec {
+  readonly platform: Platform;
+  readonly env: string;
+  /** The region's key in the spec. */
+  readonly region: string;
+  readonly gcpRegion: string;
+  readonly role: 'primary' | 'secondary';
+  readonly zones: readonly string[];
+  /** The cluster's name in ArgoCD. */
+  readonly cluster: string;
+  /** The services that run in this region, with the region's differences merged in. */
+  readonly services: Readonly<Record<string, ServiceSpec>>;
+  readonly redis: Readonly<Record<string, RedisSpec>>;
+  /** Scheduled jobs that run in this region (by default only in the primary). */
+  readonly jobs: Readonly<Record<string, JobSpec>>;
+}
+
+/** One environment of a platform: the merged spec and its region clusters, primary first. */
+export interface EnvironmentSpec {
+  readonly platform: Platform;
+  readonly env: string;
+  readonly clusters: readonly ClusterSpec[];
+  /** The files this environment was read from (platform, then overlay if any). */
+  readonly files: readonly string[];
+}
+
+/** Fields that say which platform and environments exist; an overlay cannot change them. */
+const FIXED_FIELDS = ['name', 'environments'];
+const PlatformHeader = z.looseObject({ name: dnsLabel, environments: z.array(dnsLabel).min(1) });
+
+/** A mistake in the base shows up in every environment: report it once. */
+function dedupe(problems: SpecProblem[]): SpecProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.file}\u0000${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const problemKey = (p: SpecProblem) => `${p.path}\u0000${p.message}`;
+
+/**
+ * Loads every environment of one platform.
+ * @param root the repository root; file names in problems are relative to it
+ */
+export function loadEnvironments(source: PlatformSource, root: string): EnvironmentSpec[] {
+  const problems: SpecProblem[] = [];
+  // The base alone need not be complete (image tags may live only in overlays): only the
+  // fields that say which platform and environments exist are read before merging.
+  const header = PlatformHeader.safeParse(source.input, { reportInput: true });
+  if (!header.success) {
+    throw new SpecError(problemsFromZod(header.error.issues, PlatformHeader, (p) => ({ file: source.file, path: p })));
+  }
+  const name = header.data.name;
+  const expected = path.basename(source.file, path.extname(source.file));
+  if (name !== expected) {
+    throw new SpecError([{ file: source.file, path: 'name', message: `must match the file name "${expected}" (got ${showValue(name)})` }]);
+  }
+
+  // What is wrong with the base on its own is the base's fault, in every environment; a
+  // problem that appears only once an overlay is merged is that overlay's.
+  const baseAlone = Platform.safeParse(source.input, { reportInput: true });
+  const baseProblems = new Set(
+    baseAlone.success ? [] : problemsFromZod(baseAlone.error.issues, Platform, (p) => ({ file: source.file, path: p })).map(problemKey),
+  );
+
+  const overlayDir = path.join('overlays', name);
+  const overlays = readOverlays(root, overlayDir, header.data.environments, problems);
+  const envs: EnvironmentSpec[] = [];
+  for (const env of header.data.environments) {
+    const overlay = overlays.get(env);
+    const origins = new Origins(source.file);
+    const raw = overlay ? mergePatch(source.input, overlay.patch, overlay.file, origins) : structuredClone(source.input);
+    const parsed = Platform.safeParse(raw, { reportInput: true });
+    if (!parsed.success) {
+      const paths = new Map<string, FieldPath>();
+      const found = problemsFromZod(parsed.error.issues, Platform, (p) => {
+        paths.set(formatPath(p), p);
+        return { file: source.file, path: p };
+      });
+      for (const p of found) {
+        if (!overlay || baseProblems.has(problemKey(p))) {
+          problems.push(p);
+          continue;
+        }
+        // The overlay made it wrong; say so even when the value itself is the base's.
+        const within = origins.fileOf(paths.get(p.path) ?? []);
+        problems.push(
+          within !== source.file ? { ...p, file: within } : { ...p, file: overlay.file, message: `${p.message} (the value is from ${source.file})` },
+        );
+      }
+      continue;
+    }
+    const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
+    if (parsed.data.previews?.environment === env) problems.push(...previewProblems(parsed.data, overlay?.file ?? source.file));
+    envs.push({ platform: parsed.data, env, clusters, files: overlay ? [source.file, overlay.file] : [source.file] });
+  }
+  if (problems.length > 0) throw new SpecError(dedupe(problems));
+  return envs;
+}
+
+interface Overlay {
+  file: string;
+  patch: Record<string, unknown>;
+}
+
+function readOverlays(root: string, dir: string, environments: readonly string[], problems: SpecProblem[]): Map<string, Overlay> {
+  const overlays = new Map<string, Overlay>();
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(abs)) return overlays;
+  for (const entry of fs.readdirSync(abs).sort()) {
+    const file = path.join(dir, entry);
+    if (!/\.ya?ml$/.test(entry)) {
+      problems.push({ file, path: '', message: 'is not an overlay: overlays are <env>.yaml files' });
+      continue;
+    }
+    const env = entry.replace(/\.ya?ml$/, '');
+    if (!environments.includes(env)) {
+      problems.push({
+        file,
+        path: '',
+        message: `names no environment of the platform (allowed: ${environments.join(', ')}); add "${env}" to environments or rename the file`,
+      });
+      continue;
+    }
+    const doc = parseDocument(fs.readFileSync(path.join(root, file), 'utf8'), { uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) problems.push({ file, path: '', message: `not valid YAML: ${e.message.split('\n')[0]}` });
+      continue;
+    }
+    const patch = doc.toJS() ?? {};
+    if (!isPlainObject(patch)) {
+      problems.push({ file, path: '', message: `must be a mapping of fields to override (got ${showValue(patch)})` });
+      continue;
+    }
+    for (const field of FIXED_FIELDS) {
+      if (field in patch)
+        problems.push({ file, path: field, message: `cannot be changed by an overlay: it is set in the platform file (got ${showValue(patch[field])})` });
+    }
+    overlays.set(env, { file, patch });
+  }
+  return overlays;
+}
+
+function resolveClusters(platform: Platform, env: string, raw: Record<string, unknown>, origins: Origins, problems: SpecProblem[]): ClusterSpec[] {
+  const rawServices = (raw.services ?? {}) as Record<string, unknown>;
+  const rawRegions = raw.regions as Record<string, { services?: Record<string, unknown> }>;
+  const ordered = Object.keys(platform.regions).sort((a, b) => Number(platform.regions[b].role === 'primary') - Number(platform.regions[a].role === 'primary'));
+  return ordered.map((region) => {
+    const spec = platform.regions[region];
+    const services: Record<string, ServiceSpec> = {};
+    for (const [name, svc] of Object.entries(platform.services)) {
+      if (svc.regions && !svc.regions.includes(region)) continue;
+      const patch = rawRegions[region].services?.[name];
+      services[name] = patch === undefined ? svc : (regionService(rawServices[name], patch, [region, name], origins, problems) ?? svc);
+      if (patch !== undefined) problems.push(...regionPolicyProblems(services[name], platform.policy.minReplicas, patch, [region, name], origins));
+    }
+    return {
+      platform,
+      env,
+      region,
+      gcpRegion: spec.gcpRegion ?? region,
+      role: spec.role,
+      zones: spec.zones,
+      cluster: spec.cluster ?? `${platform.name}-${env}-${region}`,
+      services,
+      redis: platform.redis,
+      jobs: Object.fromEntries(Object.entries(platform.jobs).filter(([, j]) => (j.regions ? j.regions.includes(region) : spec.role === 'primary'))),
+    };
+  });
+}
+
+/** The environment's policy on a service as one region changed it (the base service is checked by the schema). */
+function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unknown, [region, name]: [string, string], origins: Origins): SpecProblem[] {
+  return replicaFloorIssues(svc, minReplicas).map((issue) => {
+    const setHere = issue.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k] : undefined), patch) !== undefined;
+    const at = setHere ? ['regions', region, 'services', name, ...issue.path] : ['services', name, ...issue.path];
+    return {
+      file: origins.fileOf(at),
+      path: formatPath(at),
+      message: `${issue.message} (got ${showValue(issue.input)})${setHere ? '' : ` (in region ${region})`}`,
+    };
+  });
+}
+
+/** A service with one region's differences merged in, errors pointing at where each value was set. */
+function regionService(raw: unknown, patch: unknown, [region, name]: [string, string], origins: Origins, problems: SpecProblem[]): ServiceSpec | undefined {
+  const inRegion = new Origins('');
+  const merged = mergePatch(raw, patch, 'region', inRegion);
+  const parsed = Service.safeParse(merged, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  problems.push(
+    ...problemsFromZod(parsed.error.issues, Service, (p: FieldPath, rule) => {
+      // The service was valid before the region's patch: the patch broke it.
+      if (inRegion.setBy(p) !== undefined || rule) {
+        const at = ['regions', region, 'services', name, ...p];
+        return { file: origins.fileOf(['regions', region, 'services', name]), path: at };
+      }
+      const at = ['services', name, ...p];
+      return { file: origins.fileOf(at), path: at, note: ` (in region ${region})` };
+    }),
+  );
+  return undefined;
+}
+
+/** The longest pull request number a preview's names must still fit with. */
+const PR_NUMBER_DIGITS = 7;
+
+/** The preview environment is a template for one namespace in one cluster (docs/previews.md). */
+function previewProblems(p: Platform, file: string): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const env = p.previews!.environment;
+  const regions = Object.keys(p.regions);
+  if (regions.length !== 1) {
+    problems.push({
+      file,
+      path: 'regions',
+      message: `must name exactly one region in the preview environment ${env}: each pull request runs in one cluster; remove the others with null (got ${regions.join(', ')})`,
+    });
+  }
+  const namespaces = Object.keys(p.namespaces);
+  if (namespaces.length !== 1) {
+    problems.push({
+      file,
+      path: 'namespaces',
+      message: `must name exactly one namespace in the preview environment ${env}: each pull request gets one namespace (got ${namespaces.join(', ')})`,
+    });
+  }
+  const longest = `${namespaces[0]}-pr-${'9'.repeat(PR_NUMBER_DIGITS)}`;
+  if (namespaces.length === 1 && longest.length > 63) {
+    problems.push({
+      file,
+      path: `namespaces.${namespaces[0]}`,
+      message: `is too long for the preview environment ${env}: ${longest} must fit in 63 characters`,
+    });
+  }
+  for (const [name, svc] of Object.entries(p.services)) {
+    for (const host of svc.expose ? (svc.expose.hosts ?? p.ingress?.hosts ?? []) : []) {
+      const label = `${host.split('.')[0]}-${longest}`;
+      if (label.length > 63)
+        problems.push({
+          file,
+          path: `services.${name}.expose.hosts`,
+          message: `gives ${host}, whose preview host label ${label} is longer than 63 characters: shorten its first label`,
+        });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,793 @@
+/**
+ * Proof of the alert rules with the real promtool. The charts are rendered here (every
+ * platform, plus a sample platform with latency and availability objectives), the rule
+ * groups of every rendered Rules/ClusterRules object are written as Prometheus rule files,
+ * and then:
+ * - `promtool check rules` must accept every file;
+ * - `promtool test rules` runs, for EVERY alert of every cluster, synthetic series that make
+ *   it fire (not before its `for`, then at it) and that stay just below its threshold.
+ *   The series and the expected values are derived from the spec's thresholds here, not from
+ *   the rule text, so a wrong threshold or selector in a rule fails its test.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { loadAll, loadEnvironments, type ClusterSpec, type EnvironmentSpec, type PlatformInput } from '../../../model';
+import { render, type Manifest } from '../../../synth/render';
+import { kedaHpa, redisJob, sentinelJob } from '../../../features/observability/observability';
+import { MASTER_SET } from '../../../features/redis/redis-sentinel';
+import { ROOT, tempDir } from '../../helpers';
+import { findPromtool, runPromtool } from '../../promtool';
+import { REST, samplePlatform } from '../../fixtures/sample';
+
+const PROMTOOL = findPromtool();
+
+/** A platform with the objectives of seed 001 (p95 < 500 ms, 99.9 %), to exercise latency SLOs. */
+const SAMPLE_PLATFORM: PlatformInput = samplePlatform({
+  rest: { ...REST, autoscaling: { min: 1, max: 4, cpuUtilization: 60 }, slo: { availability: 99.9, latency: { p95: '500ms', p99: '1s' } } },
+});
+
+interface RuleDoc {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface GroupDoc {
+  name: string;
+  interval?: string;
+  rules: RuleDoc[];
+}
+interface RuleFile {
+  name: string;
+  namespace?: string;
+  groups: GroupDoc[];
+}
+interface RenderedCluster {
+  key: string;
+  cluster: ClusterSpec;
+  files: RuleFile[];
+}
+
+function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
+  const byKey = new Map<string, RenderedCluster>();
+  for (const env of envs) {
+    // An environment without rules (monitoring.rules: false, a pull request's) has none to test.
+    if (!env.platform.monitoring.rules) continue;
+    for (const cluster of env.clusters) {
+      const key = `${env.platform.name}/${env.env}/${cluster.region}`;
+      byKey.set(key, { key, cluster, files: [] });
+    }
+  }
+  for (const f of render(envs).files) {
+    const m = f.manifest as Manifest & { spec: { groups: GroupDoc[] } };
+    if (m.apiVersion !== 'monitoring.googleapis.com/v1' || (m.kind !== 'Rules' && m.kind !== 'ClusterRules')) continue;
+    const key = f.path.split('/').slice(0, 3).join('/');
+    if (!byKey.has(key)) throw new Error(`${f.path}: rules rendered for an environment with monitoring.rules false`);
+    byKey.get(key)!.files.push({
+      name: `${m.kind.toLowerCase()}-${m.metadata.namespace ?? '_cluster'}-${m.metadata.name}.yaml`,
+      namespace: m.metadata.namespace,
+      groups: m.spec.groups,
+    });
+  }
+  return [...byKey.values()];
+}
+
+function sampleEnvs(): EnvironmentSpec[] {
+  const root = tempDir('meridian-sample-');
+  try {
+    return loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE_PLATFORM }, root);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: for each alert, scenarios of synthetic series and what must fire when.
+
+type Severity = 'warning' | 'critical';
+type Series = Record<string, string | ((samples: number) => string)>;
+interface Firing {
+  severity: Severity;
+  labels: Record<string, string>;
+}
+interface Check {
+  at: number;
+  firing: Firing[];
+}
+interface Scenario {
+  name: string;
+  interval?: number;
+  series: Series;
+  checks: Check[];
+}
+/** The rules of one alert name for one subject (same labels but severity). */
+interface Subject {
+  alert: string;
+  namespace?: string;
+  labels: Record<string, string>;
+  rules: RuleDoc[];
+}
+type Fixture = (s: Subject, c: ClusterSpec) => Scenario[];
+
+const sel = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',')}}`;
+/** A counter growing by `perStep` each sample. */
+const counter = (perStep: number) => (n: number) => `0+${fmt(perStep)}x${n}`;
+const gauge = (v: number) => (n: number) => `${fmt(v)}x${n}`;
+const fmt = (x: number) => String(Number(x.toPrecision(12)));
+const at = (minute: number, firing: Firing[]): Check => ({ at: minute, firing });
+const warning = (labels: Record<string, string>): Firing => ({ severity: 'warning', labels });
+const critical = (labels: Record<string, string>): Firing => ({ severity: 'critical', labels });
+
+function minutes(d: string): number {
+  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`unexpected duration ${d}`);
+  return Number(m[1]) * { ms: 1 / 60_000, s: 1 / 60, m: 1, h: 60, d: 1440 }[m[2] as 's'];
+}
+function forOf(s: Subject, severity: Severity): number {
+  const rule = s.rules.find((r) => r.labels?.severity === severity);
+  if (!rule) throw new Error(`${s.alert} ${JSON.stringify(s.labels)} has no ${severity} rule`);
+  return minutes(rule.for ?? '0s');
+}
+
+/**
+ * Each level fires exactly when its `for` has elapsed since `t0` (when the condition first
+ * holds): not a minute before, and at it; levels with a shorter `for` are firing meanwhile.
+ */
+function lifecycle(s: Subject, t0: number, firing: Firing[]): Check[] {
+  const fors = [...new Set(firing.map((f) => forOf(s, f.severity)))].sort((a, b) => a - b);
+  return fors.flatMap((f) => [
+    at(
+      t0 + f - 1,
+      firing.filter((x) => forOf(s, x.severity) < f),
+    ),
+    at(
+      t0 + f,
+      firing.filter((x) => forOf(s, x.severity) <= f),
+    ),
+  ]);
+}
+function silent(s: Subject, t0: number): Check[] {
+  const longest = Math.max(...s.rules.map((r) => minutes(r.for ?? '0s')));
+  return [at(t0 + longest + 5, [])];
+}
+
+function service(s: Subject, c: ClusterSpec) {
+  const name = s.labels.service;
+  const svc = c.services[name];
+  if (!svc) throw new Error(`no service ${name} in ${c.cluster}`);
+  return { name, ns: svc.namespace, svc };
+}
+const served = (name: string, ns: string) => ({ namespace: ns, reporter: 'destination', destination_workload_namespace: ns, destination_workload: name });
+const otherCluster = (c: ClusterSpec) => {
+  const region = Object.keys(c.platform.regions).find((r) => r !== c.region)!;
+  return c.platform.regions[region].cluster ?? `${c.platform.name}-${c.env}-${region}`;
+};
+
+/** A ratio of two rates is right as soon as both have two samples: a minute after the start. */
+const RATE_T0 = 1;
+const REQUESTS_PER_MINUTE = 10_000;
+
+interface Burn {
+  name: string;
+  ns: string;
+  slo: string;
+  c: ClusterSpec;
+}
+
+function burnRateFixture(errorsSeries: (x: Burn, bad: (minute: number) => number) => Series): Fixture {
+  return (s, c) => {
+    const { name, ns } = service(s, c);
+    const slo = s.labels.slo;
+    const objective = slo === 'availability' ? c.services[name].slo!.availability! : Number(slo.replace('latency-p', ''));
+    const budget = 1 - objective / 100;
+    const out = { namespace: ns, objective: fmt(objective) };
+    const x = { name, ns, slo, c };
+    const steady = (burn: number) => errorsSeries(x, () => burn * budget);
+    return [
+      {
+        name: 'burning 15x: the page fires after its for, the ticket after its own',
+        series: steady(15),
+        checks: lifecycle(s, RATE_T0, [critical(out), warning(out)]),
+      },
+      { name: 'burning 5.4x, just under the 6x page: only the ticket', series: steady(5.4), checks: [at(RATE_T0 + forOf(s, 'warning') + 5, [warning(out)])] },
+      { name: 'burning 0.9x, just under the budget: silent', series: steady(0.9), checks: silent(s, RATE_T0) },
+      {
+        name: 'a 60-minute burst at 15x: the page resolves once the short windows are clean, the ticket stays',
+        series: errorsSeries(x, (minute) => (minute < 60 ? 15 * budget : 0)),
+        checks: [at(30, [critical(out), warning(out)]), at(95, [warning(out)])],
+      },
+    ];
+  };
+}
+
+/** Series whose value changes per minute: `value(minute)` for minutes 0..n, cumulative when `cumulative`. */
+function perMinute(value: (minute: number) => number, cumulative: boolean) {
+  return (n: number) => {
+    const out: string[] = [];
+    let total = 0;
+    for (let t = 0; t <= n; t++) {
+      if (cumulative && t > 0) total += value(t);
+      out.push(fmt(cumulative ? total : value(t)));
+    }
+    return out.join(' ');
+  };
+}
+
+const FIXTURES: Record<string, Fixture> = {
+  ServiceErrorRateHigh: (s, c) => {
+    const { name, ns } = service(s, c);
+    const m = c.platform.monitoring.errorRate;
+    const code = ['503', '500', '429', '404'].find((x) => new RegExp(`^(?:${m.codes})$`).test(x))!;
+    const requests = (errorPercent: number): Series => {
+      const errors = (REQUESTS_PER_MINUTE * errorPercent) / 100;
+      return {
+        [sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: counter(REQUESTS_PER_MINUTE - errors),
+        [sel('istio_requests_total', { ...served(name, ns), response_code: code })]: counter(errors),
+      };
+    };
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: requests((m.warning + m.critical) / 2), checks: lifecycle(s, RATE_T0, [warning(out)]) },
+      { name: 'above critical', series: requests(m.critical * 1.2), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
+      { name: 'just below warning', series: requests(m.warning * 0.9), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  HealthCheckSuccessLow: (s, c) => {
+    const { name, ns } = service(s, c);
+    const m = c.platform.monitoring.healthCheckSuccess;
+    const replicas = (availablePercent: number): Series => ({
+      [sel('kube_deployment_status_replicas', { namespace: ns, deployment: name })]: gauge(1000),
+      [sel('kube_deployment_status_replicas_available', { namespace: ns, deployment: name })]: gauge(10 * availablePercent),
+    });
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: replicas((m.warning + m.critical) / 2), checks: lifecycle(s, 0, [warning(out)]) },
+      { name: 'below critical', series: replicas(m.critical - 5), checks: lifecycle(s, 0, [warning(out), critical(out)]) },
+      { name: 'just above warning', series: replicas(m.warning + 0.5), checks: silent(s, 0) },
+    ];
+  },
+
+  CrossRegionLatencyHigh: (s, c) => {
+    const { name, ns } = service(s, c);
+    const m = c.platform.monitoring.crossRegionLatency;
+    const remote = otherCluster(c);
+    // Per minute, cumulative bucket counts of 1000 calls; histogram_quantile interpolates
+    // linearly inside the bucket holding the 950th call.
+    const calls = (to: string, buckets: Record<string, number>): Series =>
+      Object.fromEntries(
+        Object.entries(buckets).map(([le, n]) => [
+          sel('istio_request_duration_milliseconds_bucket', {
+            namespace: ns,
+            reporter: 'source',
+            destination_workload_namespace: ns,
+            destination_workload: name,
+            destination_cluster: to,
+            le,
+          }),
+          counter(n),
+        ]),
+      );
+    const p95 = (b: Record<string, number>) => {
+      const bounds = Object.keys(b)
+        .filter((k) => k !== '+Inf')
+        .map(Number)
+        .sort((x, y) => x - y);
+      let lower = 0;
+      let below = 0;
+      for (const bound of bounds) {
+        if (b[String(bound)] >= 950) return lower + ((bound - lower) * (950 - below)) / (b[String(bound)] - below);
+        lower = bound;
+        below = b[String(bound)];
+      }
+      return Infinity;
+    };
+    const warn = minutes(m.warning) * 60_000;
+    const crit = minutes(m.critical) * 60_000;
+    const istioBounds = [100, 250, 500, 1000, 2500, 5000];
+    /** Buckets whose p95 is `target` ms: all calls up to the bound below it, the rest spread to place the 950th. */
+    const bucketsFor = (target: number) => {
+      const upper = istioBounds.find((b) => b > target)!;
+      const lower = istioBounds[istioBounds.indexOf(upper) - 1];
+      // p95 = lower + (upper - lower) * (950 - below) / (1000 - below)
+      const f = (target - lower) / (upper - lower);
+      const below = Math.round((950 - 1000 * f) / (1 - f));
+      const b: Record<string, number> = {};
+      for (const bound of istioBounds) b[String(bound)] = bound < upper ? below : 1000;
+      b['+Inf'] = 1000;
+      return b;
+    };
+    const between = bucketsFor((warn + crit) / 2);
+    const above = bucketsFor(crit * 1.3);
+    const under = bucketsFor(warn * 0.95);
+    for (const [b, lo, hi] of [
+      [between, warn, crit],
+      [above, crit, Infinity],
+      [under, 0, warn],
+    ] as const) {
+      const q = p95(b);
+      if (!(q > lo && q < hi)) throw new Error(`fixture: p95 ${q} not in (${lo}, ${hi})`);
+    }
+    const out = { namespace: ns, destination_cluster: remote };
+    return [
+      { name: 'between warning and critical', series: calls(remote, between), checks: lifecycle(s, RATE_T0, [warning(out)]) },
+      { name: 'above critical', series: calls(remote, above), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
+      {
+        name: 'just below warning, and slow calls inside the region do not count',
+        series: { ...calls(remote, under), ...calls(c.cluster, bucketsFor(crit * 1.3)) },
+        checks: silent(s, RATE_T0),
+      },
+    ];
+  },
+
+  ReplicationLagHigh: (s, c) => {
+    const { name, ns } = service(s, c);
+    const lag = c.platform.monitoring.replicationLag!;
+    const series = (seconds: number): Series => ({
+      [sel(lag.metric, { namespace: ns, job: name, pod: `${name}-0`, target_region: 'europe-west1' })]: gauge(seconds),
+    });
+    const [w, cr] = [minutes(lag.warning) * 60, minutes(lag.critical) * 60];
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: series((w + cr) / 2), checks: lifecycle(s, 0, [warning(out)]) },
+      { name: 'above critical', series: series(cr + 1), checks: lifecycle(s, 0, [warning(out), critical(out)]) },
+      { name: 'just below warning', series: series(w - 0.5), checks: silent(s, 0) },
+    ];
+  },
+
+  ServiceAvailabilityBudgetBurn: burnRateFixture(({ name, ns }, bad) => ({
+    [sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true),
+    [sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true),
+  })),
+
+  ServiceLatencyBudgetBurn: burnRateFixture(({ name, ns, slo, c }, bad) => {
+    const bound = 60_000 * minutes((c.services[name].slo!.latency as Record<string, string>)[slo.replace('latency-', '')]);
+    return {
+      // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
+      [sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), le: `${bound}.0` })]: perMinute(
+        (t) => REQUESTS_PER_MINUTE * (1 - bad(t)),
+        true,
+      ),
+      [sel('istio_request_duration_milliseconds_count', served(name, ns))]: perMinute(() => REQUESTS_PER_MINUTE, true),
+    };
+  }),
+
+  RedisDown: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const job = redisJob(s.labels.redis);
+    const pods = (redisUp: number[], scrapeUp: number[]): Series =>
+      Object.fromEntries(
+        redisUp.flatMap((v, i) => [
+          [sel('redis_up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(v)],
+          [sel('up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(scrapeUp[i])],
+        ]),
+      );
+    return [
+      {
+        name: 'redis unreachable from its exporter',
+        series: pods([1, 0, 1], [1, 1, 1]),
+        checks: lifecycle(s, 0, [critical({ namespace: ns, pod: `${s.labels.redis}-1` })]),
+      },
+      {
+        name: 'exporter not scrapable',
+        series: pods([1, 1, 1], [1, 1, 0]),
+        checks: lifecycle(s, 0, [critical({ namespace: ns, pod: `${s.labels.redis}-2` })]),
+      },
+      { name: 'every node up', series: pods([1, 1, 1], [1, 1, 1]), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisMetricsAbsent: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const job = redisJob(s.labels.redis);
+    return [
+      {
+        name: 'no target for the exporter',
+        series: { [sel('up', { namespace: ns, job: 'istio-proxies', pod: 'x' })]: gauge(1) },
+        checks: lifecycle(s, 0, [warning({ job })]),
+      },
+      { name: 'the exporter is scraped', series: { [sel('up', { namespace: ns, job, pod: `${s.labels.redis}-0` })]: gauge(1) }, checks: silent(s, 0) },
+    ];
+  },
+
+  RedisNoMaster: (s, c) =>
+    redisRoles(
+      s,
+      c,
+      [
+        ['slave', 'slave', 'slave'],
+        ['master', 'slave', 'slave'],
+      ],
+      'critical',
+    ),
+  RedisMultipleMasters: (s, c) =>
+    redisRoles(
+      s,
+      c,
+      [
+        ['master', 'master', 'slave'],
+        ['master', 'slave', 'slave'],
+      ],
+      'critical',
+    ),
+
+  RedisSentinelsDisagree: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const addr = (i: number) => `${s.labels.redis}-${i}.${s.labels.redis}-headless.${ns}.svc.cluster.local:6379`;
+    const sentinels = (masters: number[]): Series =>
+      Object.fromEntries(
+        masters.map((m, i) => [
+          sel('redis_sentinel_master_status', {
+            namespace: ns,
+            job: sentinelJob(s.labels.redis),
+            pod: `${s.labels.redis}-${i}`,
+            master_name: MASTER_SET,
+            master_address: addr(m),
+            master_status: 'ok',
+          }),
+          gauge(1),
+        ]),
+      );
+    return [
+      { name: 'one sentinel names another master', series: sentinels([0, 0, 1]), checks: lifecycle(s, 0, [critical({ namespace: ns })]) },
+      { name: 'all agree', series: sentinels([0, 0, 0]), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisFailoverOccurred: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const addr = (i: number) => `${s.labels.redis}-${i}.${s.labels.redis}-headless.${ns}.svc.cluster.local:6379`;
+    const status = (i: number, master: number) =>
+      sel('redis_sentinel_master_status', {
+        namespace: ns,
+        job: sentinelJob(s.labels.redis),
+        pod: `${s.labels.redis}-${i}`,
+        master_name: MASTER_SET,
+        master_address: addr(master),
+        master_status: 'ok',
+      });
+    const failover: Series = {};
+    const steady: Series = {};
+    for (const i of [0, 1, 2]) {
+      // Every sentinel names master 0 until minute 9, then master 1 ("_xN" is N missing samples).
+      failover[status(i, 0)] = (n) => `1x9 _x${n - 9}`;
+      failover[status(i, 1)] = (n) => `_x10 1x${n - 10}`;
+      steady[status(i, 0)] = gauge(1);
+    }
+    const out = { namespace: ns };
+    return [
+      {
+        name: 'the master changed at minute 10; resolves once the old one leaves the 10m window',
+        series: failover,
+        checks: [...lifecycle(s, 10, [warning(out)]), at(21, [])],
+      },
+      { name: 'the same master throughout', series: steady, checks: silent(s, 0) },
+    ];
+  },
+
+  RedisReplicationLag: (s, c) => {
+    const redis = c.redis[s.labels.redis];
+    const maxLag = minutes(redis.minReplicasMaxLag) * 60;
+    const lag = (seconds: number): Series => ({
+      [sel('redis_connected_slave_lag_seconds', {
+        namespace: redis.namespace,
+        job: redisJob(s.labels.redis),
+        pod: `${s.labels.redis}-0`,
+        slave_ip: '10.8.0.12',
+        slave_port: '6379',
+        slave_state: 'online',
+      })]: gauge(seconds),
+    });
+    return [
+      {
+        name: 'a replica lags more than min-replicas-max-lag',
+        series: lag(maxLag + 1),
+        checks: lifecycle(s, 0, [warning({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, slave_ip: '10.8.0.12' })]),
+      },
+      { name: 'just under min-replicas-max-lag', series: lag(maxLag - 0.5), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisCacheHitRateLow: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const m = c.platform.monitoring.cacheHitRate;
+    const lookups = (hitPercent: number): Series => ({
+      [sel('redis_keyspace_hits_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * hitPercent),
+      [sel('redis_keyspace_misses_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * (100 - hitPercent)),
+    });
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: lookups((m.warning + m.critical) / 2), checks: lifecycle(s, RATE_T0, [warning(out)]) },
+      { name: 'below critical', series: lookups(m.critical - 10), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
+      { name: 'just above warning', series: lookups(m.warning + 1), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  PodRestartingOften: (s, c) => {
+    const ns = s.namespace!;
+    const limit = c.platform.monitoring.pods.restartsPerHour;
+    const labels = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
+    // Quiet for an hour, then one restart a minute: over the limit at minute 60 + limit + 1.
+    const restarts = (count: number) => (n: number) => `0x60 1+1x${count - 1} ${count}x${n - 60 - count}`;
+    return [
+      {
+        name: `${limit + 1} restarts within the hour`,
+        series: { [sel('kube_pod_container_status_restarts_total', labels)]: restarts(limit + 1) },
+        checks: lifecycle(s, 60 + limit + 1, [warning(labels)]),
+      },
+      {
+        name: `${limit} restarts within the hour`,
+        series: { [sel('kube_pod_container_status_restarts_total', labels)]: restarts(limit) },
+        checks: silent(s, 60 + limit + 1),
+      },
+    ];
+  },
+
+  ContainerMemoryNearLimit: (s, c) => {
+    const ns = s.namespace!;
+    const limit = c.platform.monitoring.pods.memory;
+    const labels = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
+    const usage = (percent: number, sandbox = 0): Series => ({
+      [sel('container_memory_working_set_bytes', labels)]: gauge(10_000_000 * percent),
+      [sel('kube_pod_container_resource_limits', { ...labels, resource: 'memory', unit: 'byte' })]: gauge(1_000_000_000),
+      ...(sandbox ? { [sel('container_memory_working_set_bytes', { ...labels, container: 'POD' })]: gauge(10_000_000 * sandbox) } : {}),
+    });
+    return [
+      { name: 'above the threshold', series: usage(limit + 5), checks: lifecycle(s, 0, [warning(labels)]) },
+      { name: 'just below it (the pause container does not count)', series: usage(limit - 1, 200), checks: silent(s, 0) },
+    ];
+  },
+
+  ContainerCpuHigh: (s, c) => {
+    const ns = s.namespace!;
+    const limit = c.platform.monitoring.pods.cpu;
+    const web = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
+    const job = { namespace: ns, pod: 'job-5c4b-p9q', container: 'job' };
+    // rate() over 5m divides by the whole window: the usage reads true once the window is full.
+    const t0 = 5;
+    /** CPU seconds per minute for a share of `cores`. */
+    const cpu = (labels: Record<string, string>, cores: number, percent: number) => ({
+      [sel('container_cpu_usage_seconds_total', labels)]: counter((60 * cores * percent) / 100),
+    });
+    const quota = (labels: Record<string, string>, resource: 'requests' | 'limits', cores: number) => ({
+      [sel(`kube_pod_container_resource_${resource}`, { ...labels, resource: 'cpu', unit: 'core' })]: gauge(cores),
+    });
+    return [
+      {
+        name: 'above the threshold of the request (no limit)',
+        series: { ...cpu(web, 0.5, limit + 5), ...quota(web, 'requests', 0.5) },
+        checks: lifecycle(s, t0, [warning(web)]),
+      },
+      {
+        name: 'just below it; a container with a limit is measured against the limit, not its request',
+        series: { ...cpu(web, 0.5, limit - 2), ...quota(web, 'requests', 0.5), ...cpu(job, 2, 60), ...quota(job, 'requests', 1), ...quota(job, 'limits', 2) },
+        checks: silent(s, t0),
+      },
+    ];
+  },
+
+  AutoscalerAtMaxReplicas: (s) => {
+    const ns = s.namespace!;
+    const hpa = kedaHpa('web');
+    const replicas = (current: number): Series => ({
+      [sel('kube_horizontalpodautoscaler_status_current_replicas', { namespace: ns, horizontalpodautoscaler: hpa })]: gauge(current),
+      [sel('kube_horizontalpodautoscaler_spec_max_replicas', { namespace: ns, horizontalpodautoscaler: hpa })]: gauge(20),
+    });
+    return [
+      { name: 'at its maximum', series: replicas(20), checks: lifecycle(s, 0, [warning({ namespace: ns, horizontalpodautoscaler: hpa, service: 'web' })]) },
+      { name: 'one below its maximum', series: replicas(19), checks: silent(s, 0) },
+    ];
+  },
+
+  RequestedCapacitySpike: (s, c) => {
+    const growth = c.platform.monitoring.cost.requestGrowth;
+    const STEP = 5;
+    // Two pods of 5 cores for 25 hours, then more: at minute 1505 the day-old value is 10.
+    const requests = (after: number): Series =>
+      Object.fromEntries(
+        ['a', 'b'].map((p) => [
+          sel('kube_pod_container_resource_requests', { namespace: 'marketplace', pod: `web-${p}`, container: 'web', resource: 'cpu', unit: 'core' }),
+          (n: number) => `5x300 ${fmt(after / 2)}x${n - 301}`,
+        ]),
+      );
+    const t0 = 301 * STEP;
+    const f = forOf(s, 'warning');
+    return [
+      {
+        name: 'requests grew more than the threshold in a day',
+        interval: STEP,
+        series: requests(10 * (1 + (growth + 10) / 100)),
+        checks: [at(t0 + f - STEP, []), at(t0 + f, [warning({})])],
+      },
+      { name: 'just below the threshold', interval: STEP, series: requests(10 * (1 + (growth - 5) / 100)), checks: [at(t0 + f + 30, [])] },
+    ];
+  },
+};
+
+function redisRoles(s: Subject, c: ClusterSpec, [firing, quiet]: string[][], severity: Severity): Scenario[] {
+  const ns = c.redis[s.labels.redis].namespace;
+  const nodes = (roles: string[]): Series =>
+    Object.fromEntries(
+      roles.map((role, i) => [
+        sel('redis_instance_info', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-${i}`, role, redis_version: '7.4.2' }),
+        gauge(1),
+      ]),
+    );
+  return [
+    { name: `roles ${firing.join(', ')}`, series: nodes(firing), checks: lifecycle(s, 0, [{ severity, labels: { namespace: ns } }]) },
+    { name: `roles ${quiet.join(', ')}`, series: nodes(quiet), checks: silent(s, 0) },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing promtool's unit-test files
+
+function subjects(files: RuleFile[]): Subject[] {
+  const out = new Map<string, Subject>();
+  for (const file of files) {
+    for (const group of file.groups) {
+      for (const rule of group.rules) {
+        if (!rule.alert) continue;
+        const { severity: _severity, ...labels } = rule.labels ?? {};
+        const key = `${rule.alert}\u0000${file.namespace ?? ''}\u0000${JSON.stringify(labels)}`;
+        if (!out.has(key)) out.set(key, { alert: rule.alert, namespace: file.namespace, labels, rules: [] });
+        out.get(key)!.rules.push(rule);
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+function renderTemplate(text: string, labels: Record<string, string>): string {
+  return text.replace(/\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g, (_m, name: string) => labels[name] ?? '');
+}
+
+function unitTestFile(s: Subject, scenarios: Scenario[], ruleFiles: string[], groupOrder: string[]): unknown {
+  return {
+    rule_files: ruleFiles,
+    evaluation_interval: `${Math.min(...scenarios.map((sc) => sc.interval ?? 1))}m`,
+    group_eval_order: groupOrder,
+    tests: scenarios.map((sc) => {
+      const interval = sc.interval ?? 1;
+      const last = Math.max(...sc.checks.map((c) => c.at));
+      const samples = Math.ceil(last / interval) + 5;
+      return {
+        name: `${s.alert} ${JSON.stringify(s.labels)}: ${sc.name}`,
+        interval: `${interval}m`,
+        input_series: Object.entries(sc.series).map(([series, values]) => ({ series, values: typeof values === 'function' ? values(samples) : values })),
+        alert_rule_test: sc.checks.map((check) => ({
+          eval_time: `${check.at}m`,
+          alertname: s.alert,
+          exp_alerts: check.firing.map((f) => {
+            const rule = s.rules.find((r) => r.labels?.severity === f.severity);
+            if (!rule) throw new Error(`${s.alert}: no ${f.severity} rule`);
+            const labels = { ...rule.labels, ...f.labels };
+            const annotations = Object.fromEntries(
+              Object.entries(rule.annotations ?? {}).map(([k, v]) => [k, renderTemplate(v, { ...labels, alertname: s.alert })]),
+            );
+            return { exp_labels: labels, exp_annotations: annotations };
+          }),
+        })),
+      };
+    }),
+  };
+}
+
+/** Recording-only groups first, so an alert at time t reads what was recorded at t. */
+function groupOrder(groups: GroupDoc[]): string[] {
+  return [...groups.filter((g) => g.rules.every((r) => r.record)), ...groups.filter((g) => g.rules.some((r) => r.alert))].map((g) => g.name);
+}
+
+/** The groups an alert needs: its own, and those recording a series it (transitively) reads. */
+function groupsFor(s: Subject, all: GroupDoc[]): GroupDoc[] {
+  const needed = new Set(all.filter((g) => g.rules.some((r) => s.rules.includes(r))));
+  for (let grew = true; grew;) {
+    grew = false;
+    const exprs = [...needed].flatMap((g) => g.rules.map((r) => r.expr)).join('\n');
+    for (const g of all) {
+      if (!needed.has(g) && g.rules.some((r) => r.record && new RegExp(`(^|[^a-zA-Z0-9_:])${r.record}([^a-zA-Z0-9_:]|$)`).test(exprs))) {
+        needed.add(g);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((g) => needed.has(g));
+}
+
+interface Prepared {
+  dir: string;
+  ruleFiles: string[];
+  tests: { alert: string; file: string; subject: Subject }[];
+}
+
+function prepare(rc: RenderedCluster, root: string): Prepared {
+  const dir = path.join(root, rc.key.replace(/\//g, '_'));
+  fs.mkdirSync(dir, { recursive: true });
+  // One file per object, as rendered, for `check rules`; one file per group for the unit
+  // tests, which load only the groups the alert under test needs (fast, and isolated).
+  const ruleFiles = rc.files.map((f) => {
+    fs.writeFileSync(path.join(dir, f.name), stringify({ groups: f.groups }));
+    return f.name;
+  });
+  const all = rc.files.flatMap((f) => f.groups);
+  const groupFile = new Map(all.map((g, i) => [g, `group-${String(i).padStart(2, '0')}.yaml`]));
+  for (const [g, file] of groupFile) fs.writeFileSync(path.join(dir, file), stringify({ groups: [g] }));
+  const tests = subjects(rc.files).map((subject, i) => {
+    const fixture = FIXTURES[subject.alert];
+    if (!fixture) throw new Error(`no promtool unit test for alert ${subject.alert}: add a fixture to test/features/observability/promtool.test.ts`);
+    const file = `test-${String(i).padStart(2, '0')}-${subject.alert}.yaml`;
+    const groups = groupsFor(subject, all);
+    const doc = unitTestFile(
+      subject,
+      fixture(subject, rc.cluster),
+      groups.map((g) => groupFile.get(g)!),
+      groupOrder(groups),
+    );
+    fs.writeFileSync(path.join(dir, file), stringify(doc, { lineWidth: 0 }));
+    return { alert: subject.alert, file, subject };
+  });
+  return { dir, ruleFiles, tests };
+}
+
+/** promtool's verdict per test file: "Unit Testing:  <file>" then "  SUCCESS" or "  FAILED:" and details. */
+function verdicts(output: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const parts = output.split(/^Unit Testing: +/m).slice(1);
+  for (const part of parts) {
+    const [file, ...rest] = part.split('\n');
+    out.set(file.trim(), rest.join('\n'));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const clusters = [...renderedRules(loadAll(ROOT)), ...renderedRules(sampleEnvs())];
+const d = PROMTOOL ? describe : describe.skip;
+
+test('promtool is installed, or the run is local', () => {
+  if (process.env.CI === 'true') expect(PROMTOOL).toBeDefined();
+});
+
+test('every cluster renders rules, and every alert has a fixture', () => {
+  expect(clusters.length).toBeGreaterThan(1);
+  for (const rc of clusters) {
+    expect(rc.files.length).toBeGreaterThan(0);
+    for (const s of subjects(rc.files)) expect(Object.keys(FIXTURES)).toContain(s.alert);
+  }
+});
+
+d('promtool', () => {
+  const root = tempDir('meridian-promtool-');
+  const prepared = clusters.map((rc) => [rc, prepare(rc, root)] as const);
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules: %s', (_key, p) => {
+    const r = runPromtool(PROMTOOL!, ['check', 'rules', ...p.ruleFiles], p.dir);
+    if (r.code !== 0) throw new Error(r.output);
+    for (const f of p.ruleFiles) expect(r.output).toContain(`Checking ${f}\n  SUCCESS`);
+  });
+
+  describe.each(prepared.map(([rc, p]) => [rc.key, p] as const))('test rules: %s', (_key, p) => {
+    let results: Map<string, string>;
+    let output = '';
+    beforeAll(() => {
+      const r = runPromtool(PROMTOOL!, ['test', 'rules', ...p.tests.map((t) => t.file)], p.dir);
+      output = r.output;
+      results = verdicts(r.output);
+      if (r.code === null) throw new Error(r.output);
+    });
+
+    test.each(p.tests.map((t) => [`${t.alert} ${JSON.stringify(t.subject.labels)}`, t.file] as const))('%s', (_name, file) => {
+      const verdict = results.get(file);
+      if (verdict === undefined) throw new Error(`promtool did not report ${file}:\n${output}`);
+      if (!verdict.includes('SUCCESS')) throw new Error(`${file}:\n${verdict}\n(files in ${p.dir})`);
+    });
+  });
+});

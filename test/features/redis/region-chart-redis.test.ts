@@ -1,0 +1,110 @@
+import { EnvironmentSpec, loadAll, loadEnvironments, PlatformInput } from '../../../model';
+import { buildEnvironment } from '../../../synth/render';
+import { ROOT, tempDir } from '../../helpers';
+
+type Obj = Record<string, any>;
+
+/** The objects each region chart renders. */
+function objects(env: EnvironmentSpec): Map<string, Obj[]> {
+  const out = new Map<string, Obj[]>();
+  for (const [chart, folder] of buildEnvironment(env, `${env.platform.name}/${env.env}`)) out.set(folder.split('/').pop()!, chart.toJson() as Obj[]);
+  return out;
+}
+
+function redisEnv(objs: Obj[]): Record<string, string> {
+  const sts = objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'cache')!;
+  return Object.fromEntries(sts.spec.template.spec.containers[0].env.filter((e: Obj) => e.value !== undefined).map((e: Obj) => [e.name, e.value]));
+}
+
+function platform(regions: Record<string, 'primary' | 'secondary'>, redis: Obj = {}): PlatformInput {
+  return {
+    name: 'shop',
+    project: 'shop-project',
+    environments: ['prod'],
+    regions: Object.fromEntries(Object.entries(regions).map(([r, role]) => [r, { role, zones: [`${r}-a`] }])),
+    namespaces: { data: {} },
+    redis: { cache: { namespace: 'data', passwordSecret: 'cache-password', ...redis } },
+    gitops: { repoURL: 'https://example.com/fleet.git' },
+  };
+}
+
+const load = (input: PlatformInput) => loadEnvironments({ file: 'platforms/shop.ts', input }, tempDir())[0];
+
+describe('RegionChart: Redis across regions', () => {
+  test('ggen: the primary region owns the master; the secondaries replicate it through its exported Service', () => {
+    const [prod] = loadAll(ROOT, { platform: 'ggen', env: 'prod' });
+    const charts = objects(prod);
+    expect(redisEnv(charts.get('us-central1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-central1-headless' });
+    expect(redisEnv(charts.get('us-central1')!)).not.toHaveProperty('UPSTREAM_HOST');
+    for (const region of ['us-east1', 'europe-west1']) {
+      expect(redisEnv(charts.get(region)!)).toMatchObject({
+        ROLE: 'secondary',
+        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.clusterset.local',
+        HEADLESS: `cache-${region}-headless`,
+      });
+    }
+    // Every region exports its group: a promotion needs no new export (the first import takes minutes).
+    for (const [region, objs] of charts) {
+      if (region === 'argocd') continue;
+      expect(objs.filter((o) => o.kind === 'ServiceExport').map((o) => o.metadata.name)).toEqual([`cache-${region}`]);
+    }
+  });
+
+  test('a promotion (the region roles swapped) moves the master and the upstream', () => {
+    const before = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
+    const after = objects(load(platform({ 'us-central1': 'secondary', 'us-east1': 'primary' })));
+    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.clusterset.local' });
+    expect(redisEnv(after.get('us-east1')!).ROLE).toBe('primary');
+    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.clusterset.local' });
+    // Only the role (and the pods' rollout) changes: names and volumes stay.
+    const names = (m: Map<string, Obj[]>) =>
+      [...m.values()]
+        .flat()
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort();
+    expect(names(after)).toEqual(names(before));
+  });
+
+  test('crossRegionHost names the address the secondaries use; {region} is the primary region', () => {
+    const charts = objects(
+      load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' }, { crossRegionHost: 'redis-{region}.data.internal.example.com' })),
+    );
+    expect(redisEnv(charts.get('us-east1')!).UPSTREAM_HOST).toBe('redis-us-central1.data.internal.example.com');
+  });
+
+  test('a single-region platform exports nothing', () => {
+    const charts = objects(load(platform({ 'us-east1': 'primary' })));
+    expect(charts.get('us-east1')!.map((o) => o.kind)).not.toContain('ServiceExport');
+    expect(redisEnv(charts.get('us-east1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-east1-headless' });
+  });
+
+  test('fails when the storage cannot hold an AOF rewrite', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { memory: '4Gi', storage: '6Gi' }))).toThrow(
+      'platforms/shop.ts: redis.cache.storage: must be at least twice memory (4Gi): an AOF rewrite holds the old and the new file (got "6Gi")',
+    );
+  });
+
+  test('fails when minReplicasMaxLag is not whole seconds', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '1500ms' }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be whole seconds, at least 1s: redis counts it in seconds (got "1500ms")',
+    );
+  });
+
+  test('fails when minReplicasToWrite leaves no replica to lose', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3)',
+    );
+  });
+
+  test('fails when failoverTimeout is not longer than downAfter', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { downAfter: '30s', failoverTimeout: '30s' }))).toThrow(
+      'platforms/shop.ts: redis.cache.failoverTimeout: must be longer than downAfter (30s) (got "30s")',
+    );
+  });
+
+  test('fails when crossRegionHost is not a hostname', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { crossRegionHost: 'redis_{region}:6379' }))).toThrow(
+      'platforms/shop.ts: redis.cache.crossRegionHost: must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal (got "redis_{region}:6379")',
+    );
+  });
+});
