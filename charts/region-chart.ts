@@ -164,7 +164,7 @@ export class RegionChart extends Chart {
       env: job.env,
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
-      mesh: this.cluster.platform.regions[this.cluster.region].nativeSidecars ? 'native-sidecar' : 'outside',
+      mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
     });
     this.endpoints.push({
       ref: name,

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { loadAll } from '../../model';
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import { ROOT } from '../helpers';
 
 type Json = Record<string, any>;
@@ -15,7 +15,7 @@ export interface DistCluster {
   readonly platform: string;
   readonly env: string;
   readonly region: string;
-  readonly spec: ClusterSpec;
+  readonly spec: ClusterPlan;
   /** Every object of the cluster's folder, with its file relative to dist/. */
   readonly objects: readonly { file: string; obj: Json }[];
 }

@@ -106,7 +106,7 @@ describe('dist/: every CronJob completes in its cluster', () => {
     '%s',
     (_, cluster, job) => {
       const ns = named(cluster, 'Namespace', job.metadata.namespace);
-      const runtime = runtimeOf(cluster.spec.platform.regions[cluster.region].nativeSidecars);
+      const runtime = runtimeOf(cluster.spec.nativeSidecars);
       const out = jobPodOutcome(job.spec.jobTemplate.spec.template, ns.metadata.labels, runtime);
       expect({ phase: out.phase, blockedBy: out.blockedBy }).toEqual({ phase: 'Succeeded', blockedBy: undefined });
       if (out.proxy === 'none') {
