@@ -220,7 +220,7 @@ export class RegionChart extends Chart {
       name,
       namespace: svc.namespace,
       selector: workload.selector,
-      serviceAccount: workload.serviceAccount.name,
+      serviceAccount: workload.serviceAccountName,
       ports: svc.ports.map((p) => p.port),
       dependsOn: svc.dependsOn,
       exposed: svc.expose !== undefined,
