@@ -26,6 +26,7 @@ import {
   GatewayRateLimit,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
+import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from '../features/traffic/resolve';
@@ -89,7 +90,7 @@ export class RegionChart extends Chart {
     const multiRegion = Object.keys(platform.regions).length > 1;
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
-        name: `${name}-redis-password`,
+        name: redisPasswordSecretName(name),
         namespace: redis.namespace,
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
@@ -146,8 +147,19 @@ export class RegionChart extends Chart {
     return Object.fromEntries(keys.map((k) => [k, { secretName, key: k }]));
   }
 
+  /** The Redis client contract of a workload (features/redis/client-env.ts) for this region's role. */
+  private redisClient(namespace: string, dependsOn: readonly string[]): RedisClientEnv {
+    const platform = this.cluster.platform;
+    const groups = dependsOn
+      .filter((d) => d.startsWith('redis:'))
+      .map((d) => d.slice('redis:'.length))
+      .map((g) => ({ name: g, namespace: platform.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
+    return redisClientEnv(groups, { namespace, region: this.cluster.region, role: this.cluster.role });
+  }
+
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
-    const secretEnv = this.syncSecrets(name, job.namespace, job.secrets, store);
+    const redis = this.redisClient(job.namespace, job.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, job.namespace, job.secrets, store), ...redis.secretEnv };
     new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
@@ -163,7 +175,7 @@ export class RegionChart extends Chart {
       cpu: job.resources.cpu,
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
-      env: job.env,
+      env: { ...job.env, ...redis.env },
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
     });
@@ -182,7 +194,8 @@ export class RegionChart extends Chart {
         timeout: parseDuration(p.timeout),
       };
 
-    const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
+    const redis = this.redisClient(svc.namespace, svc.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, svc.namespace, svc.secrets, store), ...redis.secretEnv };
 
     const scaling = svc.autoscaling;
     const workloadProps: MicroserviceProps = {
@@ -202,7 +215,7 @@ export class RegionChart extends Chart {
       readiness: probe(svc.probes.readiness),
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
-      env: svc.env,
+      env: { ...svc.env, ...redis.env },
       secretEnv,
       replicas: svc.replicas,
       autoscaled: scaling !== undefined,
@@ -274,6 +287,11 @@ export class RegionChart extends Chart {
       });
     }
   }
+}
+
+/** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */
+export function redisPasswordSecretName(group: string): string {
+  return `${group}-redis-password`;
 }
 
 /** The host secondary regions replicate a Redis group of the primary region from. */
