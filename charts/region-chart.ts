@@ -1,7 +1,8 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ClusterSpec } from '../model/load';
-import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../model/schema';
+import type { ClusterPlan } from '../model/plan';
+import type { JobSpec, ProbeSpec } from '../model/schema';
+import type { ServicePlan } from '../model/plan';
 import {
   Autoscaler,
   cloudSqlProxyContainer,
@@ -29,14 +30,13 @@ import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/acces
 import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
-import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from '../features/traffic/resolve';
+import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-export { mergeTraffic } from '../features/traffic/resolve';
 import { Observability } from '../features/observability/observability';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
-  readonly cluster: ClusterSpec;
+  readonly cluster: ClusterPlan;
 }
 
 /**
@@ -45,7 +45,7 @@ export interface RegionChartProps {
  * Environments and regions are data here: what differs comes from the spec.
  */
 export class RegionChart extends Chart {
-  public readonly cluster: ClusterSpec;
+  public readonly cluster: ClusterPlan;
   /** The workloads the access policies are derived from. */
   private readonly endpoints: MeshEndpoint[] = [];
 
@@ -86,8 +86,6 @@ export class RegionChart extends Chart {
       this.addJob(name, job, store);
     }
 
-    const primaryRegion = Object.keys(platform.regions).find((r) => platform.regions[r].role === 'primary');
-    const multiRegion = Object.keys(platform.regions).length > 1;
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
         name: redisPasswordSecretName(name),
@@ -114,13 +112,13 @@ export class RegionChart extends Chart {
         zones: [...c.zones],
         region: c.region,
         role: c.role,
-        upstream: c.role === 'secondary' ? redisCrossRegionHost(name, redis, primaryRegion!) : undefined,
-        exportToFleet: multiRegion,
+        upstream: redis.upstream,
+        exportToFleet: c.multiRegion,
       });
+      sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel));
     }
 
-    markRedisMaster(this, c);
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     // Scraping, rules and dashboards read the workloads above: created after them.
     new Observability(this, 'Observability', { cluster: c });
@@ -149,12 +147,12 @@ export class RegionChart extends Chart {
 
   /** The Redis client contract of a workload (features/redis/client-env.ts) for this region's role. */
   private redisClient(namespace: string, dependsOn: readonly string[]): RedisClientEnv {
-    const platform = this.cluster.platform;
-    const groups = dependsOn
-      .filter((d) => d.startsWith('redis:'))
-      .map((d) => d.slice('redis:'.length))
-      .map((g) => ({ name: g, namespace: platform.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
-    return redisClientEnv(groups, { namespace, region: this.cluster.region, role: this.cluster.role });
+    const c = this.cluster;
+    const names = dependsOn.filter((d) => d.startsWith('redis:')).map((d) => d.slice('redis:'.length));
+    const groups = names.map((g) => ({ name: g, namespace: c.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
+    // One role per region: every group of a region is primary or secondary with it (model/plan.ts).
+    const role = names.length > 0 ? c.redis[names[0]].role : c.role;
+    return redisClientEnv(groups, { namespace, region: c.region, role });
   }
 
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
@@ -181,7 +179,7 @@ export class RegionChart extends Chart {
     });
   }
 
-  private addService(name: string, svc: ServiceSpec, store: string | undefined): void {
+  private addService(name: string, svc: ServicePlan, store: string | undefined): void {
     const c = this.cluster;
     const platform = c.platform;
     const portNumber = (portName: string | undefined) => (svc.ports.find((p) => p.name === portName) ?? svc.ports[0]).port;
@@ -218,7 +216,7 @@ export class RegionChart extends Chart {
       env: { ...svc.env, ...redis.env },
       secretEnv,
       replicas: svc.replicas,
-      autoscaled: scaling !== undefined,
+      autoscaled: svc.autoscaled,
       minReplicas: scaling?.min,
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
@@ -239,7 +237,7 @@ export class RegionChart extends Chart {
       exposed: svc.expose !== undefined,
       egress: svc.egress,
       workloadIdentity: true,
-      crossRegion: svc.ports.length > 0 && Boolean(mergeTraffic(platform.routing.traffic, svc.traffic).splitByRegion && platform.routing.weights),
+      crossRegion: svc.crossRegion,
     });
 
     if (svc.auth) {
@@ -292,11 +290,6 @@ export class RegionChart extends Chart {
 /** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */
 export function redisPasswordSecretName(group: string): string {
   return `${group}-redis-password`;
-}
-
-/** The host secondary regions replicate a Redis group of the primary region from. */
-export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
-  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.clusterset.local`).replace(/\{region\}/g, primaryRegion);
 }
 
 /** `repository:tag@digest`, or the parts given. */
