@@ -32,6 +32,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
+import { GOOGLE_OIDC, pushAudience, pushServiceAccount, taskPush } from '../features/autoscaling/cloud-tasks-push';
 import { Observability } from '../features/observability/observability';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
@@ -261,6 +262,17 @@ export class RegionChart extends Chart {
         issuer:
           issuer.type === 'firebase' ? firebaseIssuer(platform.project) : { issuer: issuer.issuer!, audiences: issuer.audiences!, jwksUri: issuer.jwksUri! },
         publicPaths: svc.auth.publicPaths,
+      });
+    }
+    const pushed = taskPush(svc);
+    if (pushed && platform.ingress) {
+      // Only the queue's own service account: Google signs tokens for any account that asks.
+      new JwtAuthentication(this, `${name}-Jwt`, {
+        name,
+        namespace: svc.namespace,
+        selector: workload.selector,
+        issuer: { ...GOOGLE_OIDC, audiences: [pushAudience(pushed.push, svc, platform.ingress.hosts)] },
+        requiredClaims: { email: [pushServiceAccount(pushed, platform.project)] },
       });
     }
 

@@ -10,6 +10,7 @@ import { durationMs, sizeKi } from '../kernel/quantities';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from '../features/autoscaling/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import { rateLimitIssues } from '../features/rate-limit/rules';
+import { cloudTasksPushIssues } from '../features/autoscaling/cloud-tasks-push';
 import { redisClientIssues } from '../features/redis/schema';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -1084,6 +1085,7 @@ export const Platform = z
       });
     }
     checkPlatformTraffic(p, ctx);
+    cloudTasksPushIssues(p, ctx);
     monitoringIssues(p, ctx);
     rateLimitIssues(p, ctx);
   });
@@ -1096,12 +1098,15 @@ export function githubRepository(url: string): { owner: string; repo: string } |
 
 /** A service's fewest replicas against the environment's `policy.minReplicas`. */
 export function replicaFloorIssues(
-  svc: { replicas?: number; ports?: unknown[]; autoscaling?: { min: number } },
+  svc: { replicas?: number; ports?: unknown[]; autoscaling?: { min: number; triggers?: { type: string; push?: unknown }[] } },
   minReplicas: number,
 ): { path: string[]; message: string; input: number }[] {
   // A queue worker scaled to zero serves no requests: an empty queue needs no pod, and KEDA
-  // starts one on the first message. The floor protects what serves traffic.
-  if (svc.autoscaling?.min === 0 && (svc.ports ?? []).length === 0) return [];
+  // starts one on the first message. One a queue pushes to serves only that queue, which
+  // retries its tasks until a pod is up (cloudTasksPushIssues holds the retries to that).
+  // The floor protects what serves traffic.
+  const queueOnly = (svc.ports ?? []).length === 0 || (svc.autoscaling?.triggers ?? []).some((t) => t.type === 'cloud-tasks' && t.push !== undefined);
+  if (svc.autoscaling?.min === 0 && queueOnly) return [];
   const why = `must be >= policy.minReplicas (${minReplicas}) in this environment: one pod down would take the service down`;
   if (svc.autoscaling && svc.autoscaling.min < minReplicas) return [{ path: ['autoscaling', 'min'], message: why, input: svc.autoscaling.min }];
   if (!svc.autoscaling && (svc.replicas ?? 2) < minReplicas) return [{ path: ['replicas'], message: why, input: svc.replicas ?? 2 }];

@@ -52,14 +52,38 @@ export default definePlatform({
     'test-executor': {
       namespace: 'virtuoso',
       image: image('test-executor'),
+      // Cloud Tasks (v2) pushes each task as an HTTP POST: the worker serves the queue's target
+      // on its own host through the gateway (docs/autoscaling.md, "Cloud Tasks push").
+      ports: [{ name: 'http', port: 8080, protocol: 'http' }],
+      probes: {
+        readiness: { path: '/healthz/ready', period: '5s' },
+        liveness: { path: '/healthz/live', period: '20s' },
+        startup: { path: '/healthz/live', period: '5s', failureThreshold: 12 },
+      },
       resources: { cpu: '1', memory: '2Gi', ephemeralStorage: '1Gi' },
       env: { TASKS_QUEUE: 'test-execution', PUBSUB_TOPIC: 'test-events' },
-      // Drains the Cloud Tasks queue; zero pods while it is empty, woken by the first task.
+      expose: { hosts: ['tasks.virtuoso.example.com'], paths: ['/tasks/'] },
+      // A task runs for up to the queue's dispatch deadline; Cloud Tasks retries failures itself.
+      traffic: { timeout: '10m', retries: { attempts: 0 } },
+      // Zero pods while the queue is empty; the first task wakes it (its first deliveries get a
+      // 503 from the gateway and are retried: 10s, 20s, 40s, 80s, then linearly to 5m).
       autoscaling: {
         min: 0,
         max: 50,
         cooldown: '10m',
-        triggers: [{ type: 'cloud-tasks', queue: 'test-execution', tasksPerReplica: 5 }],
+        triggers: [
+          {
+            type: 'cloud-tasks',
+            queue: 'test-execution',
+            tasksPerReplica: 5,
+            push: {
+              // Tokens signed as test-execution@<project>.iam.gserviceaccount.com (the default).
+              audience: 'https://tasks.virtuoso.example.com',
+              dispatchDeadline: '10m',
+              retry: { minBackoff: '10s', maxBackoff: '5m', maxDoublings: 3, maxAttempts: 20 },
+            },
+          },
+        ],
       },
       egress: [
         { host: 'firestore.googleapis.com', port: 443 },
@@ -128,7 +152,7 @@ export default definePlatform({
     },
   },
   ingress: {
-    hosts: ['api.virtuoso.example.com', 'hooks.virtuoso.example.com'],
+    hosts: ['api.virtuoso.example.com', 'hooks.virtuoso.example.com', 'tasks.virtuoso.example.com'],
     tlsCredential: 'virtuoso-api-tls',
     // Seed: Cloud Armor (DDoS protection, WAF rules) in front of the load balancer.
     securityPolicy: 'virtuoso-edge',

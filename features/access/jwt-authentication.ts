@@ -19,6 +19,12 @@ export interface JwtAuthenticationProps {
   readonly issuer: JwtIssuer;
   /** Paths served without a token (health checks, public pages). @default [] */
   readonly publicPaths?: string[];
+  /**
+   * Claims a valid token must also carry, each with its accepted values (e.g. `email`: the one
+   * service account allowed to call): Google signs tokens for any service account, so issuer
+   * and audience alone would admit any of them. @default {}
+   */
+  readonly requiredClaims?: Record<string, string[]>;
   /** @default {} */
   readonly labels?: Record<string, string>;
 }
@@ -32,6 +38,9 @@ export interface JwtAuthenticationProps {
 export class JwtAuthentication extends Construct {
   constructor(scope: Construct, id: string, props: JwtAuthenticationProps) {
     super(scope, id);
+    for (const [claim, values] of Object.entries(props.requiredClaims ?? {})) {
+      if (values.length === 0) throw new Error(`JwtAuthentication '${id}': requiredClaims.${claim} must not be empty: no token could be accepted`);
+    }
     if (props.issuer.audiences.length === 0) {
       throw new Error(`JwtAuthentication '${id}': audiences must not be empty: without them any token of the issuer is accepted`);
     }
@@ -61,6 +70,13 @@ export class JwtAuthentication extends Construct {
             from: [{ source: { notRequestPrincipals: ['*'] } }],
             to: publicPaths.length > 0 ? [{ operation: { notPaths: publicPaths } }] : undefined,
           },
+          // A claim that is missing matches none of the values: those requests are refused too.
+          ...Object.entries(props.requiredClaims ?? {})
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([claim, values]) => ({
+              to: publicPaths.length > 0 ? [{ operation: { notPaths: publicPaths } }] : undefined,
+              when: [{ key: `request.auth.claims[${claim}]`, notValues: values }],
+            })),
         ],
       },
     });

@@ -111,6 +111,37 @@ export const CloudTasksTrigger = z.strictObject({
   tasksPerReplica: z.number().positive(),
   /** @default 0 */
   activationThreshold,
+  /**
+   * The queue pushes its tasks to this service (Cloud Tasks HTTP targets): through the
+   * ingress gateway, on the service's exposed host, with a Google-signed OIDC token.
+   * docs/autoscaling.md ("Cloud Tasks push"). @default - the service pulls (no HTTP target)
+   */
+  push: z
+    .strictObject({
+      /**
+       * The service account Cloud Tasks signs each task's OIDC token as (`oidcToken.serviceAccountEmail`): the only caller admitted.
+       * @default - `<queue>@<the queue's project>.iam.gserviceaccount.com`
+       */
+      serviceAccount: z.string().email().optional(),
+      /** The token's audience (`oidcToken.audience`). @default - `https://<first exposed host>` */
+      audience: z.string().url().optional(),
+      /** The task's dispatch deadline (Cloud Tasks: 15s to 30m): the route's timeout and at most the load balancer's. @default 10m */
+      dispatchDeadline: seconds.default('10m'),
+      /** The queue's retry config (Cloud Tasks RetryConfig): it must outlast a start from zero. */
+      retry: z
+        .strictObject({
+          /** @default 10s */
+          minBackoff: seconds.default('10s'),
+          /** @default 5m */
+          maxBackoff: seconds.default('5m'),
+          /** @default 3 */
+          maxDoublings: z.number().int().min(0).default(3),
+          /** Attempts of a task in all, the first included. @default 20 */
+          maxAttempts: z.number().int().min(1).default(20),
+        })
+        .prefault({}),
+    })
+    .optional(),
 });
 
 const TRIGGER_TYPES = ['cpu', 'memory', 'prometheus', 'cron', 'pubsub', 'cloud-tasks'];

@@ -6,6 +6,8 @@
  * Everything here is the same in every region cluster of an environment: each proxy picks
  * the failover entry of its own region, so one DestinationRule serves all clusters alike.
  */
+import { durationMs } from '../../kernel/quantities';
+import { longestDispatchDeadline } from '../autoscaling/cloud-tasks-push';
 import type { ClusterPlan, ServicePlan } from '../../model/plan';
 import type { ServiceSpec } from '../../model/schema';
 import { canaryVersion, failoverOrder, gcpRegionOf, httpPort } from './rules';
@@ -180,7 +182,8 @@ export function ingressGatewayProps(c: ClusterPlan): IngressGatewayProps | undef
       [ingress.clientSubdivisionHeader]: '{client_region_subdivision}',
     },
     // The load balancer closes a WebSocket when this runs out, whatever the mesh allows.
-    backendTimeout: parseDuration(ingress.backendTimeout ?? (streaming ? '1h' : '30s')),
+    // ... and a pushed task's request when its queue's dispatch deadline runs out.
+    backendTimeout: parseDuration(ingress.backendTimeout ?? longest([streaming ? '1h' : '30s', longestDispatchDeadline(c.services)])),
     connectionDraining: parseDuration(ingress.connectionDraining),
   };
 }
@@ -203,4 +206,9 @@ export function canaryProps(stable: MicroserviceProps, svc: ServiceSpec, image: 
 export function canaryImage(svc: ServiceSpec): { repository: string; tag?: string; digest?: string } {
   const image = svc.canary!.image;
   return { repository: image.repository ?? svc.image.repository, tag: image.tag, digest: image.digest };
+}
+
+/** The longest of the durations given. */
+function longest(durations: readonly (string | undefined)[]): string {
+  return durations.filter((d): d is string => d !== undefined).sort((a, b) => durationMs(b) - durationMs(a))[0];
 }

@@ -50,4 +50,18 @@ describe('JwtAuthentication', () => {
       "JwtAuthentication 'jwt': audiences must not be empty: without them any token of the issuer is accepted",
     );
   });
+
+  test('required claims: a request whose token lacks one of the values is denied', () => {
+    const rules = only(render({ requiredClaims: { email: ['queue@p.iam.gserviceaccount.com'] } }), 'AuthorizationPolicy').spec.rules;
+    expect(rules).toEqual([
+      { from: [{ source: { notRequestPrincipals: ['*'] } }] },
+      { when: [{ key: 'request.auth.claims[email]', notValues: ['queue@p.iam.gserviceaccount.com'] }] },
+    ]);
+  });
+
+  test('fails when a required claim accepts no value', () => {
+    expect(() => render({ requiredClaims: { email: [] } })).toThrow(
+      "JwtAuthentication 'jwt': requiredClaims.email must not be empty: no token could be accepted",
+    );
+  });
 });
