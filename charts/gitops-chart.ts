@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
 import type { EnvironmentSpec } from '../model/load';
-import { githubRepository } from '../model/schema';
+import { githubRepository } from '../features/gitops/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
 import { parseDuration } from '../features';
 import { previewBaseNamespace, previewNamespace, previewTemplateNamespace, relocationPatches } from '../features/previews/previews';
