@@ -16,7 +16,7 @@ import { GitOps, githubRepository } from '../features/gitops/schema';
 import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/observability/schema';
 import { Previews } from '../features/previews/schema';
 import { rateLimitIssues } from '../features/rate-limit/rules';
-import { Redis } from '../features/redis/schema';
+import { Redis, redisClientIssues } from '../features/redis/schema';
 import { Canary, Expose, Ingress, Routing, TrafficPolicy } from '../features/traffic/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import {
@@ -279,6 +279,7 @@ export const Platform = z
           });
         }
       });
+      redisClientIssues(svc, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       replicaFloorIssues(svc, p.policy.minReplicas).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       svc.regions?.forEach((r, i) => {
         if (!regions.includes(r))
@@ -331,6 +332,7 @@ export const Platform = z
             input: dep,
           });
       });
+      redisClientIssues(job, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
     }
     const weights = p.routing.weights;
     if (weights) {
