@@ -6,6 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { byteQuantity, cpuQuantity, dnsLabel, duration, envVarName } from '../../kernel/schema';
+import { Egress } from '../access/schema';
 import { SecretRef } from '../secrets/schema';
 
 /** A Kubernetes CronJob schedule: five cron fields or a macro such as @hourly. */
@@ -141,8 +142,13 @@ export const Job = z.strictObject({
   gcpServiceAccount: z.string().email().optional(),
   /** Regions it runs in. @default - the primary region only: a job runs once per environment */
   regions: z.array(z.string()).optional(),
-  /** Other services and Redis groups it calls. */
+  /**
+   * Other services and Redis groups it calls: mesh calls, so only in regions with
+   * `nativeSidecars` (elsewhere a job's pod runs outside the mesh). @default []
+   */
   dependsOn: z.array(z.string()).default([]),
+  /** Destinations outside the cluster it calls (Google APIs); everything else outside is denied. @default [] */
+  egress: z.array(Egress).default([]),
 });
 
 /**
