@@ -9,7 +9,7 @@ import { loadAll } from '../../model';
 import type { ClusterPlan } from '../../model/plan';
 import { ROOT } from '../helpers';
 
-type Json = Record<string, any>;
+type Json = { metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
 
 export interface DistCluster {
   readonly platform: string;

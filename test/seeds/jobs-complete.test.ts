@@ -105,7 +105,7 @@ describe('dist/: every CronJob completes in its cluster', () => {
   test.each(clusters.flatMap((c) => ofKind(c, 'CronJob').map((j) => [`${c.platform}/${c.env}/${c.region} ${j.metadata.name}`, c, j] as const)))(
     '%s',
     (_, cluster, job) => {
-      const ns = named(cluster, 'Namespace', job.metadata.namespace);
+      const ns = named(cluster, 'Namespace', job.metadata.namespace!);
       const runtime = runtimeOf(cluster.spec.nativeSidecars);
       const out = jobPodOutcome(job.spec.jobTemplate.spec.template, ns.metadata.labels, runtime);
       expect({ phase: out.phase, blockedBy: out.blockedBy }).toEqual({ phase: 'Succeeded', blockedBy: undefined });
