@@ -10,6 +10,7 @@ import { durationMs, sizeKi } from '../kernel/quantities';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from '../features/autoscaling/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import { rateLimitIssues } from '../features/rate-limit/rules';
+import { Rollout } from '../features/gitops/rollout';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -904,6 +905,8 @@ export const Platform = z
     /** HTTPS entry through the GCP global load balancer. @default - no ingress */
     ingress: Ingress.optional(),
     gitops: GitOps,
+    /** How a change reaches this environment and its regions (docs/rollout.md). @default - promoted from the environment before it, regions in waves */
+    rollout: Rollout.prefault({}),
     mesh: Mesh.default(Mesh.parse({})),
     policy: Policy.default({ minReplicas: 1 }),
     /** An environment per pull request, from one environment as template. @default - none */

@@ -61,6 +61,8 @@ describe('meridian promote', () => {
     expect(changedFiles(initial, after)).toEqual([
       // The diagram shows which region is primary.
       'dist/ggen/ARCHITECTURE.md',
+      // The waves follow the roles: the new primary rolls out last.
+      'dist/ggen/prod/argocd/argocd/applicationset-ggen-prod.yaml',
       ...regions.flatMap((r) => [
         `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
         `dist/ggen/prod/${r}/marketplace/statefulset-cache.yaml`,
