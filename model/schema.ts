@@ -11,6 +11,7 @@ import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import { rateLimitIssues } from '../features/rate-limit/rules';
 import { Rollout } from '../features/gitops/rollout';
+import { redisClientIssues } from '../features/redis/schema';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -978,6 +979,7 @@ export const Platform = z
           });
         }
       });
+      redisClientIssues(svc, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       replicaFloorIssues(svc, p.policy.minReplicas).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       svc.regions?.forEach((r, i) => {
         if (!regions.includes(r))
@@ -1030,6 +1032,7 @@ export const Platform = z
             input: dep,
           });
       });
+      redisClientIssues(job, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
     }
     const weights = p.routing.weights;
     if (weights) {
