@@ -2,7 +2,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
 import type { EnvironmentPlan } from '../model/plan';
-import { githubRepository } from '../model/schema';
+import { githubRepository } from '../features/gitops/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
 import { parseDuration } from '../features';
 import { previewBaseNamespace, previewNamespace } from '../features/previews/previews';
