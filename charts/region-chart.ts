@@ -162,7 +162,7 @@ export class RegionChart extends Chart {
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
     const redis = this.redisClient(job.namespace, job.dependsOn);
     const secretEnv = { ...this.syncSecrets(name, job.namespace, job.secrets, store), ...redis.secretEnv };
-    new ScheduledJob(this, name, {
+    const cronJob = new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
       image: imageRef(job.image),
@@ -180,6 +180,18 @@ export class RegionChart extends Chart {
       env: { ...job.env, ...redis.env },
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
+      mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
+    });
+    this.endpoints.push({
+      ref: name,
+      name,
+      namespace: job.namespace,
+      selector: cronJob.selector,
+      serviceAccount: cronJob.serviceAccount,
+      ports: [],
+      dependsOn: job.dependsOn,
+      egress: job.egress,
+      workloadIdentity: true,
     });
   }
 
