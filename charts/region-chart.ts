@@ -32,7 +32,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { GOOGLE_OIDC, pushAudience, pushServiceAccount, taskPush } from '../features/autoscaling/cloud-tasks-push';
+import { GOOGLE_OIDC, pushAudience, pushServiceAccount, taskPush } from '../features/autoscaling/rules';
 import { addObservability, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 

@@ -16,7 +16,7 @@ import { GitOps, githubRepository, Rollout } from '../features/gitops/schema';
 import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/observability/schema';
 import { Previews } from '../features/previews/schema';
 import { rateLimitIssues } from '../features/rate-limit/rules';
-import { cloudTasksPushIssues } from '../features/autoscaling/cloud-tasks-push';
+import { cloudTasksPushIssues } from '../features/autoscaling/rules';
 import { Redis, redisClientIssues } from '../features/redis/schema';
 import { Canary, Expose, Ingress, Routing, TrafficPolicy } from '../features/traffic/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';

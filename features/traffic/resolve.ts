@@ -7,7 +7,7 @@
  * the failover entry of its own region, so one DestinationRule serves all clusters alike.
  */
 import { durationMs } from '../../kernel/quantities';
-import { longestDispatchDeadline } from '../autoscaling/cloud-tasks-push';
+import { longestDispatchDeadline } from '../autoscaling/rules';
 import type { ClusterPlan, ServicePlan } from '../../model/plan';
 import type { ServiceSpec } from '../../model/schema';
 import { canaryVersion, failoverOrder, gcpRegionOf, httpPort } from './rules';

@@ -7,7 +7,7 @@
  */
 import { authorize } from '../../checks/flows/istio-authorization';
 import { NetworkPolicyModel } from '../../checks/flows/network-policy';
-import { coldStartMs, retryDelaysMs } from '../../features/autoscaling/cloud-tasks-push';
+import { coldStartMs, retryDelaysMs } from '../../features/autoscaling/rules';
 import { loadAll } from '../../model';
 import { SpecError } from '../../model/errors';
 import { distClusters, named, ofKind } from './dist';
@@ -121,7 +121,6 @@ describe('spec: a pushed queue holds the route, the load balancer and the retrie
     return loadAll(ROOT, { platform: 'virtuoso', env: 'prod' })[0].platform;
   };
   const problemsOf = (mutate: (p: Record<string, any>) => void) => {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     const platform = JSON.parse(JSON.stringify(base()));
     for (const svc of Object.values(platform.services) as Record<string, unknown>[]) svc.image = { repository: 'r.example/p/x', tag: '1' };
     for (const job of Object.values(platform.jobs) as Record<string, unknown>[]) job.image = { repository: 'r.example/p/x', tag: '1' };
