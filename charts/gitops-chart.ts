@@ -1,15 +1,15 @@
 import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
-import type { EnvironmentSpec } from '../model/load';
+import type { EnvironmentPlan } from '../model/plan';
 import { githubRepository } from '../model/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
 import { parseDuration } from '../features';
-import { previewBaseNamespace, previewNamespace, previewTemplateNamespace, relocationPatches } from '../features/previews/previews';
+import { previewBaseNamespace, previewNamespace, relocationPatches } from '../features/previews/previews';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
-  readonly environment: EnvironmentSpec;
+  readonly environment: EnvironmentPlan;
   /** The region charts of this environment, rendered to `<distPath>/<region>/`. */
   readonly regions: readonly RegionChart[];
   /** Path of the environment's folder in the GitOps repository, e.g. `dist/ggen/prod`. */
@@ -42,7 +42,7 @@ export class GitOpsChart extends Chart {
     const all = props.regions.flatMap((chart) => chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject));
     // A preview environment: the template namespace is synced per pull request, the rest (the
     // gateway, the cluster's secret store) once, by the environment's own Application.
-    const template = previewTemplateNamespace(platform, env);
+    const template = props.environment.preview?.templateNamespace;
     const inTemplate = (o: ApiObject) => template !== undefined && (o.metadata.namespace === template || (o.kind === 'Namespace' && o.name === template));
     const objects = all.filter((o) => !inTemplate(o));
     const clusterScoped = uniqueKinds(objects.filter((o) => !o.metadata.namespace));
@@ -63,7 +63,7 @@ export class GitOpsChart extends Chart {
     for (const chart of props.regions) {
       const c = chart.cluster;
       const autoscaled = Object.entries(c.services)
-        .filter(([, s]) => s.autoscaling)
+        .filter(([, s]) => s.autoscaled)
         .map(([name, s]) => ({ name, namespace: s.namespace }));
       new Application(this, `App-${c.region}`, {
         metadata: { name: `${platform.name}-${env}-${c.region}`, namespace: gitops.namespace },
@@ -131,7 +131,7 @@ export class GitOpsChart extends Chart {
       },
     });
     const autoscaled = Object.entries(cluster.services)
-      .filter(([, s]) => s.autoscaling)
+      .filter(([, s]) => s.autoscaled)
       .map(([name]) => name);
     const namespace = previewNamespace(base, '{{.number}}');
     new ApplicationSet(this, 'PullRequests', {

@@ -1,7 +1,8 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ClusterSpec } from '../model/load';
-import type { JobSpec, ProbeSpec, RedisSpec, ServiceSpec } from '../model/schema';
+import type { ClusterPlan } from '../model/plan';
+import type { JobSpec, ProbeSpec } from '../model/schema';
+import type { ServicePlan } from '../model/plan';
 import {
   Autoscaler,
   cloudSqlProxyContainer,
@@ -28,14 +29,13 @@ import {
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
-import { canaryImage, canaryProps, ingressGatewayProps, markRedisMaster, mergeTraffic, serviceRouting } from '../features/traffic/resolve';
+import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-export { mergeTraffic } from '../features/traffic/resolve';
 import { Observability } from '../features/observability/observability';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
-  readonly cluster: ClusterSpec;
+  readonly cluster: ClusterPlan;
 }
 
 /**
@@ -44,7 +44,7 @@ export interface RegionChartProps {
  * Environments and regions are data here: what differs comes from the spec.
  */
 export class RegionChart extends Chart {
-  public readonly cluster: ClusterSpec;
+  public readonly cluster: ClusterPlan;
   /** The workloads the access policies are derived from. */
   private readonly endpoints: MeshEndpoint[] = [];
 
@@ -85,8 +85,6 @@ export class RegionChart extends Chart {
       this.addJob(name, job, store);
     }
 
-    const primaryRegion = Object.keys(platform.regions).find((r) => platform.regions[r].role === 'primary');
-    const multiRegion = Object.keys(platform.regions).length > 1;
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
         name: `${name}-redis-password`,
@@ -113,13 +111,13 @@ export class RegionChart extends Chart {
         zones: [...c.zones],
         region: c.region,
         role: c.role,
-        upstream: c.role === 'secondary' ? redisCrossRegionHost(name, redis, primaryRegion!) : undefined,
-        exportToFleet: multiRegion,
+        upstream: redis.upstream,
+        exportToFleet: c.multiRegion,
       });
+      sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel));
     }
 
-    markRedisMaster(this, c);
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     // Scraping, rules and dashboards read the workloads above: created after them.
     new Observability(this, 'Observability', { cluster: c });
@@ -169,7 +167,7 @@ export class RegionChart extends Chart {
     });
   }
 
-  private addService(name: string, svc: ServiceSpec, store: string | undefined): void {
+  private addService(name: string, svc: ServicePlan, store: string | undefined): void {
     const c = this.cluster;
     const platform = c.platform;
     const portNumber = (portName: string | undefined) => (svc.ports.find((p) => p.name === portName) ?? svc.ports[0]).port;
@@ -205,7 +203,7 @@ export class RegionChart extends Chart {
       env: svc.env,
       secretEnv,
       replicas: svc.replicas,
-      autoscaled: scaling !== undefined,
+      autoscaled: svc.autoscaled,
       minReplicas: scaling?.min,
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
@@ -226,7 +224,7 @@ export class RegionChart extends Chart {
       exposed: svc.expose !== undefined,
       egress: svc.egress,
       workloadIdentity: true,
-      crossRegion: svc.ports.length > 0 && Boolean(mergeTraffic(platform.routing.traffic, svc.traffic).splitByRegion && platform.routing.weights),
+      crossRegion: svc.crossRegion,
     });
 
     if (svc.auth) {
@@ -274,11 +272,6 @@ export class RegionChart extends Chart {
       });
     }
   }
-}
-
-/** The host secondary regions replicate a Redis group of the primary region from. */
-export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
-  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.clusterset.local`).replace(/\{region\}/g, primaryRegion);
 }
 
 /** `repository:tag@digest`, or the parts given. */

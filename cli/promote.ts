@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
 import { ANNOTATION_REDIS_MASTER } from '../features/traffic/resolve';
 import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../model';
-import type { EnvironmentSpec } from '../model/load';
+import type { EnvironmentPlan } from '../model/plan';
 import type { PlatformInput } from '../model/schema';
 import { OutputInvalidError, render, RenderError, synthesize } from '../synth';
 import type { Manifest } from '../synth/render';
@@ -42,7 +42,7 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
     return 1;
   };
 
-  let envs: EnvironmentSpec[];
+  let envs: EnvironmentPlan[];
   try {
     envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   } catch (e) {
@@ -55,7 +55,7 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
   if (!regions.includes(opts.region)) {
     return refuse([`promote: ${platform.name} has no region "${opts.region}" (regions: ${regions.join(', ')})`]);
   }
-  const oldPrimary = regions.find((r) => platform.regions[r].role === 'primary')!;
+  const oldPrimary = environment.primaryRegion;
   const scope = `${platform.name}/${environment.env}`;
   if (oldPrimary === opts.region) {
     io.out(`promote: ${opts.region} is already the primary region of ${scope}; nothing to do`);

@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SpecError, SpecProblem } from './errors';
-import { EnvironmentSpec, loadEnvironments } from './load';
+import { loadEnvironments } from './load';
+import type { EnvironmentPlan } from './plan';
 import type { PlatformInput } from './schema';
 
 export * from './errors';
 export * from './load';
+export * from './plan';
 export * from './schema';
 
 /** Typed identity for platform files: `export default definePlatform({ ... })`. */
@@ -28,9 +30,9 @@ export function platformFiles(root: string): string[] {
  * Loads every platform (or those named) with all their environments. Problems of all
  * platforms are gathered into one SpecError.
  */
-export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentSpec[] {
+export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentPlan[] {
   const problems: SpecProblem[] = [];
-  const out: EnvironmentSpec[] = [];
+  const out: EnvironmentPlan[] = [];
   let files = platformFiles(root);
   if (only?.platform) {
     const file = path.join('platforms', `${only.platform}.ts`);

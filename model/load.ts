@@ -1,6 +1,6 @@
 /**
  * Reads platforms and their overlays, merges them and parses the result: one typed view
- * of the platform per environment, and from it one `ClusterSpec` per region cluster.
+ * of the platform per environment, and from it one `ClusterPlan` per region cluster.
  * Every problem of every platform is collected before anything is thrown.
  */
 import * as fs from 'node:fs';
@@ -8,40 +8,14 @@ import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
-import { dnsLabel, JobSpec, Platform, PlatformInput, RedisSpec, replicaFloorIssues, Service, ServiceSpec } from './schema';
+import { dnsLabel, Platform, PlatformInput, replicaFloorIssues, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
+import { ClusterPlan, EnvironmentPlan, orderedRegions, ServicePlan, planRedis, planService, previewPlan, primaryRegionOf } from './plan';
 
 /** A platform file: its path (relative to the repository root) and what it exports. */
 export interface PlatformSource {
   readonly file: string;
   readonly input: PlatformInput;
-}
-
-/** What one region cluster of one environment runs. */
-export interface ClusterSpec {
-  readonly platform: Platform;
-  readonly env: string;
-  /** The region's key in the spec. */
-  readonly region: string;
-  readonly gcpRegion: string;
-  readonly role: 'primary' | 'secondary';
-  readonly zones: readonly string[];
-  /** The cluster's name in ArgoCD. */
-  readonly cluster: string;
-  /** The services that run in this region, with the region's differences merged in. */
-  readonly services: Readonly<Record<string, ServiceSpec>>;
-  readonly redis: Readonly<Record<string, RedisSpec>>;
-  /** Scheduled jobs that run in this region (by default only in the primary). */
-  readonly jobs: Readonly<Record<string, JobSpec>>;
-}
-
-/** One environment of a platform: the merged spec and its region clusters, primary first. */
-export interface EnvironmentSpec {
-  readonly platform: Platform;
-  readonly env: string;
-  readonly clusters: readonly ClusterSpec[];
-  /** The files this environment was read from (platform, then overlay if any). */
-  readonly files: readonly string[];
 }
 
 /** Fields that say which platform and environments exist; an overlay cannot change them. */
@@ -65,7 +39,7 @@ const problemKey = (p: SpecProblem) => `${p.path}\u0000${p.message}`;
  * Loads every environment of one platform.
  * @param root the repository root; file names in problems are relative to it
  */
-export function loadEnvironments(source: PlatformSource, root: string): EnvironmentSpec[] {
+export function loadEnvironments(source: PlatformSource, root: string): EnvironmentPlan[] {
   const problems: SpecProblem[] = [];
   // The base alone need not be complete (image tags may live only in overlays): only the
   // fields that say which platform and environments exist are read before merging.
@@ -88,7 +62,7 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
 
   const overlayDir = path.join('overlays', name);
   const overlays = readOverlays(root, overlayDir, header.data.environments, problems);
-  const envs: EnvironmentSpec[] = [];
+  const envs: EnvironmentPlan[] = [];
   for (const env of header.data.environments) {
     const overlay = overlays.get(env);
     const origins = new Origins(source.file);
@@ -115,7 +89,14 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     }
     const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
     if (parsed.data.previews?.environment === env) problems.push(...previewProblems(parsed.data, overlay?.file ?? source.file));
-    envs.push({ platform: parsed.data, env, clusters, files: overlay ? [source.file, overlay.file] : [source.file] });
+    envs.push({
+      platform: parsed.data,
+      env,
+      primaryRegion: primaryRegionOf(parsed.data),
+      preview: previewPlan(parsed.data, env),
+      clusters,
+      files: overlay ? [source.file, overlay.file] : [source.file],
+    });
   }
   if (problems.length > 0) throw new SpecError(dedupe(problems));
   return envs;
@@ -164,17 +145,18 @@ function readOverlays(root: string, dir: string, environments: readonly string[]
   return overlays;
 }
 
-function resolveClusters(platform: Platform, env: string, raw: Record<string, unknown>, origins: Origins, problems: SpecProblem[]): ClusterSpec[] {
+function resolveClusters(platform: Platform, env: string, raw: Record<string, unknown>, origins: Origins, problems: SpecProblem[]): ClusterPlan[] {
   const rawServices = (raw.services ?? {}) as Record<string, unknown>;
   const rawRegions = raw.regions as Record<string, { services?: Record<string, unknown> }>;
-  const ordered = Object.keys(platform.regions).sort((a, b) => Number(platform.regions[b].role === 'primary') - Number(platform.regions[a].role === 'primary'));
+  const ordered = orderedRegions(platform);
+  const preview = previewPlan(platform, env);
   return ordered.map((region) => {
     const spec = platform.regions[region];
-    const services: Record<string, ServiceSpec> = {};
+    const services: Record<string, ServicePlan> = {};
     for (const [name, svc] of Object.entries(platform.services)) {
       if (svc.regions && !svc.regions.includes(region)) continue;
       const patch = rawRegions[region].services?.[name];
-      services[name] = patch === undefined ? svc : (regionService(rawServices[name], patch, [region, name], origins, problems) ?? svc);
+      services[name] = planService(platform, patch === undefined ? svc : (regionService(rawServices[name], patch, [region, name], origins, problems) ?? svc));
       if (patch !== undefined) problems.push(...regionPolicyProblems(services[name], platform.policy.minReplicas, patch, [region, name], origins));
     }
     return {
@@ -183,10 +165,13 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       region,
       gcpRegion: spec.gcpRegion ?? region,
       role: spec.role,
+      primaryRegion: ordered[0],
+      multiRegion: ordered.length > 1,
       zones: spec.zones,
       cluster: spec.cluster ?? `${platform.name}-${env}-${region}`,
+      preview,
       services,
-      redis: platform.redis,
+      redis: planRedis(platform, region),
       jobs: Object.fromEntries(Object.entries(platform.jobs).filter(([, j]) => (j.regions ? j.regions.includes(region) : spec.role === 'primary'))),
     };
   });

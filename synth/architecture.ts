@@ -3,7 +3,7 @@
  * regions, services, dependencies, routing weights and data stores — so the picture in the
  * repository can never drift from what is deployed. GitHub renders Mermaid.
  */
-import type { EnvironmentSpec } from '../model/load';
+import type { EnvironmentPlan } from '../model/plan';
 
 /** Mermaid node ids: letters, digits and underscores. */
 function id(...parts: string[]): string {
@@ -11,7 +11,7 @@ function id(...parts: string[]): string {
 }
 
 /** The services traffic enters through: the exposed ones, or without an ingress those with ports that no other workload calls. */
-function entryServices(env: EnvironmentSpec): string[] {
+function entryServices(env: EnvironmentPlan): string[] {
   const exposed = Object.entries(env.platform.services)
     .filter(([, s]) => s.expose)
     .map(([name]) => name);
@@ -23,12 +23,12 @@ function entryServices(env: EnvironmentSpec): string[] {
     .map(([name]) => name);
 }
 
-export function architectureDocument(env: EnvironmentSpec): string {
+export function architectureDocument(env: EnvironmentPlan): string {
   const p = env.platform;
   const weights = p.routing.weights;
   const entries = entryServices(env);
   const lines: string[] = ['flowchart LR', '  users([Users]) --> lb[Global HTTPS load balancer]'];
-  const primary = env.clusters.find((c) => c.role === 'primary')!;
+  const primary = env.clusters.find((c) => c.region === env.primaryRegion)!;
 
   for (const c of env.clusters) {
     const share = weights ? ` · ${weights[c.region]}%` : '';

@@ -6,10 +6,10 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
-import { previewCluster, previewTemplateNamespace, TEMPLATE_NUMBER } from '../features/previews/previews';
+import { previewCluster, TEMPLATE_NUMBER } from '../features/previews/previews';
 import { KEDA_CHECKS_DEFERRED } from '../features';
 import { RegionChart } from '../charts/region-chart';
-import type { EnvironmentSpec } from '../model/load';
+import type { EnvironmentPlan } from '../model/plan';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
 
@@ -59,7 +59,7 @@ export class RenderError extends Error {
 const YAML_OPTIONS: ToStringOptions & { keepUndefined: boolean; version: '1.1' } = { keepUndefined: true, lineWidth: 0, version: '1.1', directives: false };
 
 /** @param onEnvironment called after each environment is rendered, for progress output */
-export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope: string, objects: number) => void): Rendering {
+export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope: string, objects: number) => void): Rendering {
   const rendered: { path: string; manifest: Manifest; header: string; yaml: number }[] = [];
   const placed = new ClusterPlacement();
   const yaml = new YamlPool(YAML_OPTIONS);
@@ -82,7 +82,7 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
     // (quadratic in regions) and throws on the first failed check: validate once, take objects directly.
     problems.push(...constructErrors(charts[0][0].node.root));
     const before = rendered.length;
-    const template = previewTemplateNamespace(environment.platform, environment.env);
+    const template = environment.preview?.templateNamespace;
     for (const [chart, folder] of charts) {
       const inTemplate: string[] = [];
       for (const obj of apiObjects(chart)) {
@@ -122,14 +122,11 @@ export function render(envs: readonly EnvironmentSpec[], onEnvironment?: (scope:
  * @param pullRequest for the preview environment: the pull request to render it as (tests
  *   compare a relocated template with it); by default the template
  */
-export function buildEnvironment(input: EnvironmentSpec, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
+export function buildEnvironment(input: EnvironmentPlan, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
   const app = new App({ outdir: '/nonexistent' });
   // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
   app.node.setContext(KEDA_CHECKS_DEFERRED, true);
-  const environment =
-    previewTemplateNamespace(input.platform, input.env) === undefined
-      ? input
-      : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
+  const environment = input.preview === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
     environment,

@@ -3,14 +3,14 @@
  * the cluster decides the defaults that depend on where it runs (a Cloud Tasks queue's
  * location is the cluster's region unless the spec names one).
  */
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import type { ServiceSpec } from '../../model/schema';
 import type { ScalingRulesSpec } from './schema';
 import { AutoscalerFallback, AutoscalerTrigger, parseCpu, parseDuration, parseSize, ScalingRules } from '..';
 
 type Autoscaling = NonNullable<ServiceSpec['autoscaling']>;
 
-export function autoscalerTriggers(scaling: Autoscaling, cluster: ClusterSpec): AutoscalerTrigger[] {
+export function autoscalerTriggers(scaling: Autoscaling, cluster: ClusterPlan): AutoscalerTrigger[] {
   return scaling.triggers.map((t): AutoscalerTrigger => {
     switch (t.type) {
       case 'cpu':

@@ -3,7 +3,7 @@
  * rules.ts, which carry `platform`, `env` and `region` labels, so one dashboard shows every
  * region through Managed Prometheus' global query view and its `region` variable picks them.
  */
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import type { ServiceSpec } from '../../model/schema';
 import type { DashboardPanel, GrafanaDashboardProps } from './grafana-dashboard';
 import { num, servesRequests } from './rules';
@@ -18,7 +18,7 @@ export function dashboardUid(slug: string): string {
   return `${slug.slice(0, 31)}-${h.toString(16).padStart(8, '0')}`;
 }
 
-function base(c: ClusterSpec, slug: string, title: string, regions: readonly string[]): Pick<Dashboard, 'uid' | 'title' | 'tags' | 'folder' | 'variables'> {
+function base(c: ClusterPlan, slug: string, title: string, regions: readonly string[]): Pick<Dashboard, 'uid' | 'title' | 'tags' | 'folder' | 'variables'> {
   const p = c.platform.name;
   return {
     uid: dashboardUid(`${p}-${c.env}-${slug}`),
@@ -29,10 +29,10 @@ function base(c: ClusterSpec, slug: string, title: string, regions: readonly str
   };
 }
 
-const scope = (c: ClusterSpec, extra: string) => `platform="${c.platform.name}",env="${c.env}",region=~"$region",${extra}`;
+const scope = (c: ClusterPlan, extra: string) => `platform="${c.platform.name}",env="${c.env}",region=~"$region",${extra}`;
 
 /** Request rate, errors and duration of one service, per region. */
-export function redDashboard(name: string, svc: ServiceSpec, c: ClusterSpec): Dashboard {
+export function redDashboard(name: string, svc: ServiceSpec, c: ClusterPlan): Dashboard {
   const regions = svc.regions ?? Object.keys(c.platform.regions);
   const f = scope(c, `service="${name}"`);
   const panels: DashboardPanel[] = [];
@@ -94,7 +94,7 @@ export function redDashboard(name: string, svc: ServiceSpec, c: ClusterSpec): Da
 }
 
 /** One Redis Sentinel group, per region. */
-export function redisDashboard(name: string, c: ClusterSpec): Dashboard {
+export function redisDashboard(name: string, c: ClusterPlan): Dashboard {
   const f = scope(c, `redis="${name}"`);
   const panels: DashboardPanel[] = [
     { title: 'Cache hit rate', unit: 'percent', queries: [{ expr: `100 * max by (region) (redis:hit_ratio:rate5m{${f}})`, legend: '{{region}}' }] },
@@ -123,8 +123,8 @@ export function redisDashboard(name: string, c: ClusterSpec): Dashboard {
 }
 
 /** The KEDA-scaled services of one namespace: replicas against their bounds and the CPU trigger. */
-export function autoscalingDashboard(namespace: string, c: ClusterSpec): Dashboard | undefined {
-  const scaled = Object.entries(c.services).filter(([, s]) => s.namespace === namespace && s.autoscaling);
+export function autoscalingDashboard(namespace: string, c: ClusterPlan): Dashboard | undefined {
+  const scaled = Object.entries(c.services).filter(([, s]) => s.namespace === namespace && s.autoscaled);
   if (scaled.length === 0) return undefined;
   const panels: DashboardPanel[] = [];
   for (const [name, svc] of scaled) {

@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import { AlertRules } from './alert-rules';
 import { GrafanaDashboard } from './grafana-dashboard';
 import { MetricsScrape } from './metrics-scrape';
@@ -25,7 +25,7 @@ export const ISTIO_SCRAPE = 'istio-proxies';
 export const WORKLOAD_RULES = 'meridian-workloads';
 
 export interface ObservabilityProps {
-  readonly cluster: ClusterSpec;
+  readonly cluster: ClusterPlan;
 }
 
 /**

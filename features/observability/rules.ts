@@ -12,7 +12,7 @@
  * - the services' own metrics, scraped by their PodMonitoring (`job` = service name).
  */
 import { Duration } from 'cdk8s';
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan, ServicePlan } from '../../model/plan';
 import type { RedisSpec, ServiceSpec } from '../../model/schema';
 import { AlertingRule, RecordingRule, RuleGroup } from './alert-rules';
 import { MASTER_SET } from '../redis/redis-sentinel';
@@ -69,7 +69,7 @@ export function servesRequests(svc: ServiceSpec): boolean {
   return svc.ports.some((p) => p.protocol !== 'tcp');
 }
 
-export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec): RuleGroup[] {
+export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan): RuleGroup[] {
   const m = c.platform.monitoring;
   const ns = svc.namespace;
   const labels = { service: name };
@@ -163,7 +163,7 @@ export function serviceRuleGroups(name: string, svc: ServiceSpec, c: ClusterSpec
     }
   }
 
-  if (svc.autoscaling) {
+  if (svc.autoscaled) {
     const hpa = `namespace="${ns}",horizontalpodautoscaler="${kedaHpa(name)}"`;
     records.push(
       { record: 'service:replicas:current', expr: `max by (namespace) (kube_horizontalpodautoscaler_status_current_replicas{${hpa}})`, labels },
@@ -197,7 +197,7 @@ interface Objective {
   readonly what: string;
 }
 
-function sloGroup(name: string, svc: ServiceSpec, c: ClusterSpec): RuleGroup {
+function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
   const ns = svc.namespace;
   const total = (w: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns)}}[${w}]))`;
   const objectives: Objective[] = [];
@@ -257,7 +257,7 @@ function sloGroup(name: string, svc: ServiceSpec, c: ClusterSpec): RuleGroup {
   return { name: `${name}.slo`, interval: Duration.minutes(1), rules };
 }
 
-export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterSpec): RuleGroup[] {
+export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan): RuleGroup[] {
   const m = c.platform.monitoring;
   const job = `job="${redisJob(name)}"`;
   const sentinels = `job="${sentinelJob(name)}",master_name="${MASTER_SET}"`;
@@ -356,7 +356,7 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterSpec):
 }
 
 /** Pods and autoscalers of one namespace (kube-state-metrics and cAdvisor). */
-export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup[] {
+export function workloadRuleGroups(namespace: string, c: ClusterPlan): RuleGroup[] {
   const p = c.platform.monitoring.pods;
   const containers = 'container!="",container!="POD"';
   const alerts: AlertingRule[] = [
@@ -393,7 +393,7 @@ export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup
       description: `{{ $labels.container }} in {{ $labels.pod }} has used more than ${num(p.cpu)} % of its CPU limit (of its request when it has no limit) for ${p.for}: it is throttled or starves its neighbours.`,
     },
   ];
-  if (Object.values(c.services).some((s) => s.namespace === namespace && s.autoscaling)) {
+  if (Object.values(c.services).some((s) => s.namespace === namespace && s.autoscaled)) {
     const hpas = 'horizontalpodautoscaler=~"keda-hpa-.+"';
     alerts.push({
       alert: 'AutoscalerAtMaxReplicas',
@@ -408,7 +408,7 @@ export function workloadRuleGroups(namespace: string, c: ClusterSpec): RuleGroup
 }
 
 /** Cluster-wide: the CPU requested by every pod, which GKE bills (Autopilot) or provisions nodes for. */
-export function clusterRuleGroups(c: ClusterSpec): RuleGroup[] {
+export function clusterRuleGroups(c: ClusterPlan): RuleGroup[] {
   const cost = c.platform.monitoring.cost;
   const requested = 'sum(kube_pod_container_resource_requests{resource="cpu"})';
   return [

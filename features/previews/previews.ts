@@ -10,7 +10,7 @@
  * The patches are derived from the rendered objects, so whatever a construct renders is
  * relocated without the construct knowing about previews.
  */
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import type { Platform, ServiceSpec } from '../../model/schema';
 
 /** What stands for the pull request's number in the template. */
@@ -41,14 +41,14 @@ export function previewHost(host: string, namespace: string, domain: string): st
  * and every exposed host moved under `previews.domain`, the gateway serving `*.<domain>` with
  * the wildcard certificate. `number` is TEMPLATE_NUMBER for the template.
  */
-export function previewCluster(c: ClusterSpec, number: string): ClusterSpec {
+export function previewCluster(c: ClusterPlan, number: string): ClusterPlan {
   const previews = c.platform.previews;
   if (!previews) throw new Error(`${c.platform.name} has no previews`);
   const base = previewBaseNamespace(c.platform);
   const ns = previewNamespace(base, number);
   const ingress = c.platform.ingress;
   const move = <T extends { namespace: string }>(o: T): T => ({ ...o, namespace: o.namespace === base ? ns : o.namespace });
-  const service = (svc: ServiceSpec): ServiceSpec => {
+  const service = <S extends ServiceSpec>(svc: S): S => {
     const moved = move(svc);
     if (!svc.expose || !ingress) return moved;
     const hosts = (svc.expose.hosts ?? ingress.hosts).map((h) => previewHost(h, ns, previews.domain));

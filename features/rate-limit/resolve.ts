@@ -2,13 +2,13 @@
  * How `ingress.rateLimit` becomes the GatewayRateLimit of a region cluster: the base limit and
  * its overrides as rules, the health-check paths always exempt.
  */
-import type { ClusterSpec } from '../../model/load';
+import type { ClusterPlan } from '../../model/plan';
 import { healthCheckPaths } from './rules';
 import type { GatewayRateLimitSpec } from '../../model/schema';
 import { GatewayRateLimitProps, GatewayRateLimitRule, parseDuration } from '..';
 
 /** The cluster's per-client rate limit at the ingress gateway, when the platform sets one. */
-export function gatewayRateLimitProps(c: ClusterSpec): GatewayRateLimitProps | undefined {
+export function gatewayRateLimitProps(c: ClusterPlan): GatewayRateLimitProps | undefined {
   const platform = c.platform;
   const limit = platform.ingress?.rateLimit;
   if (!platform.ingress || !limit) return undefined;

@@ -6,30 +6,16 @@
  * Everything here is the same in every region cluster of an environment: each proxy picks
  * the failover entry of its own region, so one DestinationRule serves all clusters alike.
  */
-import { Chart } from 'cdk8s';
-import type { ClusterSpec } from '../../model/load';
-import type { ServiceSpec, TrafficPolicySpec } from '../../model/schema';
+import type { ClusterPlan, ServicePlan } from '../../model/plan';
+import type { ServiceSpec } from '../../model/schema';
 import { canaryVersion, failoverOrder, gcpRegionOf, httpPort } from './rules';
-import { previewTemplateNamespace } from '../previews/previews';
-import { IngressGatewayProps, MeshDestination, MeshRoute, MeshRoutingProps, MicroserviceProps, parseDuration, RedisSentinel, STABLE_VERSION } from '..';
+import { IngressGatewayProps, MeshDestination, MeshRoute, MeshRoutingProps, MicroserviceProps, parseDuration, STABLE_VERSION } from '..';
 
 export const CANARY_VERSION = 'canary';
 /** On a Redis StatefulSet: the region whose group holds the master; `meridian promote` moves it. */
 export const ANNOTATION_REDIS_MASTER = 'meridian.dev/redis-master-region';
 
 const STREAMING = new Set(['websocket', 'sse']);
-
-/** A service's traffic policy over the platform's, section by section, field by field. */
-export function mergeTraffic(platform: TrafficPolicySpec, service: TrafficPolicySpec): TrafficPolicySpec {
-  return {
-    retries: platform.retries || service.retries ? { ...platform.retries, ...service.retries } : undefined,
-    timeout: service.timeout ?? platform.timeout,
-    connectionPool: platform.connectionPool || service.connectionPool ? { ...platform.connectionPool, ...service.connectionPool } : undefined,
-    outlierDetection: platform.outlierDetection || service.outlierDetection ? { ...platform.outlierDetection, ...service.outlierDetection } : undefined,
-    splitByRegion: service.splitByRegion ?? platform.splitByRegion,
-    localityFailover: service.localityFailover ?? platform.localityFailover,
-  };
-}
 
 /**
  * Integer shares of `total` in proportion to `parts` (largest remainder, ties to the first
@@ -56,9 +42,9 @@ function withCanary(parts: readonly MeshDestination[], canary: number): MeshDest
 }
 
 /** Istio routing of one service in one cluster: DestinationRule, mesh routes, ingress routes. */
-export function serviceRouting(c: ClusterSpec, name: string, svc: ServiceSpec): MeshRoutingProps {
+export function serviceRouting(c: ClusterPlan, name: string, svc: ServicePlan): MeshRoutingProps {
   const platform = c.platform;
-  const traffic = mergeTraffic(platform.routing.traffic, svc.traffic);
+  const traffic = svc.trafficPolicy;
   const http = svc.ports.some((p) => p.protocol !== 'tcp');
   const streaming = svc.ports.some((p) => STREAMING.has(p.protocol));
   const locality = traffic.localityFailover ?? true;
@@ -157,17 +143,17 @@ export function serviceRouting(c: ClusterSpec, name: string, svc: ServiceSpec): 
   };
 }
 
-function gatewayName(c: ClusterSpec): string {
+function gatewayName(c: ClusterPlan): string {
   return `${c.platform.name}-gateway`;
 }
 
-function gatewayRef(c: ClusterSpec): string {
+function gatewayRef(c: ClusterPlan): string {
   // The gateway workload is described once, in mesh.ingressGateway (policies use it too).
   return `${c.platform.mesh.ingressGateway.namespace}/${gatewayName(c)}`;
 }
 
 /** The cluster's Gateway and the load balancer's BackendConfig, when the platform has an ingress. */
-export function ingressGatewayProps(c: ClusterSpec): IngressGatewayProps | undefined {
+export function ingressGatewayProps(c: ClusterPlan): IngressGatewayProps | undefined {
   const ingress = c.platform.ingress;
   if (!ingress) return undefined;
   const exposed = Object.values(c.platform.services).filter((s) => s.expose);
@@ -178,7 +164,7 @@ export function ingressGatewayProps(c: ClusterSpec): IngressGatewayProps | undef
     namespace: c.platform.mesh.ingressGateway.namespace,
     selector: c.platform.mesh.ingressGateway.labels,
     // A preview cluster's gateway serves the namespace of every pull request: <namespace>-pr-<n>.
-    routeNamespaces: previewTemplateNamespace(c.platform, c.env) !== undefined ? ['*'] : exposed.map((s) => s.namespace),
+    routeNamespaces: c.preview ? ['*'] : exposed.map((s) => s.namespace),
     tlsCredential: ingress.tlsCredential,
     securityPolicy: ingress.securityPolicy,
     healthCheck: {
@@ -217,12 +203,4 @@ export function canaryProps(stable: MicroserviceProps, svc: ServiceSpec, image: 
 export function canaryImage(svc: ServiceSpec): { repository: string; tag?: string; digest?: string } {
   const image = svc.canary!.image;
   return { repository: image.repository ?? svc.image.repository, tag: image.tag, digest: image.digest };
-}
-
-/** Marks each Redis group with the region that holds its master: the primary. */
-export function markRedisMaster(chart: Chart, c: ClusterSpec): void {
-  const primary = Object.keys(c.platform.regions).find((r) => c.platform.regions[r].role === 'primary')!;
-  for (const node of chart.node.findAll()) {
-    if (node instanceof RedisSentinel) node.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, primary);
-  }
 }

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { GCP_REGION_LOCATIONS, regionDistanceKm } from '../../kernel/gcp-regions';
-import type { Platform, ServiceSpec } from '../../model/schema';
+import type { Platform, ServiceSpec, TrafficPolicySpec } from '../../model/schema';
 
 type Ctx = Pick<z.RefinementCtx, 'addIssue'>;
 type Path = (string | number)[];
@@ -152,4 +152,16 @@ export function checkPlatformTraffic(p: Platform, ctx: Ctx): void {
       );
     }
   }
+}
+
+/** A service's traffic policy over the platform's, section by section, field by field. */
+export function mergeTraffic(platform: TrafficPolicySpec, service: TrafficPolicySpec): TrafficPolicySpec {
+  return {
+    retries: platform.retries || service.retries ? { ...platform.retries, ...service.retries } : undefined,
+    timeout: service.timeout ?? platform.timeout,
+    connectionPool: platform.connectionPool || service.connectionPool ? { ...platform.connectionPool, ...service.connectionPool } : undefined,
+    outlierDetection: platform.outlierDetection || service.outlierDetection ? { ...platform.outlierDetection, ...service.outlierDetection } : undefined,
+    splitByRegion: service.splitByRegion ?? platform.splitByRegion,
+    localityFailover: service.localityFailover ?? platform.localityFailover,
+  };
 }

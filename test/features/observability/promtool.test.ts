@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { loadAll, loadEnvironments, type ClusterSpec, type EnvironmentSpec, type PlatformInput } from '../../../model';
+import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
 import { kedaHpa, redisJob, sentinelJob } from '../../../features/observability/observability';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
@@ -47,11 +47,11 @@ interface RuleFile {
 }
 interface RenderedCluster {
   key: string;
-  cluster: ClusterSpec;
+  cluster: ClusterPlan;
   files: RuleFile[];
 }
 
-function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
+function renderedRules(envs: readonly EnvironmentPlan[]): RenderedCluster[] {
   const byKey = new Map<string, RenderedCluster>();
   for (const env of envs) {
     // An environment without rules (monitoring.rules: false, a pull request's) has none to test.
@@ -75,7 +75,7 @@ function renderedRules(envs: readonly EnvironmentSpec[]): RenderedCluster[] {
   return [...byKey.values()];
 }
 
-function sampleEnvs(): EnvironmentSpec[] {
+function sampleEnvs(): EnvironmentPlan[] {
   const root = tempDir('meridian-sample-');
   try {
     return loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE_PLATFORM }, root);
@@ -110,7 +110,7 @@ interface Subject {
   labels: Record<string, string>;
   rules: RuleDoc[];
 }
-type Fixture = (s: Subject, c: ClusterSpec) => Scenario[];
+type Fixture = (s: Subject, c: ClusterPlan) => Scenario[];
 
 const sel = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels)
@@ -157,14 +157,14 @@ function silent(s: Subject, t0: number): Check[] {
   return [at(t0 + longest + 5, [])];
 }
 
-function service(s: Subject, c: ClusterSpec) {
+function service(s: Subject, c: ClusterPlan) {
   const name = s.labels.service;
   const svc = c.services[name];
   if (!svc) throw new Error(`no service ${name} in ${c.cluster}`);
   return { name, ns: svc.namespace, svc };
 }
 const served = (name: string, ns: string) => ({ namespace: ns, reporter: 'destination', destination_workload_namespace: ns, destination_workload: name });
-const otherCluster = (c: ClusterSpec) => {
+const otherCluster = (c: ClusterPlan) => {
   const region = Object.keys(c.platform.regions).find((r) => r !== c.region)!;
   return c.platform.regions[region].cluster ?? `${c.platform.name}-${c.env}-${region}`;
 };
@@ -177,7 +177,7 @@ interface Burn {
   name: string;
   ns: string;
   slo: string;
-  c: ClusterSpec;
+  c: ClusterPlan;
 }
 
 function burnRateFixture(errorsSeries: (x: Burn, bad: (minute: number) => number) => Series): Fixture {
@@ -610,7 +610,7 @@ const FIXTURES: Record<string, Fixture> = {
   },
 };
 
-function redisRoles(s: Subject, c: ClusterSpec, [firing, quiet]: string[][], severity: Severity): Scenario[] {
+function redisRoles(s: Subject, c: ClusterPlan, [firing, quiet]: string[][], severity: Severity): Scenario[] {
   const ns = c.redis[s.labels.redis].namespace;
   const nodes = (roles: string[]): Series =>
     Object.fromEntries(

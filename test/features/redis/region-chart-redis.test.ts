@@ -1,11 +1,11 @@
-import { EnvironmentSpec, loadAll, loadEnvironments, PlatformInput } from '../../../model';
+import { EnvironmentPlan, loadAll, loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
 import { ROOT, tempDir } from '../../helpers';
 
 type Obj = Record<string, any>;
 
 /** The objects each region chart renders. */
-function objects(env: EnvironmentSpec): Map<string, Obj[]> {
+function objects(env: EnvironmentPlan): Map<string, Obj[]> {
   const out = new Map<string, Obj[]>();
   for (const [chart, folder] of buildEnvironment(env, `${env.platform.name}/${env.env}`)) out.set(folder.split('/').pop()!, chart.toJson() as Obj[]);
   return out;

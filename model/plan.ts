@@ -1,0 +1,121 @@
+/**
+ * The plan: what each region cluster of an environment runs, decided once.
+ *
+ * `load.ts` parses and merges the spec; this file answers, once per (platform, environment,
+ * region), the questions every later stage used to answer for itself: which region is
+ * primary, what role this region plays, whether a service is autoscaled, what traffic policy
+ * it ends up with, which Redis groups hold the master here and where the others replicate
+ * from, and whether the environment is a pull-request template. The charts, the GitOps chart,
+ * the observability catalogue, `promote` and the architecture diagram read these fields
+ * instead of re-deriving them.
+ */
+import { mergeTraffic } from '../features/traffic/rules';
+import { previewTemplateNamespace } from '../features/previews/previews';
+import type { JobSpec, Platform, RedisSpec, ServiceSpec, TrafficPolicySpec } from './schema';
+
+export type RegionRole = 'primary' | 'secondary';
+
+/** A service as one region cluster runs it: the spec with the region's differences merged in, and what follows from it. */
+export type ServicePlan = ServiceSpec & {
+  /** KEDA owns its replica count (it has `autoscaling`): no `replicas` rendered, ArgoCD ignores them. */
+  readonly autoscaled: boolean;
+  /** The platform's traffic policy with the service's merged over it, section by section. */
+  readonly trafficPolicy: TrafficPolicySpec;
+  /** Its ingress traffic is split across the regions by weight, so other regions' gateways call it. */
+  readonly crossRegion: boolean;
+};
+
+/** A Redis group as one region cluster runs it. */
+export type RedisPlan = RedisSpec & {
+  /** `primary`: this region's group holds the master; `secondary`: it replicates `upstream`. */
+  readonly role: RegionRole;
+  /** The region whose group holds the master. */
+  readonly masterRegion: string;
+  /** For a secondary, the host of the primary region's group it replicates from. */
+  readonly upstream?: string;
+};
+
+/** What one region cluster of one environment runs. */
+export interface ClusterPlan {
+  readonly platform: Platform;
+  readonly env: string;
+  /** The region's key in the spec. */
+  readonly region: string;
+  readonly gcpRegion: string;
+  readonly role: RegionRole;
+  /** The environment's primary region (its key in the spec). */
+  readonly primaryRegion: string;
+  /** The environment runs in more than one region. */
+  readonly multiRegion: boolean;
+  readonly zones: readonly string[];
+  /** The cluster's name in ArgoCD. */
+  readonly cluster: string;
+  /** Set when the environment is the platform's preview environment: rendered once as a pull-request template. */
+  readonly preview?: PreviewPlan;
+  /** The services that run in this region, with the region's differences merged in. */
+  readonly services: Readonly<Record<string, ServicePlan>>;
+  readonly redis: Readonly<Record<string, RedisPlan>>;
+  /** Scheduled jobs that run in this region (by default only in the primary). */
+  readonly jobs: Readonly<Record<string, JobSpec>>;
+}
+
+/** The preview environment (docs/previews.md): the namespace its template renders into. */
+export interface PreviewPlan {
+  readonly templateNamespace: string;
+}
+
+/** One environment of a platform: the merged spec and its region clusters, primary first. */
+export interface EnvironmentPlan {
+  readonly platform: Platform;
+  readonly env: string;
+  /** The environment's primary region (its key in the spec). */
+  readonly primaryRegion: string;
+  readonly preview?: PreviewPlan;
+  readonly clusters: readonly ClusterPlan[];
+  /** The files this environment was read from (platform, then overlay if any). */
+  readonly files: readonly string[];
+}
+
+/** The spec's regions with the primary first, then in the order they are written. */
+export function orderedRegions(platform: Platform): string[] {
+  return Object.keys(platform.regions).sort((a, b) => Number(platform.regions[b].role === 'primary') - Number(platform.regions[a].role === 'primary'));
+}
+
+/** The primary region (the schema requires exactly one). */
+export function primaryRegionOf(platform: Platform): string {
+  return orderedRegions(platform)[0];
+}
+
+/** The preview plan of `env`, if it is the platform's preview environment. */
+export function previewPlan(platform: Platform, env: string): PreviewPlan | undefined {
+  const templateNamespace = previewTemplateNamespace(platform, env);
+  return templateNamespace === undefined ? undefined : { templateNamespace };
+}
+
+/** The host secondary regions replicate a Redis group of the primary region from. */
+export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
+  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.clusterset.local`).replace(/\{region\}/g, primaryRegion);
+}
+
+/** A service as `platform` runs it in a region: the decisions every stage reads. */
+export function planService(platform: Platform, svc: ServiceSpec): ServicePlan {
+  const trafficPolicy = mergeTraffic(platform.routing.traffic, svc.traffic);
+  return {
+    ...svc,
+    autoscaled: svc.autoscaling !== undefined,
+    trafficPolicy,
+    crossRegion: svc.ports.length > 0 && Boolean(trafficPolicy.splitByRegion && platform.routing.weights),
+  };
+}
+
+/** The Redis groups as region `region` runs them. */
+export function planRedis(platform: Platform, region: string): Record<string, RedisPlan> {
+  const masterRegion = primaryRegionOf(platform);
+  const role: RegionRole = platform.regions[region].role;
+  return Object.fromEntries(
+    Object.entries(platform.redis).map(([name, redis]) => [
+      name,
+      { ...redis, role, masterRegion, upstream: role === 'secondary' ? redisCrossRegionHost(name, redis, masterRegion) : undefined },
+    ]),
+  );
+}
