@@ -162,6 +162,7 @@ export class RegionChart extends Chart {
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
       env: job.env,
+      notSecretEnv: job.notSecret,
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
     });
@@ -201,6 +202,7 @@ export class RegionChart extends Chart {
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
       env: svc.env,
+      notSecretEnv: svc.notSecret,
       secretEnv,
       replicas: svc.replicas,
       autoscaled: svc.autoscaled,

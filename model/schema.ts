@@ -10,6 +10,7 @@ import { durationMs, sizeKi } from '../kernel/quantities';
 import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger } from '../features/autoscaling/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import { rateLimitIssues } from '../features/rate-limit/rules';
+import { envSecretIssues, NotSecret } from '../features/secrets/schema';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -449,8 +450,10 @@ export const Service = z
         startup: Probe.optional(),
       })
       .default({}),
-    /** Plain configuration; never a secret value. */
+    /** Plain configuration; never a secret value (a secret-looking value is refused: see notSecret). */
     env: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), z.string()).default({}),
+    /** Variables of `env` that look like secrets but are not. @default [] */
+    notSecret: NotSecret,
     /** Environment variables whose values come from GCP Secret Manager through External Secrets. */
     secrets: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), SecretRef).default({}),
     /** A fixed number of replicas; exclusive with `autoscaling`. @default 2 when not autoscaled */
@@ -522,8 +525,10 @@ export const Service = z
       }
     }
     for (const name of Object.keys(s.secrets)) {
-      if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
+      if (name in s.env)
+        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: s.env[name] });
     }
+    envSecretIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     checkServiceTraffic(s, ctx);
     probeIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     if (s.expose && s.ports.length === 0) {
@@ -574,6 +579,8 @@ export const Job = z.strictObject({
   backoffLimit: z.number().int().min(0).default(2),
   resources: Resources.default(Resources.parse({})),
   env: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), z.string()).default({}),
+  /** Variables of `env` that look like secrets but are not. @default [] */
+  notSecret: NotSecret,
   secrets: z.record(z.string().regex(ENV_VAR, { message: 'must be an environment variable name' }), SecretRef).default({}),
   /** @default - `<job>@<project>.iam.gserviceaccount.com` */
   gcpServiceAccount: z.string().email().optional(),
@@ -912,6 +919,9 @@ export const Platform = z
     monitoring: Monitoring.prefault({}),
   })
   .superRefine((p, ctx) => {
+    for (const [name, job] of Object.entries(p.jobs)) {
+      envSecretIssues(job).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
+    }
     const regions = Object.keys(p.regions);
     const primaries = regions.filter((r) => p.regions[r].role === 'primary');
     if (primaries.length !== 1) {

@@ -2,6 +2,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { formatSize } from '../../kernel/units';
+import { NOT_SECRET_ANNOTATION } from '../secrets/not-secret';
 
 /** How the mesh treats a port's traffic; `websocket` and `sse` are streaming HTTP. */
 export type PortProtocol = 'http' | 'grpc' | 'tcp' | 'websocket' | 'sse';
@@ -69,6 +70,8 @@ export interface MicroserviceProps {
   readonly startup?: MicroserviceProbe;
   /** Plain environment variables. @default {} */
   readonly env?: Record<string, string>;
+  /** Variables of `env` that look like secrets but are not: listed in the pod annotation `meridian.dev/not-secret`, which validate reads. @default [] */
+  readonly notSecretEnv?: readonly string[];
   /** Environment variables from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
   /** Fixed replica count. @default 2 */
@@ -193,7 +196,10 @@ export class Microservice extends Construct {
       spread: false,
       serviceAccount: this.serviceAccount,
       automountServiceAccountToken: false,
-      podMetadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
+      podMetadata: {
+        labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
+        annotations: props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : undefined,
+      },
       securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS, fsGroup: RUN_AS },
       containers: [
         {

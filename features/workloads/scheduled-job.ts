@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import type { SecretEnv } from './microservice';
 import { formatSize } from '../../kernel/units';
+import { NOT_SECRET_ANNOTATION } from '../secrets/not-secret';
 
 const k8s = kplus.k8s;
 
@@ -37,6 +38,8 @@ export interface ScheduledJobProps {
   readonly ephemeralStorage?: Size;
   /** @default {} */
   readonly env?: Record<string, string>;
+  /** Variables of `env` that look like secrets but are not: listed in the pod annotation `meridian.dev/not-secret`, which validate reads. @default [] */
+  readonly notSecretEnv?: readonly string[];
   /** @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
   /** Google service account bound through Workload Identity. */
@@ -90,7 +93,10 @@ export class ScheduledJob extends Construct {
             backoffLimit: props.backoffLimit ?? 2,
             ttlSecondsAfterFinished: 86400,
             template: {
-              metadata: { labels },
+              metadata: {
+                labels,
+                annotations: props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : undefined,
+              },
               spec: {
                 serviceAccountName: props.name,
                 automountServiceAccountToken: false,
