@@ -27,6 +27,7 @@ import {
   GatewayRateLimit,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
+import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
@@ -87,7 +88,7 @@ export class RegionChart extends Chart {
 
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
-        name: `${name}-redis-password`,
+        name: redisPasswordSecretName(name),
         namespace: redis.namespace,
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
@@ -144,9 +145,20 @@ export class RegionChart extends Chart {
     return Object.fromEntries(keys.map((k) => [k, { secretName, key: k }]));
   }
 
+  /** The Redis client contract of a workload (features/redis/client-env.ts) for this region's role. */
+  private redisClient(namespace: string, dependsOn: readonly string[]): RedisClientEnv {
+    const c = this.cluster;
+    const names = dependsOn.filter((d) => d.startsWith('redis:')).map((d) => d.slice('redis:'.length));
+    const groups = names.map((g) => ({ name: g, namespace: c.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
+    // One role per region: every group of a region is primary or secondary with it (model/plan.ts).
+    const role = names.length > 0 ? c.redis[names[0]].role : c.role;
+    return redisClientEnv(groups, { namespace, region: c.region, role });
+  }
+
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
-    const secretEnv = this.syncSecrets(name, job.namespace, job.secrets, store);
-    new ScheduledJob(this, name, {
+    const redis = this.redisClient(job.namespace, job.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, job.namespace, job.secrets, store), ...redis.secretEnv };
+    const cronJob = new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
       image: imageRef(job.image),
@@ -161,10 +173,22 @@ export class RegionChart extends Chart {
       cpu: job.resources.cpu,
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
-      env: job.env,
+      env: { ...job.env, ...redis.env },
       notSecretEnv: job.notSecret,
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
+      mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
+    });
+    this.endpoints.push({
+      ref: name,
+      name,
+      namespace: job.namespace,
+      selector: cronJob.selector,
+      serviceAccount: cronJob.serviceAccount,
+      ports: [],
+      dependsOn: job.dependsOn,
+      egress: job.egress,
+      workloadIdentity: true,
     });
   }
 
@@ -181,7 +205,8 @@ export class RegionChart extends Chart {
         timeout: parseDuration(p.timeout),
       };
 
-    const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
+    const redis = this.redisClient(svc.namespace, svc.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, svc.namespace, svc.secrets, store), ...redis.secretEnv };
 
     const scaling = svc.autoscaling;
     const workloadProps: MicroserviceProps = {
@@ -201,7 +226,7 @@ export class RegionChart extends Chart {
       readiness: probe(svc.probes.readiness),
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
-      env: svc.env,
+      env: { ...svc.env, ...redis.env },
       notSecretEnv: svc.notSecret,
       secretEnv,
       replicas: svc.replicas,
@@ -220,7 +245,7 @@ export class RegionChart extends Chart {
       name,
       namespace: svc.namespace,
       selector: workload.selector,
-      serviceAccount: workload.serviceAccount.name,
+      serviceAccount: workload.serviceAccountName,
       ports: svc.ports.map((p) => p.port),
       dependsOn: svc.dependsOn,
       exposed: svc.expose !== undefined,
@@ -274,6 +299,11 @@ export class RegionChart extends Chart {
       });
     }
   }
+}
+
+/** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */
+export function redisPasswordSecretName(group: string): string {
+  return `${group}-redis-password`;
 }
 
 /** `repository:tag@digest`, or the parts given. */

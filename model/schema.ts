@@ -11,6 +11,7 @@ import { autoscalingIssues, Fallback, MAX_AUTOSCALED_NAME, ScalingRules, Trigger
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import { rateLimitIssues } from '../features/rate-limit/rules';
 import { envSecretIssues, NotSecret } from '../features/secrets/schema';
+import { redisClientIssues } from '../features/redis/schema';
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -82,6 +83,14 @@ export const Region = z.strictObject({
   role: z.enum(['primary', 'secondary']),
   /** Zones of the region the cluster's nodes run in; pods spread across them. */
   zones: z.array(z.string().regex(/^[a-z]+-[a-z]+[0-9]+-[a-z]$/, { message: 'must be a GCP zone such as us-central1-a' })).min(1),
+  /**
+   * The cluster runs native sidecar containers (init containers with `restartPolicy: Always`;
+   * the SidecarContainers feature gate: alpha and off in Kubernetes 1.28, on by default from
+   * 1.29). Jobs then keep Istio's proxy as a native sidecar, which stops when the job's
+   * container exits; without them a job's pod runs outside the mesh, because a classic proxy
+   * would keep it running until its deadline. @default false - the Kubernetes 1.28 target
+   */
+  nativeSidecars: z.boolean().default(false),
   /** The cluster name registered in ArgoCD. @default - `<platform>-<env>-<region>` */
   cluster: dnsLabel.optional(),
   /**
@@ -586,8 +595,13 @@ export const Job = z.strictObject({
   gcpServiceAccount: z.string().email().optional(),
   /** Regions it runs in. @default - the primary region only: a job runs once per environment */
   regions: z.array(z.string()).optional(),
-  /** Other services and Redis groups it calls. */
+  /**
+   * Other services and Redis groups it calls: mesh calls, so only in regions with
+   * `nativeSidecars` (elsewhere a job's pod runs outside the mesh). @default []
+   */
   dependsOn: z.array(z.string()).default([]),
+  /** Destinations outside the cluster it calls (Google APIs); everything else outside is denied. @default [] */
+  egress: z.array(Egress).default([]),
 });
 
 /**
@@ -985,6 +999,7 @@ export const Platform = z
           });
         }
       });
+      redisClientIssues(svc, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       replicaFloorIssues(svc, p.policy.minReplicas).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['services', name, ...issue.path] }));
       svc.regions?.forEach((r, i) => {
         if (!regions.includes(r))
@@ -1028,6 +1043,15 @@ export const Platform = z
             input: r,
           });
       });
+      const outsideMesh = (job.regions ?? [regions.find((r) => p.regions[r].role === 'primary')!]).filter((r) => p.regions[r] && !p.regions[r].nativeSidecars);
+      if (job.dependsOn.length > 0 && outsideMesh.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', name, 'dependsOn'],
+          message: `needs the mesh, but the job runs in ${outsideMesh.join(', ')} without native sidecars (regions.<region>.nativeSidecars): there its pod runs outside the mesh, because a classic Istio proxy would keep it running until its deadline, and mesh services admit only mTLS callers; call Google APIs through egress, or run the job where the cluster has native sidecars`,
+          input: job.dependsOn,
+        });
+      }
       job.dependsOn.forEach((dep, i) => {
         if (!targets.includes(dep))
           ctx.addIssue({
@@ -1037,6 +1061,7 @@ export const Platform = z
             input: dep,
           });
       });
+      redisClientIssues(job, p.redis).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
     }
     const weights = p.routing.weights;
     if (weights) {
