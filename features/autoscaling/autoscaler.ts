@@ -263,6 +263,10 @@ export class Autoscaler extends Construct {
         query,
         threshold: num(threshold),
         activationThreshold: num(activation ?? 0),
+        // KEDA's Prometheus scaler reads an empty result as 0 unless told otherwise
+        // (ignoreNullValues, default true): a metric gone missing would scale the workload to
+        // its minimum instead of engaging the fallback. With a fallback, missing is an error.
+        ...(props.fallback ? { ignoreNullValues: 'false' } : {}),
       },
       authenticationRef: auth,
     });
