@@ -101,6 +101,19 @@ export const Region = z.strictObject({
   geo: z
     .array(z.string().regex(/^[A-Z]{2}([A-Z0-9]{1,4})?$/, { message: 'must be a CLDR country code (DE) or country + subdivision code (USNY), upper case' }))
     .default([]),
+  /**
+   * Where the cluster's pods send DNS queries, which every NetworkPolicy must let out.
+   * `kube-dns`: the kube-dns pods of kube-system (GKE Standard's default). `cloud-dns`: Cloud
+   * DNS for GKE (Autopilot's default), answered on the metadata server's address
+   * 169.254.169.254. `nodeLocalCache`: NodeLocal DNSCache, which pods query on 169.254.20.10.
+   * @default { provider: 'kube-dns', nodeLocalCache: false }
+   */
+  dns: z
+    .strictObject({
+      provider: z.enum(['kube-dns', 'cloud-dns']).default('kube-dns'),
+      nodeLocalCache: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------------------
@@ -581,6 +594,8 @@ export const Job = z.strictObject({
   regions: z.array(z.string()).optional(),
   /** Other services and Redis groups it calls. */
   dependsOn: z.array(z.string()).default([]),
+  /** Destinations outside the cluster it calls (Google APIs, a Cloud SQL address), as for services. @default [] (nothing outside) */
+  egress: z.array(Egress).default([]),
 });
 
 /**
@@ -653,7 +668,7 @@ export const Redis = z
     /**
      * The host a secondary region's replicas reach the primary region's group at (port 6379);
      * `{region}` stands for the primary region's key, so a promotion moves it.
-     * @default - `<name>-{region}.<namespace>.svc.clusterset.local`: the Service each region exports (GKE multi-cluster Services)
+     * @default - `<name>-{region}.<namespace>.svc.cluster.local`: the Service each region renders, which the other clusters of the multi-primary mesh reach through its east-west gateway (mTLS)
      */
     crossRegionHost: z
       .string()

@@ -51,6 +51,8 @@ export interface ScheduledJobProps {
  */
 export class ScheduledJob extends Construct {
   public readonly cronJob: kplus.k8s.KubeCronJob;
+  /** Labels of its pods. */
+  public readonly selector: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: ScheduledJobProps) {
     super(scope, id);
@@ -58,6 +60,7 @@ export class ScheduledJob extends Construct {
     const starting = props.startingDeadline ?? Duration.minutes(5);
     if (deadline.toMilliseconds() < 1000) throw new Error(`ScheduledJob '${id}': deadline (${deadline.toHumanString()}) must be at least 1s`);
     const selector = { 'app.kubernetes.io/name': props.name };
+    this.selector = selector;
     const labels = { ...props.labels, ...selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
     const memory = props.memory ?? Size.mebibytes(128);
