@@ -28,6 +28,7 @@ import {
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
 import { KUBE_DNS, NetworkPeer } from '../features/access/network-policies';
+import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
@@ -88,7 +89,7 @@ export class RegionChart extends Chart {
 
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
-        name: `${name}-redis-password`,
+        name: redisPasswordSecretName(name),
         namespace: redis.namespace,
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
@@ -160,9 +161,20 @@ export class RegionChart extends Chart {
     return Object.fromEntries(keys.map((k) => [k, { secretName, key: k }]));
   }
 
+  /** The Redis client contract of a workload (features/redis/client-env.ts) for this region's role. */
+  private redisClient(namespace: string, dependsOn: readonly string[]): RedisClientEnv {
+    const c = this.cluster;
+    const names = dependsOn.filter((d) => d.startsWith('redis:')).map((d) => d.slice('redis:'.length));
+    const groups = names.map((g) => ({ name: g, namespace: c.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
+    // One role per region: every group of a region is primary or secondary with it (model/plan.ts).
+    const role = names.length > 0 ? c.redis[names[0]].role : c.role;
+    return redisClientEnv(groups, { namespace, region: c.region, role });
+  }
+
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
-    const secretEnv = this.syncSecrets(name, job.namespace, job.secrets, store);
-    const scheduled = new ScheduledJob(this, name, {
+    const redis = this.redisClient(job.namespace, job.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, job.namespace, job.secrets, store), ...redis.secretEnv };
+    const cronJob = new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
       image: imageRef(job.image),
@@ -177,16 +189,17 @@ export class RegionChart extends Chart {
       cpu: job.resources.cpu,
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
-      env: job.env,
+      env: { ...job.env, ...redis.env },
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
+      mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
     });
     this.endpoints.push({
-      ref: `job:${name}`,
+      ref: name,
       name,
       namespace: job.namespace,
-      selector: scheduled.selector,
-      serviceAccount: name,
+      selector: cronJob.selector,
+      serviceAccount: cronJob.serviceAccount,
       ports: [],
       dependsOn: job.dependsOn,
       egress: job.egress,
@@ -207,7 +220,8 @@ export class RegionChart extends Chart {
         timeout: parseDuration(p.timeout),
       };
 
-    const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
+    const redis = this.redisClient(svc.namespace, svc.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, svc.namespace, svc.secrets, store), ...redis.secretEnv };
 
     const scaling = svc.autoscaling;
     const workloadProps: MicroserviceProps = {
@@ -227,7 +241,7 @@ export class RegionChart extends Chart {
       readiness: probe(svc.probes.readiness),
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
-      env: svc.env,
+      env: { ...svc.env, ...redis.env },
       secretEnv,
       replicas: svc.replicas,
       autoscaled: svc.autoscaled,
@@ -245,7 +259,7 @@ export class RegionChart extends Chart {
       name,
       namespace: svc.namespace,
       selector: workload.selector,
-      serviceAccount: workload.serviceAccount.name,
+      serviceAccount: workload.serviceAccountName,
       ports: svc.ports.map((p) => p.port),
       dependsOn: svc.dependsOn,
       exposed: svc.expose !== undefined,
@@ -322,6 +336,11 @@ function dnsPeers(c: ClusterPlan): NetworkPeer[] | undefined {
   const peers: NetworkPeer[] = dns.provider === 'cloud-dns' ? [{ cidr: '169.254.169.254/32' }] : [KUBE_DNS];
   if (dns.nodeLocalCache) peers.push({ cidr: '169.254.20.10/32' });
   return peers;
+}
+
+/** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */
+export function redisPasswordSecretName(group: string): string {
+  return `${group}-redis-password`;
 }
 
 /** `repository:tag@digest`, or the parts given. */

@@ -120,7 +120,7 @@ export default definePlatform({
       schedule: '30 3 * * *',
       timeZone: 'America/New_York',
       deadline: '1h',
-      // Test results: their records in Firestore, their artifacts in Cloud Storage.
+      // Test results: their documents in Firestore, their artifacts in Cloud Storage.
       egress: [
         { host: 'firestore.googleapis.com', port: 443 },
         { host: 'storage.googleapis.com', port: 443 },

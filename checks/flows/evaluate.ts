@@ -76,7 +76,9 @@ export class ClusterWorld {
       const ns = o.obj.metadata.namespace ?? 'default';
       const labels: Record<string, string> = template.metadata?.labels ?? {};
       const nsLabels = this.namespaces.get(ns) ?? {};
-      const meshed = nsLabels['istio-injection'] === 'enabled' && template.metadata?.annotations?.['sidecar.istio.io/inject'] !== 'false';
+      // Istio's injection: the namespace label, overridden per pod by the sidecar.istio.io/inject label (or the older annotation).
+      const inject = template.metadata?.labels?.['sidecar.istio.io/inject'] ?? template.metadata?.annotations?.['sidecar.istio.io/inject'];
+      const meshed = inject === undefined ? nsLabels['istio-injection'] === 'enabled' : inject === 'true';
       const ports: ContainerPort[] = (template.spec?.containers ?? []).flatMap((c) => c.ports ?? []);
       if (meshed) ports.push({ name: 'http-envoy-prom', containerPort: MERGED_METRICS_PORT });
       const name = labels['app.kubernetes.io/name'] ?? o.obj.metadata.name;

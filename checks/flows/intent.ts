@@ -97,18 +97,19 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
     const svcHost = (name: string, ns: string) => `${name}.${ns}.svc.cluster.local`;
 
     /** What every pod of the platform needs: DNS, istiod (meshed), Workload Identity, scraping of its merged metrics. */
-    const basics = (w: Party, what: string, workloadIdentity: boolean, serving: boolean) => {
+    const basics = (w: Party, what: string, workloadIdentity: boolean, meshed: boolean) => {
       for (const dns of dnsTargets(c)) {
         for (const protocol of ['UDP', 'TCP'] as const) flows.push({ kind: 'dns', from: w, to: dns, port: 53, protocol, why: `${what} resolves names` });
       }
-      flows.push({
-        kind: 'istiod',
-        from: w,
-        to: sys('istiod'),
-        port: ISTIOD_PORT,
-        protocol: 'TCP',
-        why: `the sidecar of ${what} gets its configuration and certificate`,
-      });
+      if (meshed)
+        flows.push({
+          kind: 'istiod',
+          from: w,
+          to: sys('istiod'),
+          port: ISTIOD_PORT,
+          protocol: 'TCP',
+          why: `the sidecar of ${what} gets its configuration and certificate`,
+        });
       if (workloadIdentity) {
         flows.push({
           kind: 'metadata',
@@ -127,7 +128,7 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
           why: `${what} gets Google credentials (Workload Identity, Dataplane V2)`,
         });
       }
-      if (serving)
+      if (meshed)
         flows.push({
           kind: 'scrape',
           from: sys('gmp'),
@@ -162,24 +163,38 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
           const name = dep.slice('redis:'.length);
           const r = c.redis[name];
           if (!r) continue;
-          flows.push({
-            kind: 'redis',
-            from: w,
-            to: here(r.namespace, name),
-            port: 26379,
-            protocol: 'TCP',
-            host: svcHost(name, r.namespace),
-            why: `${what} asks the sentinels of redis:${name} for the master`,
-          });
-          flows.push({
-            kind: 'redis',
-            from: w,
-            to: here(r.namespace, name),
-            port: 6379,
-            protocol: 'TCP',
-            host: svcHost(`${name}-${c.region}-headless`, r.namespace),
-            why: `${what} reads and writes redis:${name}`,
-          });
+          // The client contract (features/redis/client-env.ts): the primary region's clients ask the
+          // sentinels for the master and write there; a secondary region's read its own replicas.
+          if (r.role === 'primary') {
+            flows.push({
+              kind: 'redis',
+              from: w,
+              to: here(r.namespace, name),
+              port: 26379,
+              protocol: 'TCP',
+              host: svcHost(name, r.namespace),
+              why: `${what} asks the sentinels of redis:${name} for the master`,
+            });
+            flows.push({
+              kind: 'redis',
+              from: w,
+              to: here(r.namespace, name),
+              port: 6379,
+              protocol: 'TCP',
+              host: svcHost(`${name}-${c.region}-headless`, r.namespace),
+              why: `${what} reads and writes redis:${name}`,
+            });
+          } else {
+            flows.push({
+              kind: 'redis',
+              from: w,
+              to: here(r.namespace, name),
+              port: 6379,
+              protocol: 'TCP',
+              host: svcHost(`${name}-${c.region}`, r.namespace),
+              why: `${what} reads the replicas of redis:${name} in its region`,
+            });
+          }
           continue;
         }
         const target = platform.services[dep];
@@ -289,7 +304,8 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
     for (const [name, j] of Object.entries(c.jobs)) {
       const w = here(j.namespace, name);
       const what = `job ${name}`;
-      basics(w, what, true, true);
+      // Jobs run outside the mesh unless the cluster has native sidecars (a sidecar would keep the run from finishing).
+      basics(w, what, true, c.nativeSidecars === true);
       egress(w, what, j.egress);
       calls(w, what, j.dependsOn);
     }

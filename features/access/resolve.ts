@@ -120,7 +120,8 @@ export function redisEndpoint(
     selector: redis.selector,
     serviceAccount: pod.serviceAccountName ?? 'default',
     ports: [REDIS_PORT, SENTINEL_PORT],
-    hosts: [host(redis.name), host(redis.headlessServiceName)],
+    // The sentinels, the pods by name (the master), and the region's Service (a secondary region's reads).
+    hosts: [host(redis.name), host(redis.headlessServiceName), ...(redis.crossRegionServiceName ? [host(redis.crossRegionServiceName)] : [])],
     peers: true,
     peerHosts: across.upstream ? [across.upstream] : [],
     // Replication from the other regions arrives through the east-west gateway, with the

@@ -66,7 +66,8 @@ export interface RedisSentinelProps {
   readonly upstream?: string;
   /**
    * Renders `<name>-<region>` (redis port, ready pods): the name the other regions' replicas
-   * dial. In Istio's multi-primary mesh every cluster knows it, and their sidecars reach it
+   * dial, and this region's clients read from when it is a secondary. In Istio's
+   * multi-primary mesh every cluster knows it, and the other regions' sidecars reach it
    * through this cluster's east-west gateway with mutual TLS, keeping the replicas' identity
    * (which the group's AuthorizationPolicies admit). Needs `region`.
    * @default false
@@ -98,6 +99,14 @@ const SCRIPT_DIR = path.join(__dirname, 'scripts');
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
+ * The Service `<name>-<region>` over a group's ready pods: what the region's own clients read
+ * from (a secondary region) and what the fleet exports for the other regions to replicate from.
+ */
+export function redisReadServiceName(name: string, region: string): string {
+  return `${name}-${region}`;
+}
+
+/**
  * Redis with Sentinel in one region cluster: a StatefulSet whose pods each run redis and a
  * sentinel, a headless Service for their stable hostnames, a Service for Sentinel clients,
  * a ConfigMap with the configuration and start scripts, a PodDisruptionBudget and, for
@@ -126,7 +135,7 @@ export class RedisSentinel extends Construct {
   public readonly storage: Size;
   public readonly selector: Record<string, string>;
   public readonly headlessServiceName: string;
-  /** The Service the other regions replicate from, when `crossRegionService`. */
+  /** The region's Service (`<name>-<region>`), when `crossRegionService`. */
   public readonly crossRegionServiceName?: string;
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
 
@@ -186,7 +195,7 @@ export class RedisSentinel extends Construct {
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
       fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
-    this.crossRegionServiceName = props.crossRegionService ? `${props.name}-${props.region}` : undefined;
+    this.crossRegionServiceName = props.crossRegionService ? redisReadServiceName(props.name, props.region!) : undefined;
 
     this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
     const labels = { ...props.labels, ...this.selector };
