@@ -33,7 +33,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { Observability } from '../features/observability/observability';
+import { addObservability, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
@@ -49,6 +49,9 @@ export class RegionChart extends Chart {
   public readonly cluster: ClusterPlan;
   /** The workloads the access policies are derived from. */
   private readonly endpoints: MeshEndpoint[] = [];
+  /** The stable workload of each service and each Redis group, by name, for the constructs that read them. */
+  private readonly services = new Map<string, ScrapedWorkload>();
+  private readonly redisGroups = new Map<string, ScrapedWorkload>();
 
   constructor(scope: Construct, id: string, props: RegionChartProps) {
     const c = props.cluster;
@@ -118,6 +121,7 @@ export class RegionChart extends Chart {
       });
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstream: redis.upstream }));
+      this.redisGroups.set(name, sentinel);
     }
 
     // Services of the platform that run in other regions only: callers here reach them through the east-west gateways.
@@ -137,7 +141,7 @@ export class RegionChart extends Chart {
     }
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, { ...platform.mesh, dns: dnsPeers(c) });
     // Scraping, rules and dashboards read the workloads above: created after them.
-    new Observability(this, 'Observability', { cluster: c });
+    addObservability(this, c, { services: this.services, redis: this.redisGroups });
 
     addSyncWaves(this);
   }
@@ -244,8 +248,6 @@ export class RegionChart extends Chart {
       env: { ...svc.env, ...redis.env },
       secretEnv,
       replicas: svc.replicas,
-      autoscaled: svc.autoscaled,
-      minReplicas: scaling?.min,
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
@@ -253,6 +255,7 @@ export class RegionChart extends Chart {
       writablePaths: svc.writablePaths,
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
+    this.services.set(name, workload);
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
     this.endpoints.push({
       ref: name,
@@ -300,9 +303,7 @@ export class RegionChart extends Chart {
         });
       }
       new Autoscaler(this, `${name}-Autoscaler`, {
-        name,
-        namespace: svc.namespace,
-        target: workload.name,
+        target: workload,
         minReplicas: scaling.min,
         maxReplicas: scaling.max,
         cpuUtilization: scaling.cpuUtilization,

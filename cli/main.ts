@@ -11,6 +11,7 @@ import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError,
 import { runDiff } from './diff';
 import { runPromote } from './promote';
 import { runFlows } from './flows';
+import { runPromoteEnv } from './promote-env';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -130,6 +131,17 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('--dist <dir>', 'rendered folder', path.join(ROOT, 'dist'))
     .action((platform: string | undefined, env: string | undefined, o: { quiet?: boolean; dist: string }) => {
       code = runFlows({ root: ROOT, dist: path.resolve(o.dist), platform, env, quiet: o.quiet }, io);
+    });
+
+  program
+    .command('promote-env')
+    .description("move ENV's branch to what the environment it promotes from runs (fast-forward only), printing what changes per cluster")
+    .argument('<platform>')
+    .argument('<env>')
+    .option('--revision <rev>', "a commit of the source environment's history (default: its head)")
+    .option('--dry-run', 'print what would change; move nothing')
+    .action((platform: string, env: string, o: { revision?: string; dryRun?: boolean }) => {
+      code = runPromoteEnv({ root: ROOT, platform, env, revision: o.revision, dryRun: o.dryRun }, io);
     });
 
   program

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { dnsLabel, gcpProject } from '../kernel/schema';
 import { Egress, JwtIssuer, Mesh, Namespace, ServiceAuth } from '../features/access/schema';
 import { Autoscaling, autoscalingIssues, MAX_AUTOSCALED_NAME } from '../features/autoscaling/schema';
-import { GitOps, githubRepository } from '../features/gitops/schema';
+import { GitOps, githubRepository, Rollout } from '../features/gitops/schema';
 import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/observability/schema';
 import { Previews } from '../features/previews/schema';
 import { rateLimitIssues } from '../features/rate-limit/rules';
@@ -229,6 +229,8 @@ export const Platform = z
     /** HTTPS entry through the GCP global load balancer. @default - no ingress */
     ingress: Ingress.optional(),
     gitops: GitOps,
+    /** How a change reaches this environment and its regions (docs/rollout.md). @default - promoted from the environment before it, regions in waves */
+    rollout: Rollout.prefault({}),
     mesh: Mesh.default(Mesh.parse({})),
     policy: Policy.default({ minReplicas: 1 }),
     /** An environment per pull request, from one environment as template. @default - none */

@@ -4,7 +4,7 @@
  * look into, a method and path), with the name it dials when the mesh routes it.
  */
 import type { ClusterPlan, EnvironmentPlan } from '../../model/plan';
-import { REDIS_EXPORTER_PORT } from '../../features/observability/observability';
+import { REDIS_EXPORTER_PORT } from '../../features/observability/resolve';
 
 export type SystemRole =
   /** The platform's Istio ingress gateway: the internet edge, identity `<ingressGateway.serviceAccount>`. */
