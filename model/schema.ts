@@ -17,6 +17,7 @@ import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/o
 import { Previews } from '../features/previews/schema';
 import { rateLimitIssues } from '../features/rate-limit/rules';
 import { Redis, redisClientIssues } from '../features/redis/schema';
+import { envSecretIssues, NotSecret } from '../features/secrets/schema';
 import { Canary, Expose, Ingress, Routing, TrafficPolicy } from '../features/traffic/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import {
@@ -121,8 +122,10 @@ export const Service = z
     writablePaths: z.array(writablePath).default([]),
     resources: Resources.default(Resources.parse({})),
     probes: Probes.default({}),
-    /** Plain configuration; never a secret value. */
+    /** Plain configuration; never a secret value (a secret-looking value is refused: see notSecret). */
     env: EnvVars.default({}),
+    /** Variables of `env` that look like secrets but are not. @default [] */
+    notSecret: NotSecret,
     /** Environment variables whose values come from GCP Secret Manager through External Secrets. */
     secrets: SecretEnvVars.default({}),
     /** A fixed number of replicas; exclusive with `autoscaling`. @default 2 when not autoscaled */
@@ -178,8 +181,10 @@ export const Service = z
       }
     }
     for (const name of Object.keys(s.secrets)) {
-      if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
+      if (name in s.env)
+        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: s.env[name] });
     }
+    envSecretIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     checkServiceTraffic(s, ctx);
     probeIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     if (s.expose && s.ports.length === 0) {
@@ -239,6 +244,9 @@ export const Platform = z
     monitoring: Monitoring.prefault({}),
   })
   .superRefine((p, ctx) => {
+    for (const [name, job] of Object.entries(p.jobs)) {
+      envSecretIssues(job).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
+    }
     const regions = Object.keys(p.regions);
     const primaries = regions.filter((r) => p.regions[r].role === 'primary');
     if (primaries.length !== 1) {
