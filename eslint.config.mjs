@@ -32,7 +32,7 @@ export default tseslint.config(
       'features/*/checks.ts',
       'features/observability/dashboards.ts',
       'features/previews/previews.ts',
-      // Resolves an environment's rollout from the spec (a resolve step under another name).
+      // The rollout plan of an environment (resolved from the spec), not a construct.
       'features/gitops/rollout.ts',
     ],
     rules: {
