@@ -287,7 +287,13 @@ export class EnvironmentWorld {
         principal: mtls ? fromWorld!.principal(src) : undefined,
         sourceIp: viaGateway ? toWorld!.podsOf({ kind: 'system', region: toWorld!.region, role: 'east-west-gateway' })[0].ip : src.ip,
         port: flow.port,
-        http: flow.http && { method: flow.http.method, path: flow.http.path, host: flow.host, requestPrincipal: flow.http.requestPrincipal },
+        http: flow.http && {
+          method: flow.http.method,
+          path: flow.http.path,
+          host: flow.host,
+          requestPrincipal: flow.http.requestPrincipal,
+          claims: flow.http.claims,
+        },
       };
       const v = authorize(toWorld!.istio, t, request);
       if (!v.allowed || t === targets[targets.length - 1]) {

@@ -5,6 +5,7 @@
  */
 import type { ClusterPlan, EnvironmentPlan } from '../../model/plan';
 import { REDIS_EXPORTER_PORT } from '../../features/observability/resolve';
+import { pushServiceAccount, taskPush } from '../../features/autoscaling/rules';
 
 export type SystemRole =
   /** The platform's Istio ingress gateway: the internet edge, identity `<ingressGateway.serviceAccount>`. */
@@ -40,7 +41,7 @@ export interface Flow {
   /** The host the client dials when the mesh routes the connection (checked against its Sidecar). */
   readonly host?: string;
   /** An HTTP request (the policies may look at its method and path, and the end user's validated token). */
-  readonly http?: { readonly method: string; readonly path: string; readonly requestPrincipal?: string };
+  readonly http?: { readonly method: string; readonly path: string; readonly requestPrincipal?: string; readonly claims?: Readonly<Record<string, string>> };
   /** Why the flow exists, in the spec's terms. */
   readonly why: string;
 }
@@ -240,6 +241,7 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
         });
       }
       if (s.expose && platform.ingress) {
+        const pushed = taskPush(s);
         const port = s.expose.port ? s.ports.find((p) => p.name === s.expose!.port)! : s.ports.find((p) => p.protocol !== 'tcp')!;
         for (const region of servingRegions(env, name)) {
           if (region !== c.region && !failsOver(env, name) && !s.crossRegion) continue;
@@ -251,7 +253,10 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
               port: port.port,
               protocol: 'TCP',
               host: svcHost(name, s.namespace),
-              http: { method: 'GET', path, requestPrincipal: s.auth ? END_USER : undefined },
+              // A queue pushing to the service presents Google's token for the queue's account.
+              http: pushed
+                ? { method: 'GET', path, requestPrincipal: END_USER, claims: { email: pushServiceAccount(pushed, platform.project) } }
+                : { method: 'GET', path, requestPrincipal: s.auth ? END_USER : undefined },
               why:
                 region === c.region
                   ? `the ingress gateway routes ${path} to ${name}`
