@@ -130,7 +130,7 @@ describe('meridian promote', () => {
     const result = promote(root, 'nosuch', 'prod', 'us-east1');
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^platforms\/nosuch\.ts: no such platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: nothing was changed$/);
+    expect(result.err).toMatch(/^platforms\/: has no platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: nothing was changed$/);
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
 
