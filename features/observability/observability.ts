@@ -10,7 +10,17 @@ import { ScrapeAccess } from '../access/scrape-access';
 import { parseDuration } from '../../kernel/units';
 import { LABEL_REGION } from '../../kernel/labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
-import { clusterRuleGroups, redisJob, redisRuleGroups, sentinelJob, serviceRuleGroups, workloadRuleGroups } from './rules';
+import {
+  clusterRuleGroups,
+  GATEWAY_SCRAPE,
+  gatewayRuleGroups,
+  KEDA_SCRAPE,
+  redisJob,
+  redisRuleGroups,
+  sentinelJob,
+  serviceRuleGroups,
+  workloadRuleGroups,
+} from './rules';
 
 export * from './dashboards';
 export * from './rules';
@@ -21,6 +31,12 @@ export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT }
 export const ISTIO_METRICS_PORT = 15020;
 /** The PodMonitoring of the Istio sidecars in each namespace. */
 export const ISTIO_SCRAPE = 'istio-proxies';
+/** The PodMonitoring of the east-west gateway in its namespace. */
+export const EAST_WEST_SCRAPE = 'istio-eastwestgateway';
+/** What istio-agent serves on 15020 `/stats/prometheus`: Istio's standard metrics and Envoy's own. */
+export const ISTIO_METRICS = ['istio_*', 'envoy_*'];
+/** KEDA's operator metrics port (its controller-runtime metrics server, `--metrics-bind-address=:8080`). */
+export const KEDA_METRICS_PORT = 8080;
 /** The namespace-level Rules (pods, autoscalers) in each namespace. */
 export const WORKLOAD_RULES = 'meridian-workloads';
 
@@ -60,6 +76,7 @@ export class Observability extends Construct {
         selector: { 'security.istio.io/tlsMode': 'istio' },
         endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
         podLabels,
+        metrics: ISTIO_METRICS,
       });
       if (!m.rules) continue;
       new AlertRules(this, `Workloads-${ns}`, { name: WORKLOAD_RULES, namespace: ns, groups: workloadRuleGroups(ns, c), runbookBaseUrl, ruleLabels });
@@ -118,7 +135,48 @@ export class Observability extends Construct {
       new GrafanaDashboard(this, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
     }
 
-    if (m.rules) new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+    if (!m.rules) return;
+    new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+
+    // The gateways' own Envoy (installed by the platform team): what reaches the cluster from
+    // the load balancer and from the other regions, and the calls the ingress gateway makes.
+    const mesh = platform.mesh;
+    new MetricsScrape(this, 'IngressGateway-Metrics', {
+      name: GATEWAY_SCRAPE,
+      namespace: mesh.ingressGateway.namespace,
+      selector: mesh.ingressGateway.labels,
+      endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+      metrics: ISTIO_METRICS,
+    });
+    if (c.multiRegion) {
+      new MetricsScrape(this, 'EastWestGateway-Metrics', {
+        name: EAST_WEST_SCRAPE,
+        namespace: mesh.eastWestGateway.namespace,
+        selector: mesh.eastWestGateway.labels,
+        endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+        metrics: ISTIO_METRICS,
+      });
+    }
+    const gatewayGroups = gatewayRuleGroups(c);
+    if (gatewayGroups.length > 0) {
+      new AlertRules(this, 'IngressGateway-Rules', {
+        name: `${platform.name}-gateway`,
+        namespace: mesh.ingressGateway.namespace,
+        groups: gatewayGroups,
+        runbookBaseUrl,
+        ruleLabels,
+      });
+    }
+    if (Object.values(c.services).some((s) => s.autoscaled)) {
+      // KEDA's operator runs in its own namespace and reports on every ScaledObject: one
+      // scrape of the cluster, whose series keep the ScaledObject's namespace.
+      new MetricsScrape(this, 'Keda-Metrics', {
+        name: KEDA_SCRAPE,
+        selector: { app: 'keda-operator' },
+        endpoints: [{ port: KEDA_METRICS_PORT, path: '/metrics' }],
+        metrics: ['keda_*'],
+      });
+    }
   }
 
   /** The Rules and ClusterRules objects rendered, for tests and tools. */
