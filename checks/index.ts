@@ -12,7 +12,7 @@ import { Cluster, groupClusters, KObject, Problem } from './objects';
 import { namespaceBaselineProblems, policyReferenceProblems } from '../features/access/checks';
 import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
-import { routingProblems } from '../features/traffic/checks';
+import { regexProblems, routingProblems } from '../features/traffic/checks';
 import { promqlProblems } from '../features/observability/checks';
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
@@ -58,6 +58,7 @@ export function validateObjects(
     for (const p of shielded(() => podSecurityProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
     if (manifest.kind === 'ScaledObject') for (const p of shielded(() => scaledObjectProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
     for (const p of promqlProblems(manifest)) problems.push({ ...id, ...p });
+    for (const p of regexProblems(manifest)) problems.push({ ...id, ...p });
   }
   problems.push(...kedaProblemsAcross(objects));
   const reported = new Set(objects.map((o) => o.file));

@@ -258,11 +258,18 @@ export class GatewayRateLimit extends Construct {
   }
 }
 
-/** An RE2 expression matching a `:path` (query string included) that starts with one of `prefixes` or is one of `exact`. */
+/**
+ * An RE2 expression for a `:path` (query string included) that starts with one of `prefixes`
+ * or is one of `exact`, possibly followed by a query string. Envoy matches `safe_regex` with
+ * RE2::FullMatch (kernel/re2.ts), so the expression spells out the rest of the path: a bare
+ * prefix would match that exact path only.
+ */
 export function pathRegex(prefixes: string[], exact: string[] = []): string {
   const quote = (p: string) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const alternatives = [...[...new Set(prefixes)].sort().map(quote), ...[...new Set(exact)].sort().map((p) => `${quote(p)}(?:\\?|$)`)];
-  return `^(?:${alternatives.join('|')})`;
+  const group = (ps: string[]) => `(?:${[...new Set(ps)].sort().map(quote).join('|')})`;
+  const alternatives = [...(prefixes.length > 0 ? [`${group(prefixes)}.*`] : []), ...(exact.length > 0 ? [`${group(exact)}(?:\\?.*)?`] : [])];
+  // (?s): `.` takes any byte, newline included, as a prefix does.
+  return `(?s)${alternatives.join('|')}`;
 }
 
 /** Envoy stat names: letters, digits and "_". */

@@ -7,6 +7,8 @@
  */
 import * as path from 'node:path';
 import { at, Cluster, Json, Located, matchesLabels, Problem, problem, showSelector } from '../../checks/objects';
+import type { FieldProblem } from '../../checks/schema';
+import { re2Error } from '../../kernel/re2';
 
 /** Istio's default DNS domain suffix of Kubernetes Services. */
 export const SERVICE_SUFFIX = '.svc.cluster.local';
@@ -184,4 +186,31 @@ function subsetSelectsPods(environment: readonly Cluster[], host: string, labels
 
 function envName(cluster: Cluster): string {
   return path.dirname(cluster.folder);
+}
+
+/**
+ * Every regex Envoy will evaluate compiles in RE2: Istio's StringMatch `regex` and
+ * `uriRegexRewrite.match` in networking.istio.io objects, `safe_regex.regex` in EnvoyFilter
+ * patches. Envoy rejects the whole listener or route configuration with one bad expression, so
+ * synth (and `meridian validate`) refuse it first.
+ */
+export function regexProblems(manifest: Record<string, unknown>): FieldProblem[] {
+  if (!String(manifest.apiVersion ?? '').startsWith('networking.istio.io/')) return [];
+  const problems: FieldProblem[] = [];
+  const walk = (value: unknown, pointer: (string | number)[]) => {
+    if (Array.isArray(value)) return value.forEach((v, i) => walk(v, [...pointer, i]));
+    if (value === null || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value)) {
+      const regex = typeof v === 'string' && (k === 'regex' || (k === 'match' && pointer[pointer.length - 1] === 'uriRegexRewrite'));
+      if (!regex) {
+        walk(v, [...pointer, k]);
+        continue;
+      }
+      const error = re2Error(v);
+      if (error !== undefined)
+        problems.push({ path: at('', ...pointer, k), message: `${JSON.stringify(v)} is not a regex RE2 (Envoy's engine) accepts: ${error}` });
+    }
+  };
+  walk(manifest.spec, ['spec']);
+  return problems;
 }

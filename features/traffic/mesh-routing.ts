@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { DestinationRule, VirtualService } from '../../imports/networking.istio.io';
 import { formatDuration } from '../../kernel/units';
+import { re2Error } from '../../kernel/re2';
 
 export interface MeshRetries {
   /** Attempts after the first try. @default 3 */
@@ -227,6 +228,14 @@ export class MeshRouting extends Construct {
       for (const r of routes) {
         if (seen.has(r.name)) fail(`${where} route ${r.name} is declared twice`);
         seen.add(r.name);
+        for (const m of r.match ?? []) {
+          for (const h of Object.keys(m.headers ?? {}))
+            if (!HEADER.test(h)) fail(`${where} route ${r.name}: header name "${h}" is not a valid HTTP header name`);
+          for (const [h, re] of Object.entries(m.headers ?? {})) {
+            const error = re2Error(re);
+            if (error !== undefined) fail(`${where} route ${r.name}: header ${h} regex ${JSON.stringify(re)} is not valid RE2 (Envoy's engine): ${error}`);
+          }
+        }
         if (r.split === undefined) continue;
         const total = r.split.reduce((sum, d) => sum + d.weight, 0);
         const shown = r.split.map((d) => `${d.subset}=${d.weight}`).join(', ');
@@ -235,10 +244,6 @@ export class MeshRouting extends Construct {
           if (!names.has(d.subset))
             fail(`${where} route ${r.name} sends to subset ${d.subset}, which is not declared (subsets: ${[...names].join(', ') || 'none'})`);
           if (!Number.isInteger(d.weight) || d.weight < 0) fail(`${where} route ${r.name}: weight of ${d.subset} (${d.weight}) must be a whole number >= 0`);
-        }
-        for (const m of r.match ?? []) {
-          for (const h of Object.keys(m.headers ?? {}))
-            if (!HEADER.test(h)) fail(`${where} route ${r.name}: header name "${h}" is not a valid HTTP header name`);
         }
       }
     };

@@ -1,6 +1,8 @@
 import { Duration } from 'cdk8s';
 import { GatewayRateLimit, GatewayRateLimitProps, pathRegex } from '../../../features';
 import { manifests, only, testChart } from '../../helpers';
+import { re2FullMatch } from '../../../kernel/re2';
+import { chargedRules } from './envoy-model';
 
 type Any = any;
 
@@ -25,8 +27,8 @@ function hostConfig(host: string, props: Partial<GatewayRateLimitProps> = {}): A
 }
 const ruleAction = (config: Any, rule: string): Any =>
   config.rate_limits.map((r: Any) => r.actions[0].header_value_match).find((m: Any) => m.descriptor_value === rule);
-/** Whether RE2 (here: JS, same syntax for these expressions) matches the `:path`. */
-const matches = (regex: string, path: string) => new RegExp(regex).test(path);
+/** Whether Envoy matches the `:path` with the regex: RE2::FullMatch, the real RE2. */
+const matches = (regex: string, path: string) => re2FullMatch(regex, path);
 
 describe('GatewayRateLimit', () => {
   test('default output', () => {
@@ -109,11 +111,18 @@ describe('GatewayRateLimit', () => {
   test('health-check paths are exempt exactly, exempt prefixes as prefixes', () => {
     const config = hostConfig('shop.example.com', { healthCheckPaths: ['/healthz/ready', '/health/ready'], exemptPaths: ['/status'] });
     const [limited, exempt] = ruleAction(config, 'default').headers;
-    expect(limited.string_match.safe_regex.regex).toBe('^(?:/)');
+    expect(limited.string_match.safe_regex.regex).toBe('(?s)(?:/).*');
     expect(exempt.invert_match).toBe(true);
     const regex = exempt.string_match.safe_regex.regex;
     for (const path of ['/healthz/ready', '/health/ready', '/health/ready?full=1', '/status', '/status/db']) expect(matches(regex, path)).toBe(true);
     for (const path of ['/health/readyz', '/api/health/ready', '/', '/stat']) expect(matches(regex, path)).toBe(false);
+    expect(['/', '/cart/7?x=1', '/health/ready', '/health/ready?full=1', '/status/db'].map((p) => chargedRules(config, p))).toEqual([
+      ['default'],
+      ['default'],
+      [],
+      [],
+      [],
+    ]);
   });
 
   test('a longer prefix of another rule takes its requests; each rule has its own bucket', () => {
@@ -124,8 +133,14 @@ describe('GatewayRateLimit', () => {
       ],
     });
     const base = ruleAction(config, 'default').headers;
-    expect(base[1]).toMatchObject({ invert_match: true, string_match: { safe_regex: { regex: '^(?:/api/chat)' } } });
-    expect(ruleAction(config, 'chat').headers).toEqual([{ name: ':path', string_match: { safe_regex: { regex: '^(?:/api/chat)' } } }]);
+    expect(base[1]).toMatchObject({ invert_match: true, string_match: { safe_regex: { regex: '(?s)(?:/api/chat).*' } } });
+    expect(ruleAction(config, 'chat').headers).toEqual([{ name: ':path', string_match: { safe_regex: { regex: '(?s)(?:/api/chat).*' } } }]);
+    expect(['/api/chat', '/api/chat/rooms/9?since=1', '/api/users', '/'].map((p) => chargedRules(config, p))).toEqual([
+      ['chat'],
+      ['chat'],
+      ['default'],
+      ['default'],
+    ]);
     expect(config.descriptors.map((d: Any) => [d.entries[0].value, d.token_bucket])).toEqual([
       ['default', { max_tokens: 10, tokens_per_fill: 10, fill_interval: '1s' }],
       ['chat', { max_tokens: 80, tokens_per_fill: 50, fill_interval: '10s' }],
@@ -147,8 +162,10 @@ describe('GatewayRateLimit', () => {
   });
 
   test('path prefixes are quoted for RE2', () => {
-    expect(pathRegex(['/a.b', '/c(1)+'], ['/x?y'])).toBe('^(?:/a\\.b|/c\\(1\\)\\+|/x\\?y(?:\\?|$))');
+    expect(pathRegex(['/a.b', '/c(1)+'], ['/x?y'])).toBe('(?s)(?:/a\\.b|/c\\(1\\)\\+).*|(?:/x\\?y)(?:\\?.*)?');
     expect(matches(pathRegex(['/a.b']), '/aXb')).toBe(false);
+    expect(matches(pathRegex(['/a.b']), '/a.b/c\nd')).toBe(true);
+    expect(matches(pathRegex([], ['/x?y']), '/x?yz')).toBe(false);
   });
 
   test('fails when there is no rule', () => {

@@ -2,6 +2,8 @@ import { loadAll } from '../../../model';
 import { render } from '../../../synth/render';
 import { formatProblem, validateObjects } from '../../../checks';
 import { ROOT } from '../../helpers';
+import { re2FullMatch } from '../../../kernel/re2';
+import { chargedRules } from './envoy-model';
 
 type Any = any;
 
@@ -41,8 +43,32 @@ describe('PushNchat: per-client rate limits at the ingress gateway (seed 003)', 
   test('health checks through the load balancer are never limited', () => {
     const f = filters[0];
     const regex = hostConfig(f, 'api.pushnchat.example.com').rate_limits[0].actions[0].header_value_match.headers[1].string_match.safe_regex.regex;
-    for (const path of ['/health/ready', '/health/live', '/api/health', '/healthz/ready']) expect(new RegExp(regex).test(path)).toBe(true);
-    expect(new RegExp(regex).test('/api/listings')).toBe(false);
+    for (const path of ['/health/ready', '/health/live', '/api/health', '/healthz/ready', '/health/ready?full=1']) expect(re2FullMatch(regex, path)).toBe(true);
+    expect(re2FullMatch(regex, '/api/listings')).toBe(false);
+  });
+
+  test('each request is charged to exactly the limit of its longest prefix, as Envoy matches paths (RE2 full match)', () => {
+    const f = filters.find((x) => x.path === 'pushnchat/prod/africa-south1/istio-ingress/envoyfilter-pushnchat-ratelimit.yaml')!;
+    const api = hostConfig(f, 'api.pushnchat.example.com');
+    const charged = (config: Any, paths: string[]) => Object.fromEntries(paths.map((p) => [p, chargedRules(config, p)]));
+    // Before: ^(?:/api/messages) matched only the exact path, so /api/messages/17 fell to the host-wide bucket.
+    expect(charged(api, ['/api/messages', '/api/messages/17', '/api/messages?since=42', '/api/users/42', '/api/users?page=2', '/', '/api/messagesX'])).toEqual({
+      '/api/messages': ['messages'],
+      '/api/messages/17': ['messages'],
+      '/api/messages?since=42': ['messages'],
+      '/api/users/42': ['api'],
+      '/api/users?page=2': ['api'],
+      '/': ['api'],
+      // A prefix, as Istio's uri.prefix: no path-segment boundary.
+      '/api/messagesX': ['messages'],
+    });
+    expect(charged(api, ['/health/ready', '/health/ready?full=1', '/healthz/ready'])).toEqual({
+      '/health/ready': [],
+      '/health/ready?full=1': [],
+      '/healthz/ready': [],
+    });
+    expect(chargedRules(hostConfig(f, 'admin.pushnchat.example.com'), '/users/7/ban?reason=spam')).toEqual(['admin']);
+    expect(chargedRules(hostConfig(f, 'app.pushnchat.example.com'), '/chat/42')).toEqual(['default']);
   });
 
   test('the objects pass strict schema validation and the AppProject allows EnvoyFilter', () => {

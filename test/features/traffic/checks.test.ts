@@ -1,5 +1,6 @@
 import { durationMillis } from '../../../checks/durations';
 import { EAST, Fixture, GOOD, problemsAfter } from '../../checks/fixture';
+import { regexProblems } from '../../../features/traffic/checks';
 
 const VS = `${EAST}/shop/web.yaml: VirtualService shop/web`;
 const DR = `${EAST}/shop/web.yaml: DestinationRule shop/web`;
@@ -171,5 +172,32 @@ describe('VirtualServices bound to a Gateway', () => {
         f.get('VirtualService', 'web').spec.gateways = ['istio-ingress/shop-gw'];
       }),
     ).toEqual([`${VS}: spec.gateways[0]: Gateway istio-ingress/shop-gw is not rendered in this cluster`]);
+  });
+});
+
+describe('regexes Envoy evaluates compile in RE2', () => {
+  test('fails when a VirtualService header match is not RE2 (a backreference); a valid uri regex passes', () => {
+    expect(
+      problemsAfter((f) => {
+        f.get('VirtualService', 'web').spec.http[0].match = [{ headers: { 'x-client-region': { regex: '(DE)\\1' } }, uri: { regex: '/api/[0-9]+' } }];
+      }),
+    ).toEqual([
+      `${VS}: spec.http[0].match[0].headers.x-client-region.regex: "(DE)\\\\1" is not a regex RE2 (Envoy's engine) accepts: invalid escape sequence: \\1`,
+    ]);
+  });
+
+  test("fails when an EnvoyFilter's safe_regex is not RE2 (a lookahead)", () => {
+    const filter = {
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'EnvoyFilter',
+      metadata: { name: 'f', namespace: 'istio-ingress' },
+      spec: { configPatches: [{ patch: { value: { headers: [{ name: ':path', string_match: { safe_regex: { regex: '/a(?=b)' } } }] } } }] },
+    };
+    expect(regexProblems(filter)).toEqual([
+      {
+        path: 'spec.configPatches[0].patch.value.headers[0].string_match.safe_regex.regex',
+        message: '"/a(?=b)" is not a regex RE2 (Envoy\'s engine) accepts: invalid perl operator: (?=',
+      },
+    ]);
   });
 });

@@ -188,3 +188,11 @@ describe('MeshRouting', () => {
     );
   });
 });
+
+describe('MeshRouting: regexes are RE2, as Envoy compiles them', () => {
+  test('fails when a header regex is not RE2 (a lookahead)', () => {
+    expect(() => render({ routes: [{ name: 'geo', match: [{ prefix: '/', headers: { 'X-Client-Region': '(?!US)..' } }] }] })).toThrow(
+      "MeshRouting 'api': mesh route geo: header X-Client-Region regex \"(?!US)..\" is not valid RE2 (Envoy's engine): invalid perl operator: (?!",
+    );
+  });
+});
