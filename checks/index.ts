@@ -14,6 +14,7 @@ import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
 import { regexProblems, routingProblems } from '../features/traffic/checks';
 import { promqlProblems } from '../features/observability/checks';
+import { blindRuleProblems, doubleIngestionProblems } from '../features/observability/scope-checks';
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
 
@@ -126,6 +127,8 @@ export const CLUSTER_CHECKS: readonly ((cluster: Cluster) => Problem[])[] = [
   workloadProblems,
   policyReferenceProblems,
   namespaceBaselineProblems,
+  blindRuleProblems,
+  doubleIngestionProblems,
 ];
 
 export function crossReferenceProblems(cluster: Cluster): Problem[] {

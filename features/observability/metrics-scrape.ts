@@ -69,7 +69,8 @@ export class MetricsScrape extends Construct {
     this.name = props.name;
     this.namespace = props.namespace;
     this.job = props.name;
-    for (const m of props.metrics ?? []) if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*(\*)?$/.test(m)) fail(`metrics: "${m}" is not a metric name or a family such as istio_*`);
+    for (const m of props.metrics ?? [])
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*(\*)?$/.test(m)) fail(`metrics: "${m}" is not a metric name or a family such as istio_*`);
     if (Object.keys(props.selector).length === 0) fail('selector is empty: it would scrape every pod of the namespace');
     if (props.endpoints.length === 0) fail('endpoints is empty');
     const ports = new Set<string>();

@@ -109,6 +109,7 @@ export class Observability extends Construct {
         namespace: redis.namespace,
         selector,
         endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/metrics' }],
+        metrics: ['redis_*'],
       });
       // The same exporter reads the pod's sentinel through its multi-target endpoint.
       new MetricsScrape(this, `Redis-${name}-SentinelMetrics`, {
@@ -116,6 +117,7 @@ export class Observability extends Construct {
         namespace: redis.namespace,
         selector,
         endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
+        metrics: ['redis_*'],
       });
       new ScrapeAccess(this, `Redis-${name}-ScrapeAccess`, {
         name: redisJob(name),
@@ -141,13 +143,15 @@ export class Observability extends Construct {
     // The gateways' own Envoy (installed by the platform team): what reaches the cluster from
     // the load balancer and from the other regions, and the calls the ingress gateway makes.
     const mesh = platform.mesh;
-    new MetricsScrape(this, 'IngressGateway-Metrics', {
-      name: GATEWAY_SCRAPE,
-      namespace: mesh.ingressGateway.namespace,
-      selector: mesh.ingressGateway.labels,
-      endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
-      metrics: ISTIO_METRICS,
-    });
+    if (platform.ingress) {
+      new MetricsScrape(this, 'IngressGateway-Metrics', {
+        name: GATEWAY_SCRAPE,
+        namespace: mesh.ingressGateway.namespace,
+        selector: mesh.ingressGateway.labels,
+        endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+        metrics: ISTIO_METRICS,
+      });
+    }
     if (c.multiRegion) {
       new MetricsScrape(this, 'EastWestGateway-Metrics', {
         name: EAST_WEST_SCRAPE,

@@ -69,7 +69,13 @@ function renderedRules(envs: readonly EnvironmentPlan[]): RenderedCluster[] {
     if (!env.platform.monitoring.rules) continue;
     for (const cluster of env.clusters) {
       const key = `${env.platform.name}/${env.env}/${cluster.region}`;
-      byKey.set(key, { key, cluster, where: { projectId: env.platform.project, location: cluster.gcpRegion, cluster: cluster.cluster }, files: [], scrapes: [] });
+      byKey.set(key, {
+        key,
+        cluster,
+        where: { projectId: env.platform.project, location: cluster.gcpRegion, cluster: cluster.cluster },
+        files: [],
+        scrapes: [],
+      });
     }
   }
   for (const f of render(envs).files) {
@@ -219,7 +225,13 @@ function service(s: Subject, c: ClusterPlan) {
   if (!svc) throw new Error(`no service ${name} in ${c.cluster}`);
   return { name, ns: svc.namespace, svc };
 }
-const served = (name: string, ns: string) => ({ namespace: ns, job: ISTIO_SCRAPE, reporter: 'destination', destination_workload_namespace: ns, destination_workload: name });
+const served = (name: string, ns: string) => ({
+  namespace: ns,
+  job: ISTIO_SCRAPE,
+  reporter: 'destination',
+  destination_workload_namespace: ns,
+  destination_workload: name,
+});
 const otherCluster = (c: ClusterPlan) => {
   const region = Object.keys(c.platform.regions).find((r) => r !== c.region)!;
   return c.platform.regions[region].cluster ?? `${c.platform.name}-${c.env}-${region}`;
@@ -643,7 +655,8 @@ const FIXTURES: Record<string, Fixture> = {
     const ns = s.namespace!;
     const hpa = kedaHpa('web');
     const replicas = (current: number): Series => ({
-      [g.sel('kube_horizontalpodautoscaler_status_current_replicas', { namespace: ns, job: 'kube-state-metrics', horizontalpodautoscaler: hpa })]: gauge(current),
+      [g.sel('kube_horizontalpodautoscaler_status_current_replicas', { namespace: ns, job: 'kube-state-metrics', horizontalpodautoscaler: hpa })]:
+        gauge(current),
       [g.sel('kube_horizontalpodautoscaler_spec_max_replicas', { namespace: ns, job: 'kube-state-metrics', horizontalpodautoscaler: hpa })]: gauge(20),
     });
     return [
@@ -686,7 +699,14 @@ const FIXTURES: Record<string, Fixture> = {
     const requests = (after: number): Series =>
       Object.fromEntries(
         ['a', 'b'].map((p) => [
-          g.sel('kube_pod_container_resource_requests', { namespace: 'marketplace', job: 'kube-state-metrics', pod: `web-${p}`, container: 'web', resource: 'cpu', unit: 'core' }),
+          g.sel('kube_pod_container_resource_requests', {
+            namespace: 'marketplace',
+            job: 'kube-state-metrics',
+            pod: `web-${p}`,
+            container: 'web',
+            resource: 'cpu',
+            unit: 'core',
+          }),
           (n: number) => `5x300 ${fmt(after / 2)}x${n - 301}`,
         ]),
       );
