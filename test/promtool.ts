@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const PROMTOOL_TIMEOUT_MS = 120_000;
+export const PROMTOOL_TIMEOUT_MS = 300_000;
 
 function onPath(program: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {

@@ -12,6 +12,7 @@ import { LABEL_REGION } from '../../kernel/labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
 import {
   clusterRuleGroups,
+  cronJobRuleGroups,
   GATEWAY_SCRAPE,
   gatewayRuleGroups,
   KEDA_SCRAPE,
@@ -37,6 +38,8 @@ export const EAST_WEST_SCRAPE = 'istio-eastwestgateway';
 export const ISTIO_METRICS = ['istio_*', 'envoy_*'];
 /** KEDA's operator metrics port (its controller-runtime metrics server, `--metrics-bind-address=:8080`). */
 export const KEDA_METRICS_PORT = 8080;
+/** The Rules of the CronJobs of a namespace. */
+export const CRONJOB_RULES = 'meridian-cronjobs';
 /** The namespace-level Rules (pods, autoscalers) in each namespace. */
 export const WORKLOAD_RULES = 'meridian-workloads';
 
@@ -138,6 +141,13 @@ export class Observability extends Construct {
     }
 
     if (!m.rules) return;
+    const jobNamespaces = [...new Set(Object.values(c.jobs).map((j) => j.namespace))].sort();
+    for (const ns of jobNamespaces) {
+      const groups = Object.entries(c.jobs)
+        .filter(([, j]) => j.namespace === ns)
+        .flatMap(([name, job]) => cronJobRuleGroups(name, job, c));
+      new AlertRules(this, `CronJobs-${ns}`, { name: CRONJOB_RULES, namespace: ns, groups, runbookBaseUrl, ruleLabels });
+    }
     new AlertRules(this, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
 
     // The gateways' own Envoy (installed by the platform team): what reaches the cluster from

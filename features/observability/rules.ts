@@ -13,8 +13,9 @@
  */
 import { Duration } from 'cdk8s';
 import type { ClusterPlan, ServicePlan } from '../../model/plan';
-import type { RedisSpec, ServiceSpec } from '../../model/schema';
-import { AlertingRule, RecordingRule, RuleGroup } from './alert-rules';
+import type { JobSpec, RedisSpec, ServiceSpec } from '../../model/schema';
+import { AlertingRule, promDuration, RecordingRule, RuleGroup } from './alert-rules';
+import { longestGapMinutes } from '../../kernel/cron';
 import { MASTER_SET } from '../redis/redis-sentinel';
 import { parseDuration } from '../../kernel/units';
 
@@ -389,6 +390,50 @@ export function gatewayRuleGroups(c: ClusterPlan): RuleGroup[] {
     });
   }
   return groups;
+}
+
+/**
+ * A CronJob's runs, from kube-state-metrics (the Job and CronJob collectors): the last run
+ * failed, or the last success is older than two of its longest intervals plus a run's
+ * deadline (one missed or failed run is tolerated; two are not). A CronJob names its Jobs
+ * `<cronjob>-<scheduled time in minutes>`.
+ */
+export function cronJobRuleGroups(name: string, job: JobSpec, c: ClusterPlan): RuleGroup[] {
+  const ns = job.namespace;
+  const runs = `namespace="${ns}",job_name=~"${name}-[0-9]+"`;
+  const cron = `namespace="${ns}",cronjob="${name}"`;
+  const labels = { cronjob: name };
+  const where = `CronJob ${name} in ${c.region}`;
+  const intervalMinutes = longestGapMinutes(job.schedule, job.timeZone);
+  const staleSeconds = Math.round(2 * intervalMinutes * 60 + seconds(job.deadline) + seconds(job.startingDeadline));
+  const stale = promDuration(Duration.seconds(staleSeconds));
+  return [
+    {
+      name: `${name}.cronjob-alerts`,
+      interval: Duration.minutes(1),
+      rules: [
+        {
+          alert: 'CronJobFailed',
+          // The start of the latest failed run, against the last success (or 0 when there was none).
+          expr: `max by (namespace) (\n  kube_job_status_start_time{${runs}}\n  * on (namespace, job_name) group_left ()\n  (kube_job_failed{${runs},condition="true"} == 1)\n)\n> on (namespace)\n(\n  max by (namespace) (kube_cronjob_status_last_successful_time{${cron}})\n  or\n  0 * max by (namespace) (kube_cronjob_created{${cron}})\n)`,
+          for: Duration.minutes(1),
+          severity: 'warning',
+          labels,
+          summary: `${where}: its last run failed`,
+          description: `The latest Job of CronJob ${name} (namespace ${ns}, ${c.region}) failed after ${job.backoffLimit} retries or its ${job.deadline} deadline, and no run has succeeded since: its work (${job.schedule}, ${job.timeZone}) is not done.`,
+        },
+        {
+          alert: 'CronJobNotSucceeding',
+          expr: `time() - max by (namespace) (kube_cronjob_status_last_successful_time{${cron}}) > ${staleSeconds}\nor\n(\n  time() - max by (namespace) (kube_cronjob_created{${cron}}) > ${staleSeconds}\n  unless on (namespace)\n  kube_cronjob_status_last_successful_time{${cron}}\n)`,
+          for: Duration.minutes(5),
+          severity: 'warning',
+          labels,
+          summary: `${where}: no successful run for ${stale}`,
+          description: `CronJob ${name} (namespace ${ns}, ${c.region}) runs ${job.schedule} (${job.timeZone}) and has not completed a run for ${stale}, twice its longest interval plus a run's deadline: its runs fail, are not started (suspended, missed startingDeadlineSeconds) or never end.`,
+        },
+      ],
+    },
+  ];
 }
 
 /** Pods and autoscalers of one namespace (kube-state-metrics and cAdvisor). */

@@ -18,6 +18,7 @@ import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisJob, sentinelJ
 import { scopeExpr, scopeLabels, scopeRuleLabels, type EvaluatorLocation, type RuleKind } from '../../../features/observability/gmp-scope';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
+import { longestGapMinutes } from '../../../kernel/cron';
 import { findPromtool, runPromtool } from '../../promtool';
 import { REST, samplePlatform } from '../../fixtures/sample';
 
@@ -662,6 +663,59 @@ const FIXTURES: Record<string, Fixture> = {
     return [
       { name: 'at its maximum', series: replicas(20), checks: lifecycle(s, 0, [warning({ namespace: ns, horizontalpodautoscaler: hpa, service: 'web' })]) },
       { name: 'one below its maximum', series: replicas(19), checks: silent(s, 0) },
+    ];
+  },
+
+  // kube-state-metrics' Job and CronJob collectors. promtool's clock starts at 0: timestamps
+  // are seconds since the start of the test.
+  CronJobFailed: (s, c, g) => {
+    const name = s.labels.cronjob;
+    const ns = c.jobs[name].namespace;
+    const ksm = { namespace: ns, job: 'kube-state-metrics' };
+    const run = (jobName: string, startedAt: number, failedFrom?: number): Series => ({
+      [g.sel('kube_job_status_start_time', { ...ksm, job_name: jobName })]: gauge(startedAt),
+      [g.sel('kube_job_failed', { ...ksm, job_name: jobName, condition: 'true' })]: (n) =>
+        failedFrom === undefined ? `0x${n}` : `0x${failedFrom - 1} 1x${n - failedFrom + 1}`,
+    });
+    const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
+    const lastSuccess = (at: (minute: number) => number) => ({ [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false) });
+    const out = { namespace: ns };
+    return [
+      {
+        name: 'the run started at minute 10 failed at minute 12, after a success at minute 1',
+        series: { ...created, ...lastSuccess(() => 60), ...run(`${name}-29000010`, 600, 12) },
+        checks: lifecycle(s, 12, [warning(out)]),
+      },
+      { name: 'a run that never succeeded failed', series: { ...created, ...run(`${name}-29000010`, 600, 12) }, checks: lifecycle(s, 12, [warning(out)]) },
+      {
+        name: 'an older run failed, the latest succeeded',
+        series: { ...created, ...lastSuccess((t) => (t >= 20 ? 1200 : 60)), ...run(`${name}-29000010`, 600, 12) },
+        checks: [at(25, [])],
+      },
+      { name: 'every run succeeds', series: { ...created, ...lastSuccess((t) => 60 * t), ...run(`${name}-29000010`, 600) }, checks: silent(s, 12) },
+    ];
+  },
+
+  CronJobNotSucceeding: (s, c, g) => {
+    const name = s.labels.cronjob;
+    const job = c.jobs[name];
+    const ns = job.namespace;
+    const ksm = { namespace: ns, job: 'kube-state-metrics' };
+    // Derived from the spec, not from the rule: twice the longest interval plus both deadlines.
+    const interval = longestGapMinutes(job.schedule, job.timeZone);
+    const staleMinutes = 2 * interval + minutes(job.deadline) + minutes(job.startingDeadline);
+    const t0 = Math.floor(staleMinutes) + 1;
+    const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
+    const lastSuccess = (at: (minute: number) => number) => ({ [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false) });
+    const out = { namespace: ns };
+    return [
+      { name: 'the last success was at minute 0', series: { ...created, ...lastSuccess(() => 0) }, checks: lifecycle(s, t0, [warning(out)]) },
+      { name: 'it never succeeded since it was created', series: created, checks: lifecycle(s, t0, [warning(out)]) },
+      {
+        name: 'it succeeds once per interval',
+        series: { ...created, ...lastSuccess((t) => 60 * interval * Math.floor(t / interval)) },
+        checks: silent(s, t0),
+      },
     ];
   },
 
