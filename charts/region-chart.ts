@@ -31,7 +31,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { Observability } from '../features/observability/observability';
+import { alertsLeaveTheCluster, Observability } from '../features/observability/observability';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
@@ -72,7 +72,9 @@ export class RegionChart extends Chart {
     if (rateLimit) new GatewayRateLimit(this, 'RateLimit', rateLimit);
 
     const needsSecrets =
-      [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
+      [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) ||
+      Object.keys(c.redis).length > 0 ||
+      alertsLeaveTheCluster(platform.monitoring);
     const store = needsSecrets
       ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project }).storeName
       : undefined;
@@ -120,7 +122,7 @@ export class RegionChart extends Chart {
 
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     // Scraping, rules and dashboards read the workloads above: created after them.
-    new Observability(this, 'Observability', { cluster: c });
+    new Observability(this, 'Observability', { cluster: c, secretStore: store });
 
     addSyncWaves(this);
   }

@@ -44,6 +44,7 @@ const WAVES: Record<string, number> = {
   PodMonitoring: 1,
   ClusterPodMonitoring: 1,
   GlobalRules: 1,
+  OperatorConfig: 1,
   Rules: 1,
   ClusterRules: 1,
   ServiceExport: 1,

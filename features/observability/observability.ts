@@ -2,6 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterPlan } from '../../model/plan';
 import { AlertRules } from './alert-rules';
+import { AlertRouting } from './alert-routing';
 import { GrafanaDashboard } from './grafana-dashboard';
 import { MetricsScrape } from './metrics-scrape';
 import { Microservice } from '../workloads/microservice';
@@ -45,6 +46,16 @@ export const WORKLOAD_RULES = 'meridian-workloads';
 
 export interface ObservabilityProps {
   readonly cluster: ClusterPlan;
+  /** The ClusterSecretStore the alert routing's credentials are read from; required when alerts leave the cluster (alertsLeaveTheCluster). @default - none */
+  readonly secretStore?: string;
+}
+
+/** Labels that make one notification, and that a critical and a warning of the same alert share. */
+const ALERT_IDENTITY = ['alertname', 'platform', 'env', 'region', 'namespace', 'service', 'redis', 'cronjob', 'slo', 'scaledObject'];
+
+/** Whether a cluster's alerts are sent anywhere (then its routing needs credentials from Secret Manager). */
+export function alertsLeaveTheCluster(m: ClusterPlan['platform']['monitoring']): boolean {
+  return m.rules && (m.routing.critical !== 'none' || m.routing.warning !== 'none');
 }
 
 /**
@@ -141,6 +152,18 @@ export class Observability extends Construct {
     }
 
     if (!m.rules) return;
+    if (alertsLeaveTheCluster(m) && !props.secretStore)
+      fail('secretStore is required: the alerts of this cluster are routed with credentials from Secret Manager');
+    new AlertRouting(this, 'Routing', {
+      critical: m.routing.critical,
+      warning: m.routing.warning,
+      pagerSecret: m.routing.pagerSecret ?? `${platform.name}-alerts-pagerduty`,
+      ticketSecret: m.routing.ticketSecret ?? `${platform.name}-alerts-webhook`,
+      store: props.secretStore ?? '',
+      match: { platform: platform.name, env: c.env },
+      groupBy: ALERT_IDENTITY,
+      inhibitEqual: ALERT_IDENTITY,
+    });
     const jobNamespaces = [...new Set(Object.values(c.jobs).map((j) => j.namespace))].sort();
     for (const ns of jobNamespaces) {
       const groups = Object.entries(c.jobs)

@@ -678,7 +678,9 @@ const FIXTURES: Record<string, Fixture> = {
         failedFrom === undefined ? `0x${n}` : `0x${failedFrom - 1} 1x${n - failedFrom + 1}`,
     });
     const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
-    const lastSuccess = (at: (minute: number) => number) => ({ [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false) });
+    const lastSuccess = (at: (minute: number) => number) => ({
+      [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false),
+    });
     const out = { namespace: ns };
     return [
       {
@@ -706,7 +708,9 @@ const FIXTURES: Record<string, Fixture> = {
     const staleMinutes = 2 * interval + minutes(job.deadline) + minutes(job.startingDeadline);
     const t0 = Math.floor(staleMinutes) + 1;
     const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
-    const lastSuccess = (at: (minute: number) => number) => ({ [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false) });
+    const lastSuccess = (at: (minute: number) => number) => ({
+      [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false),
+    });
     const out = { namespace: ns };
     return [
       { name: 'the last success was at minute 0', series: { ...created, ...lastSuccess(() => 0) }, checks: lifecycle(s, t0, [warning(out)]) },
