@@ -2,10 +2,10 @@ import { ApiObject, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
 import type { EnvironmentPlan } from '../model/plan';
-import { githubRepository } from '../model/schema';
+import { githubRepository } from '../features/gitops/schema';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
 import { parseDuration } from '../features';
-import { previewBaseNamespace, previewNamespace, relocationPatches } from '../features/previews/previews';
+import { previewBaseNamespace, previewNamespace } from '../features/previews/previews';
 import type { RegionChart } from './region-chart';
 
 export interface GitOpsChartProps {
@@ -111,15 +111,6 @@ export class GitOpsChart extends Chart {
     const base = previewBaseNamespace(platform);
     const cluster = props.regions[0].cluster;
     const projectName = `${platform.name}-${env}-pull-requests`;
-    const relocation = relocationPatches(
-      objects.map((o) => o.toJson()),
-      template,
-      previewNamespace(base, '{{.number}}'),
-      { goTemplate: true, others: [base] },
-    );
-    if (relocation.problems.length > 0) {
-      throw new Error(`the preview environment ${env} cannot be relocated per pull request:\n  ${relocation.problems.join('\n  ')}`);
-    }
     new AppProject(this, 'PullRequestProject', {
       metadata: { name: projectName, namespace: gitops.namespace },
       spec: {
@@ -165,7 +156,8 @@ export class GitOpsChart extends Chart {
               repoUrl: gitops.repoURL,
               targetRevision: '{{.head_sha}}',
               path: `${props.distPath}/${cluster.region}/${template}`,
-              kustomize: { namespace, patches: relocation.patches },
+              // Only the number: the relocation is the template's own kustomization.yaml, from the same commit.
+              kustomize: { namespace },
             },
             destination: { name: cluster.cluster, namespace },
             syncPolicy: {

@@ -27,11 +27,12 @@ import {
   GatewayRateLimit,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
+import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { alertsLeaveTheCluster, Observability } from '../features/observability/observability';
+import { addObservability, alertsLeaveTheCluster, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
@@ -47,6 +48,9 @@ export class RegionChart extends Chart {
   public readonly cluster: ClusterPlan;
   /** The workloads the access policies are derived from. */
   private readonly endpoints: MeshEndpoint[] = [];
+  /** The stable workload of each service and each Redis group, by name, for the constructs that read them. */
+  private readonly services = new Map<string, ScrapedWorkload>();
+  private readonly redisGroups = new Map<string, ScrapedWorkload>();
 
   constructor(scope: Construct, id: string, props: RegionChartProps) {
     const c = props.cluster;
@@ -89,7 +93,7 @@ export class RegionChart extends Chart {
 
     for (const [name, redis] of Object.entries(c.redis)) {
       const password = new SecretSync(this, `Redis-${name}-Password`, {
-        name: `${name}-redis-password`,
+        name: redisPasswordSecretName(name),
         namespace: redis.namespace,
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
@@ -118,11 +122,12 @@ export class RegionChart extends Chart {
       });
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel));
+      this.redisGroups.set(name, sentinel);
     }
 
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     // Scraping, rules and dashboards read the workloads above: created after them.
-    new Observability(this, 'Observability', { cluster: c, secretStore: store });
+    addObservability(this, c, { services: this.services, redis: this.redisGroups, secretStore: store });
 
     addSyncWaves(this);
   }
@@ -146,9 +151,20 @@ export class RegionChart extends Chart {
     return Object.fromEntries(keys.map((k) => [k, { secretName, key: k }]));
   }
 
+  /** The Redis client contract of a workload (features/redis/client-env.ts) for this region's role. */
+  private redisClient(namespace: string, dependsOn: readonly string[]): RedisClientEnv {
+    const c = this.cluster;
+    const names = dependsOn.filter((d) => d.startsWith('redis:')).map((d) => d.slice('redis:'.length));
+    const groups = names.map((g) => ({ name: g, namespace: c.redis[g].namespace, passwordSecret: redisPasswordSecretName(g) }));
+    // One role per region: every group of a region is primary or secondary with it (model/plan.ts).
+    const role = names.length > 0 ? c.redis[names[0]].role : c.role;
+    return redisClientEnv(groups, { namespace, region: c.region, role });
+  }
+
   private addJob(name: string, job: JobSpec, store: string | undefined): void {
-    const secretEnv = this.syncSecrets(name, job.namespace, job.secrets, store);
-    new ScheduledJob(this, name, {
+    const redis = this.redisClient(job.namespace, job.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, job.namespace, job.secrets, store), ...redis.secretEnv };
+    const cronJob = new ScheduledJob(this, name, {
       name,
       namespace: job.namespace,
       image: imageRef(job.image),
@@ -163,9 +179,21 @@ export class RegionChart extends Chart {
       cpu: job.resources.cpu,
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
-      env: job.env,
+      env: { ...job.env, ...redis.env },
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
+      mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
+    });
+    this.endpoints.push({
+      ref: name,
+      name,
+      namespace: job.namespace,
+      selector: cronJob.selector,
+      serviceAccount: cronJob.serviceAccount,
+      ports: [],
+      dependsOn: job.dependsOn,
+      egress: job.egress,
+      workloadIdentity: true,
     });
   }
 
@@ -182,7 +210,8 @@ export class RegionChart extends Chart {
         timeout: parseDuration(p.timeout),
       };
 
-    const secretEnv = this.syncSecrets(name, svc.namespace, svc.secrets, store);
+    const redis = this.redisClient(svc.namespace, svc.dependsOn);
+    const secretEnv = { ...this.syncSecrets(name, svc.namespace, svc.secrets, store), ...redis.secretEnv };
 
     const scaling = svc.autoscaling;
     const workloadProps: MicroserviceProps = {
@@ -202,11 +231,9 @@ export class RegionChart extends Chart {
       readiness: probe(svc.probes.readiness),
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
-      env: svc.env,
+      env: { ...svc.env, ...redis.env },
       secretEnv,
       replicas: svc.replicas,
-      autoscaled: svc.autoscaled,
-      minReplicas: scaling?.min,
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
@@ -214,13 +241,14 @@ export class RegionChart extends Chart {
       writablePaths: svc.writablePaths,
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
+    this.services.set(name, workload);
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
     this.endpoints.push({
       ref: name,
       name,
       namespace: svc.namespace,
       selector: workload.selector,
-      serviceAccount: workload.serviceAccount.name,
+      serviceAccount: workload.serviceAccountName,
       ports: svc.ports.map((p) => p.port),
       dependsOn: svc.dependsOn,
       exposed: svc.expose !== undefined,
@@ -257,9 +285,7 @@ export class RegionChart extends Chart {
         });
       }
       new Autoscaler(this, `${name}-Autoscaler`, {
-        name,
-        namespace: svc.namespace,
-        target: workload.name,
+        target: workload,
         minReplicas: scaling.min,
         maxReplicas: scaling.max,
         cpuUtilization: scaling.cpuUtilization,
@@ -274,6 +300,11 @@ export class RegionChart extends Chart {
       });
     }
   }
+}
+
+/** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */
+export function redisPasswordSecretName(group: string): string {
+  return `${group}-redis-password`;
 }
 
 /** `repository:tag@digest`, or the parts given. */

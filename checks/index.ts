@@ -13,8 +13,8 @@ import { namespaceBaselineProblems, policyReferenceProblems } from '../features/
 import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
 import { regexProblems, routingProblems } from '../features/traffic/checks';
-import { promqlProblems } from '../features/observability/checks';
-import { blindRuleProblems, doubleIngestionProblems } from '../features/observability/scope-checks';
+import { blindRuleProblems, doubleIngestionProblems, promqlProblems } from '../features/observability/checks';
+
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
 

@@ -16,11 +16,8 @@ const K8S_ID = 'k8s';
 const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
 /** A schema violation at a field of an object. */
-export interface FieldProblem {
-  /** `spec.template.spec.containers[0].image` */
-  readonly path: string;
-  readonly message: string;
-}
+import type { FieldProblem } from '../kernel/problems';
+export type { FieldProblem } from '../kernel/problems';
 
 interface Gvk {
   group: string;

@@ -3,7 +3,8 @@
  * shape, for constructs built on the L1 classes (cdk8s-plus ones set the same through
  * their own props): Pod Security Standard "restricted", plus a read-only root filesystem.
  */
-import { RUN_AS } from '../features/workloads/microservice';
+/** UID/GID the containers run as: above the range of system users, as restricted PSS and kube-score want. */
+export const RUN_AS = 10001;
 
 export function containerSecurityContext() {
   return {

@@ -168,6 +168,7 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       primaryRegion: ordered[0],
       multiRegion: ordered.length > 1,
       zones: spec.zones,
+      nativeSidecars: spec.nativeSidecars,
       cluster: spec.cluster ?? `${platform.name}-${env}-${region}`,
       preview,
       services,

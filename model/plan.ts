@@ -48,6 +48,8 @@ export interface ClusterPlan {
   /** The environment runs in more than one region. */
   readonly multiRegion: boolean;
   readonly zones: readonly string[];
+  /** The cluster runs native sidecar containers (`regions.<r>.nativeSidecars`): jobs keep Istio's proxy as one, the Cloud SQL Auth Proxy runs as one. */
+  readonly nativeSidecars: boolean;
   /** The cluster's name in ArgoCD. */
   readonly cluster: string;
   /** Set when the environment is the platform's preview environment: rendered once as a pull-request template. */

@@ -38,14 +38,11 @@ export default definePlatform({
       env: {
         DATABASE_HOST: '127.0.0.1',
         DATABASE_PORT: '5432',
-        REDIS_SENTINELS: 'cache.bytspot.svc.cluster.local:26379',
-        REDIS_MASTER_SET: 'master',
         PUBSUB_TOPIC: 'bytspot-events',
         FIRESTORE_DATABASE: '(default)',
       },
       secrets: {
         DATABASE_PASSWORD: { secret: 'bytspot-db-password' },
-        REDIS_PASSWORD: { secret: 'bytspot-redis-password' },
       },
       cloudSql: { instance: 'bytspot-prod:us-east1:bytspot-pg' },
       autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300 },

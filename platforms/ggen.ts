@@ -128,11 +128,8 @@ export default definePlatform({
       },
       env: {
         FIRESTORE_DATABASE: '(default)',
-        REDIS_SENTINELS: 'cache.marketplace.svc.cluster.local:26379',
-        REDIS_MASTER_SET: 'master',
       },
       secrets: {
-        REDIS_PASSWORD: { secret: 'ggen-redis-password' },
         PAYMENTS_API_KEY: { secret: 'ggen-payments-api-key' },
       },
       // Seed §5: cpu 70 % and 1000 requests/s, 2 to 20 replicas.

@@ -23,7 +23,6 @@ const fastify = {
 const database = {
   DATABASE_URL_HOST: 'pgbouncer',
   DATABASE_URL_PORT: '6432',
-  REDIS_SENTINELS: 'cache:26379',
 };
 
 const API_EGRESS = [
@@ -38,7 +37,7 @@ function api(imageName: string, path: string) {
     image: image(imageName),
     ...fastify,
     env: database,
-    secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' }, REDIS_PASSWORD: { secret: 'pushnchat-redis-password' } },
+    secrets: { DATABASE_PASSWORD: { secret: 'pushnchat-db-password' } },
     autoscaling: { min: 2, max: 20, cpuUtilization: 70 },
     dependsOn: ['pgbouncer', 'redis:cache'],
     expose: { hosts: ['api.pushnchat.example.com'], paths: [path] },

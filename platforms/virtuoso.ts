@@ -110,6 +110,8 @@ export default definePlatform({
       args: ['sessions', '--older-than=24h'],
       schedule: '15 * * * *',
       deadline: '10m',
+      // Sessions live in Firestore.
+      egress: [{ host: 'firestore.googleapis.com', port: 443 }],
     },
     'cleanup-results': {
       namespace: 'virtuoso',
@@ -118,6 +120,11 @@ export default definePlatform({
       schedule: '30 3 * * *',
       timeZone: 'America/New_York',
       deadline: '1h',
+      // Test results: their documents in Firestore, their artifacts in Cloud Storage.
+      egress: [
+        { host: 'firestore.googleapis.com', port: 443 },
+        { host: 'storage.googleapis.com', port: 443 },
+      ],
     },
   },
   ingress: {

@@ -46,7 +46,7 @@ export function syntheticPlatform(services: number, name = 'fleet'): PlatformInp
             readiness: { path: '/health', period: '10s', failureThreshold: 2 },
             liveness: { period: '30s' },
           },
-          env: { LOG_LEVEL: 'info', REDIS_MASTER_SET: 'master' },
+          env: { LOG_LEVEL: 'info' },
           secrets: { DB_PASSWORD: { secret: `${name}-db-password` }, API_KEY: { secret: `${name}-api-key` } },
           autoscaling: { min: 2, max: 20, cpuUtilization: 70, requestsPerSecond: 500 },
           dependsOn: [`redis:${redisOf(i)}`],

@@ -4,10 +4,9 @@
  */
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ToStringOptions } from 'yaml';
+import { stringify, type ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
-import { previewCluster, TEMPLATE_NUMBER } from '../features/previews/previews';
-import { KEDA_CHECKS_DEFERRED } from '../features';
+import { previewBaseNamespace, previewCluster, relocation, TEMPLATE_NUMBER, templateKustomization } from '../features/previews/previews';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentPlan } from '../model/plan';
 import { architectureDocument } from './architecture';
@@ -84,19 +83,41 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
     const before = rendered.length;
     const template = environment.preview?.templateNamespace;
     for (const [chart, folder] of charts) {
-      const inTemplate: string[] = [];
+      const inTemplate: { file: string; manifest: Manifest }[] = [];
       for (const obj of apiObjects(chart)) {
         if (Chart.of(obj) !== chart) continue;
         const manifest = obj.toJson() as Manifest;
         // A pull request's Application syncs the template folder: its Namespace lives there too.
         const file = manifest.kind === 'Namespace' && manifest.metadata.name === template ? `${template}/namespace-${template}.yaml` : fileName(manifest);
-        if (template !== undefined && file.startsWith(`${template}/`)) inTemplate.push(file.slice(template.length + 1));
+        if (template !== undefined && file.startsWith(`${template}/`)) inTemplate.push({ file: file.slice(template.length + 1), manifest });
         rendered.push({ path: `${folder}/${file}`, manifest, header, yaml: yaml.add(manifest) });
         // Not `instanceof`: cdk8s's Chart answers it for any chart, whatever the subclass.
         const cluster = (chart as Partial<RegionChart>).cluster?.cluster;
         if (cluster !== undefined) placed.add(cluster, scope, manifest);
       }
-      if (inTemplate.length > 0) kustomizations.push({ path: `${folder}/${template}/kustomization.yaml`, content: kustomization(header, inTemplate) });
+      if (template !== undefined && inTemplate.length > 0) {
+        const base = previewBaseNamespace(environment.platform);
+        const moved = relocation(
+          inTemplate.map((t) => t.manifest),
+          template,
+          base,
+          { others: [base] },
+        );
+        if (moved.problems.length > 0) {
+          problems.push(
+            `${environment.files.join(' + ')}: the preview environment ${environment.env} cannot be relocated per pull request:\n  ${moved.problems.join('\n  ')}`,
+          );
+        }
+        const content = stringify(
+          templateKustomization(
+            inTemplate.map((t) => t.file),
+            template,
+            moved,
+          ),
+          { lineWidth: 0, aliasDuplicateObjects: false },
+        );
+        kustomizations.push({ path: `${folder}/${template}/kustomization.yaml`, content: header + content });
+      }
     }
     onEnvironment?.(scope, rendered.length - before);
   }
@@ -124,8 +145,6 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
  */
 export function buildEnvironment(input: EnvironmentPlan, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
   const app = new App({ outdir: '/nonexistent' });
-  // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
-  app.node.setContext(KEDA_CHECKS_DEFERRED, true);
   const environment = input.preview === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {
@@ -134,14 +153,6 @@ export function buildEnvironment(input: EnvironmentPlan, scope: string, pullRequ
     distPath: `${environment.platform.gitops.path}/${scope}`,
   });
   return [...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]), [gitops, `${scope}/argocd`]];
-}
-
-/** The kustomization ArgoCD builds a pull request's environment from (the patches come from the ApplicationSet). */
-function kustomization(header: string, files: string[]): string {
-  return `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files
-    .sort()
-    .map((f) => `  - ${f}\n`)
-    .join('')}`;
 }
 
 /**

@@ -2,14 +2,12 @@
  * The triggers and scaling behaviour of a service's `autoscaling`, and the rules KEDA's
  * admission webhook and scalers apply, checked here so that a mistake is reported against
  * the platform or overlay file and field that made it, before anything is rendered.
- *
- * This module imports nothing from `schema.ts` (which imports it), so the few primitives it
- * needs are declared here.
  */
 import { z } from 'zod';
 import { cronErrors, timezoneError } from '../../kernel/cron';
 import { promqlErrors } from '../../kernel/promql';
 import { durationMs } from '../../kernel/quantities';
+import { byteQuantity, cpuQuantity, duration, gcpProject } from '../../kernel/schema';
 
 /** KEDA names the HPA `keda-hpa-<name>`, itself at most 63 characters. */
 export const MAX_AUTOSCALED_NAME = 54;
@@ -22,10 +20,6 @@ const triggerName = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
 const seconds = z.string().regex(/^[0-9]+(s|m|h)$/, {
   message: 'must be a duration in whole seconds, minutes or hours (e.g. 30s, 5m, 1h)',
 });
-
-const cpuQuantity = z.string().regex(/^([0-9]+m|[0-9]+(\.[0-9]+)?)$/, { message: 'must be a CPU quantity such as 250m or 1.5' });
-const byteQuantity = z.string().regex(/^[0-9]+(Ki|Mi|Gi|Ti)$/, { message: 'must be a binary size such as 512Mi or 2Gi' });
-const gcpProject = z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, { message: 'must be a GCP project id' });
 
 /** Scaled from zero when the value is above this; 0 means "anything at all" (e.g. one task). */
 const activationThreshold = z.number().min(0).default(0);
@@ -333,3 +327,24 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
   if (!a.pollingInterval.endsWith('ms') && toSeconds(a.pollingInterval) === 0) at(['pollingInterval'], 'must be at least 1s', a.pollingInterval);
   return issues;
 }
+
+export const Autoscaling = z.strictObject({
+  min: z.number().int().min(0),
+  max: z.number().int().min(1),
+  /** Scale out when average CPU utilisation of the requests passes this percentage. */
+  cpuUtilization: z.number().int().min(1).max(100).optional(),
+  /** Scale out when requests per second per replica (from Istio's metrics) pass this. */
+  requestsPerSecond: z.number().positive().optional(),
+  /** How often KEDA polls its triggers. @default 30s */
+  pollingInterval: duration.default('30s'),
+  /** Wait after the last active trigger before scaling to zero. @default 5m */
+  cooldown: duration.default('5m'),
+  /** HPA behavior when adding replicas. @default - the HPA's: no stabilization */
+  scaleUp: ScalingRules.optional(),
+  /** HPA behavior when removing replicas. @default - the HPA's: 5m stabilization */
+  scaleDown: ScalingRules.optional(),
+  /** Replicas held while every trigger's source fails (AverageValue external triggers only). @default - none */
+  fallback: Fallback.optional(),
+  /** Event triggers (cpu, memory, prometheus, cron, pubsub, cloud-tasks), after the shorthands above. @default [] */
+  triggers: z.array(Trigger).default([]),
+});

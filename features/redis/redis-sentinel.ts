@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceExportV1 } from '../../imports/net.gke.io';
 import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
-import { MTLS_EXCEPTION } from '../access/checks';
+import { MTLS_EXCEPTION } from '../../kernel/mesh';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatSize } from '../../kernel/units';
 
@@ -100,6 +100,14 @@ const SCRIPT_DIR = path.join(__dirname, 'scripts');
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
+ * The Service `<name>-<region>` over a group's ready pods: what the region's own clients read
+ * from (a secondary region) and what the fleet exports for the other regions to replicate from.
+ */
+export function redisReadServiceName(name: string, region: string): string {
+  return `${name}-${region}`;
+}
+
+/**
  * Redis with Sentinel in one region cluster: a StatefulSet whose pods each run redis and a
  * sentinel, a headless Service for their stable hostnames, a Service for Sentinel clients,
  * a ConfigMap with the configuration and start scripts, a PodDisruptionBudget and, for
@@ -188,7 +196,7 @@ export class RedisSentinel extends Construct {
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
       fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
-    this.fleetServiceName = props.exportToFleet ? `${props.name}-${props.region}` : undefined;
+    this.fleetServiceName = props.exportToFleet ? redisReadServiceName(props.name, props.region!) : undefined;
 
     this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
     const labels = { ...props.labels, ...this.selector };

@@ -193,8 +193,6 @@ export function canaryProps(stable: MicroserviceProps, svc: ServiceSpec, image: 
     image,
     version: CANARY_VERSION,
     replicas: canary.replicas ?? Math.max(1, svc.autoscaling?.min ?? svc.replicas ?? 2),
-    autoscaled: false,
-    minReplicas: undefined,
     podLabels: { ...stable.podLabels, 'app.kubernetes.io/version': canaryVersion(canary)! },
   };
 }

@@ -1,5 +1,6 @@
-import * as kplus from 'cdk8s-plus-28';
 import { Size } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-28';
+import type { SidecarContainer } from './microservice';
 
 /** The Cloud SQL Auth Proxy v2 image, pinned; the one place its version is set. */
 export const CLOUD_SQL_PROXY_IMAGE = 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1';
@@ -17,13 +18,12 @@ export interface CloudSqlProxyOptions {
  * identity (Workload Identity, `roles/cloudsql.client`), so no database key file exists.
  * Its health endpoints back the container's probes.
  */
-export function cloudSqlProxyContainer(options: CloudSqlProxyOptions): kplus.ContainerProps {
+export function cloudSqlProxyContainer(options: CloudSqlProxyOptions): SidecarContainer {
   const port = options.port ?? 5432;
   const health = 9801;
   return {
     name: 'cloud-sql-proxy',
     image: CLOUD_SQL_PROXY_IMAGE,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
     args: [
       '--private-ip',
       '--structured-logs',
@@ -35,13 +35,12 @@ export function cloudSqlProxyContainer(options: CloudSqlProxyOptions): kplus.Con
       '--max-sigterm-delay=30s',
       options.instance,
     ],
-    ports: [{ name: 'proxy-health', number: health }],
-    resources: {
-      cpu: { request: kplus.Cpu.millis(50) },
-      memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
-    },
-    readiness: kplus.Probe.fromHttpGet('/readiness', { port: health }),
-    liveness: kplus.Probe.fromHttpGet('/liveness', { port: health }),
-    startup: kplus.Probe.fromHttpGet('/startup', { port: health }),
+    ports: [{ name: 'proxy-health', port: health }],
+    cpu: Cpu.millis(50),
+    memory: Size.mebibytes(64),
+    memoryLimit: Size.mebibytes(256),
+    readiness: { path: '/readiness', port: health },
+    liveness: { path: '/liveness', port: health },
+    startup: { path: '/startup', port: health },
   };
 }

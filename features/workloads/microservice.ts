@@ -1,6 +1,8 @@
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
-import * as kplus from 'cdk8s-plus-28';
+import { Duration, Lazy, Size } from 'cdk8s';
+import { Cpu, k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
+import type { IScalable, ScalingTarget } from '../../kernel/scaling';
 import { formatSize } from '../../kernel/units';
 
 /** How the mesh treats a port's traffic; `websocket` and `sse` are streaming HTTP. */
@@ -30,15 +32,42 @@ export interface MicroserviceProbe {
 
 export interface MicroserviceResources {
   /** CPU requested. @default Cpu.millis(100) */
-  readonly cpu?: kplus.Cpu;
+  readonly cpu?: Cpu;
   /** CPU limit. @default - none */
-  readonly cpuLimit?: kplus.Cpu;
+  readonly cpuLimit?: Cpu;
   /** Memory requested. @default Size.mebibytes(128) */
   readonly memory?: Size;
   /** Memory limit. @default - twice the memory request */
   readonly memoryLimit?: Size;
   /** Scratch disk requested; the limit is twice that. @default Size.mebibytes(64) */
   readonly ephemeralStorage?: Size;
+}
+
+/** A container beside the main one, hardened like it; it reads no environment and mounts nothing. */
+export interface SidecarContainer {
+  readonly name: string;
+  /** Image reference pinned by tag or digest. */
+  readonly image: string;
+  /** @default - the image's */
+  readonly args?: string[];
+  /** Ports it listens on. @default [] */
+  readonly ports?: { readonly name: string; readonly port: number }[];
+  /** CPU requested. @default - none */
+  readonly cpu?: Cpu;
+  /** Memory requested. @default - none */
+  readonly memory?: Size;
+  /** Memory limit. @default - none */
+  readonly memoryLimit?: Size;
+  /** Scratch disk requested. @default Size.mebibytes(16) */
+  readonly ephemeralStorage?: Size;
+  /** Scratch disk limit. @default Size.mebibytes(64) */
+  readonly ephemeralStorageLimit?: Size;
+  /** Period and timeout default to the kubelet's (10 s, 1 s). @default - none */
+  readonly readiness?: MicroserviceProbe;
+  /** @default - none */
+  readonly liveness?: MicroserviceProbe;
+  /** @default - none */
+  readonly startup?: MicroserviceProbe;
 }
 
 /** An environment variable read from a key of a Kubernetes Secret (kept in sync by External Secrets). */
@@ -71,16 +100,8 @@ export interface MicroserviceProps {
   readonly env?: Record<string, string>;
   /** Environment variables from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
-  /** Fixed replica count. @default 2 */
+  /** Fixed replica count, until an autoscaler takes it over (see `markHasAutoscaler`). @default 2 */
   readonly replicas?: number;
-  /**
-   * An autoscaler owns the replica count: `replicas` is left out of the Deployment so that
-   * GitOps does not fight the autoscaler, and `minReplicas` decides the PodDisruptionBudget.
-   * @default false
-   */
-  readonly autoscaled?: boolean;
-  /** Fewest replicas the autoscaler keeps. @default - `replicas` */
-  readonly minReplicas?: number;
   /** Google service account bound through Workload Identity. */
   readonly gcpServiceAccount: string;
   /** Zones the pods are restricted to and spread across. @default - no zone constraint */
@@ -90,7 +111,7 @@ export interface MicroserviceProps {
   /** Labels added to the pods only (not to the selector). @default {} */
   readonly podLabels?: Record<string, string>;
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
-  readonly sidecars?: kplus.ContainerProps[];
+  readonly sidecars?: SidecarContainer[];
   /** Directories the main container writes besides /tmp (its root filesystem is read-only): an emptyDir each. @default [] */
   readonly writablePaths?: string[];
   /**
@@ -105,39 +126,36 @@ export interface MicroserviceProps {
 /** The version of the pods a service's Service and ServiceAccount belong to. */
 export const STABLE_VERSION = 'stable';
 
-/** UID/GID the containers run as: above the range of system users, as restricted PSS and kube-score want. */
-export const RUN_AS = 10001;
-
-const HARDENED: kplus.ContainerSecurityContextProps = {
-  ensureNonRoot: true,
-  user: RUN_AS,
-  group: RUN_AS,
-  readOnlyRootFilesystem: true,
-  allowPrivilegeEscalation: false,
-  privileged: false,
-  capabilities: { drop: [kplus.Capability.ALL] },
-  seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-};
+/** UID/GID the containers run as (defined with the rest of the baseline in kernel/hardening). */
+export { RUN_AS } from '../../kernel/hardening';
 
 /**
  * A stateless service: Deployment, Service, ServiceAccount (Workload Identity) and
  * PodDisruptionBudget, hardened by default (non-root, read-only root filesystem, no
- * privilege escalation, all capabilities dropped, seccomp RuntimeDefault).
+ * privilege escalation, all capabilities dropped, seccomp RuntimeDefault). Built on the
+ * L1 objects; the pod-level fields Kubernetes would default are written out, so the
+ * rendered Deployment says what runs.
  */
-export class Microservice extends Construct {
+export class Microservice extends Construct implements IScalable {
   /** Name of the Deployment: the service's name, `<name>-<version>` for a variant. */
   public readonly name: string;
   public readonly namespace: string;
   /** Labels that select this service's pods. */
   public readonly selector: Record<string, string>;
   public readonly ports: Required<MicroservicePort>[];
+  /** The fixed replica count; not rendered once an autoscaler owns it. */
   public readonly replicas: number;
-  public readonly minReplicas: number;
-  public readonly autoscaled: boolean;
-  public readonly deployment: kplus.Deployment;
-  public readonly serviceAccount: kplus.IServiceAccount;
-  /** Undefined for a service without ports. */
-  public readonly service?: kplus.Service;
+  public readonly deployment: k8s.KubeDeployment;
+  /** Name of the ServiceAccount the pods run as (a variant runs as its service's). */
+  public readonly serviceAccountName: string;
+  /** Undefined for a variant, which runs as its service's ServiceAccount. */
+  public readonly serviceAccount?: k8s.KubeServiceAccount;
+  /** Undefined for a service without ports and for a variant. */
+  public readonly service?: k8s.KubeService;
+  private scaledFrom?: number;
+  private readonly podSelector: Record<string, string>;
+  private readonly workloadMetadata: k8s.ObjectMeta;
+  private readonly containers: k8s.Container[];
 
   constructor(scope: Construct, id: string, props: MicroserviceProps) {
     super(scope, id);
@@ -145,9 +163,7 @@ export class Microservice extends Construct {
     this.name = variant ? `${props.name}-${props.version}` : props.name;
     this.namespace = props.namespace;
     this.ports = (props.ports ?? []).map((p) => ({ protocol: 'http', ...p }));
-    this.autoscaled = props.autoscaled ?? false;
     this.replicas = props.replicas ?? 2;
-    this.minReplicas = props.minReplicas ?? this.replicas;
     if (!Number.isInteger(this.replicas) || this.replicas < 0) {
       throw new Error(`Microservice '${id}': replicas (${this.replicas}) must be a whole number >= 0`);
     }
@@ -172,118 +188,155 @@ export class Microservice extends Construct {
     // The stable Deployment keeps selecting by name only (a selector is immutable); the
     // disruption budget and spreading count each version's pods apart.
     const versionLabels: Record<string, string> = props.version !== undefined ? { version: props.version } : {};
-    const podSelector = { ...this.selector, ...versionLabels };
-    const workloadMetadata = variant ? { ...metadata, name: this.name, labels: { ...labels, ...versionLabels } } : metadata;
+    const podSelector = (this.podSelector = { ...this.selector, ...versionLabels });
+    const workloadMetadata = (this.workloadMetadata = variant ? { ...metadata, name: this.name, labels: { ...labels, ...versionLabels } } : metadata);
 
     // Workload Identity binds the Google service account to this ServiceAccount's name.
-    this.serviceAccount = variant
-      ? kplus.ServiceAccount.fromServiceAccountName(this, 'ServiceAccount', props.name)
-      : new kplus.ServiceAccount(this, 'ServiceAccount', {
-          metadata: { ...metadata, annotations: { 'iam.gke.io/gcp-service-account': props.gcpServiceAccount } },
-          automountToken: false,
-        });
+    this.serviceAccountName = props.name;
+    if (!variant) {
+      this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+        metadata: { ...metadata, annotations: { 'iam.gke.io/gcp-service-account': props.gcpServiceAccount } },
+        automountServiceAccountToken: false,
+      });
+    }
 
     const res = props.resources ?? {};
     const memory = res.memory ?? Size.mebibytes(128);
     const scratch = res.ephemeralStorage ?? Size.mebibytes(64);
-    this.deployment = new kplus.Deployment(this, 'Resource', {
-      metadata: workloadMetadata,
-      replicas: this.replicas,
-      select: false,
-      spread: false,
-      serviceAccount: this.serviceAccount,
-      automountServiceAccountToken: false,
-      podMetadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
-      securityContext: { ensureNonRoot: true, user: RUN_AS, group: RUN_AS, fsGroup: RUN_AS },
-      containers: [
-        {
-          name: props.name,
-          image: props.image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-          command: props.command,
-          args: props.args,
-          ports: this.ports.map((p) => ({ name: p.name, number: p.port })),
-          envVariables: {
-            ...Object.fromEntries(Object.entries(props.env ?? {}).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
-            ...Object.fromEntries(
-              Object.entries(props.secretEnv ?? {}).map(([k, ref]) => [
-                k,
-                kplus.EnvValue.fromSecretValue({
-                  secret: kplus.Secret.fromSecretName(this, `Secret${k}`, ref.secretName),
-                  key: ref.key,
-                }),
-              ]),
-            ),
-          },
-          resources: {
-            cpu: { request: res.cpu ?? kplus.Cpu.millis(100), limit: res.cpuLimit },
-            memory: { request: memory, limit: res.memoryLimit ?? Size.mebibytes(memory.toMebibytes() * 2) },
-          },
-          readiness: toProbe(props.readiness),
-          liveness: toProbe(liveness),
-          startup: toProbe(startup),
-          securityContext: HARDENED,
-          volumeMounts: [
-            { path: '/tmp', volume: kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp') },
-            ...(props.writablePaths ?? []).map((path) => ({ path, volume: kplus.Volume.fromEmptyDir(this, `Writable${path}`, writableVolumeName(path)) })),
-          ],
+    const writable = [{ name: 'tmp', path: '/tmp' }, ...(props.writablePaths ?? []).map((path) => ({ name: writableVolumeName(path), path }))];
+    // One entry per name; a secret wins over a plain value of the same name.
+    const env: Record<string, k8s.EnvVar> = {};
+    for (const [name, value] of Object.entries(props.env ?? {})) env[name] = { name, value };
+    for (const [name, ref] of Object.entries(props.secretEnv ?? {})) env[name] = { name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } };
+    const main: k8s.Container = {
+      name: props.name,
+      image: props.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: props.command,
+      args: props.args,
+      ports: undefinedIfEmpty(this.ports.map((p) => ({ name: p.name, containerPort: p.port }))),
+      env: undefinedIfEmpty(Object.values(env)),
+      resources: {
+        limits: {
+          ...(res.cpuLimit ? { cpu: k8s.Quantity.fromString(res.cpuLimit.amount) } : {}),
+          memory: mebibytes(res.memoryLimit ?? Size.mebibytes(memory.toMebibytes() * 2)),
+          'ephemeral-storage': quantity(Size.mebibytes(scratch.toMebibytes() * 2)),
         },
-      ],
+        requests: {
+          cpu: k8s.Quantity.fromString((res.cpu ?? Cpu.millis(100)).amount),
+          memory: mebibytes(memory),
+          'ephemeral-storage': quantity(scratch),
+        },
+      },
+      readinessProbe: toProbe(props.readiness, PROBE_DEFAULTS),
+      livenessProbe: toProbe(liveness, PROBE_DEFAULTS),
+      startupProbe: toProbe(startup, PROBE_DEFAULTS),
+      securityContext: containerSecurityContext(),
+      volumeMounts: writable.map((w) => ({ name: w.name, mountPath: w.path })),
+    };
+
+    this.containers = [main, ...(props.sidecars ?? []).map(sidecarContainer)];
+    const zoned = props.zones !== undefined && props.zones.length > 0;
+    this.deployment = new k8s.KubeDeployment(this, 'Resource', {
+      metadata: workloadMetadata,
+      spec: {
+        replicas: Lazy.any({ produce: () => (this.hasAutoscaler ? undefined : this.replicas) }),
+        minReadySeconds: 0,
+        progressDeadlineSeconds: 600,
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxSurge: k8s.IntOrString.fromString('25%'), maxUnavailable: k8s.IntOrString.fromString('25%') },
+        },
+        selector: { matchLabels: variant ? podSelector : this.selector },
+        template: {
+          metadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
+          spec: {
+            serviceAccountName: this.serviceAccountName,
+            automountServiceAccountToken: false,
+            securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'Always' },
+            containers: this.containers,
+            volumes: writable.map((w) => ({ name: w.name, emptyDir: {} })),
+            affinity: zoned ? affinity(props.zones!, podSelector) : undefined,
+            topologySpreadConstraints: zoned
+              ? [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: podSelector } }]
+              : undefined,
+            restartPolicy: 'Always',
+            dnsPolicy: 'ClusterFirst',
+            hostNetwork: false,
+            setHostnameAsFqdn: false,
+            terminationGracePeriodSeconds: 30,
+          },
+        },
+      },
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: variant ? podSelector : this.selector }));
-    if (this.autoscaled) this.deployment.markHasAutoscaler();
-
-    for (const sidecar of props.sidecars ?? []) this.deployment.addContainer({ ...sidecar, securityContext: HARDENED });
-
-    const resource = ApiObject.of(this.deployment);
-    resource.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
-    // cdk8s-plus only writes ephemeral storage in whole GiB.
-    (props.sidecars ?? []).forEach((_, i) =>
-      resource.addJsonPatch(
-        JsonPatch.add(`/spec/template/spec/containers/${i + 1}/resources/requests/ephemeral-storage`, quantity(Size.mebibytes(16))),
-        JsonPatch.add(`/spec/template/spec/containers/${i + 1}/resources/limits/ephemeral-storage`, quantity(Size.mebibytes(64))),
-      ),
-    );
-    resource.addJsonPatch(
-      JsonPatch.add('/spec/template/spec/containers/0/resources/requests/ephemeral-storage', quantity(scratch)),
-      JsonPatch.add('/spec/template/spec/containers/0/resources/limits/ephemeral-storage', quantity(Size.mebibytes(scratch.toMebibytes() * 2))),
-    );
-    // cdk8s-plus labels pods with a hash of the construct path; selection uses our own labels.
-    resource.addJsonPatch(JsonPatch.remove(`/spec/template/metadata/labels/${kplus.Pod.ADDRESS_LABEL.replace('/', '~1')}`));
-    if (props.zones && props.zones.length > 0) {
-      resource.addJsonPatch(JsonPatch.add('/spec/template/spec/affinity', affinity(props.zones, podSelector)));
-      resource.addJsonPatch(
-        JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
-          { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: podSelector } },
-        ]),
-      );
-    }
 
     if (this.ports.length > 0 && !variant) {
-      this.service = new kplus.Service(this, 'Service', {
+      this.service = new k8s.KubeService(this, 'Service', {
         metadata,
-        selector: this.deployment,
-        ports: this.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port })),
-      });
-      const service = ApiObject.of(this.service);
-      service.addJsonPatch(JsonPatch.replace('/spec/selector', this.selector), JsonPatch.remove('/spec/externalIPs'));
-      this.ports.forEach((p, i) => {
-        service.addJsonPatch(JsonPatch.add(`/spec/ports/${i}/appProtocol`, p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : p.protocol));
+        spec: {
+          type: 'ClusterIP',
+          selector: this.selector,
+          ports: this.ports.map((p) => ({
+            name: p.name,
+            port: p.port,
+            targetPort: k8s.IntOrString.fromNumber(p.port),
+            appProtocol: p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : p.protocol,
+          })),
+        },
       });
     }
 
-    if (this.minReplicas >= 2) {
+    this.updateDisruptionBudget();
+  }
+
+  /** An autoscaler owns the replica count (it called `markHasAutoscaler`). */
+  public get hasAutoscaler(): boolean {
+    return this.scaledFrom !== undefined;
+  }
+
+  /** Fewest replicas running: the autoscaler's minimum once there is one, else `replicas`. */
+  public get minReplicas(): number {
+    return this.scaledFrom ?? this.replicas;
+  }
+
+  public toScalingTarget(): ScalingTarget {
+    const quantities = (q: Record<string, k8s.Quantity> | undefined) => Object.fromEntries(Object.entries(q ?? {}).map(([k, v]) => [k, String(v.value)]));
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: this.name,
+      namespace: this.namespace,
+      containers: this.containers.map((c) => ({ name: c.name, requests: quantities(c.resources?.requests), limits: quantities(c.resources?.limits) })),
+    };
+  }
+
+  /**
+   * The autoscaler owns the replica count from now on: `replicas` is left out of the
+   * Deployment so that GitOps does not fight it, and its minimum decides the disruption budget.
+   */
+  public markHasAutoscaler(minReplicas: number): void {
+    this.scaledFrom = minReplicas;
+    this.updateDisruptionBudget();
+  }
+
+  /** A budget when at least two pods run (with one, it would forbid every voluntary eviction). */
+  private updateDisruptionBudget(): void {
+    const wanted = this.minReplicas >= 2;
+    const present = this.node.tryFindChild('Disruption') !== undefined;
+    if (wanted && !present) {
       // A pod covered by two budgets cannot be evicted at all: each version has its own.
-      new kplus.k8s.KubePodDisruptionBudget(this, 'Disruption', {
-        metadata: workloadMetadata,
-        spec: { maxUnavailable: kplus.k8s.IntOrString.fromNumber(1), selector: { matchLabels: podSelector } },
+      new k8s.KubePodDisruptionBudget(this, 'Disruption', {
+        metadata: this.workloadMetadata,
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: this.podSelector } },
       });
+    } else if (!wanted && present) {
+      this.node.tryRemoveChild('Disruption');
     }
   }
 }
 
 /** Restricts pods to the zones, and prefers one pod per node. */
-function affinity(zones: string[], selector: Record<string, string>): unknown {
+function affinity(zones: string[], selector: Record<string, string>): k8s.Affinity {
   return {
     nodeAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: {
@@ -301,24 +354,63 @@ function affinity(zones: string[], selector: Record<string, string>): unknown {
   };
 }
 
-/** Patches go in before cdk8s-plus's L1 serializer, which expects Quantity objects. */
-function quantity(size: Size): kplus.k8s.Quantity {
-  return kplus.k8s.Quantity.fromString(formatSize(size));
+function quantity(size: Size): k8s.Quantity {
+  return k8s.Quantity.fromString(formatSize(size));
+}
+
+/** Memory in MiB, the unit it has always been rendered in (`1024Mi`, not `1Gi`). */
+function mebibytes(size: Size): k8s.Quantity {
+  return k8s.Quantity.fromString(`${size.toMebibytes()}Mi`);
+}
+
+function undefinedIfEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
 }
 
 function describeProbe(probe: MicroserviceProbe): string {
   return probe.path ? `GET ${probe.path} on port ${probe.port}` : `TCP port ${probe.port}`;
 }
 
-function toProbe(probe: MicroserviceProbe | undefined): kplus.Probe | undefined {
+/** The main container's probe timing; a sidecar's probes keep the kubelet's defaults. */
+const PROBE_DEFAULTS = { period: Duration.seconds(10), timeout: Duration.seconds(1) };
+
+function toProbe(probe: MicroserviceProbe | undefined, defaults: { period?: Duration; timeout?: Duration } = {}): k8s.Probe | undefined {
   if (!probe) return undefined;
-  const options = {
-    port: probe.port,
-    periodSeconds: probe.period ?? Duration.seconds(10),
+  const port = k8s.IntOrString.fromNumber(probe.port);
+  const period = probe.period ?? defaults.period;
+  const timeout = probe.timeout ?? defaults.timeout;
+  return {
+    ...(probe.path !== undefined ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } } : { tcpSocket: { port } }),
     failureThreshold: probe.failureThreshold ?? 3,
-    timeoutSeconds: probe.timeout ?? Duration.seconds(1),
+    periodSeconds: period?.toSeconds(),
+    timeoutSeconds: timeout?.toSeconds(),
   };
-  return probe.path ? kplus.Probe.fromHttpGet(probe.path, options) : kplus.Probe.fromTcpSocket(options);
+}
+
+/** A sidecar container, hardened like the main one. */
+function sidecarContainer(sidecar: SidecarContainer): k8s.Container {
+  return {
+    name: sidecar.name,
+    image: sidecar.image,
+    imagePullPolicy: 'IfNotPresent',
+    args: sidecar.args,
+    ports: sidecar.ports && undefinedIfEmpty(sidecar.ports.map((p) => ({ name: p.name, containerPort: p.port }))),
+    resources: {
+      limits: {
+        ...(sidecar.memoryLimit ? { memory: mebibytes(sidecar.memoryLimit) } : {}),
+        'ephemeral-storage': quantity(sidecar.ephemeralStorageLimit ?? Size.mebibytes(64)),
+      },
+      requests: {
+        ...(sidecar.cpu ? { cpu: k8s.Quantity.fromString(sidecar.cpu.amount) } : {}),
+        ...(sidecar.memory ? { memory: mebibytes(sidecar.memory) } : {}),
+        'ephemeral-storage': quantity(sidecar.ephemeralStorage ?? Size.mebibytes(16)),
+      },
+    },
+    readinessProbe: toProbe(sidecar.readiness),
+    livenessProbe: toProbe(sidecar.liveness),
+    startupProbe: toProbe(sidecar.startup),
+    securityContext: containerSecurityContext(),
+  };
 }
 
 /** `/opt/bitnami/pgbouncer/conf` → `opt-bitnami-pgbouncer-conf`, a volume name (a DNS label). */

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import type { SecretEnv } from './microservice';
 import { formatSize } from '../../kernel/units';
+import { INJECT_LABEL, NATIVE_SIDECAR_ANNOTATION } from './pod-completion';
 
 const k8s = kplus.k8s;
 
@@ -43,6 +44,17 @@ export interface ScheduledJobProps {
   readonly gcpServiceAccount: string;
   /** @default {} */
   readonly labels?: Record<string, string>;
+  /**
+   * How the run's pod relates to the Istio mesh. A classic (regular container) proxy never
+   * exits, so the pod would run until its deadline and the run count as failed:
+   * - `native-sidecar`: the pod asks Istio for its proxy as a native sidecar, which the kubelet
+   *   stops once the job's container exits; only where the cluster runs native sidecars
+   *   (Kubernetes SidecarContainers, on by default from 1.29);
+   * - `outside`: the pod is not injected; it has no mTLS identity and reaches only what its
+   *   NetworkPolicy allows (Google APIs over TLS).
+   * @default 'outside'
+   */
+  readonly mesh?: 'native-sidecar' | 'outside';
 }
 
 /**
@@ -51,6 +63,11 @@ export interface ScheduledJobProps {
  */
 export class ScheduledJob extends Construct {
   public readonly cronJob: kplus.k8s.KubeCronJob;
+  /** Labels of the runs' pods. */
+  public readonly selector: Record<string, string>;
+  /** The runs' Kubernetes ServiceAccount. */
+  public readonly serviceAccount: string;
+  public readonly mesh: 'native-sidecar' | 'outside';
 
   constructor(scope: Construct, id: string, props: ScheduledJobProps) {
     super(scope, id);
@@ -60,6 +77,11 @@ export class ScheduledJob extends Construct {
     const selector = { 'app.kubernetes.io/name': props.name };
     const labels = { ...props.labels, ...selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
+    this.selector = selector;
+    this.serviceAccount = props.name;
+    this.mesh = props.mesh ?? 'outside';
+    const podMetadata =
+      this.mesh === 'native-sidecar' ? { labels, annotations: { [NATIVE_SIDECAR_ANNOTATION]: 'true' } } : { labels: { ...labels, [INJECT_LABEL]: 'false' } };
     const memory = props.memory ?? Size.mebibytes(128);
     const scratch = props.ephemeralStorage ?? Size.mebibytes(64);
     const q = (s: string) => k8s.Quantity.fromString(s);
@@ -90,7 +112,7 @@ export class ScheduledJob extends Construct {
             backoffLimit: props.backoffLimit ?? 2,
             ttlSecondsAfterFinished: 86400,
             template: {
-              metadata: { labels },
+              metadata: podMetadata,
               spec: {
                 serviceAccountName: props.name,
                 automountServiceAccountToken: false,

@@ -1,77 +1,76 @@
 /**
- * An environment per pull request: the preview environment renders as a template that an
- * ArgoCD ApplicationSet relocates into `<namespace>-pr-<number>`. The proof that the
- * relocation is complete: the template, moved the way ArgoCD moves it (kustomize's namespace
- * transformer, then the ApplicationSet's JSON patches with the pull request's number), equals
- * the environment rendered directly for that pull request, object for object.
+ * An environment per pull request: the preview environment renders as a template whose own
+ * kustomization.yaml relocates it into `<namespace>-pr-<number>`; the ApplicationSet passes
+ * only the namespace. The proof: the template folder of a commit, built by the real kustomize
+ * v5 the way ArgoCD builds it, equals the environment rendered directly for that pull request,
+ * object for object, for main and for pull requests that add, remove and reorder things.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiObject, Chart } from 'cdk8s';
-import { applyPatch } from 'rfc6902';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { relocationPatches, previewCluster } from '../../features/previews/previews';
-import { formatProblem, loadAll, SpecError } from '../../model';
-import { buildEnvironment, Manifest, render, RenderError } from '../../synth';
+import { previewCluster, relocation, templateKustomization } from '../../features/previews/previews';
+import { EnvironmentPlan, formatProblem, loadAll, loadEnvironments, PlatformInput, SpecError } from '../../model';
+import { buildEnvironment, Manifest, render, RenderError, Rendering } from '../../synth';
 import { ROOT, tempDir } from '../helpers';
+import { kustomizeBuild, unpackKubectl } from '../kustomize';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
 const envs = loadAll(ROOT, { platform: 'pushnchat' });
 const rendering = render(envs);
-const TEMPLATE = 'pushnchat/preview/africa-south1/pushnchat-pr-template/';
+const FOLDER = 'pushnchat/preview/africa-south1/pushnchat-pr-template';
+const TEMPLATE = `${FOLDER}/`;
 const templateFiles = rendering.files.filter((f) => f.path.startsWith(TEMPLATE));
 const appSet = rendering.files.find((f) => f.manifest.kind === 'ApplicationSet')!.manifest as Manifest & { spec: any };
 const source = appSet.spec.template.spec.source;
 
-interface Patch {
-  target: { group?: string; version: string; kind: string; name: string };
-  patch: string;
-}
+let work: string;
+let kubectl: string;
+beforeAll(() => {
+  work = tempDir('meridian-previews-');
+  kubectl = unpackKubectl(work);
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/**
- * What the ApplicationSet controller prints for pull request `n`: its Go template has two
- * forms in these strings, `{{.number}}` and the escape `{{`{{`}}`; anything else is an error.
- */
-function goTemplate(text: string, n: string): string {
-  const out = text.replace(/\{\{\.number\}\}/g, n).replace(/\{\{`\{\{`\}\}/g, '\u0000');
-  if (out.includes('{{')) throw new Error(`an unexpected template action in ${text}`);
-  // eslint-disable-next-line no-control-regex -- NUL is the placeholder chosen because no rendered string holds it
-  return out.replace(/\u0000/g, '{{');
-}
-
-/** Kustomize as ArgoCD runs it for the Application: namespace transformer, then the patches. */
-function relocate(objects: Manifest[], namespace: string, patches: Patch[]): Manifest[] {
-  const moved = structuredClone(objects).map((o) => {
-    if (o.kind === 'Namespace') o.metadata.name = namespace;
-    else o.metadata.namespace = namespace;
-    return o;
-  });
-  for (const p of patches) {
-    const [group, version] = p.target.group ? [p.target.group, p.target.version] : ['', p.target.version];
-    const targets = moved.filter(
-      (o) => o.kind === p.target.kind && o.metadata.name === p.target.name && o.apiVersion === (group ? `${group}/${version}` : version),
-    );
-    expect(targets).toHaveLength(1);
-    const results = applyPatch(targets[0], JSON.parse(p.patch));
-    expect(results.filter((r) => r !== null)).toEqual([]);
-  }
-  return moved;
-}
-
-function renderedFor(pullRequest: string): Manifest[] {
-  const preview = envs.find((e) => e.env === 'preview')!;
-  const charts = buildEnvironment(preview, 'pushnchat/preview', pullRequest);
+/** The preview environment rendered directly for pull request `n`: its objects in `<namespace>-pr-<n>`. */
+function renderedFor(n: string, from: readonly EnvironmentPlan[] = envs): Manifest[] {
+  const preview = from.find((e) => e.env === 'preview')!;
+  const charts = buildEnvironment(preview, 'pushnchat/preview', n);
   const [chart] = charts[0] as [Chart, string];
   return chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
     .map((o) => o.toJson() as Manifest)
-    .filter((m) => m.metadata.namespace === `pushnchat-pr-${pullRequest}` || (m.kind === 'Namespace' && m.metadata.name === `pushnchat-pr-${pullRequest}`));
+    .filter((m) => m.metadata.namespace === `pushnchat-pr-${n}` || (m.kind === 'Namespace' && m.metadata.name === `pushnchat-pr-${n}`));
+}
+
+/**
+ * What ArgoCD does for pull request `n` of a commit whose dist/ is `r`: checks the template
+ * folder out, runs `kustomize edit set namespace pushnchat-pr-<n>` (the Application's
+ * kustomize.namespace; argo-cd util/kustomize/kustomize.go), then `kustomize build`.
+ * @param kustomization another kustomization.yaml to build with (e.g. another commit's)
+ */
+function argoBuild(r: Rendering, n: string, kustomization?: string): Manifest[] {
+  const dir = fs.mkdtempSync(path.join(work, 'pr-'));
+  for (const f of r.files.filter((x) => x.path.startsWith(TEMPLATE))) fs.writeFileSync(path.join(dir, f.path.slice(TEMPLATE.length)), f.content);
+  const k = parse(kustomization ?? r.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!.content);
+  k.namespace = `pushnchat-pr-${n}`;
+  fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(k));
+  const out = kustomizeBuild(kubectl, dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return parseAllDocuments(out).map((d) => d.toJS() as Manifest);
 }
 
 const key = (m: Manifest) => `${m.apiVersion} ${m.kind} ${m.metadata.name}`;
 const byKey = (ms: Manifest[]) => new Map(ms.map((m) => [key(m), m]));
+
+/** Built and direct renders hold the same objects, equal field for field. */
+function expectSameObjects(built: Manifest[], direct: Manifest[]): void {
+  expect([...byKey(built).keys()].sort()).toEqual([...byKey(direct).keys()].sort());
+  const want = byKey(direct);
+  for (const m of built) expect({ [key(m)]: m }).toEqual({ [key(m)]: want.get(key(m)) });
+  expect(JSON.stringify(built)).not.toContain('pr-template');
+}
 
 describe('PushNchat: an environment per pull request', () => {
   test('the template folder holds the namespace, everything in it and the kustomization listing exactly them', () => {
@@ -79,15 +78,12 @@ describe('PushNchat: an environment per pull request', () => {
     expect(names).toContain('namespace-pushnchat-pr-template.yaml');
     expect(names.length).toBeGreaterThan(50);
     expect(templateFiles.every((f) => f.manifest.metadata.namespace === 'pushnchat-pr-template' || f.manifest.kind === 'Namespace')).toBe(true);
-    const kustomization = rendering.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!;
-    const listed = kustomization.content
-      .split('\n')
-      .filter((l) => l.startsWith('  - '))
-      .map((l) => l.slice(4));
-    expect(listed).toEqual([...names].sort());
+    const kustomization = parse(rendering.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!.content);
+    expect(kustomization.resources).toEqual([...names].sort());
+    expect(kustomization.namespace).toBe('pushnchat-pr-template');
   });
 
-  test("the ApplicationSet lists the labelled pull requests of the fleet repository and syncs each one's head commit", () => {
+  test("the ApplicationSet lists the labelled pull requests of the fleet repository and passes only the namespace to each one's head commit", () => {
     expect(appSet.spec.generators).toEqual([
       {
         pullRequest: {
@@ -99,7 +95,8 @@ describe('PushNchat: an environment per pull request', () => {
     expect(appSet.spec.goTemplate).toBe(true);
     expect(source.targetRevision).toBe('{{.head_sha}}');
     expect(source.path).toBe('dist/pushnchat/preview/africa-south1/pushnchat-pr-template');
-    expect(source.kustomize.namespace).toBe('pushnchat-pr-{{.number}}');
+    // Before: JSON patches rendered from main, addressing the pull request's fields by position.
+    expect(source.kustomize).toEqual({ namespace: 'pushnchat-pr-{{.number}}' });
     expect(appSet.spec.template.spec.destination).toEqual({ name: 'pushnchat-preview-africa-south1', namespace: 'pushnchat-pr-{{.number}}' });
     // Closing the pull request deletes the Application, and the finalizer deletes what it synced.
     expect(appSet.spec.template.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io']);
@@ -110,7 +107,6 @@ describe('PushNchat: an environment per pull request', () => {
     const project = rendering.files.find((f) => f.manifest.kind === 'AppProject' && f.manifest.metadata.name === 'pushnchat-preview-pull-requests')!
       .manifest as any;
     expect(project.spec.destinations).toEqual([{ name: 'pushnchat-preview-africa-south1', namespace: 'pushnchat-pr-*' }]);
-    expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace' }]);
     const kinds = new Set(templateFiles.filter((f) => f.manifest.kind !== 'Namespace').map((f) => f.manifest.kind));
     expect(new Set(project.spec.namespaceResourceWhitelist.map((k: { kind: string }) => k.kind))).toEqual(kinds);
     // The environment's own Application syncs the shared part only.
@@ -119,18 +115,8 @@ describe('PushNchat: an environment per pull request', () => {
     expect(shared.spec.source.directory).toEqual({ recurse: true, exclude: 'pushnchat-pr-template/*' });
   });
 
-  test.each(['7', '123', '4567890'])('the template relocated for pull request %s equals the environment rendered for it', (n) => {
-    const patches = (source.kustomize.patches as Patch[]).map((p) => ({ ...p, patch: goTemplate(p.patch, n) }));
-    const relocated = relocate(
-      templateFiles.map((f) => f.manifest),
-      goTemplate(source.kustomize.namespace, n),
-      patches,
-    );
-    const direct = renderedFor(n);
-    expect(direct.length).toBe(relocated.length);
-    const want = byKey(direct);
-    for (const [k, m] of byKey(relocated)) expect({ [k]: m }).toEqual({ [k]: want.get(k) });
-    expect(JSON.stringify(relocated)).not.toContain('pr-template');
+  test.each(['7', '123', '4567890'])('the template built by kustomize v5 for pull request %s equals the environment rendered for it', (n) => {
+    expectSameObjects(argoBuild(rendering, n), renderedFor(n));
   });
 
   test('a pull request is reached at <label>-pushnchat-pr-<n>.preview.pushnchat.example.com through the shared gateway', () => {
@@ -159,72 +145,149 @@ describe('PushNchat: an environment per pull request', () => {
   });
 });
 
-/** `kubectl kustomize` with kustomize v5 (ArgoCD 3's), if this machine has it. */
-function kustomizeV5(): boolean {
-  const version = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 10_000 });
-  return version.status === 0 && /Kustomize Version: v5\./.test(version.stdout);
+/**
+ * A pull request's tree: PushNchat's platform and overlays as `change` leaves them, loaded from
+ * a copy of the overlays (the platform input is passed as the file would export it).
+ */
+function pullRequestTree(change: (input: any, overlays: Map<string, any>) => void): EnvironmentPlan[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const input = structuredClone(require(path.join(ROOT, 'platforms/pushnchat.ts')).default as PlatformInput);
+  const root = fs.mkdtempSync(path.join(work, 'tree-'));
+  const dir = path.join(root, 'overlays', 'pushnchat');
+  fs.mkdirSync(dir, { recursive: true });
+  const overlays = new Map<string, any>();
+  for (const f of fs.readdirSync(path.join(ROOT, 'overlays', 'pushnchat')))
+    overlays.set(f, parse(fs.readFileSync(path.join(ROOT, 'overlays', 'pushnchat', f), 'utf8')));
+  change(input, overlays);
+  for (const [f, doc] of overlays) fs.writeFileSync(path.join(dir, f), stringify(doc));
+  const loaded = loadEnvironments({ file: 'platforms/pushnchat.ts', input }, root);
+  fs.rmSync(root, { recursive: true, force: true });
+  return loaded.filter((e) => e.env === 'preview');
 }
 
-// Kustomize is neither an npm nor a Debian package (Debian's kubernetes-client 1.20 carries
-// kustomize v2, which has no `patches`): this runs where kubectl with kustomize v5 is installed.
-const withKustomize = kustomizeV5() ? describe : describe.skip;
-if (!kustomizeV5())
-  // eslint-disable-next-line no-console -- a skipped real-engine check must be loud
-  console.warn(
-    'SKIPPED: the real-kustomize check of preview relocation needs `kubectl kustomize` v5 (kubectl is not on this machine); the same relocation is checked above with an RFC 6902 implementation',
-  );
+const reversed = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).reverse());
 
-withKustomize('PushNchat preview relocated by the real kustomize, as ArgoCD runs it', () => {
-  test('kubectl kustomize builds pull request 123 from the template, equal to rendering it directly', () => {
-    const n = '123';
-    const dir = path.join(tempDir(), 'template');
-    fs.mkdirSync(dir);
-    for (const f of templateFiles) fs.writeFileSync(path.join(dir, f.path.slice(TEMPLATE.length)), f.content);
-    const kustomization = parse(rendering.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!.content);
-    kustomization.namespace = goTemplate(source.kustomize.namespace, n);
-    kustomization.patches = (source.kustomize.patches as Patch[]).map((p) => ({ target: p.target, patch: goTemplate(p.patch, n) }));
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
-    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 26 });
-    const built = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
-    const want = byKey(renderedFor(n));
-    expect(built.length).toBe(want.size);
-    for (const m of built) expect({ [key(m)]: m }).toEqual({ [key(m)]: want.get(key(m)) });
-    expect(out).not.toContain('pr-template');
+describe('pull requests relocate from their own commit, through the real kustomize v5', () => {
+  const mainKustomization = rendering.documents.find((d) => d.path === `${TEMPLATE}kustomization.yaml`)!.content;
+  /** Name, change, a check that the change happened, whether main's kustomization (what main's ApplicationSet patches amounted to) breaks on it. */
+  const scenarios: [string, (input: any, overlays: Map<string, any>) => void, (tree: Manifest[]) => void, boolean][] = [
+    [
+      'adds a service (reviews, exposed on the API host, called by the frontend)',
+      (input) => {
+        input.services.reviews = {
+          ...structuredClone(input.services.listing),
+          image: { repository: 'africa-south1-docker.pkg.dev/pushnchat-prod/services/review-service', tag: 'pr-17-9f1c2d3' },
+          expose: { hosts: ['api.pushnchat.example.com'], paths: ['/api/reviews'] },
+          autoscaling: undefined,
+          replicas: 2,
+        };
+        input.services.frontend.dependsOn.push('reviews');
+      },
+      (tree) => expect(tree.some((m) => m.kind === 'VirtualService' && m.metadata.name === 'reviews-ingress')).toBe(true),
+      true,
+    ],
+    [
+      'removes a service (admin, and its overlay entries)',
+      (input, overlays) => {
+        delete input.services.admin;
+        input.ingress.hosts = input.ingress.hosts.filter((h: string) => !h.startsWith('admin.'));
+        delete input.ingress.rateLimit.overrides.admin;
+        for (const doc of overlays.values()) if (doc?.services) delete doc.services.admin;
+      },
+      (tree) => expect(tree.some((m) => m.metadata.name.startsWith('admin'))).toBe(false),
+      true,
+    ],
+    [
+      'reorders env entries, routes and rules (services, env, dependencies, hosts, egress)',
+      (input) => {
+        input.services = reversed(input.services);
+        for (const svc of Object.values(input.services) as any[]) {
+          if (svc.env) svc.env = reversed(svc.env);
+          if (svc.dependsOn) svc.dependsOn = [...svc.dependsOn].reverse();
+          if (svc.egress) svc.egress = [...svc.egress].reverse();
+        }
+        input.ingress.hosts = [...input.ingress.hosts].reverse();
+      },
+      () => undefined,
+      // The renderer sorts what it can; what moves (env lists, egress rules) names no namespace here.
+      false,
+    ],
+  ];
+
+  test.each(scenarios)('a pull request that %s: its template built for it equals its direct render', (_, change, sanity, mainBreaks) => {
+    const tree = pullRequestTree(change);
+    const own = render(tree);
+    sanity(own.files.map((f) => f.manifest));
+    // The scenario matters: main's relocation, applied to this pull request's objects, is wrong.
+    const ownTemplate = own.files.filter((f) => f.path.startsWith(TEMPLATE)).map((f) => JSON.stringify(f.manifest));
+    const mainTemplate = new Set(templateFiles.map((f) => JSON.stringify(f.manifest)));
+    expect(ownTemplate.some((m) => !mainTemplate.has(m))).toBe(true);
+    for (const n of ['5', '31337']) expectSameObjects(argoBuild(own, n), renderedFor(n, tree));
+    if (!mainBreaks) return;
+    // main's kustomization on this tree (what relocating from main amounts to) is not.
+    let fromMain: Manifest[] | undefined;
+    try {
+      fromMain = argoBuild(own, '5', mainKustomization);
+    } catch {
+      // kustomize refuses: a resource main lists is gone.
+    }
+    if (fromMain) expect(JSON.stringify(fromMain) === JSON.stringify(argoBuild(own, '5'))).toBe(false);
   });
 });
 
-describe('relocationPatches', () => {
-  const obj = (spec: unknown, name = 'x') => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'a-pr-template' }, data: spec });
+describe('relocation', () => {
+  const obj = (data: Record<string, unknown>, name = 'x') => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'a-pr-template' }, data });
 
-  test('escapes template actions already in a value, so the ApplicationSet prints them unchanged', () => {
-    const { patches } = relocationPatches([obj({ summary: '{{ $labels.pod }} in a-pr-template' })], 'a-pr-template', 'a-pr-{{.number}}', { goTemplate: true });
-    const ops = JSON.parse(patches[0].patch);
-    expect(ops).toEqual([{ op: 'replace', path: '/data/summary', value: '{{`{{`}} $labels.pod }} in a-pr-{{.number}}' }]);
-    expect(goTemplate(ops[0].value, '5')).toBe('{{ $labels.pod }} in a-pr-5');
-  });
-
-  test('escapes JSON pointer characters in keys and leaves metadata.namespace to kustomize', () => {
-    const { patches } = relocationPatches([obj({ 'a/b~c': 'x.a-pr-template.svc' })], 'a-pr-template', 'a-pr-1');
-    expect(JSON.parse(patches[0].patch)).toEqual([{ op: 'replace', path: '/data/a~1b~0c', value: 'x.a-pr-1.svc' }]);
-  });
-
-  test('does not touch a longer name that merely starts with the namespace', () => {
-    expect(relocationPatches([obj({ v: 'a-pr-template2.svc' })], 'a-pr-template', 'a-pr-1').patches).toEqual([]);
+  test('any string naming the namespace, anywhere in it and any number of times, is relocated by kustomize v5', () => {
+    const values: Record<string, string> = {
+      whole: 'a-pr-template',
+      fqdn: 'db.a-pr-template.svc.cluster.local:5432',
+      principal: 'cluster.local/ns/a-pr-template/sa/web',
+      host: 'app-a-pr-template.preview.example.com',
+      twice: 'x-a-pr-template-y-a-pr-template.z',
+      end: 'label-a-pr-template',
+      quoted: '"a-pr-template-x"',
+      query: 'up{namespace="a-pr-template",job=~"a-pr-template-.*"}',
+      untouched: 'a-pr-template2.svc',
+    };
+    const objects = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a-pr-template' } }, obj({ ...values, 'dotted.key': 'b.a-pr-template.svc' })];
+    const r = relocation(objects as any, 'a-pr-template', 'a');
+    expect(r.problems).toEqual([]);
+    const dir = fs.mkdtempSync(path.join(work, 'unit-'));
+    objects.forEach((o, i) => fs.writeFileSync(path.join(dir, `${i}.yaml`), stringify(o)));
+    const k = templateKustomization(['0.yaml', '1.yaml'], 'a-pr-template', r);
+    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify({ ...k, namespace: 'a-pr-808' }, { aliasDuplicateObjects: false }));
+    const built = parseAllDocuments(kustomizeBuild(kubectl, dir)).map((d) => d.toJS());
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(built).toHaveLength(2);
+    const data = built.find((m) => m.kind === 'ConfigMap').data;
+    expect(data).toEqual({
+      whole: 'a-pr-808',
+      fqdn: 'db.a-pr-808.svc.cluster.local:5432',
+      principal: 'cluster.local/ns/a-pr-808/sa/web',
+      host: 'app-a-pr-808.preview.example.com',
+      twice: 'x-a-pr-808-y-a-pr-808.z',
+      end: 'label-a-pr-808',
+      quoted: '"a-pr-808-x"',
+      query: 'up{namespace="a-pr-808",job=~"a-pr-808-.*"}',
+      untouched: 'a-pr-template2.svc',
+      'dotted.key': 'b.a-pr-808.svc',
+    });
   });
 
   test('fails when an object name, or a key, names the template namespace', () => {
-    const { problems } = relocationPatches([obj({ 'a-pr-template': 'v' }, 'cfg-a-pr-template')], 'a-pr-template', 'a-pr-1');
+    const { problems } = relocation([obj({ 'a-pr-template': 'v' }, 'cfg-a-pr-template')], 'a-pr-template', 'a');
     expect(problems).toEqual([
-      "ConfigMap/cfg-a-pr-template: metadata.name: names the template namespace a-pr-template: ArgoCD targets the patches by name, so an object's name cannot change per pull request",
-      'ConfigMap/cfg-a-pr-template: data.a-pr-template: a key names the template namespace a-pr-template: only values can be patched per pull request',
+      "ConfigMap/cfg-a-pr-template: metadata.name: names the template namespace a-pr-template: kustomize selects the objects to relocate by name, so an object's name cannot change per pull request",
+      'ConfigMap/cfg-a-pr-template: data.a-pr-template: a key names the template namespace a-pr-template: only values can be relocated per pull request',
     ]);
   });
 
   test('fails when a value names the shared namespace: a pull request would call into it', () => {
-    const { problems } = relocationPatches(
+    const { problems } = relocation(
       [obj({ A: 'db.a.svc.cluster.local:5432', B: 'cluster.local/ns/a/sa/x', C: 'up{namespace="a"}', D: 'data.a.example.com' })],
       'a-pr-template',
-      'a-pr-1',
+      'a',
       { others: ['a'] },
     );
     expect(problems.map((p) => p.split(':')[1].trim())).toEqual(['data.A', 'data.B', 'data.C']);
@@ -260,7 +323,7 @@ describe('previews: spec and render errors', () => {
 
   test('fails when a dashboard is rendered: its file name in the ConfigMap names the namespace', () => {
     expect(problemsOf(fixtureRepo(withPreviews(), { preview: oneRegion }))).toEqual([
-      'platforms/shop.ts + overlays/shop/preview.yaml: the preview environment preview cannot be relocated per pull request:\n  ConfigMap/autoscaling-dashboard: data.shop-preview-shop-pr-template-a-c9e79004.json: a key names the template namespace shop-pr-template: only values can be patched per pull request',
+      'platforms/shop.ts + overlays/shop/preview.yaml: the preview environment preview cannot be relocated per pull request:\n  ConfigMap/autoscaling-dashboard: data.shop-preview-shop-pr-template-a-c9e79004.json: a key names the template namespace shop-pr-template: only values can be relocated per pull request',
     ]);
   });
 

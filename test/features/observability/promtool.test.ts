@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
-import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisJob, sentinelJob } from '../../../features/observability/observability';
+import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisJob, sentinelJob } from '../../../features/observability/resolve';
 import { scopeExpr, scopeLabels, scopeRuleLabels, type EvaluatorLocation, type RuleKind } from '../../../features/observability/gmp-scope';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';

@@ -97,6 +97,11 @@ export interface RenderedGroup {
   readonly configMap: Obj;
   readonly statefulSet: Obj;
   readonly objects: Obj[];
+  /**
+   * The container env of the Deployment `app` (a workload with `dependsOn: ['redis:cache']`)
+   * as rendered for this region: literal values, and `secret:<name>/<key>` for a Secret reference.
+   */
+  readonly clientEnv: Record<string, string>;
 }
 
 export interface RenderOptions {
@@ -118,6 +123,8 @@ export function renderRedis(opts: RenderOptions): Map<string, RenderedGroup> {
     environments: ['test'],
     regions: Object.fromEntries(opts.regions.map((r) => [r, { role: r === primary ? 'primary' : 'secondary', zones: [`${r}-a`, `${r}-b`, `${r}-c`] }])),
     namespaces: { [opts.namespace]: {} },
+    // A worker of the group's clients: the test configures its Redis clients from its rendered env only.
+    services: { app: { namespace: opts.namespace, image: { repository: 'example.com/app', tag: '1' }, dependsOn: ['redis:cache'] } },
     redis: { cache: { namespace: opts.namespace, passwordSecret: 'cache-password', ...opts.redis } },
     gitops: { repoURL: 'https://example.com/fleet.git' },
   };
@@ -134,8 +141,13 @@ export function renderRedis(opts: RenderOptions): Map<string, RenderedGroup> {
         if (!found) throw new Error(`${region}: no ${kind} ${name} rendered`);
         return found;
       };
+      const app = find('Deployment', 'app').spec.template.spec.containers[0];
+      const clientEnv = Object.fromEntries(
+        (app.env as Obj[]).map((e) => [e.name, e.value ?? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]),
+      );
       out.set(region, {
         region,
+        clientEnv,
         role: env.clusters.find((c) => c.region === region)!.role,
         configMap: find('ConfigMap', 'cache-config'),
         statefulSet: find('StatefulSet', 'cache'),
@@ -402,8 +414,9 @@ export class Harness {
     return g;
   }
 
-  async proxy(host: string, target: RedisGroup): Promise<FleetProxy> {
-    const p = new FleetProxy(this, host, target);
+  /** A Service of `target`'s cluster (cluster.local) or of the fleet (clusterset.local). */
+  async proxy(host: string, target: RedisGroup, port = REDIS, notReadyToo = false): Promise<FleetProxy> {
+    const p = new FleetProxy(this, host, target, port, notReadyToo);
     await p.listen();
     this.proxies.push(p);
     return p;
@@ -545,8 +558,26 @@ export class RedisGroup {
   /** This cluster's /etc/hosts: its own pods and the fleet's clusterset.local names. */
   readonly hostsFile: string;
 
+  /** This cluster's Services (cluster.local names): they resolve in this cluster only. */
+  readonly services = new Map<string, string>();
+
+  setServiceHost(host: string, address: string): void {
+    this.services.set(host, address);
+    this.writeHosts();
+  }
+
+  /** What this cluster's DNS answers for `host` (a pod, a Service of this cluster, a fleet Service), or undefined. */
+  resolve(host: string): string | undefined {
+    return this.pods.find((p) => p.hostname === host)?.address ?? this.services.get(host) ?? this.harness.clusterset.get(host);
+  }
+
   writeHosts(): void {
-    const lines = ['127.0.0.1 localhost', ...this.pods.map((p) => `${p.address} ${p.hostname}`), ...[...this.harness.clusterset].map(([h, a]) => `${a} ${h}`)];
+    const lines = [
+      '127.0.0.1 localhost',
+      ...this.pods.map((p) => `${p.address} ${p.hostname}`),
+      ...[...this.services].map(([h, a]) => `${a} ${h}`),
+      ...[...this.harness.clusterset].map(([h, a]) => `${a} ${h}`),
+    ];
     // In place: the processes' namespaces hold this very file (inode) as their /etc/hosts.
     fs.writeFileSync(this.hostsFile, `${lines.join('\n')}\n`);
   }
@@ -568,6 +599,13 @@ export class RedisGroup {
         .env.filter((e) => e.value !== undefined)
         .map((e) => [e.name, e.value!]),
     );
+  }
+
+  /** The Secret the pods read their password from. */
+  passwordSecretName(): string {
+    const ref = containerOf(this.rendered, 'redis').env.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom?.secretKeyRef;
+    if (!ref) throw new Error('the redis container has no REDIS_PASSWORD from a Secret');
+    return ref.name;
   }
 
   /** A container as pod i was created with it. */
@@ -833,7 +871,11 @@ export class RedisGroup {
   }
 }
 
-/** A ClusterSetIP of GKE multi-cluster Services: connections spread over the exporting group's ready pods. */
+/**
+ * A Service's virtual IP: connections to `port` spread over the group's pods whose redis
+ * readiness probe passes (or over all its pods: `publishNotReadyAddresses`). A fleet
+ * (clusterset.local) name resolves in every cluster, a cluster.local one in its group's only.
+ */
 export class FleetProxy {
   readonly address: string;
   private readonly server: net.Server;
@@ -847,20 +889,23 @@ export class FleetProxy {
     harness: Harness,
     readonly host: string,
     readonly target: RedisGroup,
+    readonly port = REDIS,
+    readonly notReadyToo = false,
   ) {
     this.address = harness.address();
-    harness.setClustersetHost(host, this.address);
+    if (host.endsWith('.svc.clusterset.local')) harness.setClustersetHost(host, this.address);
+    else target.setServiceHost(host, this.address);
     this.server = net.createServer((client) => this.forward(client));
   }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(REDIS, this.address, resolve);
+      this.server.listen(this.port, this.address, resolve);
     });
     const probe = async () => {
       const ready: number[] = [];
-      for (let i = 0; i < this.target.pods.length; i++) if (await this.target.ready(i, 'redis')) ready.push(i);
+      for (let i = 0; i < this.target.pods.length; i++) if (this.notReadyToo || (await this.target.ready(i, 'redis'))) ready.push(i);
       this.readyPods = ready;
       if (!this.closed) this.probing = setTimeout(probe, 1000);
     };
@@ -876,7 +921,7 @@ export class FleetProxy {
       return;
     }
     const pod = this.target.pods[this.readyPods[this.next++ % this.readyPods.length]];
-    const upstream = net.connect(REDIS, pod.address);
+    const upstream = net.connect(this.port, pod.address);
     this.sockets.add(upstream);
     upstream.on('close', () => {
       this.sockets.delete(upstream);
@@ -953,4 +998,51 @@ export async function newMaster(group: RedisGroup, not: number): Promise<number 
 export async function missing(group: RedisGroup, i: number, keys: readonly string[]): Promise<string[]> {
   const values = await group.values(i, keys);
   return keys.filter((_, k) => values[k] === null);
+}
+
+/**
+ * The Redis client an application of `group`'s cluster builds from the rendered environment
+ * of its Deployment (`RenderedGroup.clientEnv`) and nothing else: ioredis, as it is
+ * configured for Sentinel (primary region) or a plain read connection (secondary region).
+ * Names resolve through that cluster's DNS; the password is the referenced Secret's.
+ */
+export function appClient(group: RedisGroup, env: Record<string, string>): { client: Redis; writes: boolean } {
+  const secret = /^secret:([^/]+)\/password$/.exec(env.REDIS_PASSWORD ?? '');
+  const podSecret = group.passwordSecretName();
+  if (!secret || secret[1] !== podSecret) throw new Error(`REDIS_PASSWORD must reference the group's Secret ${podSecret}/password, got ${env.REDIS_PASSWORD}`);
+  const resolve = (host: string) => {
+    const address = group.resolve(host);
+    if (!address) throw new Error(`${host} does not resolve in ${group.region}`);
+    return address;
+  };
+  const common = {
+    password: group.password,
+    lazyConnect: true,
+    connectTimeout: 1000,
+    commandTimeout: 1500,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  };
+  let client: Redis;
+  if (env.REDIS_SENTINELS) {
+    const sentinels = env.REDIS_SENTINELS.split(',').map((hp) => {
+      const [host, port] = hp.split(':');
+      return { host: resolve(host), port: Number(port) };
+    });
+    client = new Redis({
+      ...common,
+      sentinels,
+      name: env.REDIS_MASTER_SET,
+      sentinelPassword: group.password,
+      sentinelRetryStrategy: () => 100,
+      // After a failover the old master answers READONLY until the client reconnects.
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    });
+  } else {
+    client = new Redis({ ...common, host: resolve(env.REDIS_READ_HOST), port: Number(env.REDIS_READ_PORT) });
+  }
+  client.on('error', () => {
+    /* counted by the commands that fail */
+  });
+  return { client, writes: env.REDIS_SENTINELS !== undefined };
 }

@@ -78,6 +78,52 @@ describe('RegionChart: Redis across regions', () => {
     expect(redisEnv(charts.get('us-east1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-east1-headless' });
   });
 
+  test("a workload that depends on a group gets the client contract of its region's role", () => {
+    const input = (regions: Record<string, 'primary' | 'secondary'>, app: Obj = {}): PlatformInput => ({
+      ...platform(regions),
+      namespaces: { data: {}, web: {} },
+      redis: { cache: { namespace: 'data', passwordSecret: 'cache-password' }, sessions: { namespace: 'data', passwordSecret: 'sessions-password' } },
+      services: {
+        app: { namespace: 'data', image: { repository: 'example.com/app', tag: '1' }, dependsOn: ['redis:cache'], ...app },
+        both: { namespace: 'web', image: { repository: 'example.com/app', tag: '1' }, dependsOn: ['redis:cache', 'redis:sessions'] },
+      },
+    });
+    const env = (objs: Obj[], name: string) =>
+      Object.fromEntries(
+        objs
+          .find((o) => o.kind === 'Deployment' && o.metadata.name === name)!
+          .spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value ?? `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]),
+      );
+    const charts = objects(load(input({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
+    expect(env(charts.get('us-central1')!, 'app')).toEqual({
+      REDIS_ROLE: 'primary',
+      REDIS_SENTINELS: 'cache.data.svc.cluster.local:26379',
+      REDIS_MASTER_SET: 'master',
+      REDIS_PASSWORD: 'cache-redis-password/password',
+    });
+    expect(env(charts.get('us-east1')!, 'app')).toEqual({
+      REDIS_ROLE: 'secondary',
+      REDIS_READ_HOST: 'cache-us-east1.data.svc.cluster.local',
+      REDIS_READ_PORT: '6379',
+      REDIS_PASSWORD: 'cache-redis-password/password',
+    });
+    // Two groups: one prefix each; another namespace: no password (a Secret is namespaced).
+    expect(env(charts.get('us-east1')!, 'both')).toEqual({
+      REDIS_CACHE_ROLE: 'secondary',
+      REDIS_CACHE_READ_HOST: 'cache-us-east1.data.svc.cluster.local',
+      REDIS_CACHE_READ_PORT: '6379',
+      REDIS_SESSIONS_ROLE: 'secondary',
+      REDIS_SESSIONS_READ_HOST: 'sessions-us-east1.data.svc.cluster.local',
+      REDIS_SESSIONS_READ_PORT: '6379',
+    });
+    // The Service a secondary's clients read from is rendered there.
+    expect(charts.get('us-east1')!.some((o) => o.kind === 'Service' && o.metadata.name === 'cache-us-east1')).toBe(true);
+
+    expect(() => load(input({ 'us-central1': 'primary' }, { env: { REDIS_SENTINELS: 'cache:26379' } }))).toThrow(
+      'platforms/shop.ts: services.app.env.REDIS_SENTINELS: is rendered from dependsOn redis:cache for the region\'s role (docs/redis.md, "What clients get"): remove it (got "REDIS_SENTINELS")',
+    );
+  });
+
   test('fails when the storage cannot hold an AOF rewrite', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { memory: '4Gi', storage: '6Gi' }))).toThrow(
       'platforms/shop.ts: redis.cache.storage: must be at least twice memory (4Gi): an AOF rewrite holds the old and the new file (got "6Gi")',

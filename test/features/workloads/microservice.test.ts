@@ -102,11 +102,55 @@ describe('Microservice', () => {
     expect(manifests(render({ replicas: 1 })).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
   });
 
-  test('an autoscaled Deployment leaves replicas to the autoscaler; its minimum decides the PDB', () => {
-    const chart = render({ autoscaled: true, minReplicas: 3 });
-    expect(only(chart, 'Deployment').spec).not.toHaveProperty('replicas');
-    expect(manifests(chart).map((m) => m.kind)).toContain('PodDisruptionBudget');
-    expect(manifests(render({ autoscaled: true, minReplicas: 1 })).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
+  test('built on the L1 objects: the Deployment carries no JSON patch, and the rollout and pod fields are explicit', () => {
+    const chart = testChart();
+    const svc = new Microservice(chart, 'api', { ...base, zones: ['z-a'] });
+    // The patches list is private to cdk8s's ApiObject; an empty one means the output is the props as written.
+    expect((svc.deployment as unknown as { patches: unknown[] }).patches).toEqual([]);
+    expect((svc.service as unknown as { patches: unknown[] }).patches).toEqual([]);
+    const d = only(chart, 'Deployment');
+    expect(d.spec).toMatchObject({
+      minReadySeconds: 0,
+      progressDeadlineSeconds: 600,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
+    });
+    expect(d.spec.template.spec).toMatchObject({
+      dnsPolicy: 'ClusterFirst',
+      hostNetwork: false,
+      restartPolicy: 'Always',
+      setHostnameAsFQDN: false,
+      terminationGracePeriodSeconds: 30,
+      securityContext: { fsGroup: 10001, fsGroupChangePolicy: 'Always', seccompProfile: { type: 'RuntimeDefault' } },
+    });
+    expect(Object.keys(d.spec.template.metadata.labels)).not.toContain('cdk8s.io/metadata.addr');
+    expect(d.spec.template.spec.topologySpreadConstraints[0].labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'api' });
+    expect(only(chart, 'Service').spec).not.toHaveProperty('externalIPs');
+  });
+
+  test('markHasAutoscaler: replicas are left to the autoscaler, and its minimum decides the PDB', () => {
+    const scaled = (replicas: number, min: number) => {
+      const chart = testChart();
+      new Microservice(chart, 'api', { ...base, replicas }).markHasAutoscaler(min);
+      return chart;
+    };
+    expect(only(scaled(2, 3), 'Deployment').spec).not.toHaveProperty('replicas');
+    expect(manifests(scaled(2, 3)).map((m) => m.kind)).toContain('PodDisruptionBudget');
+    expect(manifests(scaled(1, 3)).map((m) => m.kind)).toContain('PodDisruptionBudget');
+    expect(manifests(scaled(2, 1)).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
+    expect(only(render({ replicas: 3 }), 'Deployment').spec.replicas).toBe(3);
+  });
+
+  test('toScalingTarget describes the Deployment and what each container requests', () => {
+    const target = new Microservice(testChart(), 'api', base).toScalingTarget();
+    expect(target).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'api',
+      namespace: 'shop',
+      containers: [
+        { name: 'api', requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' }, limits: { memory: '256Mi', 'ephemeral-storage': '128Mi' } },
+      ],
+    });
   });
 
   test('a worker without ports gets no Service', () => {

@@ -1,12 +1,12 @@
 /**
- * The blind-rule and double-ingestion checks (features/observability/scope-checks.ts), on a
+ * The blind-rule and double-ingestion checks (features/observability/checks.ts), on a
  * cluster folder as it was rendered before issue 16 (test/fixtures/gmp-today: ggen prod
  * us-central1, the objects of the marketplace namespace these rules and scrapes involve), and on
  * small hand-made clusters.
  */
 import * as path from 'node:path';
 import { formatProblem, readObjects, validateObjects } from '../../../checks';
-import { blindRuleProblems, doubleIngestionProblems } from '../../../features/observability/scope-checks';
+import { blindRuleProblems, doubleIngestionProblems } from '../../../features/observability/checks';
 import { Cluster, KObject } from '../../../checks/objects';
 import { ROOT } from '../../helpers';
 

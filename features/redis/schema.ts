@@ -1,0 +1,124 @@
+/**
+ * Redis Sentinel groups (one per region, the primary region's the master) and the rules of
+ * the Redis client contract on the workloads that depend on them, reported with the field's path.
+ */
+import { z } from 'zod';
+import { durationMs, sizeKi } from '../../kernel/quantities';
+import { byteQuantity, dnsLabel, duration } from '../../kernel/schema';
+import { secretManagerName } from '../secrets/schema';
+import { Image } from '../workloads/schema';
+import { redisContractVariables, redisEnvPrefix } from './client-env';
+
+export const Redis = z
+  .strictObject({
+    namespace: dnsLabel,
+    /** Redis pods (each with a sentinel) in each region. @default 3 */
+    replicas: z.number().int().min(3).default(3),
+    /** Sentinels that must agree the master is down. @default - a majority of replicas */
+    quorum: z.number().int().min(1).optional(),
+    /** Unresponsive time after which a sentinel considers the master down. @default 5s */
+    downAfter: duration.default('5s'),
+    /** Failover timeout. @default 60s */
+    failoverTimeout: duration.default('60s'),
+    /** Replicas resyncing with a new master at once. @default 1 */
+    parallelSyncs: z.number().int().min(1).default(1),
+    /** A master refuses writes with fewer connected replicas than this. @default 1 */
+    minReplicasToWrite: z.number().int().min(0).default(1),
+    /** ... whose replication lag is at most this. @default 10s */
+    minReplicasMaxLag: duration.default('10s'),
+    /** Memory limit of the redis container; maxmemory is set to 60 % of it (buffers and the AOF rewrite's fork need the rest). @default 1Gi */
+    memory: byteQuantity.default('1Gi'),
+    maxmemoryPolicy: z
+      .enum(['noeviction', 'allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-random', 'volatile-random'])
+      .default('allkeys-lru'),
+    /** Persistent volume per pod. @default 10Gi */
+    storage: byteQuantity.default('10Gi'),
+    storageClass: z.string().default('premium-rwo'),
+    /** Secret Manager id of the Redis password. */
+    passwordSecret: secretManagerName,
+    image: Image.default({ repository: 'docker.io/library/redis', tag: '7.4.2-alpine' }),
+    /**
+     * The host a secondary region's replicas reach the primary region's group at (port 6379);
+     * `{region}` stands for the primary region's key, so a promotion moves it.
+     * @default - `<name>-{region}.<namespace>.svc.clusterset.local`: the Service each region exports (GKE multi-cluster Services)
+     */
+    crossRegionHost: z
+      .string()
+      .regex(/^([a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?\.)*[a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?$/, {
+        message: 'must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal',
+      })
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.quorum !== undefined && r.quorum > r.replicas) {
+      ctx.addIssue({ code: 'custom', path: ['quorum'], message: `must be <= replicas (${r.replicas})`, input: r.quorum });
+    }
+    // What RedisSentinel would refuse, said here with the field's path.
+    if (r.minReplicasToWrite > r.replicas - 1) {
+      ctx.addIssue({ code: 'custom', path: ['minReplicasToWrite'], message: `must be <= replicas - 1 (${r.replicas - 1})`, input: r.minReplicasToWrite });
+    }
+    if (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minReplicasMaxLag'],
+        message: 'must be whole seconds, at least 1s: redis counts it in seconds',
+        input: r.minReplicasMaxLag,
+      });
+    }
+    if (durationMs(r.downAfter) < 100) {
+      ctx.addIssue({ code: 'custom', path: ['downAfter'], message: 'must be at least 100ms', input: r.downAfter });
+    }
+    if (durationMs(r.failoverTimeout) <= durationMs(r.downAfter)) {
+      ctx.addIssue({ code: 'custom', path: ['failoverTimeout'], message: `must be longer than downAfter (${r.downAfter})`, input: r.failoverTimeout });
+    }
+    if (sizeKi(r.memory) < 128 * 1024) {
+      ctx.addIssue({ code: 'custom', path: ['memory'], message: 'must be at least 128Mi', input: r.memory });
+    }
+    if (sizeKi(r.storage) < 2 * sizeKi(r.memory)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage'],
+        message: `must be at least twice memory (${r.memory}): an AOF rewrite holds the old and the new file`,
+        input: r.storage,
+      });
+    }
+  });
+
+export type RedisSpec = z.output<typeof Redis>;
+
+interface Workload {
+  readonly namespace: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, unknown>>;
+  readonly dependsOn: readonly string[];
+}
+
+export interface RedisClientIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+  readonly input: unknown;
+}
+
+/**
+ * A variable the contract renders (features/redis/client-env.ts) must not also be set by hand:
+ * a hand-written address is right in one region only (the sentinels of a secondary region know
+ * no master), and two sources of one variable drift.
+ */
+export function redisClientIssues(w: Workload, groups: Readonly<Record<string, { namespace: string }>>): RedisClientIssue[] {
+  const deps = w.dependsOn.filter((d) => d.startsWith('redis:') && d.slice(6) in groups).map((d) => d.slice(6));
+  const issues: RedisClientIssue[] = [];
+  for (const g of deps) {
+    const rendered = redisContractVariables(redisEnvPrefix(g, deps.length)).filter((v) => groups[g].namespace === w.namespace || !v.endsWith('PASSWORD'));
+    for (const section of ['env', 'secrets'] as const) {
+      for (const key of Object.keys(w[section])) {
+        if (rendered.includes(key))
+          issues.push({
+            path: [section, key],
+            message: `is rendered from dependsOn redis:${g} for the region's role (docs/redis.md, "What clients get"): remove it`,
+            input: key,
+          });
+      }
+    }
+  }
+  return issues;
+}

