@@ -4,9 +4,6 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { ServiceExportV1 } from '../../imports/net.gke.io';
-import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
-import { MTLS_EXCEPTION } from '../../kernel/mesh';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatSize } from '../../kernel/units';
 
@@ -38,7 +35,7 @@ export interface RedisSentinelProps {
   readonly parallelSyncs?: number;
   /** The master refuses writes with fewer replicas connected than this. @default 1 */
   readonly minReplicasToWrite?: number;
-  /** ... whose last acknowledgement is at most this old: the writes a cut-off master can take. @default Duration.seconds(10) */
+  /** ... whose last acknowledgement is at most this old: the writes a cut-off master can take; at most downAfter - 2 s. @default - downAfter - 2 s, at least 1 s */
   readonly minReplicasMaxLag?: Duration;
   /** Memory limit (and request) of the redis container; maxmemory is 60 % of it. @default Size.gibibytes(1) */
   readonly memory?: Size;
@@ -68,12 +65,14 @@ export interface RedisSentinelProps {
   /** Host a secondary group's first pod replicates from (port 6379); required for, and only for, a secondary. @default - none */
   readonly upstream?: string;
   /**
-   * Exports `<name>-<region>` (redis port, ready pods) to the fleet with a GKE multi-cluster
-   * ServiceExport, reachable from every cluster at `<name>-<region>.<namespace>.svc.clusterset.local`,
-   * and lets its plain-TCP cross-cluster replication past the mesh's strict mTLS. Needs `region`.
+   * Renders `<name>-<region>` (redis port, ready pods): the name the other regions' replicas
+   * dial, and this region's clients read from when it is a secondary. In Istio's
+   * multi-primary mesh every cluster knows it, and the other regions' sidecars reach it
+   * through this cluster's east-west gateway with mutual TLS, keeping the replicas' identity
+   * (which the group's AuthorizationPolicies admit). Needs `region`.
    * @default false
    */
-  readonly exportToFleet?: boolean;
+  readonly crossRegionService?: boolean;
   /** How long a master's preStop waits for the sentinels to promote a replica. @default Duration.seconds(20) */
   readonly handoverTimeout?: Duration;
   /** @default 'cluster.local' */
@@ -98,6 +97,21 @@ const SCRIPTS = ['common.sh', 'start-redis.sh', 'start-sentinel.sh'] as const;
 const SCRIPT_DIR = path.join(__dirname, 'scripts');
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * The largest min-replicas-max-lag, in seconds, for a sentinel down-after: a master cut off
+ * from its replicas must refuse writes before the sentinels can have promoted another node.
+ * Redis counts a replica's lag in whole seconds from its last acknowledgement (sent every
+ * second) and recounts the good replicas once a second, so a cut master refuses writes at
+ * most lag + 2 s after the cut; the sentinels promote no sooner than down-after. Redis takes
+ * no lag under 1 s: with a down-after under 3 s the bound cannot be met by 2 s of margin.
+ */
+export const LAG_RULE =
+  'downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)';
+
+export function maxLagCeilingSeconds(downAfterMs: number): number {
+  return Math.max(1, Math.floor(downAfterMs / 1000) - 2);
+}
 
 /**
  * The Service `<name>-<region>` over a group's ready pods: what the region's own clients read
@@ -136,8 +150,8 @@ export class RedisSentinel extends Construct {
   public readonly storage: Size;
   public readonly selector: Record<string, string>;
   public readonly headlessServiceName: string;
-  /** The Service exported to the fleet, when `exportToFleet`. */
-  public readonly fleetServiceName?: string;
+  /** The region's Service (`<name>-<region>`), when `crossRegionService`. */
+  public readonly crossRegionServiceName?: string;
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
 
   constructor(scope: Construct, id: string, props: RedisSentinelProps) {
@@ -158,7 +172,8 @@ export class RedisSentinel extends Construct {
     this.failoverTimeout = props.failoverTimeout ?? Duration.seconds(60);
     this.parallelSyncs = props.parallelSyncs ?? 1;
     this.minReplicasToWrite = props.minReplicasToWrite ?? 1;
-    this.minReplicasMaxLag = props.minReplicasMaxLag ?? Duration.seconds(10);
+    const lagCeiling = maxLagCeilingSeconds(this.downAfter.toMilliseconds());
+    this.minReplicasMaxLag = props.minReplicasMaxLag ?? Duration.seconds(lagCeiling);
     this.memory = props.memory ?? Size.gibibytes(1);
     this.storage = props.storage ?? Size.gibibytes(10);
     const handover = props.handoverTimeout ?? Duration.seconds(20);
@@ -176,6 +191,7 @@ export class RedisSentinel extends Construct {
     const lagSeconds = this.minReplicasMaxLag.toMilliseconds() / 1000;
     if (!Number.isInteger(lagSeconds) || lagSeconds < 1)
       fail(`minReplicasMaxLag (${this.minReplicasMaxLag.toMilliseconds()}ms) must be whole seconds, at least 1s: redis counts it in seconds`);
+    if (lagSeconds > lagCeiling) fail(`minReplicasMaxLag (${lagSeconds}s) must be at most ${lagCeiling}s: ${LAG_RULE}`);
     if (this.downAfter.toMilliseconds() < 100) fail(`downAfter (${this.downAfter.toMilliseconds()}ms) must be >= 100ms`);
     if (this.failoverTimeout.toMilliseconds() <= this.downAfter.toMilliseconds()) {
       fail(`failoverTimeout (${this.failoverTimeout.toMilliseconds()}ms) must be longer than downAfter (${this.downAfter.toMilliseconds()}ms)`);
@@ -191,12 +207,12 @@ export class RedisSentinel extends Construct {
     if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
     if (props.region !== undefined && !DNS_LABEL.test(props.region)) fail(`region ("${props.region}") must be a lowercase RFC 1123 label`);
-    if (props.exportToFleet && props.region === undefined) fail('exportToFleet needs region: the exported Service is named <name>-<region>');
+    if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
       fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
-    this.fleetServiceName = props.exportToFleet ? redisReadServiceName(props.name, props.region!) : undefined;
+    this.crossRegionServiceName = props.crossRegionService ? redisReadServiceName(props.name, props.region!) : undefined;
 
     this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
     const labels = { ...props.labels, ...this.selector };
@@ -249,29 +265,14 @@ export class RedisSentinel extends Construct {
       },
     });
 
-    if (this.fleetServiceName) {
+    if (this.crossRegionServiceName) {
       new k8s.KubeService(this, 'Fleet', {
-        metadata: meta(this.fleetServiceName),
+        metadata: meta(this.crossRegionServiceName),
         spec: {
           // Ready pods only: a secondary region's first pod replicates from any synced node
           // (the master or a replica of it: replicas pass the master's stream on).
           selector: this.selector,
           ports: [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' }],
-        },
-      });
-      new ServiceExportV1(this, 'Export', { metadata: { name: this.fleetServiceName, namespace: props.namespace, labels } });
-      // The other cluster's sidecar does not know the exported address as a mesh service and
-      // sends plain TCP: strict mTLS would drop the replication. Redis' password still applies.
-      new PeerAuthentication(this, 'CrossRegion', {
-        metadata: {
-          ...meta(`${props.name}-cross-region`),
-          annotations: {
-            [MTLS_EXCEPTION]: 'replication from the other regions arrives through the multi-cluster Service, outside the mesh; Redis AUTH still applies',
-          },
-        },
-        spec: {
-          selector: { matchLabels: this.selector },
-          portLevelMtls: { [String(REDIS_PORT)]: { mode: PeerAuthenticationSpecPortLevelMtlsMode.PERMISSIVE } },
         },
       });
     }
@@ -331,6 +332,10 @@ export class RedisSentinel extends Construct {
           spec: {
             serviceAccountName: props.name,
             automountServiceAccountToken: false,
+            // The pause process becomes PID 1 and reaps orphans: redis-server and redis-sentinel
+            // do not, and every exec probe's busybox `timeout` leaves its watcher behind (about
+            // 12 zombies a minute per pod otherwise). The containers share one secret and one UID.
+            shareProcessNamespace: true,
             securityContext: podSecurityContext(),
             // The handover, then redis' own shutdown (it waits up to 10 s for lagging replicas).
             terminationGracePeriodSeconds: handoverSeconds + 30,

@@ -54,7 +54,8 @@ describe('RedisSentinel', () => {
       MASTER_SET: 'master',
     });
     expect(env(chart)).not.toHaveProperty('UPSTREAM_HOST');
-    expect(conf(chart)).toContain('min-replicas-to-write 1\nmin-replicas-max-lag 10\n');
+    // downAfter 5 s - 2 s: a cut-off master refuses writes before the sentinels can promote another.
+    expect(conf(chart)).toContain('min-replicas-to-write 1\nmin-replicas-max-lag 3\n');
   });
 
   test('the quorum defaults to a majority of the pods', () => {
@@ -65,7 +66,7 @@ describe('RedisSentinel', () => {
 
   test('settings from props reach the scripts and redis.conf', () => {
     const chart = render({
-      downAfter: Duration.millis(1500),
+      downAfter: Duration.millis(5500),
       failoverTimeout: Duration.seconds(30),
       parallelSyncs: 2,
       minReplicasToWrite: 2,
@@ -73,7 +74,7 @@ describe('RedisSentinel', () => {
       maxmemoryPolicy: 'noeviction',
       handoverTimeout: Duration.seconds(15),
     });
-    expect(env(chart)).toMatchObject({ DOWN_AFTER_MS: '1500', FAILOVER_TIMEOUT_MS: '30000', PARALLEL_SYNCS: '2', HANDOVER_SECONDS: '15' });
+    expect(env(chart)).toMatchObject({ DOWN_AFTER_MS: '5500', FAILOVER_TIMEOUT_MS: '30000', PARALLEL_SYNCS: '2', HANDOVER_SECONDS: '15' });
     expect(conf(chart)).toContain('maxmemory-policy noeviction\nmin-replicas-to-write 2\nmin-replicas-max-lag 3\n');
     expect(pod(chart).terminationGracePeriodSeconds).toBe(45);
   });
@@ -216,18 +217,15 @@ describe('RedisSentinel', () => {
     expect(manifests(chart).map((m) => m.kind)).not.toContain('ServiceExport');
   });
 
-  test("exportToFleet: the region's Service exported with GKE multi-cluster Services, plain TCP allowed on the redis port", () => {
-    const chart = render({ region: 'us-east1', exportToFleet: true });
+  test("crossRegionService: the region's Service the other regions replicate from, under the mesh's mTLS (no exception, no export)", () => {
+    const chart = render({ region: 'us-east1', crossRegionService: true });
     const svc = only(chart, 'Service', 'cache-us-east1');
     expect(svc.spec).toEqual({
       selector: { 'app.kubernetes.io/name': 'cache', 'app.kubernetes.io/component': 'redis' },
       ports: [{ name: 'tcp-redis', port: 6379, targetPort: 6379, appProtocol: 'tcp' }],
     });
-    expect(only(chart, 'ServiceExport')).toMatchObject({ apiVersion: 'net.gke.io/v1', metadata: { name: 'cache-us-east1', namespace: 'shop' } });
-    expect(only(chart, 'PeerAuthentication').spec).toEqual({
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'cache', 'app.kubernetes.io/component': 'redis' } },
-      portLevelMtls: { 6379: { mode: 'PERMISSIVE' } },
-    });
+    expect(manifests(chart).map((m) => m.kind)).not.toContain('ServiceExport');
+    expect(manifests(chart).map((m) => m.kind)).not.toContain('PeerAuthentication');
   });
 
   test('a secondary replicates from the upstream host', () => {
@@ -251,6 +249,12 @@ describe('RedisSentinel', () => {
 
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
     expect(() => render({ minReplicasToWrite: 3 })).toThrow("RedisSentinel 'cache': minReplicasToWrite (3) must be <= replicas - 1 (2)");
+  });
+
+  test('fails when minReplicasMaxLag would let a cut-off master outlive its replacement', () => {
+    expect(() => render({ minReplicasMaxLag: Duration.seconds(10) })).toThrow(
+      "RedisSentinel 'cache': minReplicasMaxLag (10s) must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)",
+    );
   });
 
   test('fails when minReplicasMaxLag is not whole seconds', () => {
@@ -293,8 +297,8 @@ describe('RedisSentinel', () => {
     );
   });
 
-  test('fails when exportToFleet has no region', () => {
-    expect(() => render({ exportToFleet: true })).toThrow("RedisSentinel 'cache': exportToFleet needs region: the exported Service is named <name>-<region>");
+  test('fails when crossRegionService has no region', () => {
+    expect(() => render({ crossRegionService: true })).toThrow("RedisSentinel 'cache': crossRegionService needs region: the Service is named <name>-<region>");
   });
 
   test('fails when the region is not a DNS label', () => {

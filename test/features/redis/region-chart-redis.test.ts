@@ -31,7 +31,7 @@ function platform(regions: Record<string, 'primary' | 'secondary'>, redis: Obj =
 const load = (input: PlatformInput) => loadEnvironments({ file: 'platforms/shop.ts', input }, tempDir())[0];
 
 describe('RegionChart: Redis across regions', () => {
-  test('ggen: the primary region owns the master; the secondaries replicate it through its exported Service', () => {
+  test('ggen: the primary region owns the master; the secondaries replicate it through its region Service, in the mesh', () => {
     const [prod] = loadAll(ROOT, { platform: 'ggen', env: 'prod' });
     const charts = objects(prod);
     expect(redisEnv(charts.get('us-central1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-central1-headless' });
@@ -39,23 +39,24 @@ describe('RegionChart: Redis across regions', () => {
     for (const region of ['us-east1', 'europe-west1']) {
       expect(redisEnv(charts.get(region)!)).toMatchObject({
         ROLE: 'secondary',
-        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.clusterset.local',
+        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.cluster.local',
         HEADLESS: `cache-${region}-headless`,
       });
     }
-    // Every region exports its group: a promotion needs no new export (the first import takes minutes).
+    // Every region renders its group's region Service: a promotion needs no new one.
     for (const [region, objs] of charts) {
       if (region === 'argocd') continue;
-      expect(objs.filter((o) => o.kind === 'ServiceExport').map((o) => o.metadata.name)).toEqual([`cache-${region}`]);
+      expect(objs.filter((o) => o.kind === 'Service' && o.metadata.name === `cache-${region}`)).toHaveLength(1);
+      expect(objs.filter((o) => o.kind === 'ServiceExport')).toEqual([]);
     }
   });
 
   test('a promotion (the region roles swapped) moves the master and the upstream', () => {
     const before = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
     const after = objects(load(platform({ 'us-central1': 'secondary', 'us-east1': 'primary' })));
-    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.clusterset.local' });
+    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.cluster.local' });
     expect(redisEnv(after.get('us-east1')!).ROLE).toBe('primary');
-    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.clusterset.local' });
+    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.cluster.local' });
     // Only the role (and the pods' rollout) changes: names and volumes stay.
     const names = (m: Map<string, Obj[]>) =>
       [...m.values()]
@@ -133,6 +134,19 @@ describe('RegionChart: Redis across regions', () => {
   test('fails when minReplicasMaxLag is not whole seconds', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '1500ms' }))).toThrow(
       'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be whole seconds, at least 1s: redis counts it in seconds (got "1500ms")',
+    );
+  });
+
+  test('minReplicasMaxLag follows downAfter: a cut-off master refuses writes before another can be promoted', () => {
+    const conf = (redis: Obj) =>
+      objects(load(platform({ 'us-central1': 'primary' }, redis)))
+        .get('us-central1')!
+        .find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cache-config')!.data['redis.conf'];
+    expect(conf({})).toContain('min-replicas-max-lag 3\n');
+    expect(conf({ downAfter: '10s' })).toContain('min-replicas-max-lag 8\n');
+    expect(conf({ downAfter: '1500ms' })).toContain('min-replicas-max-lag 1\n');
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '10s' }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second) (got "10s")',
     );
   });
 
