@@ -560,7 +560,13 @@ const FIXTURES: Record<string, Fixture> = {
       Object.fromEntries(
         keys.flatMap((k, i) => [
           [
-            g.sel('redis_instance_info', { namespace: ns, job, pod: pod(i), role: i === 0 && c.role === 'primary' ? 'master' : 'slave', redis_version: '7.4.2' }),
+            g.sel('redis_instance_info', {
+              namespace: ns,
+              job,
+              pod: pod(i),
+              role: i === 0 && c.role === 'primary' ? 'master' : 'slave',
+              redis_version: '7.4.2',
+            }),
             gauge(1),
           ],
           // redis_exporter reports no redis_db_keys for a database without keys.
