@@ -10,6 +10,7 @@ import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../syn
 import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../checks';
 import { runDiff } from './diff';
 import { runPromote } from './promote';
+import { runPromoteEnv } from './promote-env';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -116,6 +117,17 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
     .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
       code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
+    });
+
+  program
+    .command('promote-env')
+    .description("move ENV's branch to what the environment it promotes from runs (fast-forward only), printing what changes per cluster")
+    .argument('<platform>')
+    .argument('<env>')
+    .option('--revision <rev>', "a commit of the source environment's history (default: its head)")
+    .option('--dry-run', 'print what would change; move nothing')
+    .action((platform: string, env: string, o: { revision?: string; dryRun?: boolean }) => {
+      code = runPromoteEnv({ root: ROOT, platform, env, revision: o.revision, dryRun: o.dryRun }, io);
     });
 
   program

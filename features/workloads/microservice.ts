@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import type { IScalable, ScalingTarget } from '../../kernel/scaling';
 import { formatSize } from '../../kernel/units';
+import { NOT_SECRET_ANNOTATION } from '../secrets/not-secret';
 
 /** How the mesh treats a port's traffic; `websocket` and `sse` are streaming HTTP. */
 export type PortProtocol = 'http' | 'grpc' | 'tcp' | 'websocket' | 'sse';
@@ -98,6 +99,8 @@ export interface MicroserviceProps {
   readonly startup?: MicroserviceProbe;
   /** Plain environment variables. @default {} */
   readonly env?: Record<string, string>;
+  /** Variables of `env` that look like secrets but are not: listed in the pod annotation `meridian.dev/not-secret`, which validate reads. @default [] */
+  readonly notSecretEnv?: readonly string[];
   /** Environment variables from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
   /** Fixed replica count, until an autoscaler takes it over (see `markHasAutoscaler`). @default 2 */
@@ -249,7 +252,10 @@ export class Microservice extends Construct implements IScalable {
         },
         selector: { matchLabels: variant ? podSelector : this.selector },
         template: {
-          metadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
+          metadata: {
+            labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
+            ...(props.notSecretEnv?.length ? { annotations: { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } } : {}),
+          },
           spec: {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,

@@ -99,6 +99,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       'RedisMetricsAbsent',
       'RedisMultipleMasters',
       'RedisNoMaster',
+      'RedisReplicaEmpty',
       'RedisReplicationLag',
       'RedisSentinelsDisagree',
       'ReplicationLagHigh',
