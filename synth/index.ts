@@ -5,7 +5,9 @@
 import * as path from 'node:path';
 import { loadAll } from '../model';
 import { formatProblem as formatValidation, validateObjects } from '../checks';
+import { checkFlows } from '../checks/flows';
 import { render, Rendering } from './render';
+import type { Located } from '../checks/objects';
 import { writeDist } from './write';
 
 export * from './render';
@@ -43,8 +45,16 @@ export function synthesize(opts: SynthOptions): SynthResult {
   const envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   const rendering = render(envs, opts.onEnvironment);
   const distName = path.relative(opts.root, dist) || dist;
-  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })));
-  if (problems.length > 0) throw new OutputInvalidError(problems.map(formatValidation));
+  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest }))).map(formatValidation);
+  // Well-formed objects may still drop a connection the platform needs, or open one nobody asked for.
+  for (const env of envs) {
+    const scope = `${env.platform.name}/${env.env}/`;
+    const files = rendering.files
+      .filter((f) => f.path.startsWith(scope) && !f.path.startsWith(`${scope}argocd/`))
+      .map((f) => ({ file: path.join(distName, f.path), obj: f.manifest as unknown as Located['obj'] }));
+    problems.push(...checkFlows(env, files).problems);
+  }
+  if (problems.length > 0) throw new OutputInvalidError(problems);
   writeDist(dist, rendering, { full: !opts.platform && !opts.env });
 
   const perCluster = new Map<string, number>();
