@@ -86,7 +86,7 @@ describe('synth output', () => {
     expect(runSynth({ root, dist }, io).code).toBe(1);
     // min <= max is KEDA's rule, checked once by the Autoscaler and reported at the spec field that set min.
     expect(lines).toEqual([
-      '  shop/staging: 116 objects',
+      expect.stringMatching(/^ {2}shop\/staging: \d+ objects$/),
       "overlays/shop/prod.yaml: services.api.autoscaling.min: (9) must be <= maxReplicaCount (6) (Autoscaler 'api-Autoscaler': minReplicas)",
       'synth: 1 problem(s) in the rendered objects; dist/ was not changed',
     ]);
