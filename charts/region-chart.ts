@@ -1,6 +1,9 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterPlan } from '../model/plan';
+import type { FieldPath } from '../model/merge';
+import { formatPath, showValue, SpecError } from '../model/errors';
+import { PropError, propPath } from '../kernel/prop-error';
 import type { JobSpec, Platform, ProbeSpec } from '../model/schema';
 import type { ServicePlan } from '../model/plan';
 import {
@@ -16,7 +19,6 @@ import {
   parseCpu,
   parseDuration,
   parseSize,
-  PrometheusTrigger,
   RedisSentinel,
   ScheduledJob,
   SecretEnv,
@@ -29,7 +31,7 @@ import {
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
 import { KUBE_DNS, NetworkPeer } from '../features/access/network-policies';
 import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
-import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
+import { autoscalerProps } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
@@ -102,28 +104,32 @@ export class RegionChart extends Chart {
         store: store!,
         keys: { password: { remoteKey: redis.passwordSecret } },
       });
-      const sentinel = new RedisSentinel(this, `Redis-${name}`, {
-        name,
-        namespace: redis.namespace,
-        image: imageRef(redis.image),
-        replicas: redis.replicas,
-        quorum: redis.quorum,
-        downAfter: parseDuration(redis.downAfter),
-        failoverTimeout: parseDuration(redis.failoverTimeout),
-        parallelSyncs: redis.parallelSyncs,
-        minReplicasToWrite: redis.minReplicasToWrite,
-        minReplicasMaxLag: parseDuration(redis.minReplicasMaxLag),
-        memory: parseSize(redis.memory),
-        maxmemoryPolicy: redis.maxmemoryPolicy,
-        storage: parseSize(redis.storage),
-        storageClass: redis.storageClass,
-        passwordSecret: password.secretName,
-        zones: [...c.zones],
-        region: c.region,
-        role: c.role,
-        upstream: redis.upstream,
-        crossRegionService: c.multiRegion,
-      });
+      const sentinel = this.fromSpec(
+        redisSources(name),
+        () =>
+          new RedisSentinel(this, `Redis-${name}`, {
+            name,
+            namespace: redis.namespace,
+            image: imageRef(redis.image),
+            replicas: redis.replicas,
+            quorum: redis.quorum,
+            downAfter: parseDuration(redis.downAfter),
+            failoverTimeout: parseDuration(redis.failoverTimeout),
+            parallelSyncs: redis.parallelSyncs,
+            minReplicasToWrite: redis.minReplicasToWrite,
+            minReplicasMaxLag: parseDuration(redis.minReplicasMaxLag),
+            memory: parseSize(redis.memory),
+            maxmemoryPolicy: redis.maxmemoryPolicy,
+            storage: parseSize(redis.storage),
+            storageClass: redis.storageClass,
+            passwordSecret: password.secretName,
+            zones: [...c.zones],
+            region: c.region,
+            role: c.role,
+            upstream: redis.upstream,
+            crossRegionService: c.multiRegion,
+          }),
+      );
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstream: redis.upstream }));
       this.redisGroups.set(name, sentinel);
@@ -149,6 +155,29 @@ export class RegionChart extends Chart {
     addObservability(this, c, { services: this.services, redis: this.redisGroups, secretStore: store });
 
     addSyncWaves(this);
+  }
+
+  /**
+   * Builds a construct whose props were resolved from the spec: a prop it refuses (PropError)
+   * is reported at the spec field that set it (`sources`: prop → field), in the file that set it.
+   */
+  private fromSpec<T>(sources: Readonly<Record<string, FieldPath>>, build: () => T): T {
+    try {
+      return build();
+    } catch (e) {
+      const locate = this.cluster.locate;
+      if (!(e instanceof PropError) || !locate) throw e;
+      const prop = propPath(e.prop);
+      // The longest prop prefix with a known source; what follows it is inside that field.
+      for (let n = prop.length; n > 0; n--) {
+        const source = sources[formatPath(prop.slice(0, n))];
+        if (!source) continue;
+        const { file, path } = locate([...source, ...prop.slice(n)]);
+        const message = e.value === undefined ? e.allowed : `${e.allowed} (got ${showValue(e.value)})`;
+        throw new SpecError([{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
+      }
+      throw e;
+    }
   }
 
   /** An ExternalSecret `<name>-secrets` for a workload's secrets; returns its env mapping. */
@@ -310,32 +339,22 @@ export class RegionChart extends Chart {
     }
 
     if (scaling) {
-      const prometheus: PrometheusTrigger[] = [];
-      if (scaling.requestsPerSecond !== undefined) {
-        prometheus.push({
-          name: 'requests-per-second',
-          // Istio's server-side request count for this workload in this cluster only:
-          // Managed Prometheus is global, so the cluster label keeps regions apart.
-          query: `sum(rate(istio_requests_total{cluster="${c.cluster}",reporter="destination",destination_workload_namespace="${svc.namespace}",destination_workload="${name}"}[2m]))`,
-          target: scaling.requestsPerSecond,
-        });
-      }
-      new Autoscaler(this, `${name}-Autoscaler`, {
-        target: workload,
-        minReplicas: scaling.min,
-        maxReplicas: scaling.max,
-        cpuUtilization: scaling.cpuUtilization,
-        prometheus,
-        project: platform.project,
-        pollingInterval: parseDuration(scaling.pollingInterval),
-        cooldown: parseDuration(scaling.cooldown),
-        triggers: autoscalerTriggers(scaling, c),
-        scaleUp: scalingRules(scaling.scaleUp),
-        scaleDown: scalingRules(scaling.scaleDown),
-        fallback: autoscalerFallback(scaling),
-      });
+      const { props, sources } = autoscalerProps(c, name, svc, workload);
+      this.fromSpec(sources, () => new Autoscaler(this, `${name}-Autoscaler`, props));
     }
   }
+}
+
+/** The spec field each prop of a Redis group's RedisSentinel comes from. */
+function redisSources(name: string): Record<string, FieldPath> {
+  const at = ['redis', name];
+  return {
+    name: at,
+    replicas: [...at, 'replicas'],
+    quorum: [...at, 'quorum'],
+    parallelSyncs: [...at, 'parallelSyncs'],
+    minReplicasToWrite: [...at, 'minReplicasToWrite'],
+  };
 }
 
 const serviceHost = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;

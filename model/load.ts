@@ -190,12 +190,35 @@ function resolveClusters(platform: Platform, env: string, raw: Record<string, un
       zones: spec.zones,
       nativeSidecars: spec.nativeSidecars,
       cluster: spec.cluster ?? `${platform.name}-${env}-${region}`,
+      locate: (at: FieldPath) => {
+        // A service's field set by this region's patch is written under regions.<region>.
+        if (at[0] === 'services' && typeof at[1] === 'string') {
+          const patch = rawRegions[region].services?.[at[1]];
+          if (setAlong(patch, at.slice(2))) {
+            const path = ['regions', region, ...at];
+            return { file: origins.fileOf(path), path };
+          }
+        }
+        return { file: origins.fileOf(at), path: at };
+      },
       preview,
       services,
       redis: planRedis(platform, region),
       jobs: Object.fromEntries(Object.entries(platform.jobs).filter(([, j]) => (j.regions ? j.regions.includes(region) : spec.role === 'primary'))),
     };
   });
+}
+
+/** Whether `patch` sets `path` or a value enclosing it (an array or a scalar replaces all below it). */
+function setAlong(patch: unknown, path: FieldPath): boolean {
+  let o = patch;
+  for (const k of path) {
+    if (o === undefined || o === null) return false;
+    if (typeof o !== 'object') return true;
+    if (Array.isArray(o)) return true;
+    o = (o as Record<string | number, unknown>)[k];
+  }
+  return o !== undefined;
 }
 
 /** The environment's policy on a service as one region changed it (the base service is checked by the schema). */

@@ -13,6 +13,7 @@ import { mergeTraffic } from '../features/traffic/rules';
 import { previewTemplateNamespace } from '../features/previews/previews';
 import type { RolloutPlan } from '../features/gitops/rollout';
 import type { JobSpec, Platform, RedisSpec, ServiceSpec, TrafficPolicySpec } from './schema';
+import type { FieldPath } from './merge';
 
 export type RegionRole = 'primary' | 'secondary';
 
@@ -58,8 +59,20 @@ export interface ClusterPlan {
   /** The services that run in this region, with the region's differences merged in. */
   readonly services: Readonly<Record<string, ServicePlan>>;
   readonly redis: Readonly<Record<string, RedisPlan>>;
+  /**
+   * Where a field of the platform, as this cluster sees it, was written: the region's own
+   * value (`regions.<region>.services.<name>...`) when it sets one, else the field itself,
+   * with the file (platform or overlay) that set it. Absent for plans not built from files.
+   */
+  readonly locate?: (path: FieldPath) => SpecLocation;
   /** Scheduled jobs that run in this region (by default only in the primary). */
   readonly jobs: Readonly<Record<string, JobSpec>>;
+}
+
+/** A field of the spec as written: the file and the path in it. */
+export interface SpecLocation {
+  readonly file: string;
+  readonly path: FieldPath;
 }
 
 /** The preview environment (docs/previews.md): the namespace its template renders into. */

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { dnsLabel, gcpProject } from '../kernel/schema';
 import { Egress, JwtIssuer, Mesh, Namespace, ServiceAuth } from '../features/access/schema';
-import { Autoscaling, autoscalingIssues, MAX_AUTOSCALED_NAME } from '../features/autoscaling/schema';
+import { Autoscaling, autoscalingIssues } from '../features/autoscaling/schema';
 import { GitOps, githubRepository, Rollout } from '../features/gitops/schema';
 import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/observability/schema';
 import { Previews } from '../features/previews/schema';
@@ -159,9 +159,6 @@ export const Service = z
     if (s.replicas !== undefined && s.autoscaling) {
       ctx.addIssue({ code: 'custom', path: ['replicas'], message: 'cannot be set together with autoscaling: remove one', input: s.replicas });
     }
-    if (s.autoscaling && s.autoscaling.min > s.autoscaling.max) {
-      ctx.addIssue({ code: 'custom', path: ['autoscaling', 'max'], message: `must be >= min (${s.autoscaling.min})`, input: s.autoscaling.max });
-    }
     for (const issue of autoscalingIssues(s)) ctx.addIssue({ code: 'custom', ...issue });
     const names = new Set<string>();
     s.ports.forEach((p, i) => {
@@ -288,16 +285,6 @@ export const Platform = z
           message: `must be one of the platform's namespaces (${namespaces.join(', ')})`,
           input: ns,
         });
-    }
-    for (const [name, svc] of Object.entries(p.services)) {
-      if (svc.autoscaling && name.length > MAX_AUTOSCALED_NAME) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['services', name],
-          message: `is ${name.length} characters: an autoscaled service's name is at most ${MAX_AUTOSCALED_NAME}, because KEDA names its HPA keda-hpa-<name> (a 63-character label)`,
-          input: name,
-        });
-      }
     }
     const targets = [...Object.keys(p.services), ...Object.keys(p.redis).map((r) => `redis:${r}`)];
     for (const [name, svc] of Object.entries(p.services)) {

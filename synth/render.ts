@@ -9,6 +9,7 @@ import { GitOpsChart } from '../charts/gitops-chart';
 import { previewBaseNamespace, previewCluster, relocation, TEMPLATE_NUMBER, templateKustomization } from '../features/previews/previews';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentPlan } from '../model/plan';
+import { formatProblem, SpecError } from '../model/errors';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
 
@@ -73,8 +74,10 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
     try {
       charts = buildEnvironment(environment, scope);
     } catch (e) {
-      // Constructs throw on props they refuse; the spec checks should have caught it first.
-      problems.push(`${environment.files.join(' + ')}: ${(e as Error).message}`);
+      // A prop a construct refuses is reported at the spec field that set it (RegionChart.fromSpec).
+      // The same base value fails in every environment: one line for it.
+      if (e instanceof SpecError) problems.push(...e.problems.map(formatProblem).filter((line) => !problems.includes(line)));
+      else problems.push(`${environment.files.join(' + ')}: ${(e as Error).message}`);
       continue;
     }
     // chart.toJson() would resolve dependencies and validate the whole App once per chart

@@ -12,6 +12,8 @@ import {
 } from '../../imports/keda.sh';
 import { kedaClusterProblems, MAX_SCALED_OBJECT_NAME, scaledObjectProblems } from './keda-checks';
 import type { IScalable, ScalingTarget } from '../../kernel/scaling';
+import { PropError } from '../../kernel/prop-error';
+import type { FieldProblem } from '../../kernel/problems';
 import { formatSize } from '../../kernel/units';
 
 export { MAX_SCALED_OBJECT_NAME };
@@ -223,18 +225,34 @@ export class Autoscaler extends Construct {
     this.cooldown = props.cooldown ?? Duration.minutes(5);
 
     // The name limit and min <= max are KEDA's: scaledObjectProblems checks them on the object below.
+    // The shorthands expand here and nowhere else; `sources[i]` is the prop trigger i came from.
     const triggers: AutoscalerTrigger[] = [
       ...(props.cpuUtilization !== undefined ? [{ type: 'cpu', name: 'cpu', utilization: props.cpuUtilization } as CpuScaling] : []),
       ...(props.prometheus ?? []).map((t): PrometheusScaling => ({ type: 'prometheus', name: t.name, query: t.query, threshold: t.target })),
       ...(props.triggers ?? []),
     ];
+    const sources = [
+      ...(props.cpuUtilization !== undefined ? ['cpuUtilization'] : []),
+      ...(props.prometheus ?? []).map((_, i) => `prometheus[${i}]`),
+      ...(props.triggers ?? []).map((_, i) => `triggers[${i}]`),
+    ];
+    /** KEDA's rules are checked on the rendered object; a problem is reported against the prop that made the field. */
+    const refuse = (p: FieldProblem): never => {
+      throw new PropError('Autoscaler', id, propOf(p.path, sources), undefined, p.message);
+    };
     const needsGmp = triggers.some((t) => (t.type === 'prometheus' || t.type === 'pubsub' || t.type === 'cloud-tasks') && !t.project);
     if (needsGmp && !props.project) fail('project is required with prometheus, pubsub or cloud-tasks triggers that name no project');
-    for (const t of triggers) {
+    triggers.forEach((t, i) => {
       if ((t.type === 'cpu' || t.type === 'memory') && (t.utilization === undefined) === (t.averageValue === undefined)) {
-        fail(`trigger "${t.name ?? t.type}" (${t.type}) needs exactly one of utilization or averageValue`);
+        throw new PropError(
+          'Autoscaler',
+          id,
+          sources[i],
+          undefined,
+          `trigger "${t.name ?? t.type}" (${t.type}) needs exactly one of utilization or averageValue`,
+        );
       }
-    }
+    });
 
     const target = props.target.toScalingTarget();
     const name = props.name ?? target.name;
@@ -349,14 +367,41 @@ export class Autoscaler extends Construct {
     // The admission webhook's checks, now, so a mistake names this construct and its trigger.
     const manifest = this.scaledObject.toJson();
     const problems = scaledObjectProblems(manifest);
-    if (problems.length > 0) fail(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+    if (problems.length > 0) refuse(problems[0]);
     // And the rules across objects, on the workload this scales and its other ScaledObjects.
     const earlier = scaledObjectsOf.get(props.target) ?? [];
     const across = kedaClusterProblems([...earlier, manifest, workloadManifest(target)].map((manifest) => ({ cluster: '', manifest })));
-    if (across.length > 0) fail(across.map((p) => `${p.path}: ${p.message}`).join('; '));
+    if (across.length > 0) refuse(across[0]);
     scaledObjectsOf.set(props.target, [...earlier, manifest]);
     props.target.markHasAutoscaler(props.minReplicas);
   }
+}
+
+/**
+ * The prop a field of the rendered ScaledObject came from: `spec.minReplicaCount` →
+ * `minReplicas`, `spec.triggers[2].metadata.query` → `triggers[1].query` when the first
+ * trigger came from `cpuUtilization`.
+ */
+function propOf(path: string, sources: readonly string[]): string {
+  const fields: Record<string, string> = {
+    'metadata.name': 'name',
+    'spec.minReplicaCount': 'minReplicas',
+    'spec.maxReplicaCount': 'maxReplicas',
+    'spec.pollingInterval': 'pollingInterval',
+    'spec.cooldownPeriod': 'cooldown',
+    'spec.scaleTargetRef': 'target',
+    'spec.triggers': 'triggers',
+  };
+  const trigger = /^spec\.triggers\[(\d+)\](?:\.(?:metadata\.)?([A-Za-z]+))?/.exec(path);
+  if (trigger) {
+    const source = sources[Number(trigger[1])];
+    // A shorthand is one number: its inner fields are the construct's, not the caller's.
+    const field = trigger[2] && trigger[2] !== 'value' && source.startsWith('triggers[') ? `.${trigger[2]}` : '';
+    return `${source}${field}`;
+  }
+  if (path.startsWith('spec.fallback')) return 'fallback';
+  if (path.startsWith('spec.advanced')) return 'scaleUp';
+  return fields[path] ?? path;
 }
 
 /** The target in the shape of a rendered workload, as the cross-object rules read it. */

@@ -6,7 +6,9 @@
 import type { ClusterPlan } from '../../model/plan';
 import type { ServiceSpec } from '../../model/schema';
 import type { ScalingRulesSpec } from './schema';
-import { AutoscalerFallback, AutoscalerTrigger, parseCpu, parseDuration, parseSize, ScalingRules } from '..';
+import { AutoscalerFallback, AutoscalerProps, AutoscalerTrigger, parseCpu, parseDuration, parseSize, ScalingRules } from '..';
+import type { IScalable } from '../../kernel/scaling';
+import type { FieldPath } from '../../model/merge';
 
 type Autoscaling = NonNullable<ServiceSpec['autoscaling']>;
 
@@ -63,4 +65,60 @@ export function scalingRules(rules: ScalingRulesSpec | undefined): ScalingRules 
 
 export function autoscalerFallback(scaling: Autoscaling): AutoscalerFallback | undefined {
   return scaling.fallback && { replicas: scaling.fallback.replicas, failureThreshold: scaling.fallback.failureThreshold, behavior: scaling.fallback.behavior };
+}
+
+/**
+ * The Autoscaler of service `name` in one cluster, and the spec field each prop comes from,
+ * so that a prop the construct refuses is reported at the field that set it.
+ */
+export function autoscalerProps(
+  c: ClusterPlan,
+  name: string,
+  svc: ServiceSpec,
+  target: IScalable,
+): { props: AutoscalerProps; sources: Record<string, FieldPath> } {
+  const scaling = svc.autoscaling!;
+  const at = ['services', name, 'autoscaling'];
+  const props: AutoscalerProps = {
+    target,
+    minReplicas: scaling.min,
+    maxReplicas: scaling.max,
+    cpuUtilization: scaling.cpuUtilization,
+    prometheus:
+      scaling.requestsPerSecond === undefined
+        ? []
+        : [
+            {
+              name: 'requests-per-second',
+              // Istio's server-side request count for this workload in this cluster only:
+              // Managed Prometheus is global, so the cluster label keeps regions apart.
+              query: `sum(rate(istio_requests_total{cluster="${c.cluster}",reporter="destination",destination_workload_namespace="${svc.namespace}",destination_workload="${name}"}[2m]))`,
+              target: scaling.requestsPerSecond,
+            },
+          ],
+    project: c.platform.project,
+    pollingInterval: parseDuration(scaling.pollingInterval),
+    cooldown: parseDuration(scaling.cooldown),
+    triggers: autoscalerTriggers(scaling, c),
+    scaleUp: scalingRules(scaling.scaleUp),
+    scaleDown: scalingRules(scaling.scaleDown),
+    fallback: autoscalerFallback(scaling),
+  };
+  const sources: Record<string, FieldPath> = {
+    // The ScaledObject and the HPA KEDA derives are named after the service.
+    name: ['services', name],
+    target: ['services', name],
+    minReplicas: [...at, 'min'],
+    maxReplicas: [...at, 'max'],
+    cpuUtilization: [...at, 'cpuUtilization'],
+    'prometheus[0]': [...at, 'requestsPerSecond'],
+    triggers: [...at, 'triggers'],
+    pollingInterval: [...at, 'pollingInterval'],
+    cooldown: [...at, 'cooldown'],
+    scaleUp: [...at, 'scaleUp'],
+    scaleDown: [...at, 'scaleDown'],
+    fallback: [...at, 'fallback'],
+    project: ['project'],
+  };
+  return { props, sources };
 }

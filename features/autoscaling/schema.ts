@@ -9,9 +9,6 @@ import { promqlErrors } from '../../kernel/promql';
 import { durationMs } from '../../kernel/quantities';
 import { byteQuantity, cpuQuantity, duration, gcpProject } from '../../kernel/schema';
 
-/** KEDA names the HPA `keda-hpa-<name>`, itself at most 63 characters. */
-export const MAX_AUTOSCALED_NAME = 54;
-
 const triggerName = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
   message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting with a letter',
 });
@@ -199,40 +196,9 @@ export interface AutoscalingIssue {
   readonly input: unknown;
 }
 
-/**
- * The triggers a service scales on, shorthands first, each with the spec path it came from.
- * The requestsPerSecond query is built per cluster by the region chart; here only its name
- * and kind matter.
- */
-function effectiveTriggers(a: NonNullable<AutoscaledService['autoscaling']>): { trigger: TriggerSpec; path: (string | number)[] }[] {
-  const out: { trigger: TriggerSpec; path: (string | number)[] }[] = [];
-  if (a.cpuUtilization !== undefined) out.push({ trigger: { type: 'cpu', name: 'cpu', utilization: a.cpuUtilization }, path: ['cpuUtilization'] });
-  if (a.requestsPerSecond !== undefined) {
-    out.push({
-      trigger: {
-        type: 'prometheus',
-        name: 'requests-per-second',
-        query: 'vector(0)',
-        threshold: a.requestsPerSecond,
-        activationThreshold: 0,
-        metricType: 'AverageValue',
-      },
-      path: ['requestsPerSecond'],
-    });
-  }
-  a.triggers.forEach((t, i) => out.push({ trigger: t, path: ['triggers', i] }));
-  return out;
-}
-
-const isResource = (t: TriggerSpec) => t.type === 'cpu' || t.type === 'memory';
 const label = (t: TriggerSpec) => `trigger "${t.name}" (${t.type})`;
 
 const toSeconds = (d: string) => durationMs(d) / 1000;
-
-/** Quantity > 0, as KEDA's webhook requires of the request a cpu or memory trigger scales on. */
-function positive(q: string): boolean {
-  return parseFloat(q) > 0;
-}
 
 /**
  * Every rule of `autoscaling` that spans fields: KEDA's webhook (triggers, names, replica
@@ -244,35 +210,11 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
   if (!a) return [];
   const issues: AutoscalingIssue[] = [];
   const at = (path: (string | number)[], message: string, input: unknown) => issues.push({ path: ['autoscaling', ...path], message, input });
-  const triggers = effectiveTriggers(a);
-
-  if (triggers.length === 0) {
-    at([], 'needs at least one trigger: cpuUtilization, requestsPerSecond or triggers', a);
-    return issues;
-  }
-
-  const seen = new Map<string, string>();
-  for (const { trigger: t, path } of triggers) {
-    const first = seen.get(t.name);
-    if (first !== undefined) {
-      at(
-        path[0] === 'triggers' ? [...path, 'name'] : path,
-        `${label(t)}: the name "${t.name}" is already used by ${first}: trigger names must be unique (name one of them)`,
-        t.name,
-      );
-    } else {
-      seen.set(t.name, path.join('.').replace(/\.(\d+)/g, '[$1]'));
-    }
-  }
-
-  const resourceOnly = triggers.every(({ trigger }) => isResource(trigger));
-  if (a.min === 0 && resourceOnly) {
-    at(
-      ['min'],
-      'cannot be 0 when every trigger is cpu or memory: KEDA cannot scale to zero on them; set min to 1 or more, or add an event trigger (prometheus, pubsub, cloud-tasks, cron)',
-      a.min,
-    );
-  }
+  // KEDA's own rules (at least one trigger, unique names, min <= max, no scale to zero on cpu
+  // or memory alone, the requests those read, fallback, the name limit) are checked once, by
+  // the Autoscaler on the ScaledObject it renders (keda-checks.ts), and reported here in the
+  // spec's terms through the prop each field came from. These are the rules of the spec alone.
+  const triggers = a.triggers.map((trigger, i) => ({ trigger, path: ['triggers', i] as (string | number)[] }));
 
   if (a.requestsPerSecond !== undefined && s.ports.length === 0) {
     at(
@@ -285,13 +227,6 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
   for (const { trigger: t, path } of triggers) {
     if (path[0] !== 'triggers') continue;
     switch (t.type) {
-      case 'cpu':
-      case 'memory': {
-        if ((t.utilization === undefined) === (t.averageValue === undefined)) {
-          at(path, `${label(t)}: needs exactly one of utilization (percent of the request) or averageValue`, t);
-        }
-        break;
-      }
       case 'prometheus':
         for (const e of promqlErrors(t.query)) at([...path, 'query'], `${label(t)}: ${e}`, t.query);
         break;
@@ -311,32 +246,7 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
     }
   }
 
-  for (const { trigger: t, path } of triggers) {
-    if (!isResource(t)) continue;
-    const request = t.type === 'cpu' ? s.resources.cpu : s.resources.memory;
-    if (!positive(request)) {
-      at(
-        path,
-        `${label(t)}: needs a ${t.type} request above 0 on the container (resources.${t.type} is ${request}): KEDA refuses a ${t.type} trigger on a container without one`,
-        t,
-      );
-    }
-  }
-
-  if (a.fallback) {
-    for (const { trigger: t } of triggers) {
-      if (isResource(t)) {
-        at(
-          ['fallback'],
-          `is not supported with ${label(t)}: KEDA's fallback works only when every trigger is an external metric of type AverageValue, never cpu or memory`,
-          a.fallback,
-        );
-      } else if (t.type === 'prometheus' && t.metricType !== 'AverageValue') {
-        at(['fallback'], `is not supported with ${label(t)}: its metricType is ${t.metricType}, and KEDA's fallback works only with AverageValue`, a.fallback);
-      }
-    }
-    if (a.fallback.replicas > a.max) at(['fallback', 'replicas'], `must be <= max (${a.max})`, a.fallback.replicas);
-  }
+  if (a.fallback && a.fallback.replicas > a.max) at(['fallback', 'replicas'], `must be <= max (${a.max})`, a.fallback.replicas);
 
   for (const dir of ['scaleUp', 'scaleDown'] as const) {
     const rules = a[dir];

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { PropError } from '../../kernel/prop-error';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatSize } from '../../kernel/units';
 
@@ -14,6 +15,8 @@ export type RedisRole = 'primary' | 'secondary';
 /** The redis_exporter sidecar, pinned; Managed Prometheus reads it (docs/observability.md). */
 export const REDIS_EXPORTER_IMAGE = 'docker.io/oliver006/redis_exporter:v1.67.0-alpine';
 export const EXPORTER_PORT = 9121;
+/** A group's name: its StatefulSet's pods carry a controller-revision-hash label `<name>-<10 characters>`, a 63-character label. */
+export const MAX_REDIS_NAME = 52;
 export type MaxmemoryPolicy =
   'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'volatile-lru' | 'volatile-lfu' | 'volatile-ttl' | 'allkeys-random' | 'volatile-random';
 
@@ -159,8 +162,11 @@ export class RedisSentinel extends Construct {
     const fail = (msg: string): never => {
       throw new Error(`RedisSentinel '${id}': ${msg}`);
     };
+    const refuse = (prop: string, value: unknown, allowed: string): never => {
+      throw new PropError('RedisSentinel', id, prop, value, allowed);
+    };
     const whole = (what: string, n: number, min: number) => {
-      if (!Number.isInteger(n) || n < min) fail(`${what} (${n}) must be a whole number >= ${min}`);
+      if (!Number.isInteger(n) || n < min) refuse(what, n, `must be a whole number >= ${min}`);
     };
 
     this.name = props.name;
@@ -179,15 +185,19 @@ export class RedisSentinel extends Construct {
     const handover = props.handoverTimeout ?? Duration.seconds(20);
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    // StatefulSet pods carry a controller-revision-hash label `<name>-<10 characters>` (<= 63).
-    if (!DNS_LABEL.test(props.name) || props.name.length > 52) fail(`name ("${props.name}") must be a lowercase RFC 1123 label of at most 52 characters`);
+    if (!DNS_LABEL.test(props.name)) refuse('name', props.name, 'must be a lowercase RFC 1123 label');
+    if (props.name.length > MAX_REDIS_NAME)
+      refuse(
+        'name',
+        props.name,
+        `is ${props.name.length} characters; at most ${MAX_REDIS_NAME} are allowed: the StatefulSet's pods carry the label <name>-<10-character revision hash>, at most 63`,
+      );
     whole('replicas', this.replicas, 3);
-    if (this.replicas < 3) fail(`replicas (${this.replicas}) must be >= 3: fewer sentinels cannot form a majority after losing one`);
     whole('quorum', this.quorum, 1);
-    if (this.quorum > this.replicas) fail(`quorum (${this.quorum}) must be <= replicas (${this.replicas})`);
+    if (this.quorum > this.replicas) refuse('quorum', this.quorum, `must be <= replicas (${this.replicas})`);
     whole('parallelSyncs', this.parallelSyncs, 1);
     whole('minReplicasToWrite', this.minReplicasToWrite, 0);
-    if (this.minReplicasToWrite > this.replicas - 1) fail(`minReplicasToWrite (${this.minReplicasToWrite}) must be <= replicas - 1 (${this.replicas - 1})`);
+    if (this.minReplicasToWrite > this.replicas - 1) refuse('minReplicasToWrite', this.minReplicasToWrite, `must be <= replicas - 1 (${this.replicas - 1})`);
     const lagSeconds = this.minReplicasMaxLag.toMilliseconds() / 1000;
     if (!Number.isInteger(lagSeconds) || lagSeconds < 1)
       fail(`minReplicasMaxLag (${this.minReplicasMaxLag.toMilliseconds()}ms) must be whole seconds, at least 1s: redis counts it in seconds`);

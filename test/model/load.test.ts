@@ -1,5 +1,6 @@
 import { formatProblem, loadAll, SpecError } from '../../model';
 import { fixtureRepo, shopPlatform } from './fixtures';
+import { buildEnvironment } from '../../synth/render';
 
 /** The problems loadAll reports for a fixture repository, formatted as the CLI prints them. */
 function problems(input: unknown, overlays: Record<string, string> = {}): string[] {
@@ -16,6 +17,20 @@ function withService(patch: Record<string, unknown>) {
   const p = shopPlatform() as any;
   Object.assign(p.services.api, patch);
   return p;
+}
+
+/** The problems of building every environment (construct rules, reported at the spec field). */
+function renderProblems(input: Parameters<typeof problems>[0], overlays: Parameters<typeof problems>[1] = {}): string[] {
+  const out: string[] = [];
+  for (const env of loadAll(fixtureRepo(input, overlays))) {
+    try {
+      buildEnvironment(env, `${env.platform.name}/${env.env}`);
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      out.push(...e.problems.map(formatProblem).filter((l) => !out.includes(l)));
+    }
+  }
+  return out;
 }
 
 describe('loading a platform', () => {
@@ -86,8 +101,9 @@ describe('spec errors name the file, the field, the value and what is allowed', 
   });
 
   test('fails when an overlay sets autoscaling max below min', () => {
-    expect(problems(shopPlatform(), { prod: 'services:\n  api:\n    autoscaling: { min: 4, max: 2 }\n' })).toEqual([
-      'overlays/shop/prod.yaml: services.api.autoscaling.max: must be >= min (4) (got 2)',
+    // KEDA's rule, checked once by the Autoscaler when the environment is built, reported at the spec field.
+    expect(renderProblems(shopPlatform(), { prod: 'services:\n  api:\n    autoscaling: { min: 4, max: 2 }\n' })).toEqual([
+      "overlays/shop/prod.yaml: services.api.autoscaling.min: (4) must be <= maxReplicaCount (2) (Autoscaler 'api-Autoscaler': minReplicas)",
     ]);
   });
 
@@ -141,9 +157,11 @@ describe('spec errors name the file, the field, the value and what is allowed', 
   });
 
   test('fails when a region-specific difference is invalid, naming the region path', () => {
-    expect(problems(shopPlatform(), { prod: 'regions:\n  europe-west1:\n    services:\n      api:\n        autoscaling: { max: 1 }\n' })).toEqual([
-      'overlays/shop/prod.yaml: regions.europe-west1.services.api.autoscaling.max: must be >= min (2) (got 1)',
-    ]);
+    expect(renderProblems(shopPlatform(), { prod: 'regions:\n  europe-west1:\n    services:\n      api:\n        autoscaling: { min: 3, max: 1 }\n' })).toEqual(
+      [
+        "overlays/shop/prod.yaml: regions.europe-west1.services.api.autoscaling.min: (3) must be <= maxReplicaCount (1) (Autoscaler 'api-Autoscaler': minReplicas)",
+      ],
+    );
   });
 
   test('fails when an overlay names an environment the platform does not have', () => {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { formatProblem, loadEnvironments, PlatformInput, SpecError } from '../../../model';
 import { queues } from '../../fixtures/queues';
 import { tempDir } from '../../helpers';
+import { buildEnvironment } from '../../../synth/render';
 
 type Services = Record<string, Record<string, any>>;
 
@@ -33,6 +34,24 @@ function problems(input: PlatformInput, overlays: Record<string, string> = {}): 
   throw new Error('expected spec problems, the spec loaded');
 }
 
+/**
+ * The problems of rendering every environment: KEDA's rules are checked once, by the
+ * Autoscaler, and reported at the spec field that set the prop it refused.
+ */
+function rendered(input: PlatformInput, overlays: Record<string, string> = {}): string[] {
+  const out: string[] = [];
+  for (const env of load(input, overlays)) {
+    try {
+      buildEnvironment(env, `${env.platform.name}/${env.env}`);
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      for (const line of e.problems.map(formatProblem)) if (!out.includes(line)) out.push(line);
+    }
+  }
+  if (out.length === 0) throw new Error('expected problems, every environment rendered');
+  return out;
+}
+
 describe('autoscaling spec', () => {
   test('the fixture loads, with every default filled in', () => {
     const [dev] = load(platform());
@@ -55,38 +74,34 @@ describe('autoscaling spec', () => {
 
   test('fails when min is above max', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.api.autoscaling.min = 12;
         }),
       ),
-    ).toEqual(['platforms/queues.ts: services.api.autoscaling.max: must be >= min (12) (got 10)']);
+    ).toEqual(["platforms/queues.ts: services.api.autoscaling.min: (12) must be <= maxReplicaCount (10) (Autoscaler 'api-Autoscaler': minReplicas)"]);
   });
 
   test('fails when there is no trigger', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.ingest.autoscaling.triggers = [];
           delete s.ingest.autoscaling.fallback;
         }),
       ),
-    ).toEqual([
-      expect.stringMatching(
-        /^platforms\/queues\.ts: services\.ingest\.autoscaling: needs at least one trigger: cpuUtilization, requestsPerSecond or triggers \(got /,
-      ),
-    ]);
+    ).toEqual(["platforms/queues.ts: services.ingest.autoscaling.triggers: needs at least one trigger (Autoscaler 'ingest-Autoscaler': triggers)"]);
   });
 
   test('fails when two triggers share a name, naming both', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.api.autoscaling.triggers.push({ type: 'cpu', averageValue: '300m' });
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.api.autoscaling.triggers[1].name: trigger "cpu" (cpu): the name "cpu" is already used by cpuUtilization: trigger names must be unique (name one of them) (got "cpu")',
+      'platforms/queues.ts: services.api.autoscaling.triggers[1].name: trigger "cpu" (cpu): "cpu" is also the name of spec.triggers[0]: trigger names must be unique (Autoscaler \'api-Autoscaler\': triggers[1].name)',
     ]);
   });
 
@@ -98,57 +113,57 @@ describe('autoscaling spec', () => {
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.api.autoscaling.min: cannot be 0 when every trigger is cpu or memory: KEDA cannot scale to zero on them; set min to 1 or more, or add an event trigger (prometheus, pubsub, cloud-tasks, cron) (got 0)',
+      // KEDA's rule (no scale to zero on cpu/memory alone) is the Autoscaler's, and is only reached
+      // when the spec loads; the environment's replica floor refuses min 0 first here.
       'platforms/queues.ts: services.api.autoscaling.min: must be >= policy.minReplicas (1) in this environment: one pod down would take the service down (got 0)',
     ]);
   });
 
   test('fails when a cpu trigger scales a container that requests no cpu', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.api.resources.cpu = '0';
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.api.autoscaling.cpuUtilization: trigger "cpu" (cpu): needs a cpu request above 0 on the container (resources.cpu is 0): KEDA refuses a cpu trigger on a container without one (got {"type":"cpu","name":"cpu","utilization":70})',
+      'platforms/queues.ts: services.api.autoscaling.cpuUtilization: trigger "cpu" (cpu): container "api" of Deployment jobs/api has no cpu request: KEDA refuses a cpu trigger without one (Autoscaler \'api-Autoscaler\': cpuUtilization)',
     ]);
   });
 
   test('fails when a memory trigger has both utilization and averageValue', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.api.autoscaling.triggers[0].utilization = 80;
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.api.autoscaling.triggers[0]: trigger "memory" (memory): needs exactly one of utilization (percent of the request) or averageValue (got {"type":"memory","name":"memory","utilization":80,"averageValue":"384Mi"})',
+      'platforms/queues.ts: services.api.autoscaling.triggers[0]: trigger "memory" (memory) needs exactly one of utilization or averageValue (Autoscaler \'api-Autoscaler\': triggers[0])',
     ]);
   });
 
   test('fails when fallback is set with a cpu trigger, as KEDA refuses it', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.api.autoscaling.fallback = { replicas: 4 };
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.api.autoscaling.fallback: is not supported with trigger "cpu" (cpu): KEDA\'s fallback works only when every trigger is an external metric of type AverageValue, never cpu or memory (got {"replicas":4,"failureThreshold":3,"behavior":"static"})',
-      'platforms/queues.ts: services.api.autoscaling.fallback: is not supported with trigger "memory" (memory): KEDA\'s fallback works only when every trigger is an external metric of type AverageValue, never cpu or memory (got {"replicas":4,"failureThreshold":3,"behavior":"static"})',
+      "platforms/queues.ts: services.api.autoscaling.fallback: is not supported with trigger \"cpu\" (cpu): KEDA's fallback works only with external triggers of metricType AverageValue, never cpu or memory (Autoscaler 'api-Autoscaler': fallback)",
     ]);
   });
 
   test('fails when fallback is set with a trigger of metricType Value', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.ingest.autoscaling.triggers.push({ type: 'prometheus', name: 'lag', query: 'max(consumer_lag_seconds)', threshold: 30, metricType: 'Value' });
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.ingest.autoscaling.fallback: is not supported with trigger "lag" (prometheus): its metricType is Value, and KEDA\'s fallback works only with AverageValue (got {"replicas":6,"failureThreshold":3,"behavior":"static"})',
+      "platforms/queues.ts: services.ingest.autoscaling.fallback: is not supported with trigger \"lag\" (prometheus): its metricType is Value, and KEDA's fallback needs AverageValue set on every trigger (Autoscaler 'ingest-Autoscaler': fallback)",
     ]);
   });
 
@@ -158,8 +173,8 @@ describe('autoscaling spec', () => {
       s[long] = s.ingest;
       delete s.ingest;
     });
-    expect(problems(input)).toEqual([
-      `platforms/queues.ts: services.${long}: is 55 characters: an autoscaled service's name is at most 54, because KEDA names its HPA keda-hpa-<name> (a 63-character label) (got "${long}")`,
+    expect(rendered(input)).toEqual([
+      `platforms/queues.ts: services.${long}: is 55 characters; at most 54 are allowed: KEDA names the HPA keda-hpa-<name>, a 63-character label (got "${long}") (Autoscaler '${long}-Autoscaler': name)`,
     ]);
   });
 
@@ -329,6 +344,21 @@ describe('autoscaling spec', () => {
       ),
     ).toEqual([
       'platforms/queues.ts: services.ingest.autoscaling.pollingInterval: must be whole seconds, minutes or hours (e.g. 30s, 5m): KEDA counts in seconds (got "500ms")',
+    ]);
+  });
+
+  test('fails when a region of an overlay sets min above max: the overlay and the region field are named', () => {
+    const overlay = 'regions:\n  europe-west1:\n    services:\n      api:\n        autoscaling:\n          min: 12\n';
+    expect(rendered(platform(), { prod: overlay })).toEqual([
+      "overlays/queues/prod.yaml: regions.europe-west1.services.api.autoscaling.min: (12) must be <= maxReplicaCount (10) (Autoscaler 'api-Autoscaler': minReplicas)",
+    ]);
+  });
+
+  test('fails when an overlay names a trigger twice: the overlay file is named', () => {
+    const overlay =
+      'services:\n  api:\n    autoscaling:\n      triggers:\n        - { type: memory, averageValue: 384Mi }\n        - { type: cpu, name: cpu, utilization: 60 }\n';
+    expect(rendered(platform(), { prod: overlay })).toEqual([
+      'overlays/queues/prod.yaml: services.api.autoscaling.triggers[1].name: trigger "cpu" (cpu): "cpu" is also the name of spec.triggers[0]: trigger names must be unique (Autoscaler \'api-Autoscaler\': triggers[1].name)',
     ]);
   });
 });

@@ -313,7 +313,7 @@ describe('RedisSentinel', () => {
 
   test('fails when the name is too long for the StatefulSet', () => {
     expect(() => render({ name: 'a'.repeat(53) })).toThrow(
-      `RedisSentinel 'cache': name ("${'a'.repeat(53)}") must be a lowercase RFC 1123 label of at most 52 characters`,
+      `RedisSentinel 'cache': name ("${'a'.repeat(53)}") is 53 characters; at most 52 are allowed: the StatefulSet's pods carry the label <name>-<10-character revision hash>, at most 63`,
     );
   });
 

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { EnvironmentPlan, loadAll, loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
 import { ROOT, tempDir } from '../../helpers';
@@ -166,5 +168,23 @@ describe('RegionChart: Redis across regions', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { crossRegionHost: 'redis_{region}:6379' }))).toThrow(
       'platforms/shop.ts: redis.cache.crossRegionHost: must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal (got "redis_{region}:6379")',
     );
+  });
+
+  test('fails when a Redis group name is longer than 52 characters: the construct refuses it, the spec field and file are named', () => {
+    const name = 'c'.repeat(53);
+    const input = platform({ 'us-central1': 'primary' });
+    input.redis = { [name]: { namespace: 'data', passwordSecret: 'cache-password' } };
+    expect(() => buildEnvironment(load(input), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.${name}: is 53 characters; at most 52 are allowed: the StatefulSet's pods carry the label <name>-<10-character revision hash>, at most 63 (got "${name}") (RedisSentinel 'Redis-${name}': name)`,
+    );
+  });
+
+  test('fails when an overlay adds a Redis group whose name is too long: the overlay is named', () => {
+    const root = tempDir();
+    const name = 'c'.repeat(53);
+    fs.mkdirSync(path.join(root, 'overlays', 'shop'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'overlays', 'shop', 'prod.yaml'), `redis:\n  ${name}:\n    namespace: data\n    passwordSecret: cache-password\n`);
+    const [prod] = loadEnvironments({ file: 'platforms/shop.ts', input: platform({ 'us-central1': 'primary' }) }, root);
+    expect(() => buildEnvironment(prod, 'shop/prod')).toThrow(`overlays/shop/prod.yaml: redis.${name}: is 53 characters; at most 52 are allowed`);
   });
 });
