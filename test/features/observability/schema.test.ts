@@ -122,7 +122,7 @@ describe('monitoring spec', () => {
 
   test('fails when a monitoring field is misspelt', () => {
     expect(problems({ monitoring: { errorrate: {} } })).toEqual([
-      'platforms/sample.ts: monitoring.errorrate: unknown field (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, routing, cost)',
+      'platforms/sample.ts: monitoring.errorrate: unknown field (did you mean "errorRate"?) (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, routing, cost)',
     ]);
   });
 });
