@@ -31,6 +31,7 @@ const condition = (status: string, extra: Record<string, unknown> = {}) => ({
 
   test('every GMP kind the environment renders has the check; nothing else is overridden', () => {
     expect(Object.keys(data)).toEqual([
+      'resource.customizations.health.monitoring.googleapis.com_ClusterPodMonitoring',
       'resource.customizations.health.monitoring.googleapis.com_ClusterRules',
       'resource.customizations.health.monitoring.googleapis.com_PodMonitoring',
       'resource.customizations.health.monitoring.googleapis.com_Rules',
