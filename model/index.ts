@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SpecError, SpecProblem } from './errors';
+import { ProblemError, type Problem } from './errors';
 import { loadEnvironments } from './load';
 import type { EnvironmentPlan } from './plan';
 import type { PlatformInput } from './schema';
@@ -28,17 +28,17 @@ export function platformFiles(root: string): string[] {
 
 /**
  * Loads every platform (or those named) with all their environments. Problems of all
- * platforms are gathered into one SpecError.
+ * platforms are gathered into one ProblemError (source spec).
  */
 export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentPlan[] {
-  const problems: SpecProblem[] = [];
+  const problems: Problem[] = [];
   const out: EnvironmentPlan[] = [];
   let files = platformFiles(root);
   if (only?.platform) {
     const file = path.join('platforms', `${only.platform}.ts`);
     if (!files.includes(file)) {
       const names = files.map((f) => path.basename(f, '.ts'));
-      throw new SpecError([{ file, path: '', message: `no such platform "${only.platform}" (platforms: ${names.join(', ') || 'none'})` }]);
+      throw new ProblemError('spec', [{ file, path: '', message: `no such platform "${only.platform}" (platforms: ${names.join(', ') || 'none'})` }]);
     }
     files = [file];
   }
@@ -60,10 +60,10 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
       }
       out.push(...envs.filter((e) => !only?.env || e.env === only.env));
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError) || e.source !== 'spec') throw e;
       problems.push(...e.problems);
     }
   }
-  if (problems.length > 0) throw new SpecError(problems);
+  if (problems.length > 0) throw new ProblemError('spec', problems);
   return out;
 }

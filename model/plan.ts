@@ -10,7 +10,7 @@
  * instead of re-deriving them.
  */
 import { mergeTraffic } from '../features/traffic/rules';
-import { previewTemplateNamespace } from '../features/previews/previews';
+import { previewTemplateNamespace } from '../features/previews/schema';
 import type { JobSpec, Platform, RedisSpec, ServiceSpec, TrafficPolicySpec } from './schema';
 
 export type RegionRole = 'primary' | 'secondary';

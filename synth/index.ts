@@ -4,7 +4,8 @@
  */
 import * as path from 'node:path';
 import { loadAll } from '../model';
-import { formatProblem as formatValidation, validateObjects } from '../checks';
+import { validateObjects } from '../checks';
+import { ProblemError } from '../kernel/problems';
 import { render, Rendering } from './render';
 import { writeDist } from './write';
 
@@ -30,21 +31,14 @@ export interface SynthResult {
   readonly perCluster: ReadonlyMap<string, number>;
 }
 
-/** Problems in the rendered objects: nothing was written. */
-export class OutputInvalidError extends Error {
-  constructor(public readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'OutputInvalidError';
-  }
-}
-
 export function synthesize(opts: SynthOptions): SynthResult {
   const dist = opts.dist ?? path.join(opts.root, 'dist');
   const envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   const rendering = render(envs, opts.onEnvironment);
   const distName = path.relative(opts.root, dist) || dist;
   const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })));
-  if (problems.length > 0) throw new OutputInvalidError(problems.map(formatValidation));
+  // Problems in the rendered objects: nothing is written.
+  if (problems.length > 0) throw new ProblemError('output', problems);
   writeDist(dist, rendering, { full: !opts.platform && !opts.env });
 
   const perCluster = new Map<string, number>();

@@ -7,7 +7,7 @@
  */
 import { cronErrors, timezoneError } from '../../kernel/cron';
 import { promqlErrors } from '../../kernel/promql';
-import type { FieldProblem } from '../../checks/schema';
+import type { FieldProblem } from '../../kernel/problems';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;

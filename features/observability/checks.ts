@@ -5,7 +5,7 @@
  * and in `meridian validate`, so it also catches YAML edited by hand or produced elsewhere.
  */
 import { promqlErrors } from '../../kernel/promql';
-import type { FieldProblem } from '../../checks/schema';
+import type { FieldProblem } from '../../kernel/problems';
 
 type Obj = Record<string, unknown>;
 

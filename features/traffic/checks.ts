@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { at, Cluster, Json, Located, matchesLabels, Problem, problem, showSelector } from '../../checks/objects';
-import type { FieldProblem } from '../../checks/schema';
+import type { FieldProblem } from '../../kernel/problems';
 import { re2Error } from '../../kernel/re2';
 
 /** Istio's default DNS domain suffix of Kubernetes Services. */

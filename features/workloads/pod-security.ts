@@ -9,7 +9,7 @@
  *   readiness, a liveness and a startup probe, readiness and liveness not the same check
  *   (kube-score's "Pod Probes").
  */
-import { FieldProblem } from '../../checks/schema';
+import type { FieldProblem } from '../../kernel/problems';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;

@@ -1,4 +1,5 @@
-import { formatProblem, loadAll, SpecError } from '../../model';
+import { ProblemError } from '../../kernel/problems';
+import { formatProblem, loadAll } from '../../model';
 import { fixtureRepo, shopPlatform } from './fixtures';
 
 /** The problems loadAll reports for a fixture repository, formatted as the CLI prints them. */
@@ -6,10 +7,10 @@ function problems(input: unknown, overlays: Record<string, string> = {}): string
   try {
     loadAll(fixtureRepo(input, overlays));
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
-  throw new Error('expected a SpecError');
+  throw new Error('expected a ProblemError of the spec');
 }
 
 function withService(patch: Record<string, unknown>) {
