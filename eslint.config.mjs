@@ -20,6 +20,34 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   {
+    // Constructs meet by reference and import only kernel/, imports/ and other constructs: never the
+    // spec model, the plan, the checks of rendered objects, a resolve step, the charts or the pipeline.
+    // The resolve steps (spec x cluster -> props) and the spec and rendered-object rules may read the model.
+    files: ['features/**/*.ts', 'kernel/**/*.ts'],
+    ignores: [
+      'features/index.ts',
+      'features/*/resolve.ts',
+      'features/*/schema.ts',
+      'features/*/rules.ts',
+      'features/*/checks.ts',
+      'features/observability/dashboards.ts',
+      'features/previews/previews.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/model', '**/model/**', '**/checks', '**/checks/**', '**/resolve', '**/charts/**', '**/synth/**', '**/cli/**'],
+              message: 'a construct (or kernel/) never imports the model, the checks, a resolve step, the charts or the pipeline: take what it needs as props',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests read rendered manifests, untyped JSON by nature.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -1,4 +1,4 @@
-import { ApiObject, Chart } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AppProject, Application, ApplicationSet } from '../imports/argoproj.io';
 import type { EnvironmentPlan } from '../model/plan';
@@ -7,6 +7,9 @@ import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM } from '../kernel/labels';
 import { parseDuration } from '../features';
 import { previewBaseNamespace, previewNamespace } from '../features/previews/previews';
 import type { RegionChart } from './region-chart';
+import { k8s } from 'cdk8s-plus-28';
+import { healthCustomizations } from '../features/gitops/health';
+import { RegionApplication, syncWindows, wavesApplicationSet } from '../features/gitops/waves';
 
 export interface GitOpsChartProps {
   readonly environment: EnvironmentPlan;
@@ -28,15 +31,7 @@ interface GroupKind {
 export class GitOpsChart extends Chart {
   constructor(scope: Construct, id: string, props: GitOpsChartProps) {
     const { platform, env } = props.environment;
-    super(scope, id, {
-      disableResourceNameHashes: true,
-      labels: {
-        'app.kubernetes.io/part-of': platform.name,
-        'app.kubernetes.io/managed-by': 'meridian',
-        [LABEL_PLATFORM]: platform.name,
-        [LABEL_ENV]: env,
-      },
-    });
+    super(scope, id, { disableResourceNameHashes: true, labels: gitopsLabels(platform.name, env) });
     const gitops = platform.gitops;
     const projectName = `${platform.name}-${env}`;
     const all = props.regions.flatMap((chart) => chart.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject));
@@ -57,21 +52,25 @@ export class GitOpsChart extends Chart {
         destinations: props.regions.map((r) => ({ name: r.cluster.cluster, namespace: '*' })).sort((a, b) => a.name.localeCompare(b.name)),
         clusterResourceWhitelist: clusterScoped,
         namespaceResourceWhitelist: namespaced,
+        syncWindows: syncWindows(props.environment.rollout),
       },
     });
 
+    const rollout = props.environment.rollout;
+    const regionApps: RegionApplication[] = [];
     for (const chart of props.regions) {
       const c = chart.cluster;
       const autoscaled = Object.entries(c.services)
         .filter(([, s]) => s.autoscaled)
         .map(([name, s]) => ({ name, namespace: s.namespace }));
-      new Application(this, `App-${c.region}`, {
+      regionApps.push({
+        region: c.region,
         metadata: { name: `${platform.name}-${env}-${c.region}`, namespace: gitops.namespace },
         spec: {
           project: projectName,
           source: {
             repoUrl: gitops.repoURL,
-            targetRevision: gitops.targetRevision,
+            targetRevision: rollout.revision,
             path: `${props.distPath}/${c.region}`,
             directory: { recurse: true, exclude: template && `${template}/*` },
           },
@@ -95,6 +94,30 @@ export class GitOpsChart extends Chart {
           revisionHistoryLimit: 10,
         },
       });
+    }
+    // Health ArgoCD cannot see by itself, for the kinds this environment renders: merged into
+    // argocd-cm by `kubectl apply` (the keys only; the rest of argocd-cm is left as it is).
+    const health = healthCustomizations(all.map((o) => `${o.apiGroup}/${o.kind}`));
+    if (Object.keys(health).length > 0) {
+      const cm = new k8s.KubeConfigMap(this, 'HealthChecks', {
+        metadata: { name: 'argocd-cm', namespace: gitops.namespace, labels: { 'app.kubernetes.io/name': 'argocd-cm', 'app.kubernetes.io/part-of': 'argocd' } },
+        data: health,
+      });
+      // Every platform and environment applies the same argocd-cm: it carries none of their labels.
+      cm.addJsonPatch(
+        JsonPatch.remove(`/metadata/labels/${LABEL_PLATFORM.replace('/', '~1')}`),
+        JsonPatch.remove(`/metadata/labels/${LABEL_ENV.replace('/', '~1')}`),
+      );
+    }
+    if (rollout.waves.length > 1) {
+      // Regions in waves: ArgoCD's ApplicationSet controller generates the same Applications
+      // and syncs wave n only once waves 1..n-1 are Synced and Healthy.
+      new ApplicationSet(this, 'Rollout', {
+        metadata: { name: `${platform.name}-${env}`, namespace: gitops.namespace },
+        spec: wavesApplicationSet(regionApps, rollout.waves, gitopsLabels(platform.name, env)),
+      });
+    } else {
+      for (const app of regionApps) new Application(this, `App-${app.region}`, { metadata: app.metadata, spec: app.spec });
     }
     if (template) this.addPullRequests(props, all.filter(inTemplate), template);
     addSyncWaves(this);
@@ -184,4 +207,9 @@ function uniqueKinds(objects: ApiObject[]): GroupKind[] {
     seen.set(`${group}/${o.kind}`, { group, kind: o.kind });
   }
   return [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, gk]) => gk);
+}
+
+/** The labels of every ArgoCD object of an environment, and of the Applications its ApplicationSets generate. */
+function gitopsLabels(platform: string, env: string): Record<string, string> {
+  return { 'app.kubernetes.io/part-of': platform, 'app.kubernetes.io/managed-by': 'meridian', [LABEL_PLATFORM]: platform, [LABEL_ENV]: env };
 }

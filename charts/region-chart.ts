@@ -32,7 +32,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { Observability } from '../features/observability/observability';
+import { addObservability, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 
 export interface RegionChartProps {
@@ -48,6 +48,9 @@ export class RegionChart extends Chart {
   public readonly cluster: ClusterPlan;
   /** The workloads the access policies are derived from. */
   private readonly endpoints: MeshEndpoint[] = [];
+  /** The stable workload of each service and each Redis group, by name, for the constructs that read them. */
+  private readonly services = new Map<string, ScrapedWorkload>();
+  private readonly redisGroups = new Map<string, ScrapedWorkload>();
 
   constructor(scope: Construct, id: string, props: RegionChartProps) {
     const c = props.cluster;
@@ -117,11 +120,12 @@ export class RegionChart extends Chart {
       });
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       this.endpoints.push(redisEndpoint(name, sentinel));
+      this.redisGroups.set(name, sentinel);
     }
 
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
     // Scraping, rules and dashboards read the workloads above: created after them.
-    new Observability(this, 'Observability', { cluster: c });
+    addObservability(this, c, { services: this.services, redis: this.redisGroups });
 
     addSyncWaves(this);
   }
@@ -174,6 +178,7 @@ export class RegionChart extends Chart {
       memory: parseSize(job.resources.memory),
       ephemeralStorage: parseSize(job.resources.ephemeralStorage),
       env: { ...job.env, ...redis.env },
+      notSecretEnv: job.notSecret,
       secretEnv,
       gcpServiceAccount: job.gcpServiceAccount ?? `${name}@${this.cluster.platform.project}.iam.gserviceaccount.com`,
       mesh: this.cluster.nativeSidecars ? 'native-sidecar' : 'outside',
@@ -226,10 +231,9 @@ export class RegionChart extends Chart {
       liveness: probe(svc.probes.liveness),
       startup: probe(svc.probes.startup),
       env: { ...svc.env, ...redis.env },
+      notSecretEnv: svc.notSecret,
       secretEnv,
       replicas: svc.replicas,
-      autoscaled: svc.autoscaled,
-      minReplicas: scaling?.min,
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
@@ -237,6 +241,7 @@ export class RegionChart extends Chart {
       writablePaths: svc.writablePaths,
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
+    this.services.set(name, workload);
     if (svc.canary) new Microservice(this, `${name}-Canary`, canaryProps(workloadProps, svc, imageRef(canaryImage(svc))));
     this.endpoints.push({
       ref: name,
@@ -280,9 +285,7 @@ export class RegionChart extends Chart {
         });
       }
       new Autoscaler(this, `${name}-Autoscaler`, {
-        name,
-        namespace: svc.namespace,
-        target: workload.name,
+        target: workload,
         minReplicas: scaling.min,
         maxReplicas: scaling.max,
         cpuUtilization: scaling.cpuUtilization,

@@ -14,6 +14,7 @@ import { namespaceBaselineProblems, policyReferenceProblems } from '../features/
 import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
 import { regexProblems, routingProblems } from '../features/traffic/checks';
+import { secretProblems } from '../features/secrets/checks';
 import { promqlProblems } from '../features/observability/checks';
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
@@ -56,6 +57,7 @@ export function validateObjects(
     if (manifest.kind === 'ScaledObject') for (const p of shielded(() => scaledObjectProblems(manifest), schema.length > 0)) problems.push({ ...id, ...p });
     for (const p of promqlProblems(manifest)) problems.push({ ...id, ...p });
     for (const p of regexProblems(manifest)) problems.push({ ...id, ...p });
+    for (const p of secretProblems(manifest)) problems.push({ ...id, ...p });
   }
   problems.push(...kedaProblemsAcross(objects));
   const reported = new Set(objects.map((o) => o.file));

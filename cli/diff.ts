@@ -321,13 +321,13 @@ export function formatFieldPath(parts: readonly (string | number)[]): string {
 const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
 
 /** The report: a summary line, then per changed cluster a heading and a ```diff block. */
-export function formatDiff(diff: DistDiff, baseLabel: string): string[] {
+export function formatDiff(diff: DistDiff, baseLabel: string, targetLabel = 'work tree'): string[] {
   const lines: string[] = [];
   const total = (k: 'added' | 'removed' | 'changed') => diff.clusters.reduce((n, c) => n + c[k].length, 0);
   if (diff.clusters.length === 0) {
-    return [`No changes: the work tree renders exactly ${baseLabel} (${diff.unchanged} clusters).`];
+    return [`No changes: ${targetLabel === 'work tree' ? 'the work tree renders' : `${targetLabel} holds`} exactly ${baseLabel} (${diff.unchanged} clusters).`];
   }
-  lines.push(`### meridian diff: ${baseLabel} → work tree`, '');
+  lines.push(`### meridian diff: ${baseLabel} → ${targetLabel}`, '');
   lines.push(
     `${diff.clusters.length} of ${diff.clusters.length + diff.unchanged} clusters differ: ${total('added')} objects added, ${total('removed')} removed, ${total('changed')} changed.`,
   );

@@ -1,6 +1,6 @@
 /**
  * The `meridian` command: its arguments, and which command runs. The commands are in their
- * own files (synth, validate, diff, promote), sharing `io.ts`. User mistakes (a bad spec, invalid output, unusable input) are
+ * own files (synth, validate, diff, promote, promote-env), sharing `io.ts`. User mistakes (a bad spec, invalid output, unusable input) are
  * printed as one line per problem with a non-zero exit, never as a stack trace.
  */
 import * as path from 'node:path';
@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { runDiff } from './diff';
 import { Io, ROOT, stdio } from './io';
 import { runPromote } from './promote';
+import { runPromoteEnv } from './promote-env';
 import { runSynth } from './synth';
 import { runValidate } from './validate';
 
@@ -46,6 +47,17 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
     .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
       code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
+    });
+
+  program
+    .command('promote-env')
+    .description("move ENV's branch to what the environment it promotes from runs (fast-forward only), printing what changes per cluster")
+    .argument('<platform>')
+    .argument('<env>')
+    .option('--revision <rev>', "a commit of the source environment's history (default: its head)")
+    .option('--dry-run', 'print what would change; move nothing')
+    .action((platform: string, env: string, o: { revision?: string; dryRun?: boolean }) => {
+      code = runPromoteEnv({ root: ROOT, platform, env, revision: o.revision, dryRun: o.dryRun }, io);
     });
 
   program

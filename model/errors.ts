@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { Problem } from '../kernel/problems';
 import type { FieldPath } from './merge';
+import { looksSecretName, maskSecret, scanForSecrets } from '../features/secrets/scan';
 
 export { formatProblem, ProblemError, type Problem } from '../kernel/problems';
 
@@ -16,6 +17,16 @@ export function formatPath(path: FieldPath): string {
     out += typeof part === 'number' ? `[${part}]` : `${out ? '.' : ''}${part}`;
   }
   return out;
+}
+
+/**
+ * A value as a message may show it: masked when its field is or looks secret (under
+ * `secrets`, a name like `DB_PASSWORD`) or the value itself looks like a credential.
+ */
+export function showValueAt(path: FieldPath, value: unknown): string {
+  const secretField = path.some((p) => typeof p === 'string' && p !== 'notSecret' && (p === 'secrets' || looksSecretName(p)));
+  if (secretField || (typeof value === 'string' && scanForSecrets(value).length > 0)) return maskSecret(value);
+  return showValue(value);
 }
 
 export function showValue(value: unknown): string {
@@ -96,9 +107,9 @@ export function problemsFromZod(
     const input = (issue as { input?: unknown }).input;
     let message = issue.message;
     if (issue.code === 'invalid_type') {
-      message = input === undefined ? `is required (expected ${issue.expected})` : `must be ${issue.expected} (got ${showValue(input)})`;
+      message = input === undefined ? `is required (expected ${issue.expected})` : `must be ${issue.expected} (got ${showValueAt(path, input)})`;
     } else if (input !== undefined) {
-      message = `${message} (got ${showValue(input)})`;
+      message = `${message} (got ${showValueAt(path, input)})`;
     }
     problems.push({ file: where.file, path: formatPath(where.path), message: message + (where.note ?? '') });
   }

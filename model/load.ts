@@ -10,6 +10,7 @@ import { formatPath, problemsFromZod, ProblemError, showValue, type Problem } fr
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
 import { dnsLabel, Platform, PlatformInput, replicaFloorIssues, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
+import { resolveRollout, rolloutIssues } from '../features/gitops/rollout';
 import { ClusterPlan, EnvironmentPlan, orderedRegions, ServicePlan, planRedis, planService, previewPlan, primaryRegionOf } from './plan';
 
 /** A platform file: its path (relative to the repository root) and what it exports. */
@@ -92,11 +93,15 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
     }
     const clusters = resolveClusters(parsed.data, env, raw as Record<string, unknown>, origins, problems);
     if (parsed.data.previews?.environment === env) problems.push(...previewProblems(parsed.data, overlay?.file ?? source.file));
+    for (const issue of rolloutIssues(parsed.data, env)) {
+      problems.push({ file: origins.fileOf(issue.path), path: formatPath(issue.path), message: `${issue.message} (got ${showValue(issue.input)})` });
+    }
     envs.push({
       platform: parsed.data,
       env,
       primaryRegion: primaryRegionOf(parsed.data),
       preview: previewPlan(parsed.data, env),
+      rollout: resolveRollout(parsed.data, env, parsed.data.gitops.targetRevision),
       clusters,
       files: overlay ? [source.file, overlay.file] : [source.file],
     });

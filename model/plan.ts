@@ -11,6 +11,7 @@
  */
 import { mergeTraffic } from '../features/traffic/rules';
 import { previewTemplateNamespace } from '../features/previews/schema';
+import type { RolloutPlan } from '../features/gitops/rollout';
 import type { JobSpec, Platform, RedisSpec, ServiceSpec, TrafficPolicySpec } from './schema';
 
 export type RegionRole = 'primary' | 'secondary';
@@ -73,6 +74,8 @@ export interface EnvironmentPlan {
   /** The environment's primary region (its key in the spec). */
   readonly primaryRegion: string;
   readonly preview?: PreviewPlan;
+  /** Where its revision comes from and the order its regions sync in. */
+  readonly rollout: RolloutPlan;
   readonly clusters: readonly ClusterPlan[];
   /** The files this environment was read from (platform, then overlay if any). */
   readonly files: readonly string[];

@@ -12,11 +12,12 @@ import { z } from 'zod';
 import { dnsLabel, gcpProject } from '../kernel/schema';
 import { Egress, JwtIssuer, Mesh, Namespace, ServiceAuth } from '../features/access/schema';
 import { Autoscaling, autoscalingIssues, MAX_AUTOSCALED_NAME } from '../features/autoscaling/schema';
-import { GitOps, githubRepository } from '../features/gitops/schema';
+import { GitOps, githubRepository, Rollout } from '../features/gitops/schema';
 import { Monitoring, monitoringIssues, ServiceMetrics, Slo } from '../features/observability/schema';
 import { Previews } from '../features/previews/schema';
 import { rateLimitIssues } from '../features/rate-limit/rules';
 import { Redis, redisClientIssues } from '../features/redis/schema';
+import { envSecretIssues, NotSecret } from '../features/secrets/schema';
 import { Canary, Expose, Ingress, Routing, TrafficPolicy } from '../features/traffic/schema';
 import { checkPlatformTraffic, checkServiceTraffic } from '../features/traffic/rules';
 import {
@@ -108,8 +109,10 @@ export const Service = z
     writablePaths: z.array(writablePath).default([]),
     resources: Resources.default(Resources.parse({})),
     probes: Probes.default({}),
-    /** Plain configuration; never a secret value. */
+    /** Plain configuration; never a secret value (a secret-looking value is refused: see notSecret). */
     env: EnvVars.default({}),
+    /** Variables of `env` that look like secrets but are not. @default [] */
+    notSecret: NotSecret,
     /** Environment variables whose values come from GCP Secret Manager through External Secrets. */
     secrets: SecretEnvVars.default({}),
     /** A fixed number of replicas; exclusive with `autoscaling`. @default 2 when not autoscaled */
@@ -165,8 +168,10 @@ export const Service = z
       }
     }
     for (const name of Object.keys(s.secrets)) {
-      if (name in s.env) ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: name });
+      if (name in s.env)
+        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: 'is also set in env: a variable comes from one place', input: s.env[name] });
     }
+    envSecretIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     checkServiceTraffic(s, ctx);
     probeIssues(s).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     if (s.expose && s.ports.length === 0) {
@@ -216,6 +221,8 @@ export const Platform = z
     /** HTTPS entry through the GCP global load balancer. @default - no ingress */
     ingress: Ingress.optional(),
     gitops: GitOps,
+    /** How a change reaches this environment and its regions (docs/rollout.md). @default - promoted from the environment before it, regions in waves */
+    rollout: Rollout.prefault({}),
     mesh: Mesh.default(Mesh.parse({})),
     policy: Policy.default({ minReplicas: 1 }),
     /** An environment per pull request, from one environment as template. @default - none */
@@ -224,6 +231,9 @@ export const Platform = z
     monitoring: Monitoring.prefault({}),
   })
   .superRefine((p, ctx) => {
+    for (const [name, job] of Object.entries(p.jobs)) {
+      envSecretIssues(job).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue, path: ['jobs', name, ...issue.path] }));
+    }
     const regions = Object.keys(p.regions);
     const primaries = regions.filter((r) => p.regions[r].role === 'primary');
     if (primaries.length !== 1) {

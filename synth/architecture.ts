@@ -100,5 +100,11 @@ export function architectureDocument(env: EnvironmentPlan): string {
     '',
     `Environments: ${p.environments.map((e) => (e === p.previews?.environment ? `${e} (one per pull request, docs/previews.md)` : e)).join(', ')}. Regions: ${env.clusters.map((c) => `${c.region} (${c.role})`).join(', ')}.`,
     '',
+    `Rollout of \`${env.env}\` (docs/rollout.md): ${
+      env.rollout.promotesFrom
+        ? `promoted from \`${env.rollout.promotesFrom}\` by \`meridian promote-env\` (branch \`${env.rollout.revision}\`)`
+        : `tracks \`${env.rollout.revision}\``
+    }; ${env.rollout.waves.length > 1 ? `regions in waves, each once the ones before are Synced and Healthy: ${env.rollout.waves.map((w, i) => `${i + 1}. ${w.join(' + ')}`).join(' → ')}` : 'every region at once'}.`,
+    '',
   ].join('\n');
 }

@@ -8,7 +8,6 @@ import { Construct } from 'constructs';
 import { stringify, type ToStringOptions } from 'yaml';
 import { GitOpsChart } from '../charts/gitops-chart';
 import { previewBaseNamespace, previewCluster, relocation, TEMPLATE_NUMBER, templateKustomization } from '../features/previews/previews';
-import { KEDA_CHECKS_DEFERRED } from '../features';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentPlan } from '../model/plan';
 import { architectureDocument } from './architecture';
@@ -143,8 +142,6 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
  */
 export function buildEnvironment(input: EnvironmentPlan, scope: string, pullRequest = TEMPLATE_NUMBER): [Chart, string][] {
   const app = new App({ outdir: '/nonexistent' });
-  // validate/ checks KEDA's cross-object rules on the rendered files of every cluster.
-  app.node.setContext(KEDA_CHECKS_DEFERRED, true);
   const environment = input.preview === undefined ? input : { ...input, clusters: input.clusters.map((c) => previewCluster(c, pullRequest)) };
   const regions = environment.clusters.map((cluster) => new RegionChart(app, `${scope}/${cluster.region}`.replace(/\//g, '-'), { cluster }));
   const gitops = new GitOpsChart(app, `${scope.replace(/\//g, '-')}-argocd`, {

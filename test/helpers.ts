@@ -22,9 +22,18 @@ export function only(chart: Chart, kind: string, name?: string): Manifest {
   return found[0];
 }
 
-/** A throw-away folder, removed after the test file. */
+const tempDirs: string[] = [];
+
+/** A throw-away folder, removed after the test file (test/after-each-file.ts). */
 export function tempDir(prefix = 'meridian-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir made in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export const ROOT = path.resolve(__dirname, '..');

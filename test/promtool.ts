@@ -6,36 +6,15 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { announceSkip, onPath } from './programs';
 
 export const PROMTOOL_TIMEOUT_MS = 120_000;
-
-function onPath(program: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, program);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this folder
-    }
-  }
-  return undefined;
-}
 
 /** The promtool binary, or undefined (after a loud warning) when it is missing outside CI. */
 export function findPromtool(): string | undefined {
   const found = process.env.PROMTOOL ?? onPath('promtool');
   if (!found && process.env.CI !== 'true') {
-    process.stderr.write(
-      [
-        '',
-        '*******************************************************************************',
-        '* promtool NOT FOUND: the promtool tests are SKIPPED.                          *',
-        '* Install it (apt-get install -y prometheus) to run them; CI=true never skips. *',
-        '*******************************************************************************',
-        '',
-      ].join('\n'),
-    );
+    announceSkip('the promtool tests', 'promtool NOT FOUND', 'Install it (apt-get install -y prometheus) to run them.');
   }
   return found;
 }

@@ -6,11 +6,9 @@
  */
 import { at, Cluster, isEmptySelector, Json, Located, matchesLabels, Problem, problem, selects, showSelector } from '../../checks/objects';
 
-/** On a PeerAuthentication with a workload selector: why a port accepts plaintext. */
-export const MTLS_EXCEPTION = 'meridian.dev/mtls-exception';
+import { ISTIO_ROOT_NAMESPACE, MTLS_EXCEPTION } from '../../kernel/mesh';
 
-/** Istio's root namespace: policies there apply to the whole mesh. */
-export const ISTIO_ROOT_NAMESPACE = 'istio-system';
+export { ISTIO_ROOT_NAMESPACE, MTLS_EXCEPTION };
 
 const ISTIO_POLICY_KINDS = ['AuthorizationPolicy', 'RequestAuthentication', 'PeerAuthentication'];
 

@@ -6,7 +6,7 @@ import {
   PeerAuthentication,
   PeerAuthenticationSpecPortLevelMtlsMode,
 } from '../../imports/security.istio.io';
-import { MTLS_EXCEPTION } from './checks';
+import { MTLS_EXCEPTION } from '../../kernel/mesh';
 
 export interface ScrapeAccessProps {
   /** Base of the objects' names: `<name>-scrape`. */

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Duration, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import {
@@ -10,7 +10,8 @@ import {
   TriggerAuthentication,
   TriggerAuthenticationSpecPodIdentityProvider,
 } from '../../imports/keda.sh';
-import { KEDA_CLUSTER_KINDS, kedaClusterProblems, MAX_SCALED_OBJECT_NAME, scaledObjectProblems } from './keda-checks';
+import { kedaClusterProblems, MAX_SCALED_OBJECT_NAME, scaledObjectProblems } from './keda-checks';
+import type { IScalable, ScalingTarget } from '../../kernel/scaling';
 import { formatSize } from '../../kernel/units';
 
 export { MAX_SCALED_OBJECT_NAME };
@@ -139,11 +140,10 @@ export interface AutoscalerFallback {
 }
 
 export interface AutoscalerProps {
-  /** Name of the ScaledObject (at most 54 characters: KEDA derives the HPA name from it). */
-  readonly name: string;
-  readonly namespace: string;
-  /** The Deployment scaled, in the same namespace. */
-  readonly target: string;
+  /** The workload scaled; the ScaledObject goes in its namespace, and the workload leaves its replica count to it. */
+  readonly target: IScalable;
+  /** Name of the ScaledObject (at most 54 characters: KEDA derives the HPA name from it). @default - the target's name */
+  readonly name?: string;
   readonly minReplicas: number;
   readonly maxReplicas: number;
   /** Shorthand for a cpu trigger named `cpu` at this utilisation (percent of the request). @default - no such trigger */
@@ -193,14 +193,16 @@ export function cloudTasksDepthQuery(project: string, location: string, queue: s
 }
 
 const num = (n: number) => String(n);
-const registered = new WeakSet<Chart>();
+/** The ScaledObjects already made for each workload, so that a second one is refused as KEDA would. */
+const scaledObjectsOf = new WeakMap<IScalable, object[]>();
 
 /**
  * A KEDA ScaledObject on a Deployment. Prometheus-backed triggers (prometheus, pubsub,
  * cloud-tasks) read GKE Managed Service for Prometheus with the KEDA operator's Google
  * identity (a TriggerAuthentication with `podIdentity: gcp`), never a key. The object is
- * checked as KEDA's admission webhook would when built; the chart it is in is checked for
- * one ScaledObject per workload, no HPA beside it and cpu/memory requests.
+ * checked as KEDA's admission webhook would when built, with the workload it scales (one
+ * ScaledObject per workload, cpu/memory requests); an HPA beside it is found by the checks of
+ * the rendered cluster, which see every object.
  */
 export class Autoscaler extends Construct {
   public readonly scaledObject: ScaledObject;
@@ -220,9 +222,7 @@ export class Autoscaler extends Construct {
     this.pollingInterval = props.pollingInterval ?? Duration.seconds(30);
     this.cooldown = props.cooldown ?? Duration.minutes(5);
 
-    if (props.name.length > MAX_SCALED_OBJECT_NAME)
-      fail(`name "${props.name}" is ${props.name.length} characters, at most ${MAX_SCALED_OBJECT_NAME} are allowed: KEDA names the HPA keda-hpa-<name>`);
-    if (props.minReplicas > props.maxReplicas) fail(`minReplicas (${props.minReplicas}) must be <= maxReplicas (${props.maxReplicas})`);
+    // The name limit and min <= max are KEDA's: scaledObjectProblems checks them on the object below.
     const triggers: AutoscalerTrigger[] = [
       ...(props.cpuUtilization !== undefined ? [{ type: 'cpu', name: 'cpu', utilization: props.cpuUtilization } as CpuScaling] : []),
       ...(props.prometheus ?? []).map((t): PrometheusScaling => ({ type: 'prometheus', name: t.name, query: t.query, threshold: t.target })),
@@ -236,10 +236,12 @@ export class Autoscaler extends Construct {
       }
     }
 
-    const metadata = { name: props.name, namespace: props.namespace, labels: props.labels };
+    const target = props.target.toScalingTarget();
+    const name = props.name ?? target.name;
+    const metadata = { name, namespace: target.namespace, labels: props.labels };
     if (triggers.some((t) => t.type === 'prometheus' || t.type === 'pubsub' || t.type === 'cloud-tasks')) {
       this.triggerAuthentication = new TriggerAuthentication(this, 'Auth', {
-        metadata: { ...metadata, name: `${props.name}-gcp` },
+        metadata: { ...metadata, name: `${name}-gcp` },
         spec: { podIdentity: { provider: TriggerAuthenticationSpecPodIdentityProvider.GCP } },
       });
     }
@@ -329,7 +331,7 @@ export class Autoscaler extends Construct {
     this.scaledObject = new ScaledObject(this, 'Resource', {
       metadata,
       spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: props.target },
+        scaleTargetRef: { apiVersion: target.apiVersion, kind: target.kind, name: target.name },
         minReplicaCount: props.minReplicas,
         maxReplicaCount: props.maxReplicas,
         pollingInterval: this.pollingInterval.toSeconds(),
@@ -341,30 +343,24 @@ export class Autoscaler extends Construct {
     });
 
     // The admission webhook's checks, now, so a mistake names this construct and its trigger.
-    const problems = scaledObjectProblems(this.scaledObject.toJson());
+    const manifest = this.scaledObject.toJson();
+    const problems = scaledObjectProblems(manifest);
     if (problems.length > 0) fail(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
-
-    const chart = Chart.of(this);
-    if (!registered.has(chart) && !this.node.tryGetContext(KEDA_CHECKS_DEFERRED)) {
-      registered.add(chart);
-      chart.node.addValidation({ validate: () => chartProblems(chart) });
-    }
+    // And the rules across objects, on the workload this scales and its other ScaledObjects.
+    const earlier = scaledObjectsOf.get(props.target) ?? [];
+    const across = kedaClusterProblems([...earlier, manifest, workloadManifest(target)].map((manifest) => ({ cluster: '', manifest })));
+    if (across.length > 0) fail(across.map((p) => `${p.path}: ${p.message}`).join('; '));
+    scaledObjectsOf.set(props.target, [...earlier, manifest]);
+    props.target.markHasAutoscaler(props.minReplicas);
   }
 }
 
-/**
- * Context key: when true, the app validates the rendered objects of each cluster with
- * features/autoscaling/keda-checks.ts itself (Meridian's synth does), and Autoscalers leave the chart-wide check
- * to it instead of serializing the chart's workloads a second time.
- */
-export const KEDA_CHECKS_DEFERRED = 'meridian:kedaChecksDeferred';
-
-/** KEDA's cross-object rules over every object of one chart (one cluster). */
-function chartProblems(chart: Chart): string[] {
-  // Serializing every object of the chart again would double the cost of rendering it.
-  const objects = chart.node
-    .findAll()
-    .filter((c): c is ApiObject => c instanceof ApiObject && KEDA_CLUSTER_KINDS.has(c.kind))
-    .map((o) => ({ cluster: '', manifest: o.toJson() }));
-  return kedaClusterProblems(objects).map((p) => `${p.manifest.kind} ${p.manifest.metadata.namespace}/${p.manifest.metadata.name}: ${p.path}: ${p.message}`);
+/** The target in the shape of a rendered workload, as the cross-object rules read it. */
+function workloadManifest(t: ScalingTarget): object {
+  return {
+    apiVersion: t.apiVersion,
+    kind: t.kind,
+    metadata: { name: t.name, namespace: t.namespace },
+    spec: { template: { spec: { containers: t.containers.map((c) => ({ name: c.name, resources: { requests: c.requests, limits: c.limits } })) } } },
+  };
 }

@@ -12,8 +12,8 @@
  * - the services' own metrics, scraped by their PodMonitoring (`job` = service name).
  */
 import { Duration } from 'cdk8s';
-import type { ClusterPlan, ServicePlan } from '../../model/plan';
-import type { RedisSpec, ServiceSpec } from '../../model/schema';
+import type { ClusterPlan, RedisPlan, ServicePlan } from '../../model/plan';
+import type { ServiceSpec } from '../../model/schema';
 import { AlertingRule, RecordingRule, RuleGroup } from './alert-rules';
 import { MASTER_SET } from '../redis/redis-sentinel';
 import { parseDuration } from '../../kernel/units';
@@ -257,7 +257,13 @@ function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
   return { name: `${name}.slo`, interval: Duration.minutes(1), rules };
 }
 
-export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan): RuleGroup[] {
+/**
+ * A group's rules for its region's role: the primary region's group has one master and
+ * sentinels that fail over; a secondary region's nodes are all replicas by design, so what
+ * matters there is the stream from the primary region (the link, its silence) and that no
+ * node ever becomes a master (docs/redis.md, "Health signals per role").
+ */
+export function redisRuleGroups(name: string, redis: RedisPlan, c: ClusterPlan): RuleGroup[] {
   const m = c.platform.monitoring;
   const job = `job="${redisJob(name)}"`;
   const sentinels = `job="${sentinelJob(name)}",master_name="${MASTER_SET}"`;
@@ -275,7 +281,7 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan):
     { record: 'redis:replication_lag_seconds:max', expr: `max by (namespace) (redis_connected_slave_lag_seconds{${job}})`, labels },
   ];
   const maxLag = seconds(redis.minReplicasMaxLag);
-  const alerts: AlertingRule[] = [
+  const common: AlertingRule[] = [
     {
       alert: 'RedisDown',
       expr: `max by (namespace, pod) (redis_up{${job}}) == 0\nor\nmax by (namespace, pod) (up{${job}}) == 0`,
@@ -294,6 +300,8 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan):
       summary: `${where}: no metrics are collected`,
       description: `Managed Prometheus has found no target for ${redisJob(name)} for 10 minutes: the redis_exporter sidecar (port http-metrics) is missing, or no pod runs. Every other Redis alert is blind meanwhile.`,
     },
+  ];
+  const primary: AlertingRule[] = [
     {
       alert: 'RedisNoMaster',
       expr: `count by (namespace) (redis_instance_info{${job}})\nunless\ncount by (namespace) (redis_instance_info{${job},role="master"})`,
@@ -330,6 +338,55 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan):
       summary: `${where}: the sentinels failed over to a new master`,
       description: `The sentinels of ${name} in ${c.region} reported more than one master address in the last 10 minutes: a failover happened. Find out why the old master went away.`,
     },
+  ];
+  const secondary: AlertingRule[] = [
+    {
+      alert: 'RedisUpstreamLinkDown',
+      expr: `max by (namespace, pod, master_host) (redis_master_link_up{${job}}) == 0`,
+      for: Duration.minutes(1),
+      severity: 'critical',
+      labels,
+      summary: `${where}: {{ $labels.pod }} has lost its link to {{ $labels.master_host }}`,
+      description: `The replica {{ $labels.pod }} of ${name} in ${c.region} (a secondary region) has not been connected to {{ $labels.master_host }} for 1 minute: it serves reads that grow staler every second, and the region's copy is what a promotion would start from.`,
+    },
+    {
+      alert: 'RedisUpstreamSilent',
+      // The master pings its replicas every 10 s (repl-ping-replica-period): 30 s of silence on
+      // a link that reports up is a stalled stream.
+      expr: `max by (namespace, pod, master_host) (redis_master_last_io_seconds_ago{${job}}) > 30`,
+      for: Duration.minutes(1),
+      severity: 'warning',
+      labels,
+      summary: `${where}: {{ $labels.pod }} has received nothing from {{ $labels.master_host }} for over 30 s`,
+      description: `The replica {{ $labels.pod }} of ${name} in ${c.region} reports its link up but has received nothing (not even the master's 10-second ping) for more than 30 s, for 1 minute: the cross-region stream is stalled and reads are stale.`,
+    },
+    {
+      alert: 'RedisSecondaryHasMaster',
+      expr: `count by (namespace) (redis_instance_info{${job},role="master"}) > 0`,
+      for: Duration.minutes(1),
+      severity: 'critical',
+      labels,
+      summary: `${where}: a node of a secondary region is a master`,
+      description: `A node of ${name} in ${c.region}, a secondary region, has reported the master role for 1 minute: it no longer replicates the primary region and accepts writes no other region sees (a manual REPLICAOF NO ONE, or a promotion half rolled out).`,
+    },
+  ];
+  const both: AlertingRule[] = [
+    {
+      alert: 'RedisReplicaEmpty',
+      // redis_exporter reports redis_db_keys only for a database holding keys.
+      expr: `(
+  count by (namespace, pod) (redis_instance_info{${job},role="slave"})
+  unless on (namespace, pod)
+  count by (namespace, pod) (redis_db_keys{${job}} > 0)
+)
+and on (namespace)
+count by (namespace) (redis_db_keys{${job}} > 0)`,
+      for: Duration.minutes(10),
+      severity: 'warning',
+      labels,
+      summary: `${where}: replica {{ $labels.pod }} holds no data`,
+      description: `The replica {{ $labels.pod }} of ${name} in ${c.region} has held no key for 10 minutes while another node of the group holds keys: its full sync keeps failing (output buffer limit, disk, password), and it is no copy to fail over or promote to.`,
+    },
     {
       alert: 'RedisReplicationLag',
       expr: `max by (namespace, pod, slave_ip) (redis_connected_slave_lag_seconds{${job}}) > ${maxLag}`,
@@ -349,6 +406,7 @@ export function redisRuleGroups(name: string, redis: RedisSpec, c: ClusterPlan):
       description: `Fewer than ${num(m.cacheHitRate[level])} % of the lookups in ${name} in ${c.region} have hit for ${m.cacheHitRate.for}: the load falls through to the database.`,
     })),
   ];
+  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both];
   return [
     { name: `${name}.redis-records`, interval: Duration.seconds(30), rules: records },
     { name: `${name}.redis-alerts`, interval: Duration.seconds(30), rules: alerts },

@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { ServiceExportV1 } from '../../imports/net.gke.io';
 import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
-import { MTLS_EXCEPTION } from '../access/checks';
+import { MTLS_EXCEPTION } from '../../kernel/mesh';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatSize } from '../../kernel/units';
 

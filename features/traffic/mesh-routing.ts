@@ -9,16 +9,26 @@ export interface MeshRetries {
   readonly attempts?: number;
   /** Timeout of each try; it ends when the response starts, so streams are not cut. @default Duration.seconds(1) */
   readonly perTryTimeout?: Duration;
-  /** Envoy retry conditions. @default 'connect-failure,refused-stream,unavailable,cancelled,5xx' */
+  /**
+   * Envoy retry conditions (Istio adds numeric codes to `retriable_status_codes`).
+   * @default 'connect-failure,refused-stream,unavailable,503' - only what the service cannot have processed
+   */
   readonly retryOn?: string;
+  /**
+   * Every request of the service is safe to repeat: allows conditions after which the service may
+   * already have acted (`5xx`, `reset`, `gateway-error`...). Istio has no per-method retry condition.
+   * @default false
+   */
+  readonly idempotent?: boolean;
 }
 
+/** Envoy circuit-breaker thresholds per proxy; a field left out keeps Istio's default (unlimited). */
 export interface MeshConnectionPool {
-  /** Most TCP connections to one destination host. @default 100 */
+  /** Most TCP connections to one destination host (a WebSocket holds one for its lifetime). @default - Istio's (2^32-1) */
   readonly maxConnections?: number;
-  /** Most requests queued while waiting for a connection. @default 100 */
+  /** Most requests queued while waiting for a connection. @default - Istio's (2^32-1) */
   readonly http1MaxPendingRequests?: number;
-  /** Requests per connection before it is closed; 0 is unlimited. @default 0 */
+  /** Requests per connection before it is closed; 0 is unlimited. @default - Istio's (0) */
   readonly maxRequestsPerConnection?: number;
 }
 
@@ -123,7 +133,22 @@ export interface MeshRoutingProps {
   readonly labels?: Record<string, string>;
 }
 
-const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,5xx';
+/**
+ * Conditions under which the upstream cannot have processed the request, so any method may be
+ * retried: no connection, HTTP/2 REFUSED_STREAM, gRPC UNAVAILABLE, a reset before the request
+ * was sent, Envoy's own rate limit, 503 (overload or no healthy upstream). Envoy's
+ * router docs (x-envoy-retry-on, x-envoy-retry-grpc-on) describe each.
+ */
+export const SAFE_RETRY_CONDITIONS: ReadonlySet<string> = new Set([
+  'connect-failure',
+  'refused-stream',
+  'unavailable',
+  'reset-before-request',
+  'envoy-ratelimited',
+  'http3-post-connect-failure',
+  '503',
+]);
+const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,503';
 /** The locality label Istio's failoverPriority reads with an explicit value. */
 const REGION_LABEL = 'topology.kubernetes.io/region';
 const HEADER = /^[A-Za-z0-9-]+$/;
@@ -187,15 +212,17 @@ export class MeshRouting extends Construct {
       spec: {
         host: props.host,
         trafficPolicy: {
-          connectionPool: {
-            tcp: { maxConnections: pool.maxConnections ?? 100 },
-            http: http
+          // Only what the spec sets: Istio's own defaults are unlimited.
+          connectionPool:
+            pool.maxConnections !== undefined || (http && (pool.http1MaxPendingRequests !== undefined || pool.maxRequestsPerConnection !== undefined))
               ? {
-                  http1MaxPendingRequests: pool.http1MaxPendingRequests ?? 100,
-                  maxRequestsPerConnection: pool.maxRequestsPerConnection ?? 0,
+                  tcp: pool.maxConnections !== undefined ? { maxConnections: pool.maxConnections } : undefined,
+                  http:
+                    http && (pool.http1MaxPendingRequests !== undefined || pool.maxRequestsPerConnection !== undefined)
+                      ? { http1MaxPendingRequests: pool.http1MaxPendingRequests, maxRequestsPerConnection: pool.maxRequestsPerConnection }
+                      : undefined,
                 }
               : undefined,
-          },
           outlierDetection,
           loadBalancer: {
             localityLbSetting: locality
@@ -223,6 +250,14 @@ export class MeshRouting extends Construct {
 
     if (!http) return;
     const retries = props.retries ?? {};
+    const unsafe = (retries.retryOn ?? DEFAULT_RETRY_ON)
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c) => !SAFE_RETRY_CONDITIONS.has(c));
+    if (unsafe.length > 0 && !retries.idempotent && (retries.attempts ?? 3) > 0)
+      fail(
+        `retries.retryOn (${retries.retryOn}) retries on ${unsafe.join(', ')}, after which the service may already have acted (a POST run twice): keep to ${[...SAFE_RETRY_CONDITIONS].join(', ')}, or set retries.idempotent when every request is safe to repeat`,
+      );
     const checkRoutes = (routes: MeshRoute[], where: string) => {
       const seen = new Set<string>();
       for (const r of routes) {

@@ -76,9 +76,12 @@ export function serviceRouting(c: ClusterPlan, name: string, svc: ServicePlan): 
       attempts: traffic.retries.attempts,
       perTryTimeout: traffic.retries.perTryTimeout ? parseDuration(traffic.retries.perTryTimeout) : undefined,
       retryOn: traffic.retries.retryOn,
+      idempotent: traffic.retries.idempotent,
     },
     timeout: traffic.timeout && !streaming ? parseDuration(traffic.timeout) : undefined,
-    connectionPool: traffic.connectionPool,
+    // A stream holds its connection for its lifetime: a platform-wide pool sized for requests
+    // would cap the streams, so only the service's own pool applies to a streaming service.
+    connectionPool: streaming ? svc.traffic?.connectionPool : traffic.connectionPool,
     outlierDetection: traffic.outlierDetection && {
       consecutive5xxErrors: traffic.outlierDetection.consecutive5xxErrors,
       interval: traffic.outlierDetection.interval ? parseDuration(traffic.outlierDetection.interval) : undefined,
@@ -193,8 +196,6 @@ export function canaryProps(stable: MicroserviceProps, svc: ServiceSpec, image: 
     image,
     version: CANARY_VERSION,
     replicas: canary.replicas ?? Math.max(1, svc.autoscaling?.min ?? svc.replicas ?? 2),
-    autoscaled: false,
-    minReplicas: undefined,
     podLabels: { ...stable.podLabels, 'app.kubernetes.io/version': canaryVersion(canary)! },
   };
 }

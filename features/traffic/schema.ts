@@ -12,16 +12,19 @@ export const Retries = z.strictObject({
   attempts: z.number().int().min(0).optional(),
   /** @default 1s */
   perTryTimeout: duration.optional(),
-  /** Envoy retry conditions. @default connect-failure,refused-stream,unavailable,cancelled,5xx */
+  /** Envoy retry conditions. @default connect-failure,refused-stream,unavailable,503 (what the service cannot have processed) */
   retryOn: z.string().optional(),
+  /** Every request of the service is safe to repeat: allows retryOn conditions such as 5xx. @default false */
+  idempotent: z.boolean().optional(),
 });
 
+/** Circuit-breaker thresholds; what the spec leaves out keeps Istio's default (unlimited). */
 export const ConnectionPool = z.strictObject({
-  /** @default 100 */
+  /** @default - Istio's (unlimited) */
   maxConnections: z.number().int().min(1).optional(),
-  /** @default 100 */
+  /** @default - Istio's (unlimited) */
   http1MaxPendingRequests: z.number().int().min(1).optional(),
-  /** 0 is unlimited. @default 0 */
+  /** 0 is unlimited. @default - Istio's (0) */
   maxRequestsPerConnection: z.number().int().min(0).optional(),
 });
 

@@ -1,8 +1,10 @@
-import { Duration, Size } from 'cdk8s';
+import { Duration, Lazy, Size } from 'cdk8s';
 import { Cpu, k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
+import type { IScalable, ScalingTarget } from '../../kernel/scaling';
 import { formatSize } from '../../kernel/units';
+import { NOT_SECRET_ANNOTATION } from '../secrets/not-secret';
 
 /** How the mesh treats a port's traffic; `websocket` and `sse` are streaming HTTP. */
 export type PortProtocol = 'http' | 'grpc' | 'tcp' | 'websocket' | 'sse';
@@ -97,18 +99,12 @@ export interface MicroserviceProps {
   readonly startup?: MicroserviceProbe;
   /** Plain environment variables. @default {} */
   readonly env?: Record<string, string>;
+  /** Variables of `env` that look like secrets but are not: listed in the pod annotation `meridian.dev/not-secret`, which validate reads. @default [] */
+  readonly notSecretEnv?: readonly string[];
   /** Environment variables from Secrets. @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
-  /** Fixed replica count. @default 2 */
+  /** Fixed replica count, until an autoscaler takes it over (see `markHasAutoscaler`). @default 2 */
   readonly replicas?: number;
-  /**
-   * An autoscaler owns the replica count: `replicas` is left out of the Deployment so that
-   * GitOps does not fight the autoscaler, and `minReplicas` decides the PodDisruptionBudget.
-   * @default false
-   */
-  readonly autoscaled?: boolean;
-  /** Fewest replicas the autoscaler keeps. @default - `replicas` */
-  readonly minReplicas?: number;
   /** Google service account bound through Workload Identity. */
   readonly gcpServiceAccount: string;
   /** Zones the pods are restricted to and spread across. @default - no zone constraint */
@@ -143,16 +139,15 @@ export { RUN_AS } from '../../kernel/hardening';
  * L1 objects; the pod-level fields Kubernetes would default are written out, so the
  * rendered Deployment says what runs.
  */
-export class Microservice extends Construct {
+export class Microservice extends Construct implements IScalable {
   /** Name of the Deployment: the service's name, `<name>-<version>` for a variant. */
   public readonly name: string;
   public readonly namespace: string;
   /** Labels that select this service's pods. */
   public readonly selector: Record<string, string>;
   public readonly ports: Required<MicroservicePort>[];
+  /** The fixed replica count; not rendered once an autoscaler owns it. */
   public readonly replicas: number;
-  public readonly minReplicas: number;
-  public readonly autoscaled: boolean;
   public readonly deployment: k8s.KubeDeployment;
   /** Name of the ServiceAccount the pods run as (a variant runs as its service's). */
   public readonly serviceAccountName: string;
@@ -160,6 +155,10 @@ export class Microservice extends Construct {
   public readonly serviceAccount?: k8s.KubeServiceAccount;
   /** Undefined for a service without ports and for a variant. */
   public readonly service?: k8s.KubeService;
+  private scaledFrom?: number;
+  private readonly podSelector: Record<string, string>;
+  private readonly workloadMetadata: k8s.ObjectMeta;
+  private readonly containers: k8s.Container[];
 
   constructor(scope: Construct, id: string, props: MicroserviceProps) {
     super(scope, id);
@@ -167,9 +166,7 @@ export class Microservice extends Construct {
     this.name = variant ? `${props.name}-${props.version}` : props.name;
     this.namespace = props.namespace;
     this.ports = (props.ports ?? []).map((p) => ({ protocol: 'http', ...p }));
-    this.autoscaled = props.autoscaled ?? false;
     this.replicas = props.replicas ?? 2;
-    this.minReplicas = props.minReplicas ?? this.replicas;
     if (!Number.isInteger(this.replicas) || this.replicas < 0) {
       throw new Error(`Microservice '${id}': replicas (${this.replicas}) must be a whole number >= 0`);
     }
@@ -194,8 +191,8 @@ export class Microservice extends Construct {
     // The stable Deployment keeps selecting by name only (a selector is immutable); the
     // disruption budget and spreading count each version's pods apart.
     const versionLabels: Record<string, string> = props.version !== undefined ? { version: props.version } : {};
-    const podSelector = { ...this.selector, ...versionLabels };
-    const workloadMetadata = variant ? { ...metadata, name: this.name, labels: { ...labels, ...versionLabels } } : metadata;
+    const podSelector = (this.podSelector = { ...this.selector, ...versionLabels });
+    const workloadMetadata = (this.workloadMetadata = variant ? { ...metadata, name: this.name, labels: { ...labels, ...versionLabels } } : metadata);
 
     // Workload Identity binds the Google service account to this ServiceAccount's name.
     this.serviceAccountName = props.name;
@@ -241,11 +238,12 @@ export class Microservice extends Construct {
       volumeMounts: writable.map((w) => ({ name: w.name, mountPath: w.path })),
     };
 
+    this.containers = [main, ...(props.sidecars ?? []).map(sidecarContainer)];
     const zoned = props.zones !== undefined && props.zones.length > 0;
     this.deployment = new k8s.KubeDeployment(this, 'Resource', {
       metadata: workloadMetadata,
       spec: {
-        replicas: this.autoscaled ? undefined : this.replicas,
+        replicas: Lazy.any({ produce: () => (this.hasAutoscaler ? undefined : this.replicas) }),
         minReadySeconds: 0,
         progressDeadlineSeconds: 600,
         strategy: {
@@ -254,12 +252,15 @@ export class Microservice extends Construct {
         },
         selector: { matchLabels: variant ? podSelector : this.selector },
         template: {
-          metadata: { labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels } },
+          metadata: {
+            labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
+            ...(props.notSecretEnv?.length ? { annotations: { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } } : {}),
+          },
           spec: {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'Always' },
-            containers: [main, ...(props.sidecars ?? []).map(sidecarContainer)],
+            containers: this.containers,
             volumes: writable.map((w) => ({ name: w.name, emptyDir: {} })),
             affinity: zoned ? affinity(props.zones!, podSelector) : undefined,
             topologySpreadConstraints: zoned
@@ -291,12 +292,51 @@ export class Microservice extends Construct {
       });
     }
 
-    if (this.minReplicas >= 2) {
+    this.updateDisruptionBudget();
+  }
+
+  /** An autoscaler owns the replica count (it called `markHasAutoscaler`). */
+  public get hasAutoscaler(): boolean {
+    return this.scaledFrom !== undefined;
+  }
+
+  /** Fewest replicas running: the autoscaler's minimum once there is one, else `replicas`. */
+  public get minReplicas(): number {
+    return this.scaledFrom ?? this.replicas;
+  }
+
+  public toScalingTarget(): ScalingTarget {
+    const quantities = (q: Record<string, k8s.Quantity> | undefined) => Object.fromEntries(Object.entries(q ?? {}).map(([k, v]) => [k, String(v.value)]));
+    return {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: this.name,
+      namespace: this.namespace,
+      containers: this.containers.map((c) => ({ name: c.name, requests: quantities(c.resources?.requests), limits: quantities(c.resources?.limits) })),
+    };
+  }
+
+  /**
+   * The autoscaler owns the replica count from now on: `replicas` is left out of the
+   * Deployment so that GitOps does not fight it, and its minimum decides the disruption budget.
+   */
+  public markHasAutoscaler(minReplicas: number): void {
+    this.scaledFrom = minReplicas;
+    this.updateDisruptionBudget();
+  }
+
+  /** A budget when at least two pods run (with one, it would forbid every voluntary eviction). */
+  private updateDisruptionBudget(): void {
+    const wanted = this.minReplicas >= 2;
+    const present = this.node.tryFindChild('Disruption') !== undefined;
+    if (wanted && !present) {
       // A pod covered by two budgets cannot be evicted at all: each version has its own.
       new k8s.KubePodDisruptionBudget(this, 'Disruption', {
-        metadata: workloadMetadata,
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: podSelector } },
+        metadata: this.workloadMetadata,
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: this.podSelector } },
       });
+    } else if (!wanted && present) {
+      this.node.tryRemoveChild('Disruption');
     }
   }
 }

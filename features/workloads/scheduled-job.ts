@@ -5,6 +5,7 @@ import { containerSecurityContext, podSecurityContext } from '../../kernel/harde
 import type { SecretEnv } from './microservice';
 import { formatSize } from '../../kernel/units';
 import { INJECT_LABEL, NATIVE_SIDECAR_ANNOTATION } from './pod-completion';
+import { NOT_SECRET_ANNOTATION } from '../secrets/not-secret';
 
 const k8s = kplus.k8s;
 
@@ -38,6 +39,8 @@ export interface ScheduledJobProps {
   readonly ephemeralStorage?: Size;
   /** @default {} */
   readonly env?: Record<string, string>;
+  /** Variables of `env` that look like secrets but are not: listed in the pod annotation `meridian.dev/not-secret`, which validate reads. @default [] */
+  readonly notSecretEnv?: readonly string[];
   /** @default {} */
   readonly secretEnv?: Record<string, SecretEnv>;
   /** Google service account bound through Workload Identity. */
@@ -80,8 +83,11 @@ export class ScheduledJob extends Construct {
     this.selector = selector;
     this.serviceAccount = props.name;
     this.mesh = props.mesh ?? 'outside';
+    const notSecret = props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : undefined;
     const podMetadata =
-      this.mesh === 'native-sidecar' ? { labels, annotations: { [NATIVE_SIDECAR_ANNOTATION]: 'true' } } : { labels: { ...labels, [INJECT_LABEL]: 'false' } };
+      this.mesh === 'native-sidecar'
+        ? { labels, annotations: { [NATIVE_SIDECAR_ANNOTATION]: 'true', ...notSecret } }
+        : { labels: { ...labels, [INJECT_LABEL]: 'false' }, ...(notSecret ? { annotations: notSecret } : {}) };
     const memory = props.memory ?? Size.mebibytes(128);
     const scratch = props.ephemeralStorage ?? Size.mebibytes(64);
     const q = (s: string) => k8s.Quantity.fromString(s);

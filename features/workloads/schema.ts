@@ -7,7 +7,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { byteQuantity, cpuQuantity, dnsLabel, duration, envVarName } from '../../kernel/schema';
 import { Egress } from '../access/schema';
-import { SecretRef } from '../secrets/schema';
+import { NotSecret, SecretRef } from '../secrets/schema';
 
 /** A Kubernetes CronJob schedule: five cron fields or a macro such as @hourly. */
 export const cronSchedule = z.string().superRefine((expr, ctx) => {
@@ -137,6 +137,8 @@ export const Job = z.strictObject({
   backoffLimit: z.number().int().min(0).default(2),
   resources: Resources.default(Resources.parse({})),
   env: EnvVars.default({}),
+  /** Variables of `env` that look like secrets but are not. @default [] */
+  notSecret: NotSecret,
   secrets: SecretEnvVars.default({}),
   /** @default - `<job>@<project>.iam.gserviceaccount.com` */
   gcpServiceAccount: z.string().email().optional(),

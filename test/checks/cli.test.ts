@@ -108,3 +108,20 @@ describe('meridian validate [DIR]', () => {
     expect(result.err[0]).toMatch(new RegExp(`^${path.join(dir, 'east/shop/broken.yaml')}: not valid YAML: `));
   });
 });
+
+describe('meridian validate scans every rendered string for secrets', () => {
+  test('fails on a ConfigMap added by hand with a token, without printing it (validate passed it before)', () => {
+    const dir = copyOfGood();
+    const token = ['xoxb', '123456789012', '1234567890123', 'AbCdEfGhIjKlMnOpQrStUvWx'].join('-');
+    fs.writeFileSync(
+      path.join(dir, 'east/shop/notify.yaml'),
+      ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: notify', '  namespace: shop', 'data:', `  SLACK: "${token}"`, ''].join('\n'),
+    );
+    const r = run(dir);
+    expect(r.code).toBe(1);
+    expect(r.out.filter((l) => l.includes('notify'))).toEqual([
+      `${dir}/east/shop/notify.yaml: ConfigMap shop/notify: data.SLACK: looks like a credential (secretlint slack (SLACK_TOKEN)): rendered output is committed to Git: take it from Secret Manager (secrets: in the spec, docs/secrets.md)`,
+    ]);
+    expect(r.out.join('\n')).not.toContain(token);
+  });
+});

@@ -143,7 +143,7 @@ describe('meridian diff', () => {
     // The header of every file now names the overlay too.
     expect(block(r.out, 'shop/prod/us-central1').at(-1)).toMatch(/^ {2}[0-9]+ files differ only in comments or formatting$/);
     // The ArgoCD objects are the same: only their header comment changed.
-    expect(block(r.out, 'shop/prod/argocd')).toEqual(['  3 files differ only in comments or formatting']);
+    expect(block(r.out, 'shop/prod/argocd')).toEqual(['  4 files differ only in comments or formatting']);
     expect(r.err[0]).toMatch(/^diff: rendering the work tree into .*meridian-diff-.* \(dist\/ is left as it is\)$/);
   });
 
@@ -179,6 +179,8 @@ describe('meridian diff', () => {
       '- AppProject argocd/shop-prod',
       '- Application argocd/shop-prod-europe-west1',
       '- Application argocd/shop-prod-us-central1',
+      // argocd-cm is the same object under either platform: only its header comment names the platform.
+      '  1 files differ only in comments or formatting',
     ]);
     expect(r.out.some((l) => l.startsWith('#### `shop/'))).toBe(false);
   });
@@ -223,6 +225,7 @@ describe('meridian diff', () => {
       '- AppProject argocd/shop-prod',
       '- Application argocd/shop-prod-europe-west1',
       '- Application argocd/shop-prod-us-central1',
+      '- ConfigMap argocd/argocd-cm',
     ]);
   });
 

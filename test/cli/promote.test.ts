@@ -61,7 +61,13 @@ describe('meridian promote', () => {
     expect(changedFiles(initial, after)).toEqual([
       // The diagram shows which region is primary.
       'dist/ggen/ARCHITECTURE.md',
+      // The waves follow the roles: the new primary rolls out last.
+      'dist/ggen/prod/argocd/argocd/applicationset-ggen-prod.yaml',
       ...regions.flatMap((r) => [
+        // Redis clients follow their region's role (docs/redis.md): the old and the new primary change.
+        ...(r === 'europe-west1'
+          ? []
+          : [`dist/ggen/prod/${r}/marketplace/deployment-api.yaml`, `dist/ggen/prod/${r}/marketplace/deployment-replication-worker.yaml`]),
         `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
         `dist/ggen/prod/${r}/marketplace/statefulset-cache.yaml`,
         `dist/ggen/prod/${r}/marketplace/virtualservice-api-ingress.yaml`,

@@ -48,7 +48,8 @@ describe('synth output', () => {
     const files = Object.keys(tree(dist)).sort();
     expect(files).toContain('shop/prod/us-east1/shop/deployment-api.yaml');
     expect(files).toContain('shop/prod/us-east1/_cluster/namespace-shop.yaml');
-    expect(files).toContain('shop/prod/argocd/argocd/application-shop-prod-europe-west1.yaml');
+    // prod rolls out in waves: one ApplicationSet generates the regions' Applications.
+    expect(files).toContain('shop/prod/argocd/argocd/applicationset-shop-prod.yaml');
     const text = fs.readFileSync(path.join(dist, 'shop/prod/us-east1/shop/deployment-api.yaml'), 'utf8');
     expect(text.startsWith('# Rendered by Meridian from platforms/shop.ts:')).toBe(true);
     expect(text).toContain('kind: Deployment\n');

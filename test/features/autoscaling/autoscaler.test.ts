@@ -1,30 +1,40 @@
 import { Chart, Duration, Size } from 'cdk8s';
-import { Cpu, k8s } from 'cdk8s-plus-28';
+import { Cpu } from 'cdk8s-plus-28';
 import { Autoscaler, AutoscalerProps, Microservice } from '../../../features';
+import type { IScalable } from '../../../kernel/scaling';
 import { manifests, only, testChart } from '../../helpers';
 
 const GMP = 'https://monitoring.googleapis.com/v1/projects/p-project/location/global/prometheus';
 
-const base: AutoscalerProps = {
-  name: 'worker',
-  namespace: 'jobs',
-  target: 'worker',
+/** A workload as the Autoscaler sees it: the Deployment jobs/worker, one container requesting cpu and memory. */
+function worker(): IScalable & { marked?: number } {
+  const target: IScalable & { marked?: number } = {
+    toScalingTarget: () => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'worker',
+      namespace: 'jobs',
+      containers: [{ name: 'worker', requests: { cpu: '100m', memory: '128Mi' }, limits: {} }],
+    }),
+    markHasAutoscaler: (min: number) => {
+      target.marked = min;
+    },
+  };
+  return target;
+}
+
+const base: Omit<AutoscalerProps, 'target'> = {
   minReplicas: 1,
   maxReplicas: 10,
   project: 'p-project',
 };
 
 function render(props: Partial<AutoscalerProps> = {}, chart: Chart = testChart()) {
-  new Autoscaler(chart, 'worker-Autoscaler', { ...base, ...props });
+  new Autoscaler(chart, 'worker-Autoscaler', { target: worker(), ...base, ...props });
   return chart;
 }
 
 const triggers = (chart: Chart) => only(chart, 'ScaledObject').spec.triggers;
-
-/** The chart's construct validation messages (as synth reports them). */
-function validation(chart: Chart): string[] {
-  return chart.node.validate();
-}
 
 describe('Autoscaler', () => {
   test('default output', () => {
@@ -184,12 +194,14 @@ describe('Autoscaler', () => {
   test('fails when name is longer than 54 characters', () => {
     const name = 'w'.repeat(55);
     expect(() => render({ name, cpuUtilization: 70 })).toThrow(
-      `Autoscaler 'worker-Autoscaler': name "${name}" is 55 characters, at most 54 are allowed: KEDA names the HPA keda-hpa-<name>`,
+      `Autoscaler 'worker-Autoscaler': metadata.name: is 55 characters; at most 54 are allowed: KEDA names the HPA keda-hpa-<name>, a 63-character label (got "${name}")`,
     );
   });
 
   test('fails when minReplicas is above maxReplicas', () => {
-    expect(() => render({ minReplicas: 11, cpuUtilization: 70 })).toThrow("Autoscaler 'worker-Autoscaler': minReplicas (11) must be <= maxReplicas (10)");
+    expect(() => render({ minReplicas: 11, cpuUtilization: 70 })).toThrow(
+      "Autoscaler 'worker-Autoscaler': spec.minReplicaCount: (11) must be <= maxReplicaCount (10)",
+    );
   });
 
   test('fails when there is no trigger', () => {
@@ -248,47 +260,45 @@ describe('Autoscaler', () => {
   });
 });
 
-describe('Autoscaler in a chart: rules across objects', () => {
+describe('Autoscaler on a workload: rules across objects', () => {
   function workload(chart: Chart, props: { cpu?: number } = {}) {
-    new Microservice(chart, 'worker', {
+    return new Microservice(chart, 'worker', {
       name: 'worker',
       namespace: 'jobs',
       image: 'us-docker.pkg.dev/p/r/worker:1.0.0',
       gcpServiceAccount: 'worker@p.iam.gserviceaccount.com',
-      autoscaled: true,
-      minReplicas: 1,
       resources: props.cpu !== undefined ? { cpu: Cpu.millis(props.cpu) } : undefined,
     });
-    return chart;
   }
 
-  test('one Autoscaler on a Microservice is valid', () => {
-    expect(validation(render({ cpuUtilization: 70 }, workload(testChart())))).toEqual([]);
+  test('the target is passed by reference: the ScaledObject goes in its namespace and the workload leaves replicas to it', () => {
+    const chart = testChart();
+    const target = workload(chart);
+    new Autoscaler(chart, 'worker-Autoscaler', { ...base, target, cpuUtilization: 70 });
+    expect(only(chart, 'ScaledObject').metadata).toMatchObject({ name: 'worker', namespace: 'jobs' });
+    expect(only(chart, 'ScaledObject').spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' });
+    expect(target.hasAutoscaler).toBe(true);
+    expect(only(chart, 'Deployment').spec).not.toHaveProperty('replicas');
+    // Its minimum (1) decides the disruption budget: none for a single pod.
+    expect(manifests(chart).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
   });
 
   test('fails when two ScaledObjects scale one workload', () => {
-    const chart = render({ cpuUtilization: 70 }, workload(testChart()));
-    new Autoscaler(chart, 'second', { ...base, name: 'worker-queue', triggers: [{ type: 'pubsub', subscription: 'feed', messagesPerReplica: 5 }] });
-    expect(validation(chart)).toEqual([
-      'ScaledObject jobs/worker-queue: spec.scaleTargetRef: Deployment jobs/worker is already scaled by ScaledObject jobs/worker: KEDA admits one ScaledObject per workload',
-    ]);
-  });
-
-  test('fails when an HPA and a ScaledObject scale one workload', () => {
-    const chart = render({ cpuUtilization: 70 }, workload(testChart()));
-    new k8s.KubeHorizontalPodAutoscalerV2(chart, 'hpa', {
-      metadata: { name: 'worker-hpa', namespace: 'jobs' },
-      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' }, maxReplicas: 5 },
-    });
-    expect(validation(chart)).toEqual([
-      'ScaledObject jobs/worker: spec.scaleTargetRef: Deployment jobs/worker is also scaled by HorizontalPodAutoscaler jobs/worker-hpa: a workload is scaled by a ScaledObject or an HPA, never both',
-    ]);
+    const chart = testChart();
+    const target = workload(chart);
+    new Autoscaler(chart, 'worker-Autoscaler', { ...base, target, cpuUtilization: 70 });
+    expect(
+      () =>
+        new Autoscaler(chart, 'second', { ...base, target, name: 'worker-queue', triggers: [{ type: 'pubsub', subscription: 'feed', messagesPerReplica: 5 }] }),
+    ).toThrow(
+      "Autoscaler 'second': spec.scaleTargetRef: Deployment jobs/worker is already scaled by ScaledObject jobs/worker: KEDA admits one ScaledObject per workload",
+    );
   });
 
   test('fails when a cpu trigger scales a container that requests no cpu', () => {
-    const chart = render({ cpuUtilization: 70 }, workload(testChart(), { cpu: 0 }));
-    expect(validation(chart)).toEqual([
-      'ScaledObject jobs/worker: spec.triggers[0]: trigger "cpu" (cpu): container "worker" of Deployment jobs/worker has no cpu request: KEDA refuses a cpu trigger without one',
-    ]);
+    const chart = testChart();
+    expect(() => new Autoscaler(chart, 'worker-Autoscaler', { ...base, target: workload(chart, { cpu: 0 }), cpuUtilization: 70 })).toThrow(
+      'Autoscaler \'worker-Autoscaler\': spec.triggers[0]: trigger "cpu" (cpu): container "worker" of Deployment jobs/worker has no cpu request: KEDA refuses a cpu trigger without one',
+    );
   });
 });

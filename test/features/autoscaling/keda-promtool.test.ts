@@ -13,13 +13,11 @@ import { promqlErrors } from '../../../kernel/promql';
 import { render } from '../../../synth/render';
 import { queues } from '../../fixtures/queues';
 import { ROOT, tempDir } from '../../helpers';
+import { findPromtool } from '../../promtool';
 
-const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
-if (!promtool) {
-  if (process.env.CI === 'true') throw new Error('promtool is required under CI (apt-get install prometheus)');
-  // eslint-disable-next-line no-console
-  console.warn('SKIPPED: promtool not found; install the prometheus package to cross-check PromQL with the Go parser');
-}
+const PROMTOOL = findPromtool();
+const promtool = PROMTOOL !== undefined && spawnSync(PROMTOOL, ['--version'], { encoding: 'utf8' }).status === 0;
+if (!promtool && process.env.CI === 'true') throw new Error('promtool is required under CI (apt-get install prometheus)');
 const maybe = promtool ? describe : describe.skip;
 
 function renderedQueries(): string[] {
@@ -43,7 +41,7 @@ function renderedQueries(): string[] {
 function checkRules(queries: string[]): { status: number | null; output: string } {
   const file = path.join(tempDir(), 'rules.yaml');
   fs.writeFileSync(file, stringify({ groups: [{ name: 'meridian', rules: queries.map((expr, i) => ({ record: `meridian:query_${i}`, expr })) }] }));
-  const run = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(PROMTOOL!, ['check', 'rules', file], { encoding: 'utf8', timeout: 30_000 });
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 

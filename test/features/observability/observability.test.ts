@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadAll, loadEnvironments, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
-import { defaultRunbookBase, ISTIO_SCRAPE, REDIS_EXPORTER_PORT } from '../../../features/observability/observability';
+import { defaultRunbookBase, ISTIO_SCRAPE, REDIS_EXPORTER_PORT } from '../../../features/observability/resolve';
 import { ROOT, tempDir } from '../../helpers';
 import { REST, samplePlatform } from '../../fixtures/sample';
 
@@ -99,6 +99,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       'RedisMetricsAbsent',
       'RedisMultipleMasters',
       'RedisNoMaster',
+      'RedisReplicaEmpty',
       'RedisReplicationLag',
       'RedisSentinelsDisagree',
       'ReplicationLagHigh',

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
-import { kedaHpa, redisJob, sentinelJob } from '../../../features/observability/observability';
+import { kedaHpa, redisJob, sentinelJob } from '../../../features/observability/resolve';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
 import { findPromtool, runPromtool } from '../../promtool';
@@ -416,6 +416,82 @@ const FIXTURES: Record<string, Fixture> = {
       ],
       'critical',
     ),
+
+  RedisSecondaryHasMaster: (s, c) =>
+    redisRoles(
+      s,
+      c,
+      [
+        ['slave', 'master', 'slave'],
+        ['slave', 'slave', 'slave'],
+      ],
+      'critical',
+    ),
+
+  RedisUpstreamLinkDown: (s, c) => {
+    const redis = c.redis[s.labels.redis];
+    const link = (up: number): Series => ({
+      [sel('redis_master_link_up', {
+        namespace: redis.namespace,
+        job: redisJob(s.labels.redis),
+        pod: `${s.labels.redis}-0`,
+        master_host: redis.upstream!,
+        master_port: '6379',
+      })]: gauge(up),
+    });
+    return [
+      {
+        name: "the first pod's link to the primary region is down",
+        series: link(0),
+        checks: lifecycle(s, 0, [critical({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstream! })]),
+      },
+      { name: 'the link is up', series: link(1), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisUpstreamSilent: (s, c) => {
+    const redis = c.redis[s.labels.redis];
+    const lastIo = (seconds: number): Series => ({
+      [sel('redis_master_last_io_seconds_ago', {
+        namespace: redis.namespace,
+        job: redisJob(s.labels.redis),
+        pod: `${s.labels.redis}-0`,
+        master_host: redis.upstream!,
+        master_port: '6379',
+      })]: gauge(seconds),
+    });
+    return [
+      {
+        name: 'nothing received for 45 s',
+        series: lastIo(45),
+        checks: lifecycle(s, 0, [warning({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstream! })]),
+      },
+      // The master's ping every 10 s keeps it under 11 s on an idle link.
+      { name: 'pinged 9 s ago', series: lastIo(9), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisReplicaEmpty: (s, c) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const job = redisJob(s.labels.redis);
+    const pod = (i: number) => `${s.labels.redis}-${i}`;
+    const group = (keys: (number | undefined)[]): Series =>
+      Object.fromEntries(
+        keys.flatMap((k, i) => [
+          [
+            sel('redis_instance_info', { namespace: ns, job, pod: pod(i), role: i === 0 && c.role === 'primary' ? 'master' : 'slave', redis_version: '7.4.2' }),
+            gauge(1),
+          ],
+          // redis_exporter reports no redis_db_keys for a database without keys.
+          ...(k === undefined ? [] : [[sel('redis_db_keys', { namespace: ns, job, pod: pod(i), db: 'db0' }), gauge(k)] as [string, (n: number) => string]]),
+        ]),
+      );
+    return [
+      { name: 'one replica holds nothing', series: group([1000, 1000, undefined]), checks: lifecycle(s, 0, [warning({ namespace: ns, pod: pod(2) })]) },
+      { name: 'every node holds the keys', series: group([1000, 1000, 1000]), checks: silent(s, 0) },
+      { name: 'a new, empty group', series: group([undefined, undefined, undefined]), checks: silent(s, 0) },
+    ];
+  },
 
   RedisSentinelsDisagree: (s, c) => {
     const ns = c.redis[s.labels.redis].namespace;

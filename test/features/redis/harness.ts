@@ -31,22 +31,12 @@ import * as path from 'node:path';
 import Redis from 'ioredis';
 import { loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
+import { announceSkip, onPath } from '../../programs';
 
 type Obj = Record<string, any>;
 
 // ---------------------------------------------------------------------------------------
 // Prerequisites
-
-function onPath(bin: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, bin), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Why the scenarios cannot run here, or undefined when they can. */
 export function redisPrerequisites(): string | undefined {
@@ -79,8 +69,7 @@ export function describeRedis(name: string, fn: () => void): void {
     return;
   }
   if (missing) {
-    // eslint-disable-next-line no-console
-    console.warn(`\n*** SKIPPED "${name}": ${missing} ***\n`);
+    announceSkip(`the Redis scenarios ("${name}")`, 'REDIS CANNOT RUN', missing);
     describe.skip(name, fn);
     return;
   }

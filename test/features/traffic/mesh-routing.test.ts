@@ -38,11 +38,28 @@ describe('MeshRouting', () => {
     expect(manifests(render())).toMatchSnapshot();
   });
 
-  test('circuit breaking defaults: connection pool and outlier detection', () => {
+  test("circuit breaking defaults: Istio's connection pool (unlimited), outlier detection", () => {
+    // Before: maxConnections 100 / http1MaxPendingRequests 100 per proxy, whatever the protocol.
+    expect(dr().spec.trafficPolicy.connectionPool).toBeUndefined();
     expect(dr().spec.trafficPolicy).toMatchObject({
-      connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 100, maxRequestsPerConnection: 0 } },
       outlierDetection: { consecutive5xxErrors: 5, interval: '30s', baseEjectionTime: '30s', maxEjectionPercent: 100 },
     });
+    expect(dr({ connectionPool: { maxConnections: 100, maxRequestsPerConnection: 2 } }).spec.trafficPolicy.connectionPool).toEqual({
+      tcp: { maxConnections: 100 },
+      http: { maxRequestsPerConnection: 2 },
+    });
+  });
+
+  test('retries by default only where the service cannot have processed the request', () => {
+    // Before: connect-failure,refused-stream,unavailable,cancelled,5xx: a POST answered 5xx ran again.
+    expect(vs().spec.http[0].retries).toEqual({ attempts: 3, perTryTimeout: '1s', retryOn: 'connect-failure,refused-stream,unavailable,503' });
+    expect(vs({ retries: { retryOn: '5xx,reset', idempotent: true } }).spec.http[0].retries.retryOn).toBe('5xx,reset');
+  });
+
+  test('fails when retries cover conditions after which the service may have acted, without idempotent', () => {
+    expect(() => render({ retries: { retryOn: 'connect-failure,5xx,gateway-error' } })).toThrow(
+      "MeshRouting 'api': retries.retryOn (connect-failure,5xx,gateway-error) retries on 5xx, gateway-error, after which the service may already have acted (a POST run twice): keep to connect-failure, refused-stream, unavailable, reset-before-request, envoy-ratelimited, http3-post-connect-failure, 503, or set retries.idempotent when every request is safe to repeat",
+    );
   });
 
   test('locality load balancing is on and explicit by default, without failover entries', () => {
@@ -77,7 +94,7 @@ describe('MeshRouting', () => {
         {
           name: 'default',
           route: [{ destination: { host: 'api.shop.svc.cluster.local' } }],
-          retries: { attempts: 3, perTryTimeout: '1s', retryOn: 'connect-failure,refused-stream,unavailable,cancelled,5xx' },
+          retries: { attempts: 3, perTryTimeout: '1s', retryOn: 'connect-failure,refused-stream,unavailable,503' },
         },
       ],
     });
@@ -133,7 +150,10 @@ describe('MeshRouting', () => {
   test('TCP destinations get only the DestinationRule, without the http pool', () => {
     const objects = manifests(render({ http: false }));
     expect(objects.map((m) => m.kind)).toEqual(['DestinationRule']);
-    expect(objects[0].spec.trafficPolicy.connectionPool).toEqual({ tcp: { maxConnections: 100 } });
+    expect(objects[0].spec.trafficPolicy.connectionPool).toBeUndefined();
+    expect(
+      manifests(render({ http: false, connectionPool: { maxConnections: 50, http1MaxPendingRequests: 10 } }))[0].spec.trafficPolicy.connectionPool,
+    ).toEqual({ tcp: { maxConnections: 50 } });
   });
 
   test('fails when weights do not sum to 100', () => {

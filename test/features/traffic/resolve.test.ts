@@ -230,7 +230,7 @@ describe('ingress routes', () => {
     expect(ingress.spec.hosts).toEqual(['shop.example.com']);
     for (const r of ingress.spec.http) {
       expect(r.timeout).toBe('5s');
-      expect(r.retries).toEqual({ attempts: 2, perTryTimeout: '500ms', retryOn: 'connect-failure,refused-stream,unavailable,cancelled,5xx' });
+      expect(r.retries).toEqual({ attempts: 2, perTryTimeout: '500ms', retryOn: 'connect-failure,refused-stream,unavailable,503' });
       for (const d of r.route) expect(d.destination.port).toEqual({ number: 8080 });
     }
   });
@@ -435,4 +435,30 @@ describe('ggen, as seed 004 describes it', () => {
   });
 
   test('every cluster of every environment keeps the routing rules', () => assertRoutingConsistent(files));
+});
+
+describe('pools and retries by protocol, on the seed platforms', () => {
+  const all = render(loadAll(ROOT)).files;
+  const at = (p: string) => all.find((f) => f.path === p)!.manifest as Any;
+
+  test("PushNchat's WebSocket service keeps Istio's unlimited pool: 100 connections per gateway pod capped its streams", () => {
+    expect(at('pushnchat/prod/africa-south1/pushnchat/destinationrule-messaging.yaml').spec.trafficPolicy.connectionPool).toBeUndefined();
+  });
+
+  test("ggen's pool stays as its seed sets it (§4.3)", () => {
+    expect(at('ggen/prod/us-central1/marketplace/destinationrule-api.yaml').spec.trafficPolicy.connectionPool).toEqual({
+      tcp: { maxConnections: 100 },
+      http: { http1MaxPendingRequests: 100, maxRequestsPerConnection: 2 },
+    });
+  });
+
+  test('no rendered route retries on a condition after which a service may have acted (a POST to ggen payments twice)', () => {
+    const routes = all
+      .filter((f) => f.manifest.kind === 'VirtualService')
+      .flatMap((f) => ((f.manifest as Any).spec.http ?? []).map((r: Any) => [f.path, r.retries?.retryOn] as const))
+      .filter(([, on]) => on !== undefined);
+    expect(routes.length).toBeGreaterThan(20);
+    expect(routes.filter(([, on]) => /(^|,)(5xx|gateway-error|reset|cancelled|retriable-4xx)(,|$)/.test(on))).toEqual([]);
+    expect(at('ggen/prod/us-central1/marketplace/virtualservice-api.yaml').spec.http[0].retries.retryOn).toBe('connect-failure,refused-stream,unavailable,503');
+  });
 });

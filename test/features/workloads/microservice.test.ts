@@ -127,11 +127,30 @@ describe('Microservice', () => {
     expect(only(chart, 'Service').spec).not.toHaveProperty('externalIPs');
   });
 
-  test('an autoscaled Deployment leaves replicas to the autoscaler; its minimum decides the PDB', () => {
-    const chart = render({ autoscaled: true, minReplicas: 3 });
-    expect(only(chart, 'Deployment').spec).not.toHaveProperty('replicas');
-    expect(manifests(chart).map((m) => m.kind)).toContain('PodDisruptionBudget');
-    expect(manifests(render({ autoscaled: true, minReplicas: 1 })).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
+  test('markHasAutoscaler: replicas are left to the autoscaler, and its minimum decides the PDB', () => {
+    const scaled = (replicas: number, min: number) => {
+      const chart = testChart();
+      new Microservice(chart, 'api', { ...base, replicas }).markHasAutoscaler(min);
+      return chart;
+    };
+    expect(only(scaled(2, 3), 'Deployment').spec).not.toHaveProperty('replicas');
+    expect(manifests(scaled(2, 3)).map((m) => m.kind)).toContain('PodDisruptionBudget');
+    expect(manifests(scaled(1, 3)).map((m) => m.kind)).toContain('PodDisruptionBudget');
+    expect(manifests(scaled(2, 1)).map((m) => m.kind)).not.toContain('PodDisruptionBudget');
+    expect(only(render({ replicas: 3 }), 'Deployment').spec.replicas).toBe(3);
+  });
+
+  test('toScalingTarget describes the Deployment and what each container requests', () => {
+    const target = new Microservice(testChart(), 'api', base).toScalingTarget();
+    expect(target).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'api',
+      namespace: 'shop',
+      containers: [
+        { name: 'api', requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '64Mi' }, limits: { memory: '256Mi', 'ephemeral-storage': '128Mi' } },
+      ],
+    });
   });
 
   test('a worker without ports gets no Service', () => {

@@ -1,0 +1,131 @@
+import { Construct } from 'constructs';
+import type { ClusterPlan } from '../../model/plan';
+import { AlertRules } from './alert-rules';
+import { GrafanaDashboard } from './grafana-dashboard';
+import { MetricsScrape } from './metrics-scrape';
+import { EXPORTER_PORT, SENTINEL_PORT } from '../redis/redis-sentinel';
+import { ScrapeAccess } from '../access/scrape-access';
+import { parseDuration } from '../../kernel/units';
+import { LABEL_REGION } from '../../kernel/labels';
+import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
+import { clusterRuleGroups, redisJob, redisRuleGroups, sentinelJob, serviceRuleGroups, workloadRuleGroups } from './rules';
+
+export * from './dashboards';
+export * from './rules';
+
+/** The redis_exporter sidecar's port in every Redis pod (oliver006/redis_exporter's default). */
+export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT } as const;
+/** Where istio-agent serves the sidecar's metrics merged with Envoy's. */
+export const ISTIO_METRICS_PORT = 15020;
+/** The PodMonitoring of the Istio sidecars in each namespace. */
+export const ISTIO_SCRAPE = 'istio-proxies';
+/** The namespace-level Rules (pods, autoscalers) in each namespace. */
+export const WORKLOAD_RULES = 'meridian-workloads';
+
+/** A workload the scrape configs select, passed by reference from the chart that made it. */
+export interface ScrapedWorkload {
+  /** Labels that select its pods. */
+  readonly selector: Readonly<Record<string, string>>;
+}
+
+/** The workloads of one cluster, by name, as the region chart made them. */
+export interface ObservedWorkloads {
+  readonly services: ReadonlyMap<string, ScrapedWorkload>;
+  readonly redis: ReadonlyMap<string, ScrapedWorkload>;
+}
+
+/**
+ * Everything Managed Prometheus and Grafana need for one region cluster, under one
+ * `Observability` scope: what to scrape (each service's metrics port, the Redis exporters,
+ * the Istio sidecars), the recording and alerting rules, and the dashboards. Built from the
+ * cluster's plan and from the workloads the chart made (their pod selectors).
+ */
+export function addObservability(scope: Construct, c: ClusterPlan, workloads: ObservedWorkloads): Construct {
+  const group = new Construct(scope, 'Observability');
+  const platform = c.platform;
+  const m = platform.monitoring;
+  const runbookBaseUrl = m.runbookBaseUrl ?? defaultRunbookBase(platform.gitops.repoURL, platform.gitops.targetRevision);
+  const ruleLabels = { platform: platform.name, env: c.env, region: c.region };
+  const podLabels = { [LABEL_REGION]: 'region' };
+  const workload = (name: string) => workloads.services.get(name) ?? fail(`no workload for service "${name}": the chart passes every service it made`);
+  const sentinel = (name: string) => workloads.redis.get(name) ?? fail(`no workload for Redis group "${name}": the chart passes every group it made`);
+
+  const namespaces = [...new Set([...Object.values(c.services), ...Object.values(c.redis)].map((w) => w.namespace))].sort();
+  for (const ns of namespaces) {
+    new MetricsScrape(group, `Istio-${ns}`, {
+      name: ISTIO_SCRAPE,
+      namespace: ns,
+      // The sidecar injector labels every pod it injects.
+      selector: { 'security.istio.io/tlsMode': 'istio' },
+      endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+      podLabels,
+    });
+    if (!m.rules) continue;
+    new AlertRules(group, `Workloads-${ns}`, { name: WORKLOAD_RULES, namespace: ns, groups: workloadRuleGroups(ns, c), runbookBaseUrl, ruleLabels });
+    const scaling = autoscalingDashboard(ns, c);
+    if (scaling) new GrafanaDashboard(group, `Autoscaling-${ns}-Dashboard`, { ...scaling, namespace: ns });
+  }
+
+  for (const [name, svc] of Object.entries(c.services)) {
+    if (svc.metrics) {
+      const selector = workload(name).selector;
+      new MetricsScrape(group, `${name}-Metrics`, {
+        name,
+        namespace: svc.namespace,
+        selector,
+        endpoints: [{ port: svc.metrics.port, path: svc.metrics.path, interval: parseDuration(svc.metrics.interval) }],
+        podLabels,
+      });
+      const port = typeof svc.metrics.port === 'number' ? svc.metrics.port : svc.ports.find((p) => p.name === svc.metrics!.port)!.port;
+      new ScrapeAccess(group, `${name}-ScrapeAccess`, { name, namespace: svc.namespace, selector, port, paths: [svc.metrics.path] });
+    }
+    if (!m.rules) continue;
+    new AlertRules(group, `${name}-Rules`, { name, namespace: svc.namespace, groups: serviceRuleGroups(name, svc, c), runbookBaseUrl, ruleLabels });
+    new GrafanaDashboard(group, `${name}-Dashboard`, { ...redDashboard(name, svc, c), namespace: svc.namespace });
+  }
+
+  for (const [name, redis] of Object.entries(c.redis)) {
+    const selector = sentinel(name).selector;
+    new MetricsScrape(group, `Redis-${name}-Metrics`, {
+      name: redisJob(name),
+      namespace: redis.namespace,
+      selector,
+      endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/metrics' }],
+    });
+    // The same exporter reads the pod's sentinel through its multi-target endpoint.
+    new MetricsScrape(group, `Redis-${name}-SentinelMetrics`, {
+      name: sentinelJob(name),
+      namespace: redis.namespace,
+      selector,
+      endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
+    });
+    new ScrapeAccess(group, `Redis-${name}-ScrapeAccess`, {
+      name: redisJob(name),
+      namespace: redis.namespace,
+      selector,
+      port: REDIS_EXPORTER_PORT.port,
+      paths: ['/metrics', '/scrape'],
+    });
+    if (!m.rules) continue;
+    new AlertRules(group, `Redis-${name}-Rules`, {
+      name: redisJob(name),
+      namespace: redis.namespace,
+      groups: redisRuleGroups(name, redis, c),
+      runbookBaseUrl,
+      ruleLabels,
+    });
+    new GrafanaDashboard(group, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
+  }
+
+  if (m.rules) new AlertRules(group, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+  return group;
+}
+
+/** `https://github.com/org/repo.git` at `main` → `https://github.com/org/repo/blob/main/docs/runbooks`. */
+export function defaultRunbookBase(repoURL: string, revision: string): string {
+  return `${repoURL.replace(/\.git$/, '').replace(/\/$/, '')}/blob/${revision}/docs/runbooks`;
+}
+
+function fail(msg: string): never {
+  throw new Error(`Observability: ${msg}`);
+}
