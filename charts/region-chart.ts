@@ -27,6 +27,7 @@ import {
   GatewayRateLimit,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
+import { KUBE_DNS, NetworkPeer } from '../features/access/network-policies';
 import { redisClientEnv, RedisClientEnv } from '../features/redis/client-env';
 import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
@@ -116,14 +117,29 @@ export class RegionChart extends Chart {
         region: c.region,
         role: c.role,
         upstream: redis.upstream,
-        exportToFleet: c.multiRegion,
+        crossRegionService: c.multiRegion,
       });
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
-      this.endpoints.push(redisEndpoint(name, sentinel));
+      this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstream: redis.upstream }));
       this.redisGroups.set(name, sentinel);
     }
 
-    addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, platform.mesh);
+    // Services of the platform that run in other regions only: callers here reach them through the east-west gateways.
+    for (const [name, svc] of Object.entries(platform.services)) {
+      if (c.services[name]) continue;
+      this.endpoints.push({
+        ref: name,
+        name,
+        namespace: svc.namespace,
+        selector: {},
+        serviceAccount: name,
+        ports: [],
+        hosts: [serviceHost(name, svc.namespace)],
+        dependsOn: svc.dependsOn,
+        absent: true,
+      });
+    }
+    addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, { ...platform.mesh, dns: dnsPeers(c) });
     // Scraping, rules and dashboards read the workloads above: created after them.
     addObservability(this, c, { services: this.services, redis: this.redisGroups });
 
@@ -254,7 +270,11 @@ export class RegionChart extends Chart {
       exposed: svc.expose !== undefined,
       egress: svc.egress,
       workloadIdentity: true,
-      crossRegion: svc.crossRegion,
+      hosts: svc.ports.length > 0 ? [serviceHost(name, svc.namespace)] : [],
+      // Every DestinationRule fails over to the other regions (and a split service is called
+      // from their gateways): those calls arrive through this region's east-west gateway.
+      crossRegion: svc.ports.length > 0 && c.multiRegion && (svc.crossRegion || (svc.trafficPolicy.localityFailover ?? true)),
+      privatePaths: metricsOnServedPort(svc),
     });
 
     if (svc.auth) {
@@ -300,6 +320,25 @@ export class RegionChart extends Chart {
       });
     }
   }
+}
+
+const serviceHost = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
+
+/** The metrics path of a service that serves it on one of its routed ports. */
+function metricsOnServedPort(svc: ServicePlan): { port: number; paths: string[] }[] {
+  const m = svc.metrics;
+  if (!m) return [];
+  const port = typeof m.port === 'number' ? svc.ports.find((p) => p.port === m.port) : svc.ports.find((p) => p.name === m.port);
+  return port ? [{ port: port.port, paths: [m.path] }] : [];
+}
+
+/** Where the cluster's pods send DNS queries (`regions.<r>.dns`). */
+function dnsPeers(c: ClusterPlan): NetworkPeer[] | undefined {
+  const dns = c.platform.regions[c.region].dns;
+  if (!dns) return undefined;
+  const peers: NetworkPeer[] = dns.provider === 'cloud-dns' ? [{ cidr: '169.254.169.254/32' }] : [KUBE_DNS];
+  if (dns.nodeLocalCache) peers.push({ cidr: '169.254.20.10/32' });
+  return peers;
 }
 
 /** The Secret a Redis group's password is synced to (key `password`): its pods and its clients read it. */

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { runDiff } from './diff';
 import { Io, ROOT, stdio } from './io';
 import { runPromote } from './promote';
+import { runFlows } from './flows';
 import { runPromoteEnv } from './promote-env';
 import { runSynth } from './synth';
 import { runValidate } from './validate';
@@ -47,6 +48,19 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
     .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
       code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
+    });
+
+  program
+    .command('flows')
+    .description(
+      'the intended flows of each region cluster and the objects that allow or deny each; 1 when one is denied or something unintended crosses a namespace, a cluster or the edge',
+    )
+    .argument('[platform]')
+    .argument('[env]')
+    .option('-q, --quiet', 'only the summary and the problems')
+    .option('--dist <dir>', 'rendered folder', path.join(ROOT, 'dist'))
+    .action((platform: string | undefined, env: string | undefined, o: { quiet?: boolean; dist: string }) => {
+      code = runFlows({ root: ROOT, dist: path.resolve(o.dist), platform, env, quiet: o.quiet }, io);
     });
 
   program

@@ -10,6 +10,7 @@ export * from './access/mesh-egress';
 export * from './access/mesh-namespace';
 export * from './traffic/mesh-routing';
 export * from './access/mesh-security';
+export * from './access/mesh-sidecars';
 export * from './observability/metrics-scrape';
 export * from './workloads/microservice';
 export * from './access/network-policies';

@@ -27,6 +27,7 @@ const WAVES: Record<string, number> = {
   AuthorizationPolicy: -1,
   NetworkPolicy: -1,
   ServiceEntry: -1,
+  Sidecar: -1,
   Service: 0,
   Deployment: 0,
   StatefulSet: 0,

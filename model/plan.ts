@@ -99,7 +99,7 @@ export function previewPlan(platform: Platform, env: string): PreviewPlan | unde
 
 /** The host secondary regions replicate a Redis group of the primary region from. */
 export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
-  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.clusterset.local`).replace(/\{region\}/g, primaryRegion);
+  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.cluster.local`).replace(/\{region\}/g, primaryRegion);
 }
 
 /** A service as `platform` runs it in a region: the decisions every stage reads. */

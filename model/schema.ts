@@ -88,6 +88,19 @@ export const Region = z.strictObject({
   geo: z
     .array(z.string().regex(/^[A-Z]{2}([A-Z0-9]{1,4})?$/, { message: 'must be a CLDR country code (DE) or country + subdivision code (USNY), upper case' }))
     .default([]),
+  /**
+   * Where the cluster's pods send DNS queries, which every NetworkPolicy must let out.
+   * `kube-dns`: the kube-dns pods of kube-system (GKE Standard's default). `cloud-dns`: Cloud
+   * DNS for GKE (Autopilot's default), answered on the metadata server's address
+   * 169.254.169.254. `nodeLocalCache`: NodeLocal DNSCache, which pods query on 169.254.20.10.
+   * @default { provider: 'kube-dns', nodeLocalCache: false }
+   */
+  dns: z
+    .strictObject({
+      provider: z.enum(['kube-dns', 'cloud-dns']).default('kube-dns'),
+      nodeLocalCache: z.boolean().default(false),
+    })
+    .optional(),
 });
 
 // ---------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ export type ExternalProtocol = 'TLS' | 'TCP' | 'HTTP';
 export interface ExternalHost {
   /** DNS name; `*.example.com` for a whole domain. */
   readonly host: string;
+  /** Address ranges it is reached at: the sidecar then forwards by address (resolution NONE) and `host` only names it. @default - resolved by name */
+  readonly addresses?: readonly string[];
   readonly ports: { readonly number: number; readonly protocol: ExternalProtocol }[];
 }
 
@@ -21,7 +23,8 @@ export interface MeshEgressProps {
 /**
  * Declares the external hosts a namespace calls to the mesh, one ServiceEntry per host,
  * visible to that namespace only. With the mesh's `outboundTrafficPolicy: REGISTRY_ONLY`
- * these are the only external names its sidecars will reach.
+ * these (and the Sidecar of each workload, MeshSidecars) are the only external destinations its
+ * sidecars will reach: names, and address ranges such as the GKE metadata server's.
  */
 export class MeshEgress extends Construct {
   public readonly serviceEntries: ServiceEntry[] = [];
@@ -44,8 +47,9 @@ export class MeshEgress extends Construct {
             hosts: [h.host],
             exportTo: ['.'],
             location: ServiceEntrySpecLocation.MESH_UNDERSCORE_EXTERNAL,
-            // Istio cannot resolve a wildcard: the client's own DNS answer is used.
-            resolution: wildcard ? ServiceEntrySpecResolution.NONE : ServiceEntrySpecResolution.DNS,
+            addresses: h.addresses?.length ? [...h.addresses] : undefined,
+            // Istio cannot resolve a wildcard, nor a name that is only a label for addresses: the client's own destination is used.
+            resolution: wildcard || h.addresses?.length ? ServiceEntrySpecResolution.NONE : ServiceEntrySpecResolution.DNS,
             ports: h.ports.map((p) => ({ number: p.number, name: `${p.protocol.toLowerCase()}-${p.number}`, protocol: p.protocol })),
           },
         }),

@@ -19,12 +19,28 @@ export interface MeshAllow {
   readonly ports?: number[];
 }
 
+/** Requests one workload refuses, whatever an ALLOW policy says: from these principals, to these paths. */
+export interface MeshDeny {
+  /** Name of the AuthorizationPolicy, e.g. `api-metrics-not-public`. */
+  readonly name: string;
+  /** Labels of the pods that refuse the requests. */
+  readonly selector: Record<string, string>;
+  /** Callers refused, as full principals (`cluster.local/ns/istio-ingress/sa/istio-ingressgateway`). */
+  readonly principals: string[];
+  /** Request paths refused (Istio's exact, `prefix*` or `*suffix` forms). */
+  readonly paths: string[];
+  /** Ports the refusal applies on. @default - every port */
+  readonly ports?: number[];
+}
+
 export interface MeshSecurityProps {
   readonly namespace: string;
   /** The mesh's trust domain, the first part of every principal. @default 'cluster.local' */
   readonly trustDomain?: string;
   /** What is allowed on top of nothing. @default [] */
   readonly allow?: MeshAllow[];
+  /** What is refused even when allowed. @default [] */
+  readonly deny?: MeshDeny[];
   /** Labels of every object. @default {} */
   readonly labels?: Record<string, string>;
 }
@@ -74,6 +90,29 @@ export class MeshSecurity extends Construct {
             {
               from: [{ source: { principals: allow.from.map((p) => this.principal(p)) } }],
               to: allow.ports?.length ? [{ operation: { ports: allow.ports.map(String) } }] : undefined,
+            },
+          ],
+        },
+      });
+    }
+    for (const d of props.deny ?? []) {
+      const fail = (msg: string): never => {
+        throw new Error(`MeshSecurity '${id}': deny "${d.name}": ${msg}`);
+      };
+      if (names.has(d.name)) fail('is named twice');
+      names.add(d.name);
+      if (d.principals.length === 0) fail('principals is empty: the policy would refuse every caller');
+      if (d.paths.length === 0) fail('paths is empty: the policy would refuse every request of these callers');
+      if (Object.keys(d.selector).length === 0) fail('selector is empty');
+      new AuthorizationPolicy(this, `Deny-${d.name}`, {
+        metadata: metadata(d.name),
+        spec: {
+          action: AuthorizationPolicySpecAction.DENY,
+          selector: { matchLabels: d.selector },
+          rules: [
+            {
+              from: [{ source: { principals: d.principals } }],
+              to: [{ operation: { paths: d.paths, ports: d.ports?.length ? d.ports.map(String) : undefined } }],
             },
           ],
         },

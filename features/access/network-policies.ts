@@ -45,7 +45,7 @@ export interface WorkloadNetworkAccess {
 export interface NetworkPoliciesProps {
   readonly namespace: string;
   /** The cluster's DNS servers, which every pod may query on port 53. @default - kube-dns pods of kube-system */
-  readonly dns?: NetworkPeer;
+  readonly dns?: readonly NetworkPeer[];
   /** The Istio control plane, which every sidecar reaches on 15012 (xDS and certificates). @default - istiod pods of istio-system */
   readonly istiod?: NetworkPeer;
   /** Who may scrape the sidecars' merged metrics on 15020. @default - the Managed Prometheus collectors of gmp-system */
@@ -61,6 +61,8 @@ export const ISTIOD_PORT = 15012;
 /** The sidecar agent's merged Prometheus endpoint (application and Envoy metrics). */
 export const ISTIO_METRICS_PORT = 15020;
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+/** GKE Standard's cluster DNS: the kube-dns pods of kube-system. */
+export const KUBE_DNS: NetworkPeer = { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } };
 
 /**
  * Kubernetes NetworkPolicies for one namespace: deny every connection in and out, then allow
@@ -103,7 +105,7 @@ export class NetworkPolicies extends Construct {
       metadata: metadata('default-deny'),
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
     });
-    const dns = props.dns ?? { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } };
+    const dns = props.dns?.length ? props.dns : [KUBE_DNS];
     new k8s.KubeNetworkPolicy(this, 'Dns', {
       metadata: metadata('allow-dns'),
       spec: {
@@ -111,7 +113,7 @@ export class NetworkPolicies extends Construct {
         policyTypes: ['Egress'],
         egress: [
           {
-            to: [peer(dns, 'dns')],
+            to: dns.map((d, i) => peer(d, `dns[${i}]`)),
             ports: ports(
               [
                 { port: 53, protocol: 'UDP' },

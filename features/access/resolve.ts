@@ -9,7 +9,11 @@ import { Construct } from 'constructs';
 import type { EgressSpec } from '../../model/schema';
 import {
   ExternalHost,
+  ExternalProtocol,
   MeshAllow,
+  MeshDeny,
+  MeshSidecars,
+  WorkloadSidecar,
   MeshEgress,
   MeshSecurity,
   NetworkPeer,
@@ -33,14 +37,28 @@ export interface MeshEndpoint {
   readonly serviceAccount: string;
   /** Ports it serves. */
   readonly ports: readonly number[];
+  /** Names its callers dial (its Services), which their Sidecars import. @default - `<name>.<namespace>.svc.cluster.local` when it serves ports */
+  readonly hosts?: readonly string[];
   /** What it calls (refs of other endpoints). @default [] */
   readonly dependsOn?: readonly string[];
   /** Its pods call each other on its ports (replication, gossip). @default false */
   readonly peers?: boolean;
+  /** Names its pods dial to reach each other (with `peers`), besides `hosts`. @default [] */
+  readonly peerHosts?: readonly string[];
   /** Reached from the ingress gateway. @default false */
   readonly exposed?: boolean;
   /** Reached from other regions' clusters through the east-west gateway. @default false */
   readonly crossRegion?: boolean;
+  /** The ports other regions reach when `crossRegion`. @default - all its ports */
+  readonly crossRegionPorts?: readonly number[];
+  /** Its callers' calls may be sent to other regions (DestinationRule failover): they may reach the east-west gateways. @default - crossRegion */
+  readonly failover?: boolean;
+  /** It opens connections to its own kind in another region (Redis replication): it may reach the east-west gateways. @default false */
+  readonly remoteUpstream?: boolean;
+  /** Runs in other regions only: nothing is rendered for it here, its callers reach it through the east-west gateways. @default false */
+  readonly absent?: boolean;
+  /** Paths on its served ports that only Managed Prometheus may read: denied to the ingress gateway. @default [] */
+  readonly privatePaths?: readonly { readonly port: number; readonly paths: readonly string[] }[];
   /** External destinations it calls. @default [] */
   readonly egress?: readonly EgressSpec[];
   /** Gets Google credentials from the GKE metadata server (Workload Identity). @default false */
@@ -57,6 +75,8 @@ export interface AccessOptions {
   readonly trustDomain: string;
   readonly ingressGateway: Gateway;
   readonly eastWestGateway: Gateway;
+  /** Where pods send DNS queries. @default - the kube-dns pods of kube-system */
+  readonly dns?: readonly NetworkPeer[];
   /** Labels of every object. @default {} */
   readonly labels?: Record<string, string>;
 }
@@ -68,12 +88,31 @@ const METADATA_SERVER: NetworkRule[] = [
   { peers: [{ cidr: '169.254.169.254/32' }], ports: [{ port: 80 }] },
   { peers: [{ cidr: '169.254.169.252/32' }], ports: [{ port: 988 }] },
 ];
+/**
+ * The metadata server as the mesh sees it: with `outboundTrafficPolicy: REGISTRY_ONLY` a
+ * sidecar forwards only to declared destinations, and Workload Identity needs these.
+ */
+export const METADATA_HOST: ExternalHost = {
+  host: 'metadata.google.internal',
+  addresses: ['169.254.169.254/32', '169.254.169.252/32'],
+  ports: [
+    { number: 80, protocol: 'HTTP' },
+    { number: 988, protocol: 'TCP' },
+  ],
+};
+/** The mesh name of a declared address range: a ServiceEntry needs a host, even for an address. */
+export const cidrHost = (cidr: string) => `${cidr.replace(/[./]/g, '-')}.cidr.meridian.internal`;
 /** Istio's multi-network port on east-west gateways (mTLS passthrough). */
 export const EAST_WEST_PORT = 15443;
 
 /** The endpoint of a Redis group: its pods call each other on both ports, clients call both. */
-export function redisEndpoint(name: string, redis: RedisSentinel): MeshEndpoint {
+export function redisEndpoint(
+  name: string,
+  redis: RedisSentinel,
+  across: { readonly crossRegion?: boolean; readonly upstream?: string; readonly clusterDomain?: string } = {},
+): MeshEndpoint {
   const pod = redis.statefulSet.toJson().spec.template.spec as { serviceAccountName?: string };
+  const host = (service: string) => `${service}.${redis.namespace}.svc.${across.clusterDomain ?? 'cluster.local'}`;
   return {
     ref: `redis:${name}`,
     name,
@@ -81,36 +120,58 @@ export function redisEndpoint(name: string, redis: RedisSentinel): MeshEndpoint 
     selector: redis.selector,
     serviceAccount: pod.serviceAccountName ?? 'default',
     ports: [REDIS_PORT, SENTINEL_PORT],
+    // The sentinels, the pods by name (the master), and the region's Service (a secondary region's reads).
+    hosts: [host(redis.name), host(redis.headlessServiceName), ...(redis.crossRegionServiceName ? [host(redis.crossRegionServiceName)] : [])],
     peers: true,
+    peerHosts: across.upstream ? [across.upstream] : [],
+    // Replication from the other regions arrives through the east-west gateway, with the
+    // replicas' own identity (the group's ServiceAccount, which `<name>-from-peers` admits).
+    crossRegion: across.crossRegion,
+    crossRegionPorts: across.crossRegion ? [REDIS_PORT] : undefined,
+    failover: false,
+    remoteUpstream: across.upstream !== undefined,
   };
 }
 
-/** Renders MeshSecurity, NetworkPolicies and MeshEgress for each namespace. */
+/** Renders MeshSecurity, NetworkPolicies, MeshEgress and MeshSidecars for each namespace. */
 export function addAccessControl(scope: Construct, namespaces: readonly string[], endpoints: readonly MeshEndpoint[], opts: AccessOptions): void {
   const byRef = new Map(endpoints.map((e) => [e.ref, e]));
+  const present = endpoints.filter((e) => !e.absent);
+  // Callers in other regions reach a service through failover: their identity must be admitted too.
   const callers = (target: MeshEndpoint) => endpoints.filter((e) => (e.dependsOn ?? []).includes(target.ref));
   const pods = (e: MeshEndpoint, from: string): NetworkPeer => ({ podLabels: e.selector, namespace: e.namespace === from ? undefined : e.namespace });
   const gatewayPeer = (g: Gateway): NetworkPeer => ({ namespace: g.namespace, podLabels: g.labels });
   const tcp = (ports: readonly number[]) => ports.map((port) => ({ port }));
+  const ingressPrincipal = `${opts.trustDomain}/ns/${opts.ingressGateway.namespace}/sa/${opts.ingressGateway.serviceAccount}`;
 
   for (const ns of namespaces) {
-    const local = endpoints.filter((e) => e.namespace === ns);
+    const local = present.filter((e) => e.namespace === ns);
     const allow: MeshAllow[] = [];
+    const deny: MeshDeny[] = [];
     const workloads: WorkloadNetworkAccess[] = [];
-    const hosts = new Map<string, ExternalHost['ports'][number][]>();
+    const sidecars: WorkloadSidecar[] = [];
+    const hosts = new Map<string, ExternalHost>();
+    const declare = (h: ExternalHost) => {
+      const known = hosts.get(h.host);
+      const ports = [...(known?.ports ?? [])];
+      for (const p of h.ports) if (!ports.some((q) => q.number === p.number)) ports.push(p);
+      hosts.set(h.host, { ...h, ports: ports.sort((a, b) => a.number - b.number) });
+    };
 
     for (const e of local) {
       const ingress: NetworkRule[] = [];
       const egress: NetworkRule[] = [];
+      const dials = new Set<string>();
       if (e.ports.length > 0) {
         for (const caller of callers(e)) {
           allow.push({ name: `${e.name}-from-${caller.name}`, selector: e.selector, from: [caller], ports: [...e.ports] });
-          ingress.push({ peers: [pods(caller, ns)], ports: tcp(e.ports) });
+          if (!caller.absent) ingress.push({ peers: [pods(caller, ns)], ports: tcp(e.ports) });
         }
         if (e.peers) {
           allow.push({ name: `${e.name}-from-peers`, selector: e.selector, from: [e], ports: [...e.ports] });
           ingress.push({ peers: [pods(e, ns)], ports: tcp(e.ports) });
           egress.push({ peers: [pods(e, ns)], ports: tcp(e.ports) });
+          for (const h of [...hostsOf(e), ...(e.peerHosts ?? [])]) dials.add(`${ns}/${h}`);
         }
         if (e.exposed) {
           allow.push({ name: `${e.name}-from-ingress-gateway`, selector: e.selector, from: [opts.ingressGateway], ports: [...e.ports] });
@@ -118,38 +179,59 @@ export function addAccessControl(scope: Construct, namespaces: readonly string[]
         }
         // Calls from other regions keep their callers' identities through the east-west
         // gateway (mTLS passthrough): the policies above admit them; only the address differs.
-        if (e.crossRegion) ingress.push({ peers: [gatewayPeer(opts.eastWestGateway)], ports: tcp(e.ports) });
+        if (e.crossRegion) ingress.push({ peers: [gatewayPeer(opts.eastWestGateway)], ports: tcp(e.crossRegionPorts ?? e.ports) });
+        // Metrics served on a routed port: the gateway (of any region) may not read them.
+        for (const p of e.privatePaths ?? []) {
+          if (!e.exposed || p.paths.length === 0) continue;
+          deny.push({
+            name: `${e.name}-metrics-not-public`,
+            selector: e.selector,
+            principals: [ingressPrincipal],
+            ports: [p.port],
+            paths: p.paths.flatMap((path) => [path, `${path.replace(/\/$/, '')}/*`]),
+          });
+        }
       }
-      let remote = false;
+      let remote = e.remoteUpstream ?? false;
       for (const ref of e.dependsOn ?? []) {
         const dep = byRef.get(ref);
-        if (!dep || dep.crossRegion) remote = true;
-        if (dep && dep.ports.length > 0) egress.push({ peers: [pods(dep, ns)], ports: tcp(dep.ports) });
+        if (!dep || dep.absent || (dep.failover ?? dep.crossRegion)) remote = true;
+        if (dep && !dep.absent && dep.ports.length > 0) egress.push({ peers: [pods(dep, ns)], ports: tcp(dep.ports) });
+        if (dep) for (const h of hostsOf(dep)) dials.add(`${dep.namespace}/${h}`);
       }
       // The other regions' east-west gateways, behind internal load balancers of the VPC.
       if (remote) egress.push({ peers: [{ cidr: '0.0.0.0/0' }], ports: [{ port: EAST_WEST_PORT }] });
       for (const out of e.egress ?? []) {
         egress.push({ peers: [out.cidr ? { cidr: out.cidr } : { cidr: '0.0.0.0/0', except: PRIVATE_RANGES }], ports: [{ port: out.port }] });
-        if (out.host) {
-          const ports = hosts.get(out.host) ?? [];
-          if (!ports.some((p) => p.number === out.port)) ports.push({ number: out.port, protocol: out.protocol.toUpperCase() as 'TLS' | 'TCP' | 'HTTP' });
-          hosts.set(out.host, ports);
-        }
+        const protocol = out.protocol.toUpperCase() as ExternalProtocol;
+        const host = out.host ?? cidrHost(out.cidr!);
+        declare({ host, addresses: out.cidr ? [out.cidr] : undefined, ports: [{ number: out.port, protocol }] });
+        dials.add(`./${host}`);
       }
-      if (e.workloadIdentity) egress.push(...METADATA_SERVER);
+      if (e.workloadIdentity) {
+        egress.push(...METADATA_SERVER);
+        declare(METADATA_HOST);
+        dials.add(`./${METADATA_HOST.host}`);
+      }
       workloads.push({ name: e.name, selector: e.selector, ingress: mergeRules(ingress), egress: mergeRules(egress) });
+      sidecars.push({ name: e.name, selector: e.selector, hosts: [...dials].sort() });
     }
 
-    new MeshSecurity(scope, `MeshSecurity-${ns}`, { namespace: ns, trustDomain: opts.trustDomain, allow, labels: opts.labels });
-    new NetworkPolicies(scope, `NetworkPolicies-${ns}`, { namespace: ns, workloads, labels: opts.labels });
+    new MeshSecurity(scope, `MeshSecurity-${ns}`, { namespace: ns, trustDomain: opts.trustDomain, allow, deny, labels: opts.labels });
+    new NetworkPolicies(scope, `NetworkPolicies-${ns}`, { namespace: ns, workloads, dns: opts.dns, labels: opts.labels });
     if (hosts.size > 0) {
       new MeshEgress(scope, `MeshEgress-${ns}`, {
         namespace: ns,
-        hosts: [...hosts].sort(([a], [b]) => a.localeCompare(b)).map(([host, ports]) => ({ host, ports: ports.sort((a, b) => a.number - b.number) })),
+        hosts: [...hosts.values()].sort((a, b) => a.host.localeCompare(b.host)),
         labels: opts.labels,
       });
     }
+    new MeshSidecars(scope, `MeshSidecars-${ns}`, { namespace: ns, workloads: sidecars, labels: opts.labels });
   }
+}
+
+function hostsOf(e: MeshEndpoint): readonly string[] {
+  return e.hosts ?? (e.ports.length > 0 ? [`${e.name}.${e.namespace}.svc.cluster.local`] : []);
 }
 
 /**

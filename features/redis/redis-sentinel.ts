@@ -4,9 +4,6 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { ServiceExportV1 } from '../../imports/net.gke.io';
-import { PeerAuthentication, PeerAuthenticationSpecPortLevelMtlsMode } from '../../imports/security.istio.io';
-import { MTLS_EXCEPTION } from '../../kernel/mesh';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatSize } from '../../kernel/units';
 
@@ -68,12 +65,14 @@ export interface RedisSentinelProps {
   /** Host a secondary group's first pod replicates from (port 6379); required for, and only for, a secondary. @default - none */
   readonly upstream?: string;
   /**
-   * Exports `<name>-<region>` (redis port, ready pods) to the fleet with a GKE multi-cluster
-   * ServiceExport, reachable from every cluster at `<name>-<region>.<namespace>.svc.clusterset.local`,
-   * and lets its plain-TCP cross-cluster replication past the mesh's strict mTLS. Needs `region`.
+   * Renders `<name>-<region>` (redis port, ready pods): the name the other regions' replicas
+   * dial, and this region's clients read from when it is a secondary. In Istio's
+   * multi-primary mesh every cluster knows it, and the other regions' sidecars reach it
+   * through this cluster's east-west gateway with mutual TLS, keeping the replicas' identity
+   * (which the group's AuthorizationPolicies admit). Needs `region`.
    * @default false
    */
-  readonly exportToFleet?: boolean;
+  readonly crossRegionService?: boolean;
   /** How long a master's preStop waits for the sentinels to promote a replica. @default Duration.seconds(20) */
   readonly handoverTimeout?: Duration;
   /** @default 'cluster.local' */
@@ -136,8 +135,8 @@ export class RedisSentinel extends Construct {
   public readonly storage: Size;
   public readonly selector: Record<string, string>;
   public readonly headlessServiceName: string;
-  /** The Service exported to the fleet, when `exportToFleet`. */
-  public readonly fleetServiceName?: string;
+  /** The region's Service (`<name>-<region>`), when `crossRegionService`. */
+  public readonly crossRegionServiceName?: string;
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
 
   constructor(scope: Construct, id: string, props: RedisSentinelProps) {
@@ -191,12 +190,12 @@ export class RedisSentinel extends Construct {
     if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
     if (props.region !== undefined && !DNS_LABEL.test(props.region)) fail(`region ("${props.region}") must be a lowercase RFC 1123 label`);
-    if (props.exportToFleet && props.region === undefined) fail('exportToFleet needs region: the exported Service is named <name>-<region>');
+    if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
       fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
-    this.fleetServiceName = props.exportToFleet ? redisReadServiceName(props.name, props.region!) : undefined;
+    this.crossRegionServiceName = props.crossRegionService ? redisReadServiceName(props.name, props.region!) : undefined;
 
     this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
     const labels = { ...props.labels, ...this.selector };
@@ -249,29 +248,14 @@ export class RedisSentinel extends Construct {
       },
     });
 
-    if (this.fleetServiceName) {
+    if (this.crossRegionServiceName) {
       new k8s.KubeService(this, 'Fleet', {
-        metadata: meta(this.fleetServiceName),
+        metadata: meta(this.crossRegionServiceName),
         spec: {
           // Ready pods only: a secondary region's first pod replicates from any synced node
           // (the master or a replica of it: replicas pass the master's stream on).
           selector: this.selector,
           ports: [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' }],
-        },
-      });
-      new ServiceExportV1(this, 'Export', { metadata: { name: this.fleetServiceName, namespace: props.namespace, labels } });
-      // The other cluster's sidecar does not know the exported address as a mesh service and
-      // sends plain TCP: strict mTLS would drop the replication. Redis' password still applies.
-      new PeerAuthentication(this, 'CrossRegion', {
-        metadata: {
-          ...meta(`${props.name}-cross-region`),
-          annotations: {
-            [MTLS_EXCEPTION]: 'replication from the other regions arrives through the multi-cluster Service, outside the mesh; Redis AUTH still applies',
-          },
-        },
-        spec: {
-          selector: { matchLabels: this.selector },
-          portLevelMtls: { [String(REDIS_PORT)]: { mode: PeerAuthenticationSpecPortLevelMtlsMode.PERMISSIVE } },
         },
       });
     }

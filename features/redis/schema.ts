@@ -40,7 +40,7 @@ export const Redis = z
     /**
      * The host a secondary region's replicas reach the primary region's group at (port 6379);
      * `{region}` stands for the primary region's key, so a promotion moves it.
-     * @default - `<name>-{region}.<namespace>.svc.clusterset.local`: the Service each region exports (GKE multi-cluster Services)
+     * @default - `<name>-{region}.<namespace>.svc.cluster.local`: the Service each region renders, which the other clusters of the multi-primary mesh reach through its east-west gateway (mTLS)
      */
     crossRegionHost: z
       .string()

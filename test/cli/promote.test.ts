@@ -69,6 +69,11 @@ describe('meridian promote', () => {
           ? []
           : [`dist/ggen/prod/${r}/marketplace/deployment-api.yaml`, `dist/ggen/prod/${r}/marketplace/deployment-replication-worker.yaml`]),
         `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
+        // The old and the new primary: which one admits replication through the east-west gateway.
+        ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/marketplace/networkpolicy-cache.yaml`]),
+        // The Sidecars of the Redis pods import the new primary's Service.
+        `dist/ggen/prod/${r}/marketplace/sidecar-cache.yaml`,
+        `dist/ggen/prod/${r}/marketplace/sidecar-default.yaml`,
         `dist/ggen/prod/${r}/marketplace/statefulset-cache.yaml`,
         `dist/ggen/prod/${r}/marketplace/virtualservice-api-ingress.yaml`,
       ]),

@@ -21,7 +21,7 @@ describe('ClusterPlan', () => {
     const [primary, secondary] = env('ggen', 'prod').clusters;
     expect(primary.redis.cache).toMatchObject({ role: 'primary', masterRegion: 'us-central1', upstream: undefined });
     expect(secondary.redis.cache).toMatchObject({ role: 'secondary', masterRegion: 'us-central1' });
-    expect(secondary.redis.cache.upstream).toBe(`cache-us-central1.${secondary.redis.cache.namespace}.svc.clusterset.local`);
+    expect(secondary.redis.cache.upstream).toBe(`cache-us-central1.${secondary.redis.cache.namespace}.svc.cluster.local`);
   });
 
   test('services: autoscaled, traffic merged over the platform, split across regions', () => {

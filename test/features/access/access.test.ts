@@ -163,13 +163,109 @@ describe('access control from the service graph', () => {
     });
   });
 
-  test("declared hosts become ServiceEntries of the caller's namespace only", () => {
-    const se = only(render(), 'ServiceEntry');
-    expect([se.metadata.namespace, se.spec.hosts, se.spec.ports]).toEqual([
-      'shop',
-      ['firestore.googleapis.com'],
-      [{ number: 443, name: 'tls-443', protocol: 'TLS' }],
+  test("declared hosts and addresses become ServiceEntries of the caller's namespace only, with the metadata server", () => {
+    const entries = manifests(render()).filter((m) => m.kind === 'ServiceEntry');
+    expect(entries.map((se) => [se.metadata.namespace, se.spec.hosts, se.spec.addresses, se.spec.resolution, se.spec.ports])).toEqual([
+      ['shop', ['10-20-0-3-32.cidr.meridian.internal'], ['10.20.0.3/32'], 'NONE', [{ number: 5432, name: 'tcp-5432', protocol: 'TCP' }]],
+      ['shop', ['firestore.googleapis.com'], undefined, 'DNS', [{ number: 443, name: 'tls-443', protocol: 'TLS' }]],
+      [
+        'shop',
+        ['metadata.google.internal'],
+        ['169.254.169.254/32', '169.254.169.252/32'],
+        'NONE',
+        [
+          { number: 80, name: 'http-80', protocol: 'HTTP' },
+          { number: 988, name: 'tcp-988', protocol: 'TCP' },
+        ],
+      ],
     ]);
+  });
+
+  test('each workload gets a Sidecar importing exactly what it calls (REGISTRY_ONLY), and the namespace a default with all of them', () => {
+    const chart = render();
+    expect(only(chart, 'Sidecar', 'web').spec).toEqual({
+      workloadSelector: { labels: { 'app.kubernetes.io/name': 'web' } },
+      egress: [
+        {
+          hosts: [
+            './10-20-0-3-32.cidr.meridian.internal',
+            './firestore.googleapis.com',
+            './metadata.google.internal',
+            'billing/orders.billing.svc.cluster.local',
+            'shop/cache.shop.svc.cluster.local',
+          ],
+        },
+      ],
+      outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+    });
+    expect(only(chart, 'Sidecar', 'worker').spec.egress).toEqual([{ hosts: ['~/*'] }]);
+    const shop = manifests(chart).find((m) => m.kind === 'Sidecar' && m.metadata.name === 'default' && m.metadata.namespace === 'shop')!;
+    expect(shop.spec.workloadSelector).toBeUndefined();
+    expect(shop.spec.egress[0].hosts).toEqual(expect.arrayContaining(['billing/orders.billing.svc.cluster.local', './metadata.google.internal']));
+  });
+
+  test('an exposed service serving its metrics on the routed port denies those paths to the ingress gateway', () => {
+    const chart = testChart();
+    addAccessControl(chart, ['shop'], [{ ...endpoints[0], dependsOn: [], privatePaths: [{ port: 8080, paths: ['/metrics'] }] }], opts);
+    expect(only(chart, 'AuthorizationPolicy', 'web-metrics-not-public').spec).toEqual({
+      action: 'DENY',
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'web' } },
+      rules: [
+        {
+          from: [{ source: { principals: ['cluster.local/ns/istio-ingress/sa/istio-ingressgateway'] } }],
+          to: [{ operation: { paths: ['/metrics', '/metrics/*'], ports: ['8080'] } }],
+        },
+      ],
+    });
+  });
+
+  test('the DNS servers are data: Cloud DNS and NodeLocal DNSCache addresses', () => {
+    const chart = testChart();
+    addAccessControl(chart, ['shop'], [], { ...opts, dns: [{ cidr: '169.254.169.254/32' }, { cidr: '169.254.20.10/32' }] });
+    expect(only(chart, 'NetworkPolicy', 'allow-dns').spec.egress[0].to).toEqual([
+      { ipBlock: { cidr: '169.254.169.254/32' } },
+      { ipBlock: { cidr: '169.254.20.10/32' } },
+    ]);
+  });
+
+  test('a primary Redis group admits replication from the other regions through the east-west gateway, on the redis port only', () => {
+    const chart = testChart();
+    const redis = new RedisSentinel(chart, 'Redis', {
+      name: 'cache',
+      namespace: 'shop',
+      image: 'redis:7.4.2',
+      passwordSecret: 'cache-password',
+      region: 'us-east1',
+    });
+    addAccessControl(chart, ['shop'], [redisEndpoint('cache', redis, { crossRegion: true })], opts);
+    expect(only(chart, 'NetworkPolicy', 'cache').spec.ingress).toEqual(
+      expect.arrayContaining([
+        {
+          from: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } },
+              podSelector: { matchLabels: { istio: 'eastwestgateway' } },
+            },
+          ],
+          ports: [{ port: 6379, protocol: 'TCP' }],
+        },
+      ]),
+    );
+    const secondary = testChart();
+    const replica = new RedisSentinel(secondary, 'Redis', {
+      name: 'cache',
+      namespace: 'shop',
+      image: 'redis:7.4.2',
+      passwordSecret: 'cache-password',
+      region: 'us-west1',
+      role: 'secondary',
+      upstream: 'cache-us-east1.shop.svc.cluster.local',
+    });
+    addAccessControl(secondary, ['shop'], [redisEndpoint('cache', replica, { upstream: 'cache-us-east1.shop.svc.cluster.local' })], opts);
+    expect(only(secondary, 'NetworkPolicy', 'cache').spec.egress).toEqual(
+      expect.arrayContaining([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 15443, protocol: 'TCP' }] }]),
+    );
+    expect(only(secondary, 'Sidecar', 'cache').spec.egress[0].hosts).toContain('shop/cache-us-east1.shop.svc.cluster.local');
   });
 
   test('a Redis group is reached as redis:<name>, with the identity its StatefulSet runs as', () => {
@@ -182,7 +278,13 @@ describe('access control from the service graph', () => {
       selector: redis.selector,
       serviceAccount: 'cache',
       ports: [6379, 26379],
+      hosts: ['cache.shop.svc.cluster.local', 'cache-headless.shop.svc.cluster.local'],
       peers: true,
+      peerHosts: [],
+      crossRegion: undefined,
+      crossRegionPorts: undefined,
+      failover: false,
+      remoteUpstream: false,
     });
   });
 

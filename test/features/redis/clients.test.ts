@@ -75,10 +75,9 @@ describeRedis('Applications in every region reach Redis from their rendered envi
       ['us-central1', central],
       ['us-east1', east],
     ] as const) {
-      // The Services each cluster renders: the exported one (also readable in the cluster under
-      // its cluster.local name) and the Sentinel Service (not-ready pods too).
-      await h.proxy(`cache-${r}.${NS}.svc.clusterset.local`, g);
-      await h.proxy(`cache-${r}.${NS}.svc.cluster.local`, g);
+      // The Services each cluster renders: the region's one (which the mesh routes to from every
+      // cluster) and the Sentinel Service (not-ready pods too).
+      await h.proxy(`cache-${r}.${NS}.svc.cluster.local`, g, undefined, false, true);
       await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
     }
     await Promise.all([central.bootstrap(), east.bootstrap()]);

@@ -403,9 +403,13 @@ export class Harness {
     return g;
   }
 
-  /** A Service of `target`'s cluster (cluster.local) or of the fleet (clusterset.local). */
-  async proxy(host: string, target: RedisGroup, port = REDIS, notReadyToo = false): Promise<FleetProxy> {
-    const p = new FleetProxy(this, host, target, port, notReadyToo);
+  /**
+   * A Service of `target`'s cluster (cluster.local) or of the fleet (clusterset.local).
+   * @param meshWide the name resolves in every cluster: a Service of one cluster that Istio's
+   *   multi-primary mesh routes to from the others (through the east-west gateway)
+   */
+  async proxy(host: string, target: RedisGroup, port = REDIS, notReadyToo = false, meshWide = false): Promise<FleetProxy> {
+    const p = new FleetProxy(this, host, target, port, notReadyToo, meshWide);
     await p.listen();
     this.proxies.push(p);
     return p;
@@ -880,9 +884,10 @@ export class FleetProxy {
     readonly target: RedisGroup,
     readonly port = REDIS,
     readonly notReadyToo = false,
+    meshWide = false,
   ) {
     this.address = harness.address();
-    if (host.endsWith('.svc.clusterset.local')) harness.setClustersetHost(host, this.address);
+    if (meshWide || host.endsWith('.svc.clusterset.local')) harness.setClustersetHost(host, this.address);
     else target.setServiceHost(host, this.address);
     this.server = net.createServer((client) => this.forward(client));
   }

@@ -216,18 +216,15 @@ describe('RedisSentinel', () => {
     expect(manifests(chart).map((m) => m.kind)).not.toContain('ServiceExport');
   });
 
-  test("exportToFleet: the region's Service exported with GKE multi-cluster Services, plain TCP allowed on the redis port", () => {
-    const chart = render({ region: 'us-east1', exportToFleet: true });
+  test("crossRegionService: the region's Service the other regions replicate from, under the mesh's mTLS (no exception, no export)", () => {
+    const chart = render({ region: 'us-east1', crossRegionService: true });
     const svc = only(chart, 'Service', 'cache-us-east1');
     expect(svc.spec).toEqual({
       selector: { 'app.kubernetes.io/name': 'cache', 'app.kubernetes.io/component': 'redis' },
       ports: [{ name: 'tcp-redis', port: 6379, targetPort: 6379, appProtocol: 'tcp' }],
     });
-    expect(only(chart, 'ServiceExport')).toMatchObject({ apiVersion: 'net.gke.io/v1', metadata: { name: 'cache-us-east1', namespace: 'shop' } });
-    expect(only(chart, 'PeerAuthentication').spec).toEqual({
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'cache', 'app.kubernetes.io/component': 'redis' } },
-      portLevelMtls: { 6379: { mode: 'PERMISSIVE' } },
-    });
+    expect(manifests(chart).map((m) => m.kind)).not.toContain('ServiceExport');
+    expect(manifests(chart).map((m) => m.kind)).not.toContain('PeerAuthentication');
   });
 
   test('a secondary replicates from the upstream host', () => {
@@ -293,8 +290,8 @@ describe('RedisSentinel', () => {
     );
   });
 
-  test('fails when exportToFleet has no region', () => {
-    expect(() => render({ exportToFleet: true })).toThrow("RedisSentinel 'cache': exportToFleet needs region: the exported Service is named <name>-<region>");
+  test('fails when crossRegionService has no region', () => {
+    expect(() => render({ crossRegionService: true })).toThrow("RedisSentinel 'cache': crossRegionService needs region: the Service is named <name>-<region>");
   });
 
   test('fails when the region is not a DNS label', () => {

@@ -31,7 +31,7 @@ function platform(regions: Record<string, 'primary' | 'secondary'>, redis: Obj =
 const load = (input: PlatformInput) => loadEnvironments({ file: 'platforms/shop.ts', input }, tempDir())[0];
 
 describe('RegionChart: Redis across regions', () => {
-  test('ggen: the primary region owns the master; the secondaries replicate it through its exported Service', () => {
+  test('ggen: the primary region owns the master; the secondaries replicate it through its region Service, in the mesh', () => {
     const [prod] = loadAll(ROOT, { platform: 'ggen', env: 'prod' });
     const charts = objects(prod);
     expect(redisEnv(charts.get('us-central1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-central1-headless' });
@@ -39,23 +39,24 @@ describe('RegionChart: Redis across regions', () => {
     for (const region of ['us-east1', 'europe-west1']) {
       expect(redisEnv(charts.get(region)!)).toMatchObject({
         ROLE: 'secondary',
-        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.clusterset.local',
+        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.cluster.local',
         HEADLESS: `cache-${region}-headless`,
       });
     }
-    // Every region exports its group: a promotion needs no new export (the first import takes minutes).
+    // Every region renders its group's region Service: a promotion needs no new one.
     for (const [region, objs] of charts) {
       if (region === 'argocd') continue;
-      expect(objs.filter((o) => o.kind === 'ServiceExport').map((o) => o.metadata.name)).toEqual([`cache-${region}`]);
+      expect(objs.filter((o) => o.kind === 'Service' && o.metadata.name === `cache-${region}`)).toHaveLength(1);
+      expect(objs.filter((o) => o.kind === 'ServiceExport')).toEqual([]);
     }
   });
 
   test('a promotion (the region roles swapped) moves the master and the upstream', () => {
     const before = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
     const after = objects(load(platform({ 'us-central1': 'secondary', 'us-east1': 'primary' })));
-    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.clusterset.local' });
+    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.cluster.local' });
     expect(redisEnv(after.get('us-east1')!).ROLE).toBe('primary');
-    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.clusterset.local' });
+    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.cluster.local' });
     // Only the role (and the pods' rollout) changes: names and volumes stay.
     const names = (m: Map<string, Obj[]>) =>
       [...m.values()]

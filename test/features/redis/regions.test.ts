@@ -13,7 +13,8 @@ import { command, describeRedis, FAST, Harness, missing, newMaster, RedisGroup, 
 jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
 const NS = 'redis-regions';
-const UPSTREAM = (region: string) => `cache-${region}.${NS}.svc.clusterset.local`;
+// The primary region's Service, which the mesh routes to from every cluster (east-west gateway).
+const UPSTREAM = (region: string) => `cache-${region}.${NS}.svc.cluster.local`;
 
 describeRedis('Redis across two regions (real redis-server and redis-sentinel)', () => {
   const h = new Harness(4);
@@ -25,8 +26,8 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
   beforeAll(async () => {
     central = h.group(before.get('us-central1')!);
     east = h.group(before.get('us-east1')!);
-    await h.proxy(UPSTREAM('us-central1'), central);
-    await h.proxy(UPSTREAM('us-east1'), east);
+    await h.proxy(UPSTREAM('us-central1'), central, undefined, false, true);
+    await h.proxy(UPSTREAM('us-east1'), east, undefined, false, true);
     // Both clusters start together; the secondary's first pod retries until the primary is up.
     await Promise.all([central.bootstrap(), east.bootstrap()]);
   }, 90_000);
@@ -50,13 +51,13 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
 
   test('6. the secondary region replicates the primary; a promotion makes it the master region', async () => {
     // What the region charts render from the region roles.
-    const exported = (g: Map<string, { objects: Record<string, any>[] }>, region: string) =>
+    const regionService = (g: Map<string, { objects: Record<string, any>[] }>, region: string) =>
       g
         .get(region)!
-        .objects.filter((o) => o.kind === 'ServiceExport')
+        .objects.filter((o) => o.kind === 'Service' && o.metadata.name === `cache-${region}`)
         .map((o) => o.metadata.name);
-    expect(exported(before, 'us-central1')).toEqual(['cache-us-central1']);
-    expect(exported(before, 'us-east1')).toEqual(['cache-us-east1']);
+    expect(regionService(before, 'us-central1')).toEqual(['cache-us-central1']);
+    expect(regionService(before, 'us-east1')).toEqual(['cache-us-east1']);
     expect(east.env('redis')).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: UPSTREAM('us-central1') });
     expect(central.env('redis').ROLE).toBe('primary');
     expect(central.env('redis').UPSTREAM_HOST).toBeUndefined();
