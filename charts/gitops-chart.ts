@@ -78,12 +78,7 @@ export class GitOpsChart extends Chart {
           syncPolicy: {
             // Without automated sync, ArgoCD shows the diff and an operator syncs (a prod approval gate).
             automated: gitops.automated ? { prune: true, selfHeal: true } : undefined,
-            syncOptions: [
-              'CreateNamespace=true',
-              'ServerSideApply=true',
-              'PruneLast=true',
-              ...(autoscaled.length > 0 ? ['RespectIgnoreDifferences=true'] : []),
-            ],
+            syncOptions: ['ServerSideApply=true', 'PruneLast=true', ...(autoscaled.length > 0 ? ['RespectIgnoreDifferences=true'] : [])],
             retry: { limit: 5, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
           },
           // KEDA owns the replica count of autoscaled workloads.
@@ -140,7 +135,9 @@ export class GitOpsChart extends Chart {
         description: `${platform.name} pull request environments: rendered by Meridian`,
         sourceRepos: [gitops.repoURL],
         destinations: [{ name: cluster.cluster, namespace: previewNamespace(base, '*') }],
-        clusterResourceWhitelist: [{ group: '', kind: 'Namespace' }],
+        // Only the pull requests' own namespaces (a name glob, ArgoCD >= 3.3): a pull request cannot
+        // adopt, and on close delete, istio-ingress or any other namespace.
+        clusterResourceWhitelist: [{ group: '', kind: 'Namespace', name: previewNamespace(base, '*') }],
         namespaceResourceWhitelist: uniqueKinds(objects.filter((o) => o.metadata.namespace)),
       },
     });

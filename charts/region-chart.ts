@@ -1,7 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterPlan } from '../model/plan';
-import type { JobSpec, ProbeSpec } from '../model/schema';
+import type { JobSpec, Platform, ProbeSpec } from '../model/schema';
 import type { ServicePlan } from '../model/plan';
 import {
   Autoscaler,
@@ -35,6 +35,7 @@ import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps,
 
 import { addObservability, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
+import { TEMPLATE_NUMBER } from '../features/previews/previews';
 
 export interface RegionChartProps {
   readonly cluster: ClusterPlan;
@@ -79,7 +80,8 @@ export class RegionChart extends Chart {
     const needsSecrets =
       [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
     const store = needsSecrets
-      ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project }).storeName
+      ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project, ...secretStoreNamespaces(platform) })
+          .storeName
       : undefined;
 
     for (const [name, svc] of Object.entries(c.services)) {
@@ -349,4 +351,17 @@ export function redisPasswordSecretName(group: string): string {
 /** `repository:tag@digest`, or the parts given. */
 export function imageRef(image: { repository: string; tag?: string; digest?: string }): string {
   return `${image.repository}${image.tag ? `:${image.tag}` : ''}${image.digest ? `@${image.digest}` : ''}`;
+}
+
+/**
+ * The namespaces a cluster's secret store admits: the platform's; in a preview cluster, whose
+ * template namespace is never deployed, every pull request's `<namespace>-pr-<number>` instead.
+ */
+function secretStoreNamespaces(platform: Platform): { namespaces: string[]; namespacePatterns: string[] } {
+  const suffix = `-pr-${TEMPLATE_NUMBER}`;
+  const names = Object.keys(platform.namespaces);
+  return {
+    namespaces: names.filter((n) => !n.endsWith(suffix)),
+    namespacePatterns: names.filter((n) => n.endsWith(suffix)).map((n) => `^${n.slice(0, -suffix.length).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-pr-[0-9]+$`),
+  };
 }

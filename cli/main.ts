@@ -3,6 +3,7 @@
  * own files (synth, validate, diff, promote, promote-env), sharing `io.ts`. User mistakes (a bad spec, invalid output, unusable input) are
  * printed as one line per problem with a non-zero exit, never as a stack trace.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { runDiff } from './diff';
@@ -13,10 +14,28 @@ import { runPromoteEnv } from './promote-env';
 import { runSynth } from './synth';
 import { runValidate } from './validate';
 
+/** The package's version (package.json). */
+const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+
 export function main(argv: string[], io: Io = stdio): number {
   let code = 0;
   const program = new Command('meridian')
     .description('Render typed platform specs into the Kubernetes manifests of every region cluster')
+    .version(VERSION, '-V, --version', 'print the version of meridian')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  npx cdk8s synth                                 render every platform into dist/ (the same as meridian synth)',
+        '  npx meridian synth --platform ggen --env prod   only ggen/prod/; the other folders of dist/ stay as they are',
+        '  npx meridian validate dist/ggen/prod            check one environment (or any folder of YAML)',
+        '  npx meridian diff --base origin/main            what a change renders differently, per cluster',
+        '  npx meridian promote ggen prod us-east1         make us-east1 the primary region of ggen in prod',
+        '',
+        'Run meridian help <command> for its options, output and exit codes.',
+      ].join('\n'),
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -26,6 +45,16 @@ export function main(argv: string[], io: Io = stdio): number {
     .option('-p, --platform <name>', 'only this platform')
     .option('-e, --env <name>', 'only this environment')
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Output: one line per environment with its object count, then a summary line. A spec mistake',
+        'is one line per problem on stderr: <file>: <field.path>: <message>.',
+        '',
+        'Exit codes: 0 rendered and valid; 1 invalid spec or output (dist/ untouched); 2 bad usage.',
+      ].join('\n'),
+    )
     .action((o: { platform?: string; env?: string; dist: string }) => {
       code = runSynth({ platform: o.platform, env: o.env, dist: path.resolve(o.dist) }, io).code;
     });
@@ -34,6 +63,18 @@ export function main(argv: string[], io: Io = stdio): number {
     .command('validate')
     .description('strict schema, cross-reference and security-baseline checks on rendered YAML')
     .argument('[dir]', 'folder of YAML files', path.join(ROOT, 'dist'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Output: one line per problem on stdout, then a count on stderr:',
+        '  <file>: <Kind> <namespace>/<name>: <field.path>: <message>',
+        '  dist/ggen/prod/us-east1/marketplace/deployment-api.yaml: Deployment marketplace/api: spec.template.spec.containers[0].env[2].value: looks like a credential (...)',
+        'A clean folder prints "validate: N objects, no problems".',
+        '',
+        'Exit codes: 0 no problems; 1 problems found; 2 unusable input (not a folder, unreadable, not YAML).',
+      ].join('\n'),
+    )
     .action((dir: string) => {
       code = runValidate(path.resolve(dir), io);
     });

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { Problem } from '../kernel/problems';
 import type { FieldPath } from './merge';
+import { didYouMean } from '../kernel/did-you-mean';
 import { looksSecretName, maskSecret, scanForSecrets } from '../features/secrets/scan';
 
 export { formatProblem, ProblemError, type Problem } from '../kernel/problems';
@@ -95,7 +96,11 @@ export function problemsFromZod(
       const allowed = allowedKeys(schema, path, (issue as { input?: unknown }).input);
       for (const k of issue.keys) {
         const where = locate([...path, k], false);
-        problems.push({ file: where.file, path: formatPath(where.path), message: `unknown field (allowed: ${allowed.join(', ')})${where.note ?? ''}` });
+        problems.push({
+          file: where.file,
+          path: formatPath(where.path),
+          message: `unknown field${didYouMean(k, allowed)} (allowed: ${allowed.join(', ')})${where.note ?? ''}`,
+        });
       }
       continue;
     }

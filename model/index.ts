@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { didYouMean } from '../kernel/did-you-mean';
 import { ProblemError, type Problem } from './errors';
 import { loadEnvironments } from './load';
 import type { EnvironmentPlan } from './plan';
@@ -38,7 +39,14 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
     const file = path.join('platforms', `${only.platform}.ts`);
     if (!files.includes(file)) {
       const names = files.map((f) => path.basename(f, '.ts'));
-      throw new ProblemError('spec', [{ file, path: '', message: `no such platform "${only.platform}" (platforms: ${names.join(', ') || 'none'})` }]);
+      // The folder, not the file that does not exist.
+      throw new ProblemError('spec', [
+        {
+          file: 'platforms/',
+          path: '',
+          message: `has no platform "${only.platform}"${didYouMean(only.platform, names)} (platforms: ${names.join(', ') || 'none'})`,
+        },
+      ]);
     }
     files = [file];
   }
@@ -56,7 +64,14 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
     try {
       const envs = loadEnvironments({ file, input }, root);
       if (only?.env && !envs.some((e) => e.env === only.env)) {
-        problems.push({ file, path: 'environments', message: `has no environment "${only.env}" (allowed: ${envs.map((e) => e.env).join(', ')})` });
+        problems.push({
+          file,
+          path: 'environments',
+          message: `has no environment "${only.env}"${didYouMean(
+            only.env,
+            envs.map((e) => e.env),
+          )} (allowed: ${envs.map((e) => e.env).join(', ')})`,
+        });
       }
       out.push(...envs.filter((e) => !only?.env || e.env === only.env));
     } catch (e) {

@@ -65,9 +65,11 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
   );
 
   const overlayDir = path.join('overlays', name);
-  const overlays = readOverlays(root, overlayDir, header.data.environments, problems);
+  const broken = new Set<string>();
+  const overlays = readOverlays(root, overlayDir, header.data.environments, problems, broken);
   const envs: EnvironmentPlan[] = [];
   for (const env of header.data.environments) {
+    if (broken.has(env)) continue;
     const overlay = overlays.get(env);
     const origins = new Origins(source.file);
     const raw = overlay ? mergePatch(source.input, overlay.patch, overlay.file, origins) : structuredClone(source.input);
@@ -115,7 +117,16 @@ interface Overlay {
   patch: Record<string, unknown>;
 }
 
-function readOverlays(root: string, dir: string, environments: readonly string[], problems: Problem[]): Map<string, Overlay> {
+/** `line 5, column 12: not valid YAML: <what>`, then the line and a caret under the column. */
+export function yamlErrorMessage(e: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }): string {
+  const [first, ...context] = e.message.split('\n');
+  const what = first.replace(/ at line \d+, column \d+:?$/, '');
+  const where = e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : '';
+  const shown = context.filter((l) => l.trim() !== '');
+  return `${where}not valid YAML: ${what}${shown.length > 0 ? `\n${shown.join('\n')}` : ''}`;
+}
+
+function readOverlays(root: string, dir: string, environments: readonly string[], problems: Problem[], broken: Set<string>): Map<string, Overlay> {
   const overlays = new Map<string, Overlay>();
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return overlays;
@@ -136,7 +147,11 @@ function readOverlays(root: string, dir: string, environments: readonly string[]
     }
     const doc = parseDocument(fs.readFileSync(path.join(root, file), 'utf8'), { uniqueKeys: true, prettyErrors: true });
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) problems.push({ file, path: '', message: `not valid YAML: ${e.message.split('\n')[0]}` });
+      // The first error only, with its line and a caret (the yaml library's prettyErrors context);
+      // later ones follow from it. The environment stops here: merged without its overlay, the
+      // platform would be blamed for what the overlay holds.
+      problems.push({ file, path: '', message: yamlErrorMessage(doc.errors[0]) });
+      broken.add(env);
       continue;
     }
     const patch = doc.toJS() ?? {};

@@ -35,7 +35,7 @@ export interface RedisSentinelProps {
   readonly parallelSyncs?: number;
   /** The master refuses writes with fewer replicas connected than this. @default 1 */
   readonly minReplicasToWrite?: number;
-  /** ... whose last acknowledgement is at most this old: the writes a cut-off master can take. @default Duration.seconds(10) */
+  /** ... whose last acknowledgement is at most this old: the writes a cut-off master can take; at most downAfter - 2 s. @default - downAfter - 2 s, at least 1 s */
   readonly minReplicasMaxLag?: Duration;
   /** Memory limit (and request) of the redis container; maxmemory is 60 % of it. @default Size.gibibytes(1) */
   readonly memory?: Size;
@@ -99,6 +99,21 @@ const SCRIPT_DIR = path.join(__dirname, 'scripts');
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
+ * The largest min-replicas-max-lag, in seconds, for a sentinel down-after: a master cut off
+ * from its replicas must refuse writes before the sentinels can have promoted another node.
+ * Redis counts a replica's lag in whole seconds from its last acknowledgement (sent every
+ * second) and recounts the good replicas once a second, so a cut master refuses writes at
+ * most lag + 2 s after the cut; the sentinels promote no sooner than down-after. Redis takes
+ * no lag under 1 s: with a down-after under 3 s the bound cannot be met by 2 s of margin.
+ */
+export const LAG_RULE =
+  'downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)';
+
+export function maxLagCeilingSeconds(downAfterMs: number): number {
+  return Math.max(1, Math.floor(downAfterMs / 1000) - 2);
+}
+
+/**
  * The Service `<name>-<region>` over a group's ready pods: what the region's own clients read
  * from (a secondary region) and what the fleet exports for the other regions to replicate from.
  */
@@ -157,7 +172,8 @@ export class RedisSentinel extends Construct {
     this.failoverTimeout = props.failoverTimeout ?? Duration.seconds(60);
     this.parallelSyncs = props.parallelSyncs ?? 1;
     this.minReplicasToWrite = props.minReplicasToWrite ?? 1;
-    this.minReplicasMaxLag = props.minReplicasMaxLag ?? Duration.seconds(10);
+    const lagCeiling = maxLagCeilingSeconds(this.downAfter.toMilliseconds());
+    this.minReplicasMaxLag = props.minReplicasMaxLag ?? Duration.seconds(lagCeiling);
     this.memory = props.memory ?? Size.gibibytes(1);
     this.storage = props.storage ?? Size.gibibytes(10);
     const handover = props.handoverTimeout ?? Duration.seconds(20);
@@ -175,6 +191,7 @@ export class RedisSentinel extends Construct {
     const lagSeconds = this.minReplicasMaxLag.toMilliseconds() / 1000;
     if (!Number.isInteger(lagSeconds) || lagSeconds < 1)
       fail(`minReplicasMaxLag (${this.minReplicasMaxLag.toMilliseconds()}ms) must be whole seconds, at least 1s: redis counts it in seconds`);
+    if (lagSeconds > lagCeiling) fail(`minReplicasMaxLag (${lagSeconds}s) must be at most ${lagCeiling}s: ${LAG_RULE}`);
     if (this.downAfter.toMilliseconds() < 100) fail(`downAfter (${this.downAfter.toMilliseconds()}ms) must be >= 100ms`);
     if (this.failoverTimeout.toMilliseconds() <= this.downAfter.toMilliseconds()) {
       fail(`failoverTimeout (${this.failoverTimeout.toMilliseconds()}ms) must be longer than downAfter (${this.downAfter.toMilliseconds()}ms)`);
@@ -318,6 +335,10 @@ export class RedisSentinel extends Construct {
           spec: {
             serviceAccountName: props.name,
             automountServiceAccountToken: false,
+            // The pause process becomes PID 1 and reaps orphans: redis-server and redis-sentinel
+            // do not, and every exec probe's busybox `timeout` leaves its watcher behind (about
+            // 12 zombies a minute per pod otherwise). The containers share one secret and one UID.
+            shareProcessNamespace: true,
             securityContext: podSecurityContext(),
             // The handover, then redis' own shutdown (it waits up to 10 s for lagging replicas).
             terminationGracePeriodSeconds: handoverSeconds + 30,

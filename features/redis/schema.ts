@@ -8,6 +8,7 @@ import { byteQuantity, dnsLabel, duration } from '../../kernel/schema';
 import { secretManagerName } from '../secrets/schema';
 import { Image } from '../workloads/schema';
 import { redisContractVariables, redisEnvPrefix } from './client-env';
+import { LAG_RULE, maxLagCeilingSeconds } from './redis-sentinel';
 
 export const Redis = z
   .strictObject({
@@ -24,8 +25,8 @@ export const Redis = z
     parallelSyncs: z.number().int().min(1).default(1),
     /** A master refuses writes with fewer connected replicas than this. @default 1 */
     minReplicasToWrite: z.number().int().min(0).default(1),
-    /** ... whose replication lag is at most this. @default 10s */
-    minReplicasMaxLag: duration.default('10s'),
+    /** ... whose replication lag is at most this; at most downAfter - 2s. @default - downAfter - 2s, at least 1s */
+    minReplicasMaxLag: duration.optional(),
     /** Memory limit of the redis container; maxmemory is set to 60 % of it (buffers and the AOF rewrite's fork need the rest). @default 1Gi */
     memory: byteQuantity.default('1Gi'),
     maxmemoryPolicy: z
@@ -57,11 +58,18 @@ export const Redis = z
     if (r.minReplicasToWrite > r.replicas - 1) {
       ctx.addIssue({ code: 'custom', path: ['minReplicasToWrite'], message: `must be <= replicas - 1 (${r.replicas - 1})`, input: r.minReplicasToWrite });
     }
-    if (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000) {
+    if (r.minReplicasMaxLag !== undefined && (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000)) {
       ctx.addIssue({
         code: 'custom',
         path: ['minReplicasMaxLag'],
         message: 'must be whole seconds, at least 1s: redis counts it in seconds',
+        input: r.minReplicasMaxLag,
+      });
+    } else if (r.minReplicasMaxLag !== undefined && durationMs(r.minReplicasMaxLag) / 1000 > maxLagCeilingSeconds(durationMs(r.downAfter))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minReplicasMaxLag'],
+        message: `must be at most ${maxLagCeilingSeconds(durationMs(r.downAfter))}s: ${LAG_RULE}`,
         input: r.minReplicasMaxLag,
       });
     }
@@ -82,7 +90,8 @@ export const Redis = z
         input: r.storage,
       });
     }
-  });
+  })
+  .transform((r) => ({ ...r, minReplicasMaxLag: r.minReplicasMaxLag ?? `${maxLagCeilingSeconds(durationMs(r.downAfter))}s` }));
 
 export type RedisSpec = z.output<typeof Redis>;
 

@@ -66,6 +66,10 @@ export interface GcpSecretStoreProps {
   readonly name: string;
   /** GCP project whose Secret Manager is read. */
   readonly project: string;
+  /** Namespaces whose ExternalSecrets may use the store: any other namespace's are refused by External Secrets. */
+  readonly namespaces: string[];
+  /** Namespace name patterns (Go regexps, anchored here) also admitted, e.g. a pull request's `^shop-pr-[0-9]+$`. @default [] */
+  readonly namespacePatterns?: string[];
   /** @default {} */
   readonly labels?: Record<string, string>;
 }
@@ -80,9 +84,23 @@ export class GcpSecretStore extends Construct {
   constructor(scope: Construct, id: string, props: GcpSecretStoreProps) {
     super(scope, id);
     this.storeName = props.name;
+    const patterns = props.namespacePatterns ?? [];
+    if (props.namespaces.length + patterns.length === 0) throw new Error(`GcpSecretStore '${id}': namespaces must name at least one namespace`);
+    for (const p of patterns)
+      if (!p.startsWith('^') || !p.endsWith('$'))
+        throw new Error(`GcpSecretStore '${id}': namespace pattern "${p}" must be anchored (^...$): External Secrets searches it`);
     new ClusterSecretStore(this, 'Resource', {
       metadata: { name: props.name, labels: props.labels },
-      spec: { provider: { gcpsm: { projectId: props.project } } },
+      spec: {
+        provider: { gcpsm: { projectId: props.project } },
+        // Without conditions, any namespace that may create an ExternalSecret reads every secret of the project.
+        conditions: [
+          {
+            ...(props.namespaces.length > 0 ? { namespaces: [...props.namespaces].sort() } : {}),
+            ...(patterns.length > 0 ? { namespaceRegexes: patterns } : {}),
+          },
+        ],
+      },
     });
   }
 }

@@ -2,6 +2,8 @@ import { App } from 'cdk8s';
 import { GitOpsChart } from '../../charts/gitops-chart';
 import { RegionChart } from '../../charts/region-chart';
 import { loadAll } from '../../model';
+import { render } from '../../synth/render';
+import { ROOT } from '../helpers';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
 const [staging] = loadAll(fixtureRepo(shopPlatform()));
@@ -60,7 +62,10 @@ describe('RegionChart', () => {
   });
 
   test('secrets are synced from Secret Manager through one ClusterSecretStore', () => {
-    expect(find(east, 'ClusterSecretStore', 'shop-secret-manager').spec).toEqual({ provider: { gcpsm: { projectID: 'shop-project-1' } } });
+    expect(find(east, 'ClusterSecretStore', 'shop-secret-manager').spec).toEqual({
+      provider: { gcpsm: { projectID: 'shop-project-1' } },
+      conditions: [{ namespaces: ['shop'] }],
+    });
     expect(find(east, 'ExternalSecret', 'api-secrets').spec.data).toEqual([
       { secretKey: 'DB_PASSWORD', remoteRef: { key: 'shop-db-password', version: 'latest' } },
     ]);
@@ -98,7 +103,8 @@ describe('GitOpsChart', () => {
       destination: { name: 'shop-staging-europe-west1' },
       syncPolicy: {
         automated: { prune: true, selfHeal: true },
-        syncOptions: ['CreateNamespace=true', 'ServerSideApply=true', 'PruneLast=true', 'RespectIgnoreDifferences=true'],
+        // No CreateNamespace=true: without a destination namespace it does nothing (the Namespaces are rendered).
+        syncOptions: ['ServerSideApply=true', 'PruneLast=true', 'RespectIgnoreDifferences=true'],
       },
     });
     expect(
@@ -131,5 +137,35 @@ describe('GitOpsChart', () => {
       expect.arrayContaining(['apps/Deployment', 'apps/StatefulSet', 'keda.sh/ScaledObject', 'networking.istio.io/VirtualService', '/Service']),
     );
     expect(namespaced).not.toContain('/Secret');
+  });
+});
+
+describe('GitOps security on the seed platforms', () => {
+  const files = render(loadAll(ROOT)).files;
+
+  test('no Application asks ArgoCD to create a namespace it has no destination namespace for (a no-op)', () => {
+    const apps = files.filter((f) => f.manifest.kind === 'Application').map((f) => f.manifest as any);
+    expect(apps.length).toBeGreaterThan(10);
+    expect(
+      apps.filter((a) => !a.spec.destination.namespace && a.spec.syncPolicy.syncOptions.includes('CreateNamespace=true')).map((a) => a.metadata.name),
+    ).toEqual([]);
+  });
+
+  test("every ClusterSecretStore admits only its platform's namespaces", () => {
+    const stores = files.filter((f) => f.manifest.kind === 'ClusterSecretStore');
+    expect(stores.length).toBeGreaterThan(10);
+    for (const f of stores) {
+      const [platform, env] = f.path.split('/');
+      const conditions = (f.manifest.spec as any).conditions;
+      expect({ [f.path]: conditions }).toEqual({
+        [f.path]: env === 'preview' ? [{ namespaceRegexes: [`^${platform}-pr-[0-9]+$`] }] : [{ namespaces: expect.any(Array) }],
+      });
+      if (env !== 'preview') {
+        const namespaces = files
+          .filter((o) => o.path.startsWith(`${platform}/${env}/`) && o.manifest.kind === 'Namespace')
+          .map((o) => o.manifest.metadata.name);
+        expect(conditions[0].namespaces.every((n: string) => namespaces.includes(n))).toBe(true);
+      }
+    }
   });
 });

@@ -82,7 +82,7 @@ describe('spec errors name the file, the field, the value and what is allowed', 
     const lines = problems(shopPlatform(), { prod: 'services:\n  api:\n    imagee: { tag: "2" }\n' });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^overlays\/shop\/prod\.yaml: services\.api\.imagee: unknown field \(allowed: namespace, image, ports, command, args, writablePaths, resources, probes, env, notSecret, secrets, replicas, autoscaling, dependsOn, .*\)$/,
+      /^overlays\/shop\/prod\.yaml: services\.api\.imagee: unknown field \(did you mean "image"\?\) \(allowed: namespace, image, ports, command, args, writablePaths, resources, probes, env, notSecret, secrets, replicas, autoscaling, dependsOn, .*\)$/,
     );
   });
 
@@ -155,7 +155,7 @@ describe('spec errors name the file, the field, the value and what is allowed', 
 
   test('fails when an overlay is not valid YAML', () => {
     const [line] = problems(shopPlatform(), { prod: 'services:\n  api: [unclosed\n' });
-    expect(line).toMatch(/^overlays\/shop\/prod\.yaml: not valid YAML: /);
+    expect(line).toMatch(/^overlays\/shop\/prod\.yaml: line \d+, column \d+: not valid YAML: /);
   });
 
   test('fails when an overlay tries to change the environments', () => {

@@ -14,6 +14,7 @@ import { previewCluster, relocation, templateKustomization } from '../../feature
 import { EnvironmentPlan, formatProblem, loadAll, loadEnvironments, PlatformInput } from '../../model';
 import { buildEnvironment, Manifest, render, Rendering } from '../../synth';
 import { ROOT, tempDir } from '../helpers';
+import { re2FullMatch } from '../../kernel/re2';
 import { kustomizeBuild, unpackKubectl } from '../kustomize';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
@@ -108,6 +109,8 @@ describe('PushNchat: an environment per pull request', () => {
     const project = rendering.files.find((f) => f.manifest.kind === 'AppProject' && f.manifest.metadata.name === 'pushnchat-preview-pull-requests')!
       .manifest as any;
     expect(project.spec.destinations).toEqual([{ name: 'pushnchat-preview-africa-south1', namespace: 'pushnchat-pr-*' }]);
+    // Before: any Namespace, so a pull request could adopt istio-ingress and delete it on close.
+    expect(project.spec.clusterResourceWhitelist).toEqual([{ group: '', kind: 'Namespace', name: 'pushnchat-pr-*' }]);
     const kinds = new Set(templateFiles.filter((f) => f.manifest.kind !== 'Namespace').map((f) => f.manifest.kind));
     expect(new Set(project.spec.namespaceResourceWhitelist.map((k: { kind: string }) => k.kind))).toEqual(kinds);
     // The environment's own Application syncs the shared part only.
@@ -130,6 +133,20 @@ describe('PushNchat: an environment per pull request', () => {
     const gateway = rendering.files.find((f) => f.path === 'pushnchat/preview/africa-south1/istio-ingress/gateway-pushnchat-gateway.yaml')!.manifest as any;
     expect(gateway.spec.servers[0].hosts).toEqual(['*/*']);
     expect(gateway.spec.servers[0].tls.credentialName).toBe('pushnchat-preview-tls');
+  });
+
+  test("the preview cluster's secret store admits the pull requests' namespaces only (an RE2 pattern, as External Secrets' Go regexp)", () => {
+    const store = rendering.files.find((f) => f.path === 'pushnchat/preview/africa-south1/_cluster/clustersecretstore-pushnchat-secret-manager.yaml')!
+      .manifest as any;
+    expect(store.spec.conditions).toEqual([{ namespaceRegexes: ['^pushnchat-pr-[0-9]+$'] }]);
+    const [pattern] = store.spec.conditions[0].namespaceRegexes;
+    expect(['pushnchat-pr-7', 'pushnchat-pr-4567890'].map((n) => re2FullMatch(pattern, n))).toEqual([true, true]);
+    expect(['pushnchat', 'istio-ingress', 'pushnchat-pr-7x', 'x-pushnchat-pr-7'].map((n) => re2FullMatch(`.*(?:${pattern}).*`, n))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   test('no alerts and no dashboards for a pull request: monitoring.rules is false in the preview overlay', () => {

@@ -97,7 +97,7 @@ describe('synth output', () => {
     const root = fixtureRepo(shopPlatform());
     const { lines, io } = capture();
     expect(runSynth({ root, dist: path.join(tempDir(), 'dist'), platform: 'nope' }, io).code).toBe(1);
-    expect(lines[0]).toBe('platforms/nope.ts: no such platform "nope" (platforms: shop)');
+    expect(lines[0]).toBe('platforms/: has no platform "nope" (platforms: shop)');
     const second = capture();
     expect(runSynth({ root, dist: path.join(tempDir(), 'dist'), platform: 'shop', env: 'qa' }, second.io).code).toBe(1);
     expect(second.lines[0]).toBe('platforms/shop.ts: environments: has no environment "qa" (allowed: staging, prod)');

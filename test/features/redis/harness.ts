@@ -938,7 +938,7 @@ export class FleetProxy {
 // Scenario helpers
 
 /** Short Sentinel timings so the scenarios fit in seconds; the rest are the spec's defaults. */
-export const FAST = { downAfter: '1000ms', failoverTimeout: '5s', minReplicasMaxLag: '2s', memory: '256Mi', storage: '1Gi' };
+export const FAST = { downAfter: '1000ms', failoverTimeout: '5s', minReplicasMaxLag: '1s', memory: '256Mi', storage: '1Gi' };
 export const DOWN_AFTER_MS = 1000;
 export const FAILOVER_TIMEOUT_MS = 5000;
 

@@ -24,7 +24,7 @@ import {
 // regression fails every attempt.
 jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
-const MAX_LAG_MS = 2000;
+const MAX_LAG_MS = 1000;
 
 /** Tries a write every `everyMs` until `until` says stop; returns when each attempt happened and how it ended. */
 async function probeWrites(group: RedisGroup, node: number, everyMs: number, until: () => Promise<boolean>): Promise<{ at: number; reply: string }[]> {

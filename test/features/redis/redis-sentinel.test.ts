@@ -54,7 +54,8 @@ describe('RedisSentinel', () => {
       MASTER_SET: 'master',
     });
     expect(env(chart)).not.toHaveProperty('UPSTREAM_HOST');
-    expect(conf(chart)).toContain('min-replicas-to-write 1\nmin-replicas-max-lag 10\n');
+    // downAfter 5 s - 2 s: a cut-off master refuses writes before the sentinels can promote another.
+    expect(conf(chart)).toContain('min-replicas-to-write 1\nmin-replicas-max-lag 3\n');
   });
 
   test('the quorum defaults to a majority of the pods', () => {
@@ -65,7 +66,7 @@ describe('RedisSentinel', () => {
 
   test('settings from props reach the scripts and redis.conf', () => {
     const chart = render({
-      downAfter: Duration.millis(1500),
+      downAfter: Duration.millis(5500),
       failoverTimeout: Duration.seconds(30),
       parallelSyncs: 2,
       minReplicasToWrite: 2,
@@ -73,7 +74,7 @@ describe('RedisSentinel', () => {
       maxmemoryPolicy: 'noeviction',
       handoverTimeout: Duration.seconds(15),
     });
-    expect(env(chart)).toMatchObject({ DOWN_AFTER_MS: '1500', FAILOVER_TIMEOUT_MS: '30000', PARALLEL_SYNCS: '2', HANDOVER_SECONDS: '15' });
+    expect(env(chart)).toMatchObject({ DOWN_AFTER_MS: '5500', FAILOVER_TIMEOUT_MS: '30000', PARALLEL_SYNCS: '2', HANDOVER_SECONDS: '15' });
     expect(conf(chart)).toContain('maxmemory-policy noeviction\nmin-replicas-to-write 2\nmin-replicas-max-lag 3\n');
     expect(pod(chart).terminationGracePeriodSeconds).toBe(45);
   });
@@ -248,6 +249,12 @@ describe('RedisSentinel', () => {
 
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
     expect(() => render({ minReplicasToWrite: 3 })).toThrow("RedisSentinel 'cache': minReplicasToWrite (3) must be <= replicas - 1 (2)");
+  });
+
+  test('fails when minReplicasMaxLag would let a cut-off master outlive its replacement', () => {
+    expect(() => render({ minReplicasMaxLag: Duration.seconds(10) })).toThrow(
+      "RedisSentinel 'cache': minReplicasMaxLag (10s) must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)",
+    );
   });
 
   test('fails when minReplicasMaxLag is not whole seconds', () => {

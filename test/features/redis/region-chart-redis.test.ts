@@ -137,6 +137,19 @@ describe('RegionChart: Redis across regions', () => {
     );
   });
 
+  test('minReplicasMaxLag follows downAfter: a cut-off master refuses writes before another can be promoted', () => {
+    const conf = (redis: Obj) =>
+      objects(load(platform({ 'us-central1': 'primary' }, redis)))
+        .get('us-central1')!
+        .find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cache-config')!.data['redis.conf'];
+    expect(conf({})).toContain('min-replicas-max-lag 3\n');
+    expect(conf({ downAfter: '10s' })).toContain('min-replicas-max-lag 8\n');
+    expect(conf({ downAfter: '1500ms' })).toContain('min-replicas-max-lag 1\n');
+    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '10s' }))).toThrow(
+      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second) (got "10s")',
+    );
+  });
+
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 }))).toThrow(
       'platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3)',

@@ -41,12 +41,25 @@ describe('SecretSync', () => {
 describe('GcpSecretStore', () => {
   test('reads Secret Manager of the project with the controller identity', () => {
     const chart = testChart();
-    new GcpSecretStore(chart, 'store', { name: 'gcp', project: 'p-123456' });
+    new GcpSecretStore(chart, 'store', { name: 'gcp', project: 'p-123456', namespaces: ['shop', 'billing'] });
     expect(only(chart, 'ClusterSecretStore')).toEqual({
       apiVersion: 'external-secrets.io/v1',
       kind: 'ClusterSecretStore',
       metadata: { name: 'gcp' },
-      spec: { provider: { gcpsm: { projectID: 'p-123456' } } },
+      // Only the platform's namespaces may read through it: before, any namespace could.
+      spec: { provider: { gcpsm: { projectID: 'p-123456' } }, conditions: [{ namespaces: ['billing', 'shop'] }] },
     });
+  });
+
+  test('admits name patterns, anchored', () => {
+    const chart = testChart();
+    new GcpSecretStore(chart, 'store', { name: 'gcp', project: 'p-123456', namespaces: [], namespacePatterns: ['^shop-pr-[0-9]+$'] });
+    expect(only(chart, 'ClusterSecretStore').spec.conditions).toEqual([{ namespaceRegexes: ['^shop-pr-[0-9]+$'] }]);
+  });
+
+  test('fails when a pattern is not anchored: External Secrets searches it, so shop-pr-1 would admit evil-shop-pr-1x', () => {
+    expect(() => new GcpSecretStore(testChart(), 'store', { name: 'gcp', project: 'p-123456', namespaces: [], namespacePatterns: ['shop-pr-[0-9]+'] })).toThrow(
+      'GcpSecretStore \'store\': namespace pattern "shop-pr-[0-9]+" must be anchored (^...$): External Secrets searches it',
+    );
   });
 });
