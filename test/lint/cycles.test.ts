@@ -19,7 +19,9 @@ function cycles(files: Record<string, string>): { status: number | null; out: st
       fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
       fs.writeFileSync(path.join(dir, file), text);
     }
-    const r = spawnSync(madge, ['--circular', '--no-spinner', '--no-color', '.'], { cwd: dir, timeout: 60_000 });
+    // npm's node-options preload (.npmrc) resolves from the repository, not from the scratch folder.
+    const env = { ...process.env, NODE_OPTIONS: '' };
+    const r = spawnSync(madge, ['--circular', '--no-spinner', '--no-color', '.'], { cwd: dir, env, timeout: 60_000 });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
