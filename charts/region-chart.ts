@@ -33,7 +33,7 @@ import { autoscalerFallback, autoscalerTriggers, scalingRules } from '../feature
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
 import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 
-import { addObservability, ScrapedWorkload } from '../features/observability/resolve';
+import { addObservability, alertsLeaveTheCluster, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 import { TEMPLATE_NUMBER } from '../features/previews/previews';
 
@@ -78,7 +78,9 @@ export class RegionChart extends Chart {
     if (rateLimit) new GatewayRateLimit(this, 'RateLimit', rateLimit);
 
     const needsSecrets =
-      [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) || Object.keys(c.redis).length > 0;
+      [...Object.values(c.services), ...Object.values(c.jobs)].some((s) => Object.keys(s.secrets).length > 0) ||
+      Object.keys(c.redis).length > 0 ||
+      alertsLeaveTheCluster(platform.monitoring);
     const store = needsSecrets
       ? new GcpSecretStore(this, 'SecretStore', { name: `${platform.name}-secret-manager`, project: platform.project, ...secretStoreNamespaces(platform) })
           .storeName
@@ -143,7 +145,7 @@ export class RegionChart extends Chart {
     }
     addAccessControl(this, Object.keys(platform.namespaces), this.endpoints, { ...platform.mesh, dns: dnsPeers(c) });
     // Scraping, rules and dashboards read the workloads above: created after them.
-    addObservability(this, c, { services: this.services, redis: this.redisGroups });
+    addObservability(this, c, { services: this.services, redis: this.redisGroups, secretStore: store });
 
     addSyncWaves(this);
   }

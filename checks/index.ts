@@ -15,7 +15,7 @@ import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
 import { regexProblems, routingProblems } from '../features/traffic/checks';
 import { secretProblems } from '../features/secrets/checks';
-import { promqlProblems } from '../features/observability/checks';
+import { blindRuleProblems, doubleIngestionProblems, promqlProblems } from '../features/observability/checks';
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
 
@@ -125,6 +125,8 @@ export const CLUSTER_CHECKS: readonly ((cluster: Cluster) => Problem[])[] = [
   workloadProblems,
   policyReferenceProblems,
   namespaceBaselineProblems,
+  blindRuleProblems,
+  doubleIngestionProblems,
 ];
 
 export function crossReferenceProblems(cluster: Cluster): Problem[] {

@@ -4,6 +4,2821 @@ import { Construct } from 'constructs';
 
 
 /**
+ * ClusterNodeMonitoring defines monitoring for a set of nodes.
+ *
+ * @schema ClusterNodeMonitoring
+ */
+export class ClusterNodeMonitoring extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ClusterNodeMonitoring"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1',
+    kind: 'ClusterNodeMonitoring',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ClusterNodeMonitoring".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ClusterNodeMonitoringProps): any {
+    return {
+      ...ClusterNodeMonitoring.GVK,
+      ...toJson_ClusterNodeMonitoringProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ClusterNodeMonitoring" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ClusterNodeMonitoringProps) {
+    super(scope, id, {
+      ...ClusterNodeMonitoring.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ClusterNodeMonitoring.GVK,
+      ...toJson_ClusterNodeMonitoringProps(resolved),
+    };
+  }
+}
+
+/**
+ * ClusterNodeMonitoring defines monitoring for a set of nodes.
+ *
+ * @schema ClusterNodeMonitoring
+ */
+export interface ClusterNodeMonitoringProps {
+  /**
+   * @schema ClusterNodeMonitoring#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Specification of desired node selection for target discovery by
+   * Prometheus.
+   *
+   * @schema ClusterNodeMonitoring#spec
+   */
+  readonly spec: ClusterNodeMonitoringSpec;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringProps(obj: ClusterNodeMonitoringProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ClusterNodeMonitoringSpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Specification of desired node selection for target discovery by
+ * Prometheus.
+ *
+ * @schema ClusterNodeMonitoringSpec
+ */
+export interface ClusterNodeMonitoringSpec {
+  /**
+   * The endpoints to scrape on the selected nodes.
+   *
+   * @schema ClusterNodeMonitoringSpec#endpoints
+   */
+  readonly endpoints: ClusterNodeMonitoringSpecEndpoints[];
+
+  /**
+   * Limits to apply at scrape time.
+   *
+   * @schema ClusterNodeMonitoringSpec#limits
+   */
+  readonly limits?: ClusterNodeMonitoringSpecLimits;
+
+  /**
+   * Label selector that specifies which nodes are selected for this monitoring
+   * configuration. If left empty all nodes are selected.
+   *
+   * @schema ClusterNodeMonitoringSpec#selector
+   */
+  readonly selector?: ClusterNodeMonitoringSpecSelector;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpec(obj: ClusterNodeMonitoringSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'endpoints': obj.endpoints?.map(y => toJson_ClusterNodeMonitoringSpecEndpoints(y)),
+    'limits': toJson_ClusterNodeMonitoringSpecLimits(obj.limits),
+    'selector': toJson_ClusterNodeMonitoringSpecSelector(obj.selector),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ScrapeNodeEndpoint specifies a Prometheus metrics endpoint on a node to scrape.
+ * It contains all the fields used in the ScrapeEndpoint except for port and HTTPClientConfig.
+ *
+ * @schema ClusterNodeMonitoringSpecEndpoints
+ */
+export interface ClusterNodeMonitoringSpecEndpoints {
+  /**
+   * Interval at which to scrape metrics. Must be a valid Prometheus duration.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#interval
+   */
+  readonly interval: string;
+
+  /**
+   * Relabeling rules for metrics scraped from this endpoint. Relabeling rules that
+   * override protected target labels (project_id, location, cluster, namespace, job,
+   * instance, or __address__) are not permitted. The labelmap action is not permitted
+   * in general.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#metricRelabeling
+   */
+  readonly metricRelabeling?: ClusterNodeMonitoringSpecEndpointsMetricRelabeling[];
+
+  /**
+   * HTTP GET params to use when scraping.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#params
+   */
+  readonly params?: { [key: string]: string[] };
+
+  /**
+   * HTTP path to scrape metrics from. Defaults to "/metrics".
+   *
+   * @default metrics".
+   * @schema ClusterNodeMonitoringSpecEndpoints#path
+   */
+  readonly path?: string;
+
+  /**
+   * Protocol scheme to use to scrape.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#scheme
+   */
+  readonly scheme?: ClusterNodeMonitoringSpecEndpointsScheme;
+
+  /**
+   * Timeout for metrics scrapes. Must be a valid Prometheus duration.
+   * Must not be larger then the scrape interval.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#timeout
+   */
+  readonly timeout?: string;
+
+  /**
+   * TLS configures the scrape request's TLS settings.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpoints#tls
+   */
+  readonly tls?: ClusterNodeMonitoringSpecEndpointsTls;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecEndpoints' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecEndpoints(obj: ClusterNodeMonitoringSpecEndpoints | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'interval': obj.interval,
+    'metricRelabeling': obj.metricRelabeling?.map(y => toJson_ClusterNodeMonitoringSpecEndpointsMetricRelabeling(y)),
+    'params': ((obj.params) === undefined) ? undefined : (Object.entries(obj.params).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1]?.map(y => y) }), {})),
+    'path': obj.path,
+    'scheme': obj.scheme,
+    'timeout': obj.timeout,
+    'tls': toJson_ClusterNodeMonitoringSpecEndpointsTls(obj.tls),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Limits to apply at scrape time.
+ *
+ * @schema ClusterNodeMonitoringSpecLimits
+ */
+export interface ClusterNodeMonitoringSpecLimits {
+  /**
+   * Maximum label name length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterNodeMonitoringSpecLimits#labelNameLength
+   */
+  readonly labelNameLength?: number;
+
+  /**
+   * Maximum label value length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterNodeMonitoringSpecLimits#labelValueLength
+   */
+  readonly labelValueLength?: number;
+
+  /**
+   * Maximum number of labels accepted for a single sample.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterNodeMonitoringSpecLimits#labels
+   */
+  readonly labels?: number;
+
+  /**
+   * Maximum number of samples accepted within a single scrape.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterNodeMonitoringSpecLimits#samples
+   */
+  readonly samples?: number;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecLimits' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecLimits(obj: ClusterNodeMonitoringSpecLimits | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'labelNameLength': obj.labelNameLength,
+    'labelValueLength': obj.labelValueLength,
+    'labels': obj.labels,
+    'samples': obj.samples,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Label selector that specifies which nodes are selected for this monitoring
+ * configuration. If left empty all nodes are selected.
+ *
+ * @schema ClusterNodeMonitoringSpecSelector
+ */
+export interface ClusterNodeMonitoringSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ClusterNodeMonitoringSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ClusterNodeMonitoringSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ClusterNodeMonitoringSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecSelector(obj: ClusterNodeMonitoringSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'matchExpressions': obj.matchExpressions?.map(y => toJson_ClusterNodeMonitoringSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * RelabelingRule defines a single Prometheus relabeling rule.
+ *
+ * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling
+ */
+export interface ClusterNodeMonitoringSpecEndpointsMetricRelabeling {
+  /**
+   * Action to perform based on regex matching. Defaults to 'replace'.
+   *
+   * @default replace'.
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#action
+   */
+  readonly action?: ClusterNodeMonitoringSpecEndpointsMetricRelabelingAction;
+
+  /**
+   * Modulus to take of the hash of the source label values.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#modulus
+   */
+  readonly modulus?: number;
+
+  /**
+   * Regular expression against which the extracted value is matched. Defaults to '(.*)'.
+   *
+   * @default .
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#regex
+   */
+  readonly regex?: string;
+
+  /**
+   * Replacement value against which a regex replace is performed if the
+   * regular expression matches. Regex capture groups are available. Defaults to '$1'.
+   *
+   * @default 1'.
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#replacement
+   */
+  readonly replacement?: string;
+
+  /**
+   * Separator placed between concatenated source label values. Defaults to ';'.
+   *
+   * @default .
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#separator
+   */
+  readonly separator?: string;
+
+  /**
+   * The source labels select values from existing labels. Their content is concatenated
+   * using the configured separator and matched against the configured regular expression
+   * for the replace, keep, and drop actions.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#sourceLabels
+   */
+  readonly sourceLabels?: string[];
+
+  /**
+   * Label to which the resulting value is written in a replace action.
+   * It is mandatory for replace actions. Regex capture groups are available.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabeling#targetLabel
+   */
+  readonly targetLabel?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecEndpointsMetricRelabeling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecEndpointsMetricRelabeling(obj: ClusterNodeMonitoringSpecEndpointsMetricRelabeling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'action': obj.action,
+    'modulus': obj.modulus,
+    'regex': obj.regex,
+    'replacement': obj.replacement,
+    'separator': obj.separator,
+    'sourceLabels': obj.sourceLabels?.map(y => y),
+    'targetLabel': obj.targetLabel,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Protocol scheme to use to scrape.
+ *
+ * @schema ClusterNodeMonitoringSpecEndpointsScheme
+ */
+export enum ClusterNodeMonitoringSpecEndpointsScheme {
+  /** http */
+  HTTP = "http",
+  /** https */
+  HTTPS = "https",
+}
+
+/**
+ * TLS configures the scrape request's TLS settings.
+ *
+ * @schema ClusterNodeMonitoringSpecEndpointsTls
+ */
+export interface ClusterNodeMonitoringSpecEndpointsTls {
+  /**
+   * InsecureSkipVerify disables target certificate validation.
+   *
+   * @schema ClusterNodeMonitoringSpecEndpointsTls#insecureSkipVerify
+   */
+  readonly insecureSkipVerify?: boolean;
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecEndpointsTls' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecEndpointsTls(obj: ClusterNodeMonitoringSpecEndpointsTls | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'insecureSkipVerify': obj.insecureSkipVerify,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ClusterNodeMonitoringSpecSelectorMatchExpressions
+ */
+export interface ClusterNodeMonitoringSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ClusterNodeMonitoringSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ClusterNodeMonitoringSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ClusterNodeMonitoringSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ClusterNodeMonitoringSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterNodeMonitoringSpecSelectorMatchExpressions(obj: ClusterNodeMonitoringSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': obj.values?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Action to perform based on regex matching. Defaults to 'replace'.
+ *
+ * @default replace'.
+ * @schema ClusterNodeMonitoringSpecEndpointsMetricRelabelingAction
+ */
+export enum ClusterNodeMonitoringSpecEndpointsMetricRelabelingAction {
+  /** replace */
+  REPLACE = "replace",
+  /** lowercase */
+  LOWERCASE = "lowercase",
+  /** uppercase */
+  UPPERCASE = "uppercase",
+  /** keep */
+  KEEP = "keep",
+  /** drop */
+  DROP = "drop",
+  /** keepequal */
+  KEEPEQUAL = "keepequal",
+  /** dropequal */
+  DROPEQUAL = "dropequal",
+  /** hashmod */
+  HASHMOD = "hashmod",
+  /** labeldrop */
+  LABELDROP = "labeldrop",
+  /** labelkeep */
+  LABELKEEP = "labelkeep",
+}
+
+
+/**
+ * ClusterPodMonitoring defines monitoring for a set of pods, scoped to all
+pods within the cluster.
+ *
+ * @schema ClusterPodMonitoring
+ */
+export class ClusterPodMonitoring extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ClusterPodMonitoring"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1',
+    kind: 'ClusterPodMonitoring',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ClusterPodMonitoring".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ClusterPodMonitoringProps): any {
+    return {
+      ...ClusterPodMonitoring.GVK,
+      ...toJson_ClusterPodMonitoringProps(props),
+    };
+  }
+
+  /**
+   * Defines a "ClusterPodMonitoring" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ClusterPodMonitoringProps) {
+    super(scope, id, {
+      ...ClusterPodMonitoring.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ClusterPodMonitoring.GVK,
+      ...toJson_ClusterPodMonitoringProps(resolved),
+    };
+  }
+}
+
+/**
+ * ClusterPodMonitoring defines monitoring for a set of pods, scoped to all
+ * pods within the cluster.
+ *
+ * @schema ClusterPodMonitoring
+ */
+export interface ClusterPodMonitoringProps {
+  /**
+   * @schema ClusterPodMonitoring#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Specification of desired Pod selection for target discovery by
+   * Prometheus.
+   *
+   * @schema ClusterPodMonitoring#spec
+   */
+  readonly spec: ClusterPodMonitoringSpec;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringProps(obj: ClusterPodMonitoringProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ClusterPodMonitoringSpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Specification of desired Pod selection for target discovery by
+ * Prometheus.
+ *
+ * @schema ClusterPodMonitoringSpec
+ */
+export interface ClusterPodMonitoringSpec {
+  /**
+   * The endpoints to scrape on the selected pods.
+   *
+   * @schema ClusterPodMonitoringSpec#endpoints
+   */
+  readonly endpoints: ClusterPodMonitoringSpecEndpoints[];
+
+  /**
+   * FilterRunning will drop any pods that are in the "Failed" or "Succeeded"
+   * pod lifecycle.
+   * See: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase
+   * Specifically, this prevents scraping Succeeded pods from K8s jobs, which
+   * could contribute to noisy logs or irrelevant metrics.
+   * Additionally, it can mitigate issues with reusing stale target
+   * labels in cases where Pod IPs are reused (e.g. spot containers).
+   * See: https://github.com/GoogleCloudPlatform/prometheus-engine/issues/145
+   *
+   * @schema ClusterPodMonitoringSpec#filterRunning
+   */
+  readonly filterRunning?: boolean;
+
+  /**
+   * Limits to apply at scrape time.
+   *
+   * @schema ClusterPodMonitoringSpec#limits
+   */
+  readonly limits?: ClusterPodMonitoringSpecLimits;
+
+  /**
+   * Label selector that specifies which pods are selected for this monitoring
+   * configuration.
+   *
+   * @schema ClusterPodMonitoringSpec#selector
+   */
+  readonly selector: ClusterPodMonitoringSpecSelector;
+
+  /**
+   * Labels to add to the Prometheus target for discovered endpoints.
+   * The `instance` label is always set to `<pod_name>:<port>` or `<node_name>:<port>`
+   * if the scraped pod is controlled by a DaemonSet.
+   *
+   * @schema ClusterPodMonitoringSpec#targetLabels
+   */
+  readonly targetLabels?: ClusterPodMonitoringSpecTargetLabels;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpec(obj: ClusterPodMonitoringSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'endpoints': obj.endpoints?.map(y => toJson_ClusterPodMonitoringSpecEndpoints(y)),
+    'filterRunning': obj.filterRunning,
+    'limits': toJson_ClusterPodMonitoringSpecLimits(obj.limits),
+    'selector': toJson_ClusterPodMonitoringSpecSelector(obj.selector),
+    'targetLabels': toJson_ClusterPodMonitoringSpecTargetLabels(obj.targetLabels),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ScrapeEndpoint specifies a Prometheus metrics endpoint to scrape.
+ *
+ * @schema ClusterPodMonitoringSpecEndpoints
+ */
+export interface ClusterPodMonitoringSpecEndpoints {
+  /**
+   * Authorization is the HTTP authorization credentials for the targets.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#authorization
+   */
+  readonly authorization?: ClusterPodMonitoringSpecEndpointsAuthorization;
+
+  /**
+   * BasicAuth is the HTTP basic authentication credentials for the targets.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#basicAuth
+   */
+  readonly basicAuth?: ClusterPodMonitoringSpecEndpointsBasicAuth;
+
+  /**
+   * Interval at which to scrape metrics. Must be a valid Prometheus duration.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#interval
+   */
+  readonly interval: string;
+
+  /**
+   * Relabeling rules for metrics scraped from this endpoint. Relabeling rules that
+   * override protected target labels (project_id, location, cluster, namespace, job,
+   * instance, top_level_controller, top_level_controller_type, or __address__) are
+   * not permitted. The labelmap action is not permitted in general.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#metricRelabeling
+   */
+  readonly metricRelabeling?: ClusterPodMonitoringSpecEndpointsMetricRelabeling[];
+
+  /**
+   * OAuth2 is the OAuth2 client credentials used to fetch a token for the targets.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#oauth2
+   */
+  readonly oauth2?: ClusterPodMonitoringSpecEndpointsOauth2;
+
+  /**
+   * HTTP GET params to use when scraping.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#params
+   */
+  readonly params?: { [key: string]: string[] };
+
+  /**
+   * HTTP path to scrape metrics from. Defaults to "/metrics".
+   *
+   * @default metrics".
+   * @schema ClusterPodMonitoringSpecEndpoints#path
+   */
+  readonly path?: string;
+
+  /**
+   * Name or number of the port to scrape.
+   * The container metadata label is only populated if the port is referenced by name
+   * because port numbers are not unique across containers.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#port
+   */
+  readonly port: ClusterPodMonitoringSpecEndpointsPort;
+
+  /**
+   * ProxyURL is the HTTP proxy server to use to connect to the targets.
+   *
+   * Encoded passwords are not supported.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#proxyUrl
+   */
+  readonly proxyUrl?: string;
+
+  /**
+   * Protocol scheme to use to scrape.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#scheme
+   */
+  readonly scheme?: ClusterPodMonitoringSpecEndpointsScheme;
+
+  /**
+   * Timeout for metrics scrapes. Must be a valid Prometheus duration.
+   * Must not be larger than the scrape interval.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#timeout
+   */
+  readonly timeout?: string;
+
+  /**
+   * TLS configures the scrape request's TLS settings.
+   *
+   * @schema ClusterPodMonitoringSpecEndpoints#tls
+   */
+  readonly tls?: ClusterPodMonitoringSpecEndpointsTls;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpoints' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpoints(obj: ClusterPodMonitoringSpecEndpoints | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'authorization': toJson_ClusterPodMonitoringSpecEndpointsAuthorization(obj.authorization),
+    'basicAuth': toJson_ClusterPodMonitoringSpecEndpointsBasicAuth(obj.basicAuth),
+    'interval': obj.interval,
+    'metricRelabeling': obj.metricRelabeling?.map(y => toJson_ClusterPodMonitoringSpecEndpointsMetricRelabeling(y)),
+    'oauth2': toJson_ClusterPodMonitoringSpecEndpointsOauth2(obj.oauth2),
+    'params': ((obj.params) === undefined) ? undefined : (Object.entries(obj.params).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1]?.map(y => y) }), {})),
+    'path': obj.path,
+    'port': obj.port?.value,
+    'proxyUrl': obj.proxyUrl,
+    'scheme': obj.scheme,
+    'timeout': obj.timeout,
+    'tls': toJson_ClusterPodMonitoringSpecEndpointsTls(obj.tls),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Limits to apply at scrape time.
+ *
+ * @schema ClusterPodMonitoringSpecLimits
+ */
+export interface ClusterPodMonitoringSpecLimits {
+  /**
+   * Maximum label name length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringSpecLimits#labelNameLength
+   */
+  readonly labelNameLength?: number;
+
+  /**
+   * Maximum label value length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringSpecLimits#labelValueLength
+   */
+  readonly labelValueLength?: number;
+
+  /**
+   * Maximum number of labels accepted for a single sample.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringSpecLimits#labels
+   */
+  readonly labels?: number;
+
+  /**
+   * Maximum number of samples accepted within a single scrape.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringSpecLimits#samples
+   */
+  readonly samples?: number;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecLimits' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecLimits(obj: ClusterPodMonitoringSpecLimits | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'labelNameLength': obj.labelNameLength,
+    'labelValueLength': obj.labelValueLength,
+    'labels': obj.labels,
+    'samples': obj.samples,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Label selector that specifies which pods are selected for this monitoring
+ * configuration.
+ *
+ * @schema ClusterPodMonitoringSpecSelector
+ */
+export interface ClusterPodMonitoringSpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ClusterPodMonitoringSpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ClusterPodMonitoringSpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ClusterPodMonitoringSpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecSelector(obj: ClusterPodMonitoringSpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'matchExpressions': obj.matchExpressions?.map(y => toJson_ClusterPodMonitoringSpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Labels to add to the Prometheus target for discovered endpoints.
+ * The `instance` label is always set to `<pod_name>:<port>` or `<node_name>:<port>`
+ * if the scraped pod is controlled by a DaemonSet.
+ *
+ * @schema ClusterPodMonitoringSpecTargetLabels
+ */
+export interface ClusterPodMonitoringSpecTargetLabels {
+  /**
+   * Labels to transfer from the Kubernetes Pod to Prometheus target labels.
+   * Mappings are applied in order.
+   *
+   * @schema ClusterPodMonitoringSpecTargetLabels#fromPod
+   */
+  readonly fromPod?: ClusterPodMonitoringSpecTargetLabelsFromPod[];
+
+  /**
+   * Pod metadata labels that are set on all scraped targets.
+   * Permitted keys are `container`, `namespace`, `node`, `pod`,
+   * `top_level_controller_name` and `top_level_controller_type`. The `container`
+   * label is only populated if the scrape port is referenced by name.
+   * Defaults to [container, namespace, pod, top_level_controller_name, top_level_controller_type].
+   * If set to null, it will be interpreted as  [namespace]. This is for backwards-compatibility
+   * only.
+   *
+   * @default container, namespace, pod, top_level_controller_name, top_level_controller_type].
+   * @schema ClusterPodMonitoringSpecTargetLabels#metadata
+   */
+  readonly metadata?: ClusterPodMonitoringSpecTargetLabelsMetadata[];
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecTargetLabels' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecTargetLabels(obj: ClusterPodMonitoringSpecTargetLabels | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'fromPod': obj.fromPod?.map(y => toJson_ClusterPodMonitoringSpecTargetLabelsFromPod(y)),
+    'metadata': obj.metadata?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Authorization is the HTTP authorization credentials for the targets.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsAuthorization
+ */
+export interface ClusterPodMonitoringSpecEndpointsAuthorization {
+  /**
+   * Credentials uses the secret as the credentials (token) for the authentication header.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorization#credentials
+   */
+  readonly credentials?: ClusterPodMonitoringSpecEndpointsAuthorizationCredentials;
+
+  /**
+   * Type is the authentication type. Defaults to Bearer.
+   * Basic will cause an error, as the BasicAuth object should be used instead.
+   *
+   * @default Bearer.
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorization#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsAuthorization' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsAuthorization(obj: ClusterPodMonitoringSpecEndpointsAuthorization | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'credentials': toJson_ClusterPodMonitoringSpecEndpointsAuthorizationCredentials(obj.credentials),
+    'type': obj.type,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * BasicAuth is the HTTP basic authentication credentials for the targets.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsBasicAuth
+ */
+export interface ClusterPodMonitoringSpecEndpointsBasicAuth {
+  /**
+   * Password uses the secret as the BasicAuth password.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuth#password
+   */
+  readonly password?: ClusterPodMonitoringSpecEndpointsBasicAuthPassword;
+
+  /**
+   * Username is the BasicAuth username.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuth#username
+   */
+  readonly username?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsBasicAuth' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsBasicAuth(obj: ClusterPodMonitoringSpecEndpointsBasicAuth | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'password': toJson_ClusterPodMonitoringSpecEndpointsBasicAuthPassword(obj.password),
+    'username': obj.username,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * RelabelingRule defines a single Prometheus relabeling rule.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling
+ */
+export interface ClusterPodMonitoringSpecEndpointsMetricRelabeling {
+  /**
+   * Action to perform based on regex matching. Defaults to 'replace'.
+   *
+   * @default replace'.
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#action
+   */
+  readonly action?: ClusterPodMonitoringSpecEndpointsMetricRelabelingAction;
+
+  /**
+   * Modulus to take of the hash of the source label values.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#modulus
+   */
+  readonly modulus?: number;
+
+  /**
+   * Regular expression against which the extracted value is matched. Defaults to '(.*)'.
+   *
+   * @default .
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#regex
+   */
+  readonly regex?: string;
+
+  /**
+   * Replacement value against which a regex replace is performed if the
+   * regular expression matches. Regex capture groups are available. Defaults to '$1'.
+   *
+   * @default 1'.
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#replacement
+   */
+  readonly replacement?: string;
+
+  /**
+   * Separator placed between concatenated source label values. Defaults to ';'.
+   *
+   * @default .
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#separator
+   */
+  readonly separator?: string;
+
+  /**
+   * The source labels select values from existing labels. Their content is concatenated
+   * using the configured separator and matched against the configured regular expression
+   * for the replace, keep, and drop actions.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#sourceLabels
+   */
+  readonly sourceLabels?: string[];
+
+  /**
+   * Label to which the resulting value is written in a replace action.
+   * It is mandatory for replace actions. Regex capture groups are available.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsMetricRelabeling#targetLabel
+   */
+  readonly targetLabel?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsMetricRelabeling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsMetricRelabeling(obj: ClusterPodMonitoringSpecEndpointsMetricRelabeling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'action': obj.action,
+    'modulus': obj.modulus,
+    'regex': obj.regex,
+    'replacement': obj.replacement,
+    'separator': obj.separator,
+    'sourceLabels': obj.sourceLabels?.map(y => y),
+    'targetLabel': obj.targetLabel,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * OAuth2 is the OAuth2 client credentials used to fetch a token for the targets.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2 {
+  /**
+   * ClientID is the public identifier for the client.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#clientID
+   */
+  readonly clientId?: string;
+
+  /**
+   * ClientSecret uses the secret as the client secret token.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#clientSecret
+   */
+  readonly clientSecret?: ClusterPodMonitoringSpecEndpointsOauth2ClientSecret;
+
+  /**
+   * EndpointParams are additional parameters to append to the token URL.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#endpointParams
+   */
+  readonly endpointParams?: { [key: string]: string };
+
+  /**
+   * ProxyURL is the HTTP proxy server to use to connect to the targets.
+   *
+   * Encoded passwords are not supported.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#proxyUrl
+   */
+  readonly proxyUrl?: string;
+
+  /**
+   * Scopes represents the scopes for the token request.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#scopes
+   */
+  readonly scopes?: string[];
+
+  /**
+   * TLS configures the token request's TLS settings.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#tlsConfig
+   */
+  readonly tlsConfig?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfig;
+
+  /**
+   * TokenURL is the URL to fetch the token from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2#tokenURL
+   */
+  readonly tokenUrl?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2(obj: ClusterPodMonitoringSpecEndpointsOauth2 | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'clientID': obj.clientId,
+    'clientSecret': toJson_ClusterPodMonitoringSpecEndpointsOauth2ClientSecret(obj.clientSecret),
+    'endpointParams': ((obj.endpointParams) === undefined) ? undefined : (Object.entries(obj.endpointParams).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'proxyUrl': obj.proxyUrl,
+    'scopes': obj.scopes?.map(y => y),
+    'tlsConfig': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfig(obj.tlsConfig),
+    'tokenURL': obj.tokenUrl,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Name or number of the port to scrape.
+ * The container metadata label is only populated if the port is referenced by name
+ * because port numbers are not unique across containers.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsPort
+ */
+export class ClusterPodMonitoringSpecEndpointsPort {
+  public static fromNumber(value: number): ClusterPodMonitoringSpecEndpointsPort {
+    return new ClusterPodMonitoringSpecEndpointsPort(value);
+  }
+  public static fromString(value: string): ClusterPodMonitoringSpecEndpointsPort {
+    return new ClusterPodMonitoringSpecEndpointsPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * Protocol scheme to use to scrape.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsScheme
+ */
+export enum ClusterPodMonitoringSpecEndpointsScheme {
+  /** http */
+  HTTP = "http",
+  /** https */
+  HTTPS = "https",
+}
+
+/**
+ * TLS configures the scrape request's TLS settings.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTls
+ */
+export interface ClusterPodMonitoringSpecEndpointsTls {
+  /**
+   * SecretSelector references a secret from a secret provider e.g. Kubernetes Secret. Only one
+   * provider can be used at a time.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#ca
+   */
+  readonly ca?: ClusterPodMonitoringSpecEndpointsTlsCa;
+
+  /**
+   * Cert uses the secret as the certificate for client authentication to the server.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#cert
+   */
+  readonly cert?: ClusterPodMonitoringSpecEndpointsTlsCert;
+
+  /**
+   * InsecureSkipVerify disables target certificate validation.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#insecureSkipVerify
+   */
+  readonly insecureSkipVerify?: boolean;
+
+  /**
+   * Key uses the secret as the private key for client authentication to the server.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#key
+   */
+  readonly key?: ClusterPodMonitoringSpecEndpointsTlsKey;
+
+  /**
+   * MaxVersion is the maximum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+   * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   *
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#maxVersion
+   */
+  readonly maxVersion?: ClusterPodMonitoringSpecEndpointsTlsMaxVersion;
+
+  /**
+   * MinVersion is the minimum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+   * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   *
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#minVersion
+   */
+  readonly minVersion?: ClusterPodMonitoringSpecEndpointsTlsMinVersion;
+
+  /**
+   * ServerName is used to verify the hostname for the targets.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTls#serverName
+   */
+  readonly serverName?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTls' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTls(obj: ClusterPodMonitoringSpecEndpointsTls | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ca': toJson_ClusterPodMonitoringSpecEndpointsTlsCa(obj.ca),
+    'cert': toJson_ClusterPodMonitoringSpecEndpointsTlsCert(obj.cert),
+    'insecureSkipVerify': obj.insecureSkipVerify,
+    'key': toJson_ClusterPodMonitoringSpecEndpointsTlsKey(obj.key),
+    'maxVersion': obj.maxVersion,
+    'minVersion': obj.minVersion,
+    'serverName': obj.serverName,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ClusterPodMonitoringSpecSelectorMatchExpressions
+ */
+export interface ClusterPodMonitoringSpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ClusterPodMonitoringSpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ClusterPodMonitoringSpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ClusterPodMonitoringSpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecSelectorMatchExpressions(obj: ClusterPodMonitoringSpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': obj.values?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * LabelMapping specifies how to transfer a label from a Kubernetes resource
+ * onto a Prometheus target.
+ *
+ * @schema ClusterPodMonitoringSpecTargetLabelsFromPod
+ */
+export interface ClusterPodMonitoringSpecTargetLabelsFromPod {
+  /**
+   * Kubernetes resource label to remap.
+   *
+   * @schema ClusterPodMonitoringSpecTargetLabelsFromPod#from
+   */
+  readonly from: string;
+
+  /**
+   * Remapped Prometheus target label.
+   * Defaults to the same name as `From`.
+   *
+   * @default the same name as `From`.
+   * @schema ClusterPodMonitoringSpecTargetLabelsFromPod#to
+   */
+  readonly to?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecTargetLabelsFromPod' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecTargetLabelsFromPod(obj: ClusterPodMonitoringSpecTargetLabelsFromPod | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'from': obj.from,
+    'to': obj.to,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema ClusterPodMonitoringSpecTargetLabelsMetadata
+ */
+export enum ClusterPodMonitoringSpecTargetLabelsMetadata {
+  /** container */
+  CONTAINER = "container",
+  /** namespace */
+  NAMESPACE = "namespace",
+  /** node */
+  NODE = "node",
+  /** pod */
+  POD = "pod",
+  /** top_level_controller_name */
+  TOP_UNDERSCORE_LEVEL_UNDERSCORE_CONTROLLER_UNDERSCORE_NAME = "top_level_controller_name",
+  /** top_level_controller_type */
+  TOP_UNDERSCORE_LEVEL_UNDERSCORE_CONTROLLER_UNDERSCORE_TYPE = "top_level_controller_type",
+}
+
+/**
+ * Credentials uses the secret as the credentials (token) for the authentication header.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentials
+ */
+export interface ClusterPodMonitoringSpecEndpointsAuthorizationCredentials {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentials#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsAuthorizationCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsAuthorizationCredentials(obj: ClusterPodMonitoringSpecEndpointsAuthorizationCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Password uses the secret as the BasicAuth password.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPassword
+ */
+export interface ClusterPodMonitoringSpecEndpointsBasicAuthPassword {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPassword#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsBasicAuthPassword' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsBasicAuthPassword(obj: ClusterPodMonitoringSpecEndpointsBasicAuthPassword | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Action to perform based on regex matching. Defaults to 'replace'.
+ *
+ * @default replace'.
+ * @schema ClusterPodMonitoringSpecEndpointsMetricRelabelingAction
+ */
+export enum ClusterPodMonitoringSpecEndpointsMetricRelabelingAction {
+  /** replace */
+  REPLACE = "replace",
+  /** lowercase */
+  LOWERCASE = "lowercase",
+  /** uppercase */
+  UPPERCASE = "uppercase",
+  /** keep */
+  KEEP = "keep",
+  /** drop */
+  DROP = "drop",
+  /** keepequal */
+  KEEPEQUAL = "keepequal",
+  /** dropequal */
+  DROPEQUAL = "dropequal",
+  /** hashmod */
+  HASHMOD = "hashmod",
+  /** labeldrop */
+  LABELDROP = "labeldrop",
+  /** labelkeep */
+  LABELKEEP = "labelkeep",
+}
+
+/**
+ * ClientSecret uses the secret as the client secret token.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2ClientSecret {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecret#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2ClientSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2ClientSecret(obj: ClusterPodMonitoringSpecEndpointsOauth2ClientSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * TLS configures the token request's TLS settings.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfig {
+  /**
+   * SecretSelector references a secret from a secret provider e.g. Kubernetes Secret. Only one
+   * provider can be used at a time.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#ca
+   */
+  readonly ca?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa;
+
+  /**
+   * Cert uses the secret as the certificate for client authentication to the server.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#cert
+   */
+  readonly cert?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert;
+
+  /**
+   * InsecureSkipVerify disables target certificate validation.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#insecureSkipVerify
+   */
+  readonly insecureSkipVerify?: boolean;
+
+  /**
+   * Key uses the secret as the private key for client authentication to the server.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#key
+   */
+  readonly key?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey;
+
+  /**
+   * MaxVersion is the maximum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+   * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   *
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#maxVersion
+   */
+  readonly maxVersion?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMaxVersion;
+
+  /**
+   * MinVersion is the minimum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+   * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   *
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#minVersion
+   */
+  readonly minVersion?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMinVersion;
+
+  /**
+   * ServerName is used to verify the hostname for the targets.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfig#serverName
+   */
+  readonly serverName?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfig(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ca': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa(obj.ca),
+    'cert': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert(obj.cert),
+    'insecureSkipVerify': obj.insecureSkipVerify,
+    'key': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey(obj.key),
+    'maxVersion': obj.maxVersion,
+    'minVersion': obj.minVersion,
+    'serverName': obj.serverName,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SecretSelector references a secret from a secret provider e.g. Kubernetes Secret. Only one
+ * provider can be used at a time.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsCa
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsCa {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCa#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsTlsCaSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsCa' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsCa(obj: ClusterPodMonitoringSpecEndpointsTlsCa | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsTlsCaSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cert uses the secret as the certificate for client authentication to the server.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsCert
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsCert {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCert#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsTlsCertSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsCert' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsCert(obj: ClusterPodMonitoringSpecEndpointsTlsCert | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsTlsCertSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Key uses the secret as the private key for client authentication to the server.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsKey
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsKey {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsKey#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsTlsKeySecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsKey' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsKey(obj: ClusterPodMonitoringSpecEndpointsTlsKey | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsTlsKeySecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * MaxVersion is the maximum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+ * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+ *
+ * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+ * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsMaxVersion
+ */
+export enum ClusterPodMonitoringSpecEndpointsTlsMaxVersion {
+  /** TLS10 */
+  TLS10 = "TLS10",
+  /** TLS11 */
+  TLS11 = "TLS11",
+  /** TLS12 */
+  TLS12 = "TLS12",
+  /** TLS13 */
+  TLS13 = "TLS13",
+}
+
+/**
+ * MinVersion is the minimum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+ * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+ *
+ * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+ * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsMinVersion
+ */
+export enum ClusterPodMonitoringSpecEndpointsTlsMinVersion {
+  /** TLS10 */
+  TLS10 = "TLS10",
+  /** TLS11 */
+  TLS11 = "TLS11",
+  /** TLS12 */
+  TLS12 = "TLS12",
+  /** TLS13 */
+  TLS13 = "TLS13",
+}
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret(obj: ClusterPodMonitoringSpecEndpointsAuthorizationCredentialsSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret(obj: ClusterPodMonitoringSpecEndpointsBasicAuthPasswordSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret(obj: ClusterPodMonitoringSpecEndpointsOauth2ClientSecretSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * SecretSelector references a secret from a secret provider e.g. Kubernetes Secret. Only one
+ * provider can be used at a time.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCa | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Cert uses the secret as the certificate for client authentication to the server.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCert | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Key uses the secret as the private key for client authentication to the server.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey {
+  /**
+   * Secret represents reference to a given key from certain Secret in a given namespace.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey#secret
+   */
+  readonly secret?: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKey | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secret': toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * MaxVersion is the maximum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+ * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+ *
+ * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+ * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMaxVersion
+ */
+export enum ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMaxVersion {
+  /** TLS10 */
+  TLS10 = "TLS10",
+  /** TLS11 */
+  TLS11 = "TLS11",
+  /** TLS12 */
+  TLS12 = "TLS12",
+  /** TLS13 */
+  TLS13 = "TLS13",
+}
+
+/**
+ * MinVersion is the minimum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1),
+ * TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+ *
+ * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+ * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMinVersion
+ */
+export enum ClusterPodMonitoringSpecEndpointsOauth2TlsConfigMinVersion {
+  /** TLS10 */
+  TLS10 = "TLS10",
+  /** TLS11 */
+  TLS11 = "TLS11",
+  /** TLS12 */
+  TLS12 = "TLS12",
+  /** TLS13 */
+  TLS13 = "TLS13",
+}
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsCaSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsCaSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCaSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCaSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCaSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsCaSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsCaSecret(obj: ClusterPodMonitoringSpecEndpointsTlsCaSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsCertSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsCertSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCertSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCertSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsCertSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsCertSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsCertSecret(obj: ClusterPodMonitoringSpecEndpointsTlsCertSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsTlsKeySecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsTlsKeySecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsKeySecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsKeySecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsTlsKeySecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsTlsKeySecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsTlsKeySecret(obj: ClusterPodMonitoringSpecEndpointsTlsKeySecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCaSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigCertSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret represents reference to a given key from certain Secret in a given namespace.
+ *
+ * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret
+ */
+export interface ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret {
+  /**
+   * Key of the secret to select from. Must be a valid secret key.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the secret to select from.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of the secret to select from.
+   * If empty the parent resource namespace will be chosen.
+   *
+   * @schema ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret#namespace
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret(obj: ClusterPodMonitoringSpecEndpointsOauth2TlsConfigKeySecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'namespace': obj.namespace,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * ClusterPodMonitoring defines monitoring for a set of pods.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1
+ */
+export class ClusterPodMonitoringV1Alpha1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "ClusterPodMonitoringV1Alpha1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1alpha1',
+    kind: 'ClusterPodMonitoring',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "ClusterPodMonitoringV1Alpha1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: ClusterPodMonitoringV1Alpha1Props): any {
+    return {
+      ...ClusterPodMonitoringV1Alpha1.GVK,
+      ...toJson_ClusterPodMonitoringV1Alpha1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "ClusterPodMonitoringV1Alpha1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: ClusterPodMonitoringV1Alpha1Props) {
+    super(scope, id, {
+      ...ClusterPodMonitoringV1Alpha1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...ClusterPodMonitoringV1Alpha1.GVK,
+      ...toJson_ClusterPodMonitoringV1Alpha1Props(resolved),
+    };
+  }
+}
+
+/**
+ * ClusterPodMonitoring defines monitoring for a set of pods.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1
+ */
+export interface ClusterPodMonitoringV1Alpha1Props {
+  /**
+   * @schema ClusterPodMonitoringV1Alpha1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Specification of desired Pod selection for target discovery by
+   * Prometheus.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1#spec
+   */
+  readonly spec: ClusterPodMonitoringV1Alpha1Spec;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1Props(obj: ClusterPodMonitoringV1Alpha1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_ClusterPodMonitoringV1Alpha1Spec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Specification of desired Pod selection for target discovery by
+ * Prometheus.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1Spec
+ */
+export interface ClusterPodMonitoringV1Alpha1Spec {
+  /**
+   * The endpoints to scrape on the selected pods.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1Spec#endpoints
+   */
+  readonly endpoints: ClusterPodMonitoringV1Alpha1SpecEndpoints[];
+
+  /**
+   * Limits to apply at scrape time.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1Spec#limits
+   */
+  readonly limits?: ClusterPodMonitoringV1Alpha1SpecLimits;
+
+  /**
+   * Label selector that specifies which pods are selected for this monitoring
+   * configuration.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1Spec#selector
+   */
+  readonly selector: ClusterPodMonitoringV1Alpha1SpecSelector;
+
+  /**
+   * Labels to add to the Prometheus target for discovered endpoints
+   *
+   * @schema ClusterPodMonitoringV1Alpha1Spec#targetLabels
+   */
+  readonly targetLabels?: ClusterPodMonitoringV1Alpha1SpecTargetLabels;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1Spec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1Spec(obj: ClusterPodMonitoringV1Alpha1Spec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'endpoints': obj.endpoints?.map(y => toJson_ClusterPodMonitoringV1Alpha1SpecEndpoints(y)),
+    'limits': toJson_ClusterPodMonitoringV1Alpha1SpecLimits(obj.limits),
+    'selector': toJson_ClusterPodMonitoringV1Alpha1SpecSelector(obj.selector),
+    'targetLabels': toJson_ClusterPodMonitoringV1Alpha1SpecTargetLabels(obj.targetLabels),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ScrapeEndpoint specifies a Prometheus metrics endpoint to scrape.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecEndpoints {
+  /**
+   * Interval at which to scrape metrics. Must be a valid Prometheus duration.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#interval
+   */
+  readonly interval?: string;
+
+  /**
+   * Relabeling rules for metrics scraped from this endpoint. Relabeling rules that
+   * override protected target labels (project_id, location, cluster, namespace, job,
+   * instance, or __address__) are not permitted. The labelmap action is not permitted
+   * in general.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#metricRelabeling
+   */
+  readonly metricRelabeling?: ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling[];
+
+  /**
+   * HTTP GET params to use when scraping.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#params
+   */
+  readonly params?: { [key: string]: string[] };
+
+  /**
+   * HTTP path to scrape metrics from. Defaults to "/metrics".
+   *
+   * @default metrics".
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#path
+   */
+  readonly path?: string;
+
+  /**
+   * Name or number of the port to scrape.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#port
+   */
+  readonly port: ClusterPodMonitoringV1Alpha1SpecEndpointsPort;
+
+  /**
+   * Proxy URL to scrape through. Encoded passwords are not supported.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#proxyUrl
+   */
+  readonly proxyUrl?: string;
+
+  /**
+   * Protocol scheme to use to scrape.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#scheme
+   */
+  readonly scheme?: string;
+
+  /**
+   * Timeout for metrics scrapes. Must be a valid Prometheus duration.
+   * Must not be larger then the scrape interval.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpoints#timeout
+   */
+  readonly timeout?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecEndpoints' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecEndpoints(obj: ClusterPodMonitoringV1Alpha1SpecEndpoints | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'interval': obj.interval,
+    'metricRelabeling': obj.metricRelabeling?.map(y => toJson_ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling(y)),
+    'params': ((obj.params) === undefined) ? undefined : (Object.entries(obj.params).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1]?.map(y => y) }), {})),
+    'path': obj.path,
+    'port': obj.port?.value,
+    'proxyUrl': obj.proxyUrl,
+    'scheme': obj.scheme,
+    'timeout': obj.timeout,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Limits to apply at scrape time.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecLimits
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecLimits {
+  /**
+   * Maximum label name length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecLimits#labelNameLength
+   */
+  readonly labelNameLength?: number;
+
+  /**
+   * Maximum label value length.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecLimits#labelValueLength
+   */
+  readonly labelValueLength?: number;
+
+  /**
+   * Maximum number of labels accepted for a single sample.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecLimits#labels
+   */
+  readonly labels?: number;
+
+  /**
+   * Maximum number of samples accepted within a single scrape.
+   * Uses Prometheus default if left unspecified.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecLimits#samples
+   */
+  readonly samples?: number;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecLimits' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecLimits(obj: ClusterPodMonitoringV1Alpha1SpecLimits | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'labelNameLength': obj.labelNameLength,
+    'labelValueLength': obj.labelValueLength,
+    'labels': obj.labels,
+    'samples': obj.samples,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Label selector that specifies which pods are selected for this monitoring
+ * configuration.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecSelector
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecSelector {
+  /**
+   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecSelector#matchExpressions
+   */
+  readonly matchExpressions?: ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions[];
+
+  /**
+   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
+   * map is equivalent to an element of matchExpressions, whose key field is "key", the
+   * operator is "In", and the values array contains only "value". The requirements are ANDed.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecSelector#matchLabels
+   */
+  readonly matchLabels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecSelector' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecSelector(obj: ClusterPodMonitoringV1Alpha1SpecSelector | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'matchExpressions': obj.matchExpressions?.map(y => toJson_ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions(y)),
+    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Labels to add to the Prometheus target for discovered endpoints
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabels
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecTargetLabels {
+  /**
+   * Labels to transfer from the Kubernetes Pod to Prometheus target labels.
+   * Mappings are applied in order.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabels#fromPod
+   */
+  readonly fromPod?: ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod[];
+
+  /**
+   * Pod metadata labels that are set on all scraped targets.
+   * Permitted keys are `pod`, `container`, and `node` for PodMonitoring and
+   * `pod`, `container`, `node`, and `namespace` for ClusterPodMonitoring.
+   * Defaults to [pod, container] for PodMonitoring and [namespace, pod, container]
+   * for ClusterPodMonitoring.
+   * If set to null, it will be interpreted as the empty list for PodMonitoring
+   * and to [namespace] for ClusterPodMonitoring. This is for backwards-compatibility
+   * only.
+   *
+   * @default pod, container] for PodMonitoring and [namespace, pod, container]
+   * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabels#metadata
+   */
+  readonly metadata?: string[];
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecTargetLabels' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecTargetLabels(obj: ClusterPodMonitoringV1Alpha1SpecTargetLabels | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'fromPod': obj.fromPod?.map(y => toJson_ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod(y)),
+    'metadata': obj.metadata?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * RelabelingRule defines a single Prometheus relabeling rule.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling {
+  /**
+   * Action to perform based on regex matching. Defaults to 'replace'.
+   *
+   * @default replace'.
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#action
+   */
+  readonly action?: string;
+
+  /**
+   * Modulus to take of the hash of the source label values.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#modulus
+   */
+  readonly modulus?: number;
+
+  /**
+   * Regular expression against which the extracted value is matched. Defaults to '(.*)'.
+   *
+   * @default .
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#regex
+   */
+  readonly regex?: string;
+
+  /**
+   * Replacement value against which a regex replace is performed if the
+   * regular expression matches. Regex capture groups are available. Defaults to '$1'.
+   *
+   * @default 1'.
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#replacement
+   */
+  readonly replacement?: string;
+
+  /**
+   * Separator placed between concatenated source label values. Defaults to ';'.
+   *
+   * @default .
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#separator
+   */
+  readonly separator?: string;
+
+  /**
+   * The source labels select values from existing labels. Their content is concatenated
+   * using the configured separator and matched against the configured regular expression
+   * for the replace, keep, and drop actions.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#sourceLabels
+   */
+  readonly sourceLabels?: string[];
+
+  /**
+   * Label to which the resulting value is written in a replace action.
+   * It is mandatory for replace actions. Regex capture groups are available.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling#targetLabel
+   */
+  readonly targetLabel?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling(obj: ClusterPodMonitoringV1Alpha1SpecEndpointsMetricRelabeling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'action': obj.action,
+    'modulus': obj.modulus,
+    'regex': obj.regex,
+    'replacement': obj.replacement,
+    'separator': obj.separator,
+    'sourceLabels': obj.sourceLabels?.map(y => y),
+    'targetLabel': obj.targetLabel,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Name or number of the port to scrape.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecEndpointsPort
+ */
+export class ClusterPodMonitoringV1Alpha1SpecEndpointsPort {
+  public static fromNumber(value: number): ClusterPodMonitoringV1Alpha1SpecEndpointsPort {
+    return new ClusterPodMonitoringV1Alpha1SpecEndpointsPort(value);
+  }
+  public static fromString(value: string): ClusterPodMonitoringV1Alpha1SpecEndpointsPort {
+    return new ClusterPodMonitoringV1Alpha1SpecEndpointsPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * A label selector requirement is a selector that contains values, a key, and an operator that
+ * relates the key and values.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions {
+  /**
+   * key is the label key that the selector applies to.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions#key
+   */
+  readonly key: string;
+
+  /**
+   * operator represents a key's relationship to a set of values.
+   * Valid operators are In, NotIn, Exists and DoesNotExist.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions#operator
+   */
+  readonly operator: string;
+
+  /**
+   * values is an array of string values. If the operator is In or NotIn,
+   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
+   * the values array must be empty. This array is replaced during a strategic
+   * merge patch.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions#values
+   */
+  readonly values?: string[];
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions(obj: ClusterPodMonitoringV1Alpha1SpecSelectorMatchExpressions | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'operator': obj.operator,
+    'values': obj.values?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * LabelMapping specifies how to transfer a label from a Kubernetes resource
+ * onto a Prometheus target.
+ *
+ * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod
+ */
+export interface ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod {
+  /**
+   * Kubenetes resource label to remap.
+   *
+   * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod#from
+   */
+  readonly from: string;
+
+  /**
+   * Remapped Prometheus target label.
+   * Defaults to the same name as `From`.
+   *
+   * @default the same name as `From`.
+   * @schema ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod#to
+   */
+  readonly to?: string;
+}
+
+/**
+ * Converts an object of type 'ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod(obj: ClusterPodMonitoringV1Alpha1SpecTargetLabelsFromPod | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'from': obj.from,
+    'to': obj.to,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
  * ClusterRules defines Prometheus alerting and recording rules that are scoped
 to the current cluster. Only metric data from the current cluster is processed
 and all rule results have their project_id and cluster label preserved
@@ -482,6 +3297,2782 @@ export function toJson_ClusterRulesV1Alpha1SpecGroupsRules(obj: ClusterRulesV1Al
     'for': obj.for,
     'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
     'record': obj.record,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * GlobalRules defines Prometheus alerting and recording rules that are scoped
+to all data in the queried project.
+If the project_id or location labels are not preserved by the rule, they default to
+the values of the cluster.
+ *
+ * @schema GlobalRules
+ */
+export class GlobalRules extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "GlobalRules"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1',
+    kind: 'GlobalRules',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "GlobalRules".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: GlobalRulesProps): any {
+    return {
+      ...GlobalRules.GVK,
+      ...toJson_GlobalRulesProps(props),
+    };
+  }
+
+  /**
+   * Defines a "GlobalRules" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: GlobalRulesProps) {
+    super(scope, id, {
+      ...GlobalRules.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...GlobalRules.GVK,
+      ...toJson_GlobalRulesProps(resolved),
+    };
+  }
+}
+
+/**
+ * GlobalRules defines Prometheus alerting and recording rules that are scoped
+ * to all data in the queried project.
+ * If the project_id or location labels are not preserved by the rule, they default to
+ * the values of the cluster.
+ *
+ * @schema GlobalRules
+ */
+export interface GlobalRulesProps {
+  /**
+   * @schema GlobalRules#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Specification of rules to record and alert on.
+   *
+   * @schema GlobalRules#spec
+   */
+  readonly spec: GlobalRulesSpec;
+}
+
+/**
+ * Converts an object of type 'GlobalRulesProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesProps(obj: GlobalRulesProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_GlobalRulesSpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Specification of rules to record and alert on.
+ *
+ * @schema GlobalRulesSpec
+ */
+export interface GlobalRulesSpec {
+  /**
+   * A list of Prometheus rule groups.
+   *
+   * @schema GlobalRulesSpec#groups
+   */
+  readonly groups: GlobalRulesSpecGroups[];
+}
+
+/**
+ * Converts an object of type 'GlobalRulesSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesSpec(obj: GlobalRulesSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'groups': obj.groups?.map(y => toJson_GlobalRulesSpecGroups(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * RuleGroup declares rules in the Prometheus format:
+ * https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
+ *
+ * @schema GlobalRulesSpecGroups
+ */
+export interface GlobalRulesSpecGroups {
+  /**
+   * The interval at which to evaluate the rules. Must be a valid Prometheus duration.
+   *
+   * @schema GlobalRulesSpecGroups#interval
+   */
+  readonly interval?: string;
+
+  /**
+   * The name of the rule group.
+   *
+   * @schema GlobalRulesSpecGroups#name
+   */
+  readonly name: string;
+
+  /**
+   * A list of rules that are executed sequentially as part of this group.
+   *
+   * @schema GlobalRulesSpecGroups#rules
+   */
+  readonly rules: GlobalRulesSpecGroupsRules[];
+}
+
+/**
+ * Converts an object of type 'GlobalRulesSpecGroups' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesSpecGroups(obj: GlobalRulesSpecGroups | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'interval': obj.interval,
+    'name': obj.name,
+    'rules': obj.rules?.map(y => toJson_GlobalRulesSpecGroupsRules(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Rule is a single rule in the Prometheus format:
+ * https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
+ *
+ * @schema GlobalRulesSpecGroupsRules
+ */
+export interface GlobalRulesSpecGroupsRules {
+  /**
+   * Name of the alert to evaluate the expression as.
+   * Only one of `record` and `alert` must be set.
+   *
+   * @schema GlobalRulesSpecGroupsRules#alert
+   */
+  readonly alert?: string;
+
+  /**
+   * A set of annotations to attach to alerts produced by the query expression.
+   * Only valid if `alert` is set.
+   *
+   * @schema GlobalRulesSpecGroupsRules#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * The PromQL expression to evaluate.
+   *
+   * @schema GlobalRulesSpecGroupsRules#expr
+   */
+  readonly expr: string;
+
+  /**
+   * The duration to wait before a firing alert produced by this rule is sent to Alertmanager.
+   * Only valid if `alert` is set.
+   *
+   * @schema GlobalRulesSpecGroupsRules#for
+   */
+  readonly for?: string;
+
+  /**
+   * A set of labels to attach to the result of the query expression.
+   *
+   * @schema GlobalRulesSpecGroupsRules#labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Record the result of the expression to this metric name.
+   * Only one of `record` and `alert` must be set.
+   *
+   * @schema GlobalRulesSpecGroupsRules#record
+   */
+  readonly record?: string;
+}
+
+/**
+ * Converts an object of type 'GlobalRulesSpecGroupsRules' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesSpecGroupsRules(obj: GlobalRulesSpecGroupsRules | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alert': obj.alert,
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'expr': obj.expr,
+    'for': obj.for,
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'record': obj.record,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * GlobalRules defines Prometheus alerting and recording rules that are scoped
+to all data in the queried project.
+If the project_id or location labels are not preserved by the rule, they default to
+the values of the cluster.
+ *
+ * @schema GlobalRulesV1Alpha1
+ */
+export class GlobalRulesV1Alpha1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "GlobalRulesV1Alpha1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1alpha1',
+    kind: 'GlobalRules',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "GlobalRulesV1Alpha1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: GlobalRulesV1Alpha1Props): any {
+    return {
+      ...GlobalRulesV1Alpha1.GVK,
+      ...toJson_GlobalRulesV1Alpha1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "GlobalRulesV1Alpha1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: GlobalRulesV1Alpha1Props) {
+    super(scope, id, {
+      ...GlobalRulesV1Alpha1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...GlobalRulesV1Alpha1.GVK,
+      ...toJson_GlobalRulesV1Alpha1Props(resolved),
+    };
+  }
+}
+
+/**
+ * GlobalRules defines Prometheus alerting and recording rules that are scoped
+ * to all data in the queried project.
+ * If the project_id or location labels are not preserved by the rule, they default to
+ * the values of the cluster.
+ *
+ * @schema GlobalRulesV1Alpha1
+ */
+export interface GlobalRulesV1Alpha1Props {
+  /**
+   * @schema GlobalRulesV1Alpha1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Specification of rules to record and alert on.
+   *
+   * @schema GlobalRulesV1Alpha1#spec
+   */
+  readonly spec: GlobalRulesV1Alpha1Spec;
+}
+
+/**
+ * Converts an object of type 'GlobalRulesV1Alpha1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesV1Alpha1Props(obj: GlobalRulesV1Alpha1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_GlobalRulesV1Alpha1Spec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Specification of rules to record and alert on.
+ *
+ * @schema GlobalRulesV1Alpha1Spec
+ */
+export interface GlobalRulesV1Alpha1Spec {
+  /**
+   * A list of Prometheus rule groups.
+   *
+   * @schema GlobalRulesV1Alpha1Spec#groups
+   */
+  readonly groups: GlobalRulesV1Alpha1SpecGroups[];
+}
+
+/**
+ * Converts an object of type 'GlobalRulesV1Alpha1Spec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesV1Alpha1Spec(obj: GlobalRulesV1Alpha1Spec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'groups': obj.groups?.map(y => toJson_GlobalRulesV1Alpha1SpecGroups(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * RuleGroup declares rules in the Prometheus format:
+ * https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
+ *
+ * @schema GlobalRulesV1Alpha1SpecGroups
+ */
+export interface GlobalRulesV1Alpha1SpecGroups {
+  /**
+   * The interval at which to evaluate the rules. Must be a valid Prometheus duration.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroups#interval
+   */
+  readonly interval: string;
+
+  /**
+   * The name of the rule group.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroups#name
+   */
+  readonly name: string;
+
+  /**
+   * A list of rules that are executed sequentially as part of this group.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroups#rules
+   */
+  readonly rules: GlobalRulesV1Alpha1SpecGroupsRules[];
+}
+
+/**
+ * Converts an object of type 'GlobalRulesV1Alpha1SpecGroups' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesV1Alpha1SpecGroups(obj: GlobalRulesV1Alpha1SpecGroups | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'interval': obj.interval,
+    'name': obj.name,
+    'rules': obj.rules?.map(y => toJson_GlobalRulesV1Alpha1SpecGroupsRules(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Rule is a single rule in the Prometheus format:
+ * https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/
+ *
+ * @schema GlobalRulesV1Alpha1SpecGroupsRules
+ */
+export interface GlobalRulesV1Alpha1SpecGroupsRules {
+  /**
+   * Name of the alert to evaluate the expression as.
+   * Only one of `record` and `alert` must be set.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#alert
+   */
+  readonly alert?: string;
+
+  /**
+   * A set of annotations to attach to alerts produced by the query expression.
+   * Only valid if `alert` is set.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#annotations
+   */
+  readonly annotations?: { [key: string]: string };
+
+  /**
+   * The PromQL expression to evaluate.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#expr
+   */
+  readonly expr: string;
+
+  /**
+   * The duration to wait before a firing alert produced by this rule is sent to Alertmanager.
+   * Only valid if `alert` is set.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#for
+   */
+  readonly for?: string;
+
+  /**
+   * A set of labels to attach to the result of the query expression.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#labels
+   */
+  readonly labels?: { [key: string]: string };
+
+  /**
+   * Record the result of the expression to this metric name.
+   * Only one of `record` and `alert` must be set.
+   *
+   * @schema GlobalRulesV1Alpha1SpecGroupsRules#record
+   */
+  readonly record?: string;
+}
+
+/**
+ * Converts an object of type 'GlobalRulesV1Alpha1SpecGroupsRules' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_GlobalRulesV1Alpha1SpecGroupsRules(obj: GlobalRulesV1Alpha1SpecGroupsRules | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alert': obj.alert,
+    'annotations': ((obj.annotations) === undefined) ? undefined : (Object.entries(obj.annotations).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'expr': obj.expr,
+    'for': obj.for,
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'record': obj.record,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * OperatorConfig defines configuration of the gmp-operator.
+ *
+ * @schema OperatorConfig
+ */
+export class OperatorConfig extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "OperatorConfig"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1',
+    kind: 'OperatorConfig',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "OperatorConfig".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: OperatorConfigProps = {}): any {
+    return {
+      ...OperatorConfig.GVK,
+      ...toJson_OperatorConfigProps(props),
+    };
+  }
+
+  /**
+   * Defines a "OperatorConfig" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: OperatorConfigProps = {}) {
+    super(scope, id, {
+      ...OperatorConfig.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...OperatorConfig.GVK,
+      ...toJson_OperatorConfigProps(resolved),
+    };
+  }
+}
+
+/**
+ * OperatorConfig defines configuration of the gmp-operator.
+ *
+ * @schema OperatorConfig
+ */
+export interface OperatorConfigProps {
+  /**
+   * @schema OperatorConfig#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Collection specifies how the operator configures collection, including
+   * scraping and an integrated export to Google Cloud Monitoring.
+   *
+   * @schema OperatorConfig#collection
+   */
+  readonly collection?: OperatorConfigCollection;
+
+  /**
+   * Exports is an EXPERIMENTAL feature that specifies additional, optional endpoints to export to,
+   * on top of Google Cloud Monitoring collection.
+   * Note: To disable integrated export to Google Cloud Monitoring specify a non-matching filter in the "collection.filter" field.
+   *
+   * @schema OperatorConfig#exports
+   */
+  readonly exports?: OperatorConfigExports[];
+
+  /**
+   * Features holds configuration for optional managed-collection features.
+   *
+   * @schema OperatorConfig#features
+   */
+  readonly features?: OperatorConfigFeatures;
+
+  /**
+   * ManagedAlertmanager holds information for configuring the managed instance of Alertmanager.
+   *
+   * @schema OperatorConfig#managedAlertmanager
+   */
+  readonly managedAlertmanager?: OperatorConfigManagedAlertmanager;
+
+  /**
+   * Rules specifies how the operator configures and deploys rule-evaluator.
+   *
+   * @schema OperatorConfig#rules
+   */
+  readonly rules?: OperatorConfigRules;
+
+  /**
+   * Scaling contains configuration options for scaling GMP.
+   *
+   * @schema OperatorConfig#scaling
+   */
+  readonly scaling?: OperatorConfigScaling;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigProps(obj: OperatorConfigProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'collection': toJson_OperatorConfigCollection(obj.collection),
+    'exports': obj.exports?.map(y => toJson_OperatorConfigExports(y)),
+    'features': toJson_OperatorConfigFeatures(obj.features),
+    'managedAlertmanager': toJson_OperatorConfigManagedAlertmanager(obj.managedAlertmanager),
+    'rules': toJson_OperatorConfigRules(obj.rules),
+    'scaling': toJson_OperatorConfigScaling(obj.scaling),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Collection specifies how the operator configures collection, including
+ * scraping and an integrated export to Google Cloud Monitoring.
+ *
+ * @schema OperatorConfigCollection
+ */
+export interface OperatorConfigCollection {
+  /**
+   * Compression enables compression of metrics collection data
+   *
+   * @schema OperatorConfigCollection#compression
+   */
+  readonly compression?: OperatorConfigCollectionCompression;
+
+  /**
+   * A reference to GCP service account credentials with which Prometheus collectors
+   * are run. It needs to have metric write permissions for all project IDs to which
+   * data is written.
+   * Within GKE, this can typically be left empty if the compute default
+   * service account has the required permissions.
+   *
+   * @schema OperatorConfigCollection#credentials
+   */
+  readonly credentials?: OperatorConfigCollectionCredentials;
+
+  /**
+   * ExternalLabels specifies external labels that are attached to all scraped
+   * data before being written to Google Cloud Monitoring or any other additional exports
+   * specified in the OperatorConfig. The precedence behavior matches that of Prometheus.
+   *
+   * @schema OperatorConfigCollection#externalLabels
+   */
+  readonly externalLabels?: { [key: string]: string };
+
+  /**
+   * Filter limits which metric data is sent to Cloud Monitoring (it doesn't apply to additional exports).
+   *
+   * @schema OperatorConfigCollection#filter
+   */
+  readonly filter?: OperatorConfigCollectionFilter;
+
+  /**
+   * Configuration to scrape the metric endpoints of the Kubelets.
+   *
+   * @schema OperatorConfigCollection#kubeletScraping
+   */
+  readonly kubeletScraping?: OperatorConfigCollectionKubeletScraping;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigCollection' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigCollection(obj: OperatorConfigCollection | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'compression': obj.compression,
+    'credentials': toJson_OperatorConfigCollectionCredentials(obj.credentials),
+    'externalLabels': ((obj.externalLabels) === undefined) ? undefined : (Object.entries(obj.externalLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'filter': toJson_OperatorConfigCollectionFilter(obj.filter),
+    'kubeletScraping': toJson_OperatorConfigCollectionKubeletScraping(obj.kubeletScraping),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * @schema OperatorConfigExports
+ */
+export interface OperatorConfigExports {
+  /**
+   * The URL of the endpoint that supports Prometheus Remote Write to export samples to.
+   *
+   * @schema OperatorConfigExports#url
+   */
+  readonly url: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigExports' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigExports(obj: OperatorConfigExports | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'url': obj.url,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Features holds configuration for optional managed-collection features.
+ *
+ * @schema OperatorConfigFeatures
+ */
+export interface OperatorConfigFeatures {
+  /**
+   * Settings for the collector configuration propagation.
+   *
+   * @schema OperatorConfigFeatures#config
+   */
+  readonly config?: OperatorConfigFeaturesConfig;
+
+  /**
+   * Configuration of target status reporting.
+   *
+   * @schema OperatorConfigFeatures#targetStatus
+   */
+  readonly targetStatus?: OperatorConfigFeaturesTargetStatus;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigFeatures' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigFeatures(obj: OperatorConfigFeatures | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'config': toJson_OperatorConfigFeaturesConfig(obj.config),
+    'targetStatus': toJson_OperatorConfigFeaturesTargetStatus(obj.targetStatus),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ManagedAlertmanager holds information for configuring the managed instance of Alertmanager.
+ *
+ * @schema OperatorConfigManagedAlertmanager
+ */
+export interface OperatorConfigManagedAlertmanager {
+  /**
+   * ConfigSecret refers to the name of a single-key Secret in the public namespace that
+   * holds the managed Alertmanager config file.
+   *
+   * @schema OperatorConfigManagedAlertmanager#configSecret
+   */
+  readonly configSecret?: OperatorConfigManagedAlertmanagerConfigSecret;
+
+  /**
+   * ExternalURL is the URL under which Alertmanager is externally reachable (for example, if
+   * Alertmanager is served via a reverse proxy). Used for generating relative and absolute
+   * links back to Alertmanager itself. If the URL has a path portion, it will be used to
+   * prefix all HTTP endpoints served by Alertmanager, otherwise relevant URL components will
+   * be derived automatically.
+   *
+   * If no URL is provided, Alertmanager will point to the Google Cloud Metric Explorer page.
+   *
+   * @schema OperatorConfigManagedAlertmanager#externalURL
+   */
+  readonly externalUrl?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigManagedAlertmanager' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigManagedAlertmanager(obj: OperatorConfigManagedAlertmanager | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'configSecret': toJson_OperatorConfigManagedAlertmanagerConfigSecret(obj.configSecret),
+    'externalURL': obj.externalUrl,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Rules specifies how the operator configures and deploys rule-evaluator.
+ *
+ * @schema OperatorConfigRules
+ */
+export interface OperatorConfigRules {
+  /**
+   * Alerting contains how the rule-evaluator configures alerting.
+   *
+   * @schema OperatorConfigRules#alerting
+   */
+  readonly alerting?: OperatorConfigRulesAlerting;
+
+  /**
+   * A reference to GCP service account credentials with which the rule
+   * evaluator container is run. It needs to have metric read permissions
+   * against queryProjectId and metric write permissions against all projects
+   * to which rule results are written.
+   * Within GKE, this can typically be left empty if the compute default
+   * service account has the required permissions.
+   *
+   * @schema OperatorConfigRules#credentials
+   */
+  readonly credentials?: OperatorConfigRulesCredentials;
+
+  /**
+   * ExternalLabels specifies external labels that are attached to any rule
+   * results and alerts produced by rules. The precedence behavior matches that
+   * of Prometheus.
+   *
+   * @schema OperatorConfigRules#externalLabels
+   */
+  readonly externalLabels?: { [key: string]: string };
+
+  /**
+   * The base URL used for the generator URL in the alert notification payload.
+   * Should point to an instance of a query frontend that gives access to queryProjectID.
+   *
+   * @schema OperatorConfigRules#generatorUrl
+   */
+  readonly generatorUrl?: string;
+
+  /**
+   * QueryProjectID is the GCP project ID to evaluate rules against.
+   * If left blank, the rule-evaluator will try attempt to infer the Project ID
+   * from the environment.
+   *
+   * @schema OperatorConfigRules#queryProjectID
+   */
+  readonly queryProjectId?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRules' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRules(obj: OperatorConfigRules | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alerting': toJson_OperatorConfigRulesAlerting(obj.alerting),
+    'credentials': toJson_OperatorConfigRulesCredentials(obj.credentials),
+    'externalLabels': ((obj.externalLabels) === undefined) ? undefined : (Object.entries(obj.externalLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'generatorUrl': obj.generatorUrl,
+    'queryProjectID': obj.queryProjectId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Scaling contains configuration options for scaling GMP.
+ *
+ * @schema OperatorConfigScaling
+ */
+export interface OperatorConfigScaling {
+  /**
+   * VPASpec defines configuration options for vertical pod autoscaling.
+   *
+   * @schema OperatorConfigScaling#vpa
+   */
+  readonly vpa?: OperatorConfigScalingVpa;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigScaling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigScaling(obj: OperatorConfigScaling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'vpa': toJson_OperatorConfigScalingVpa(obj.vpa),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Compression enables compression of metrics collection data
+ *
+ * @schema OperatorConfigCollectionCompression
+ */
+export enum OperatorConfigCollectionCompression {
+  /** none */
+  NONE = "none",
+  /** gzip */
+  GZIP = "gzip",
+}
+
+/**
+ * A reference to GCP service account credentials with which Prometheus collectors
+ * are run. It needs to have metric write permissions for all project IDs to which
+ * data is written.
+ * Within GKE, this can typically be left empty if the compute default
+ * service account has the required permissions.
+ *
+ * @schema OperatorConfigCollectionCredentials
+ */
+export interface OperatorConfigCollectionCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigCollectionCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigCollectionCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigCollectionCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigCollectionCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigCollectionCredentials(obj: OperatorConfigCollectionCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Filter limits which metric data is sent to Cloud Monitoring (it doesn't apply to additional exports).
+ *
+ * @schema OperatorConfigCollectionFilter
+ */
+export interface OperatorConfigCollectionFilter {
+  /**
+   * A list of Prometheus time series matchers. Every time series must match at least one
+   * of the matchers to be exported. This field can be used equivalently to the match[]
+   * parameter of the Prometheus federation endpoint to selectively export data.
+   * Example: `["{job!='foobar'}", "{__name__!~'container_foo.*|container_bar.*'}"]`
+   *
+   * @schema OperatorConfigCollectionFilter#matchOneOf
+   */
+  readonly matchOneOf?: string[];
+}
+
+/**
+ * Converts an object of type 'OperatorConfigCollectionFilter' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigCollectionFilter(obj: OperatorConfigCollectionFilter | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'matchOneOf': obj.matchOneOf?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Configuration to scrape the metric endpoints of the Kubelets.
+ *
+ * @schema OperatorConfigCollectionKubeletScraping
+ */
+export interface OperatorConfigCollectionKubeletScraping {
+  /**
+   * The interval at which the metric endpoints are scraped.
+   *
+   * @schema OperatorConfigCollectionKubeletScraping#interval
+   */
+  readonly interval: string;
+
+  /**
+   * TLSInsecureSkipVerify disables verifying the target cert.
+   * This can be useful for clusters provisioned with kubeadm.
+   *
+   * @schema OperatorConfigCollectionKubeletScraping#tlsInsecureSkipVerify
+   */
+  readonly tlsInsecureSkipVerify?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigCollectionKubeletScraping' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigCollectionKubeletScraping(obj: OperatorConfigCollectionKubeletScraping | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'interval': obj.interval,
+    'tlsInsecureSkipVerify': obj.tlsInsecureSkipVerify,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Settings for the collector configuration propagation.
+ *
+ * @schema OperatorConfigFeaturesConfig
+ */
+export interface OperatorConfigFeaturesConfig {
+  /**
+   * Compression enables compression of the config data propagated by the operator to collectors
+   * and the rule-evaluator. It is recommended to use the gzip option when using a large number of
+   * ClusterPodMonitoring, PodMonitoring, GlobalRules, ClusterRules, and/or Rules.
+   *
+   * @schema OperatorConfigFeaturesConfig#compression
+   */
+  readonly compression?: OperatorConfigFeaturesConfigCompression;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigFeaturesConfig' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigFeaturesConfig(obj: OperatorConfigFeaturesConfig | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'compression': obj.compression,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Configuration of target status reporting.
+ *
+ * @schema OperatorConfigFeaturesTargetStatus
+ */
+export interface OperatorConfigFeaturesTargetStatus {
+  /**
+   * Enable target status reporting.
+   *
+   * @schema OperatorConfigFeaturesTargetStatus#enabled
+   */
+  readonly enabled?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigFeaturesTargetStatus' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigFeaturesTargetStatus(obj: OperatorConfigFeaturesTargetStatus | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'enabled': obj.enabled,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ConfigSecret refers to the name of a single-key Secret in the public namespace that
+ * holds the managed Alertmanager config file.
+ *
+ * @schema OperatorConfigManagedAlertmanagerConfigSecret
+ */
+export interface OperatorConfigManagedAlertmanagerConfigSecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigManagedAlertmanagerConfigSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigManagedAlertmanagerConfigSecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigManagedAlertmanagerConfigSecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigManagedAlertmanagerConfigSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigManagedAlertmanagerConfigSecret(obj: OperatorConfigManagedAlertmanagerConfigSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Alerting contains how the rule-evaluator configures alerting.
+ *
+ * @schema OperatorConfigRulesAlerting
+ */
+export interface OperatorConfigRulesAlerting {
+  /**
+   * Alertmanagers contains endpoint configuration for designated Alertmanagers.
+   *
+   * @schema OperatorConfigRulesAlerting#alertmanagers
+   */
+  readonly alertmanagers?: OperatorConfigRulesAlertingAlertmanagers[];
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlerting' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlerting(obj: OperatorConfigRulesAlerting | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alertmanagers': obj.alertmanagers?.map(y => toJson_OperatorConfigRulesAlertingAlertmanagers(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A reference to GCP service account credentials with which the rule
+ * evaluator container is run. It needs to have metric read permissions
+ * against queryProjectId and metric write permissions against all projects
+ * to which rule results are written.
+ * Within GKE, this can typically be left empty if the compute default
+ * service account has the required permissions.
+ *
+ * @schema OperatorConfigRulesCredentials
+ */
+export interface OperatorConfigRulesCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigRulesCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigRulesCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesCredentials(obj: OperatorConfigRulesCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * VPASpec defines configuration options for vertical pod autoscaling.
+ *
+ * @schema OperatorConfigScalingVpa
+ */
+export interface OperatorConfigScalingVpa {
+  /**
+   * Enabled configures whether the operator configures Vertical Pod Autoscaling for GMP workloads.
+   * In GKE, installing Vertical Pod Autoscaling requires a cluster restart, and therefore it also results in an operator restart.
+   * In other environments, the operator may need to be restarted to enable VPA to run the following check again and watch for the objects.
+   *
+   * @schema OperatorConfigScalingVpa#enabled
+   */
+  readonly enabled?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigScalingVpa' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigScalingVpa(obj: OperatorConfigScalingVpa | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'enabled': obj.enabled,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Compression enables compression of the config data propagated by the operator to collectors
+ * and the rule-evaluator. It is recommended to use the gzip option when using a large number of
+ * ClusterPodMonitoring, PodMonitoring, GlobalRules, ClusterRules, and/or Rules.
+ *
+ * @schema OperatorConfigFeaturesConfigCompression
+ */
+export enum OperatorConfigFeaturesConfigCompression {
+  /** none */
+  NONE = "none",
+  /** gzip */
+  GZIP = "gzip",
+}
+
+/**
+ * AlertmanagerEndpoints defines a selection of a single Endpoints object
+ * containing alertmanager IPs to fire alerts against.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagers
+ */
+export interface OperatorConfigRulesAlertingAlertmanagers {
+  /**
+   * Version of the Alertmanager API that rule-evaluator uses to send alerts. It
+   * can be "v1" or "v2".
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#apiVersion
+   */
+  readonly apiVersion?: string;
+
+  /**
+   * Authorization section for this alertmanager endpoint
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#authorization
+   */
+  readonly authorization?: OperatorConfigRulesAlertingAlertmanagersAuthorization;
+
+  /**
+   * Name of Endpoints object in Namespace.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of Endpoints object.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#namespace
+   */
+  readonly namespace: string;
+
+  /**
+   * Prefix for the HTTP path alerts are pushed to.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#pathPrefix
+   */
+  readonly pathPrefix?: string;
+
+  /**
+   * Port the Alertmanager API is exposed on.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#port
+   */
+  readonly port: OperatorConfigRulesAlertingAlertmanagersPort;
+
+  /**
+   * Scheme to use when firing alerts.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#scheme
+   */
+  readonly scheme?: string;
+
+  /**
+   * Timeout is a per-target Alertmanager timeout when pushing alerts.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#timeout
+   */
+  readonly timeout?: string;
+
+  /**
+   * TLS Config to use for alertmanager connection.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagers#tls
+   */
+  readonly tls?: OperatorConfigRulesAlertingAlertmanagersTls;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagers' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagers(obj: OperatorConfigRulesAlertingAlertmanagers | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'apiVersion': obj.apiVersion,
+    'authorization': toJson_OperatorConfigRulesAlertingAlertmanagersAuthorization(obj.authorization),
+    'name': obj.name,
+    'namespace': obj.namespace,
+    'pathPrefix': obj.pathPrefix,
+    'port': obj.port?.value,
+    'scheme': obj.scheme,
+    'timeout': obj.timeout,
+    'tls': toJson_OperatorConfigRulesAlertingAlertmanagersTls(obj.tls),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Authorization section for this alertmanager endpoint
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersAuthorization
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersAuthorization {
+  /**
+   * The secret's key that contains the credentials of the request
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersAuthorization#credentials
+   */
+  readonly credentials?: OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials;
+
+  /**
+   * Set the authentication type. Defaults to Bearer, Basic will cause an
+   * error
+   *
+   * @default Bearer, Basic will cause an
+   * @schema OperatorConfigRulesAlertingAlertmanagersAuthorization#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersAuthorization' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersAuthorization(obj: OperatorConfigRulesAlertingAlertmanagersAuthorization | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'credentials': toJson_OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials(obj.credentials),
+    'type': obj.type,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Port the Alertmanager API is exposed on.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersPort
+ */
+export class OperatorConfigRulesAlertingAlertmanagersPort {
+  public static fromNumber(value: number): OperatorConfigRulesAlertingAlertmanagersPort {
+    return new OperatorConfigRulesAlertingAlertmanagersPort(value);
+  }
+  public static fromString(value: string): OperatorConfigRulesAlertingAlertmanagersPort {
+    return new OperatorConfigRulesAlertingAlertmanagersPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * TLS Config to use for alertmanager connection.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTls
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTls {
+  /**
+   * Struct containing the CA cert to use for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#ca
+   */
+  readonly ca?: OperatorConfigRulesAlertingAlertmanagersTlsCa;
+
+  /**
+   * Struct containing the client cert file for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#cert
+   */
+  readonly cert?: OperatorConfigRulesAlertingAlertmanagersTlsCert;
+
+  /**
+   * Disable target certificate validation.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#insecureSkipVerify
+   */
+  readonly insecureSkipVerify?: boolean;
+
+  /**
+   * Secret containing the client key file for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#keySecret
+   */
+  readonly keySecret?: OperatorConfigRulesAlertingAlertmanagersTlsKeySecret;
+
+  /**
+   * Maximum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1), TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#maxVersion
+   */
+  readonly maxVersion?: string;
+
+  /**
+   * Minimum TLS version. Accepted values: TLS10 (TLS 1.0), TLS11 (TLS 1.1), TLS12 (TLS 1.2), TLS13 (TLS 1.3).
+   * If unset, Prometheus will use Go default minimum version, which is TLS 1.2.
+   * See MinVersion in https://pkg.go.dev/crypto/tls#Config.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#minVersion
+   */
+  readonly minVersion?: string;
+
+  /**
+   * Used to verify the hostname for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTls#serverName
+   */
+  readonly serverName?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTls' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTls(obj: OperatorConfigRulesAlertingAlertmanagersTls | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ca': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCa(obj.ca),
+    'cert': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCert(obj.cert),
+    'insecureSkipVerify': obj.insecureSkipVerify,
+    'keySecret': toJson_OperatorConfigRulesAlertingAlertmanagersTlsKeySecret(obj.keySecret),
+    'maxVersion': obj.maxVersion,
+    'minVersion': obj.minVersion,
+    'serverName': obj.serverName,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The secret's key that contains the credentials of the request
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials(obj: OperatorConfigRulesAlertingAlertmanagersAuthorizationCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Struct containing the CA cert to use for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCa
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCa {
+  /**
+   * ConfigMap containing data to use for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCa#configMap
+   */
+  readonly configMap?: OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap;
+
+  /**
+   * Secret containing data to use for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCa#secret
+   */
+  readonly secret?: OperatorConfigRulesAlertingAlertmanagersTlsCaSecret;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCa' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCa(obj: OperatorConfigRulesAlertingAlertmanagersTlsCa | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'configMap': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap(obj.configMap),
+    'secret': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCaSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Struct containing the client cert file for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCert
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCert {
+  /**
+   * ConfigMap containing data to use for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCert#configMap
+   */
+  readonly configMap?: OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap;
+
+  /**
+   * Secret containing data to use for the targets.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCert#secret
+   */
+  readonly secret?: OperatorConfigRulesAlertingAlertmanagersTlsCertSecret;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCert' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCert(obj: OperatorConfigRulesAlertingAlertmanagersTlsCert | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'configMap': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap(obj.configMap),
+    'secret': toJson_OperatorConfigRulesAlertingAlertmanagersTlsCertSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing the client key file for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsKeySecret
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsKeySecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsKeySecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsKeySecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsKeySecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsKeySecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsKeySecret(obj: OperatorConfigRulesAlertingAlertmanagersTlsKeySecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ConfigMap containing data to use for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap {
+  /**
+   * The key to select.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the ConfigMap or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap(obj: OperatorConfigRulesAlertingAlertmanagersTlsCaConfigMap | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing data to use for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaSecret
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCaSecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaSecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCaSecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCaSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCaSecret(obj: OperatorConfigRulesAlertingAlertmanagersTlsCaSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ConfigMap containing data to use for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap {
+  /**
+   * The key to select.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the ConfigMap or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap(obj: OperatorConfigRulesAlertingAlertmanagersTlsCertConfigMap | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing data to use for the targets.
+ *
+ * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertSecret
+ */
+export interface OperatorConfigRulesAlertingAlertmanagersTlsCertSecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertSecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigRulesAlertingAlertmanagersTlsCertSecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigRulesAlertingAlertmanagersTlsCertSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigRulesAlertingAlertmanagersTlsCertSecret(obj: OperatorConfigRulesAlertingAlertmanagersTlsCertSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+
+/**
+ * OperatorConfig defines configuration of the gmp-operator.
+ *
+ * @schema OperatorConfigV1Alpha1
+ */
+export class OperatorConfigV1Alpha1 extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "OperatorConfigV1Alpha1"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'monitoring.googleapis.com/v1alpha1',
+    kind: 'OperatorConfig',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "OperatorConfigV1Alpha1".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: OperatorConfigV1Alpha1Props = {}): any {
+    return {
+      ...OperatorConfigV1Alpha1.GVK,
+      ...toJson_OperatorConfigV1Alpha1Props(props),
+    };
+  }
+
+  /**
+   * Defines a "OperatorConfigV1Alpha1" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: OperatorConfigV1Alpha1Props = {}) {
+    super(scope, id, {
+      ...OperatorConfigV1Alpha1.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...OperatorConfigV1Alpha1.GVK,
+      ...toJson_OperatorConfigV1Alpha1Props(resolved),
+    };
+  }
+}
+
+/**
+ * OperatorConfig defines configuration of the gmp-operator.
+ *
+ * @schema OperatorConfigV1Alpha1
+ */
+export interface OperatorConfigV1Alpha1Props {
+  /**
+   * @schema OperatorConfigV1Alpha1#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Collection specifies how the operator configures collection.
+   *
+   * @schema OperatorConfigV1Alpha1#collection
+   */
+  readonly collection?: OperatorConfigV1Alpha1Collection;
+
+  /**
+   * Rules specifies how the operator configures and deployes rule-evaluator.
+   *
+   * @schema OperatorConfigV1Alpha1#rules
+   */
+  readonly rules?: OperatorConfigV1Alpha1Rules;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1Props' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1Props(obj: OperatorConfigV1Alpha1Props | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'collection': toJson_OperatorConfigV1Alpha1Collection(obj.collection),
+    'rules': toJson_OperatorConfigV1Alpha1Rules(obj.rules),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Collection specifies how the operator configures collection.
+ *
+ * @schema OperatorConfigV1Alpha1Collection
+ */
+export interface OperatorConfigV1Alpha1Collection {
+  /**
+   * A reference to GCP service account credentials with which Prometheus collectors
+   * are run. It needs to have metric write permissions for all project IDs to which
+   * data is written.
+   * Within GKE, this can typically be left empty if the compute default
+   * service account has the required permissions.
+   *
+   * @schema OperatorConfigV1Alpha1Collection#credentials
+   */
+  readonly credentials?: OperatorConfigV1Alpha1CollectionCredentials;
+
+  /**
+   * ExternalLabels specifies external labels that are attached to all scraped
+   * data before being written to Cloud Monitoring. The precedence behavior matches that
+   * of Prometheus.
+   *
+   * @schema OperatorConfigV1Alpha1Collection#externalLabels
+   */
+  readonly externalLabels?: { [key: string]: string };
+
+  /**
+   * Filter limits which metric data is sent to Cloud Monitoring.
+   *
+   * @schema OperatorConfigV1Alpha1Collection#filter
+   */
+  readonly filter?: OperatorConfigV1Alpha1CollectionFilter;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1Collection' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1Collection(obj: OperatorConfigV1Alpha1Collection | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'credentials': toJson_OperatorConfigV1Alpha1CollectionCredentials(obj.credentials),
+    'externalLabels': ((obj.externalLabels) === undefined) ? undefined : (Object.entries(obj.externalLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'filter': toJson_OperatorConfigV1Alpha1CollectionFilter(obj.filter),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Rules specifies how the operator configures and deployes rule-evaluator.
+ *
+ * @schema OperatorConfigV1Alpha1Rules
+ */
+export interface OperatorConfigV1Alpha1Rules {
+  /**
+   * Alerting contains how the rule-evaluator configures alerting.
+   *
+   * @schema OperatorConfigV1Alpha1Rules#alerting
+   */
+  readonly alerting?: OperatorConfigV1Alpha1RulesAlerting;
+
+  /**
+   * A reference to GCP service account credentials with which the rule
+   * evaluator container is run. It needs to have metric read permissions
+   * against queryProjectId and metric write permissions against all projects
+   * to which rule results are written.
+   * Within GKE, this can typically be left empty if the compute default
+   * service account has the required permissions.
+   *
+   * @schema OperatorConfigV1Alpha1Rules#credentials
+   */
+  readonly credentials?: OperatorConfigV1Alpha1RulesCredentials;
+
+  /**
+   * ExternalLabels specifies external labels that are attached to any rule
+   * results and alerts produced by rules. The precedence behavior matches that
+   * of Prometheus.
+   *
+   * @schema OperatorConfigV1Alpha1Rules#externalLabels
+   */
+  readonly externalLabels?: { [key: string]: string };
+
+  /**
+   * QueryProjectID is the GCP project ID to evaluate rules against.
+   * If left blank, the rule-evaluator will try attempt to infer the Project ID
+   * from the environment.
+   *
+   * @schema OperatorConfigV1Alpha1Rules#queryProjectID
+   */
+  readonly queryProjectId?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1Rules' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1Rules(obj: OperatorConfigV1Alpha1Rules | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alerting': toJson_OperatorConfigV1Alpha1RulesAlerting(obj.alerting),
+    'credentials': toJson_OperatorConfigV1Alpha1RulesCredentials(obj.credentials),
+    'externalLabels': ((obj.externalLabels) === undefined) ? undefined : (Object.entries(obj.externalLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'queryProjectID': obj.queryProjectId,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A reference to GCP service account credentials with which Prometheus collectors
+ * are run. It needs to have metric write permissions for all project IDs to which
+ * data is written.
+ * Within GKE, this can typically be left empty if the compute default
+ * service account has the required permissions.
+ *
+ * @schema OperatorConfigV1Alpha1CollectionCredentials
+ */
+export interface OperatorConfigV1Alpha1CollectionCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1CollectionCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1CollectionCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1CollectionCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1CollectionCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1CollectionCredentials(obj: OperatorConfigV1Alpha1CollectionCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Filter limits which metric data is sent to Cloud Monitoring.
+ *
+ * @schema OperatorConfigV1Alpha1CollectionFilter
+ */
+export interface OperatorConfigV1Alpha1CollectionFilter {
+  /**
+   * A list Prometheus time series matchers. Every time series must match at least one
+   * of the matchers to be exported. This field can be used equivalently to the match[]
+   * parameter of the Prometheus federation endpoint to selectively export data.
+   * Example: `["{job='prometheus'}", "{__name__=~'job:.*'}"]`
+   *
+   * @schema OperatorConfigV1Alpha1CollectionFilter#matchOneOf
+   */
+  readonly matchOneOf?: string[];
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1CollectionFilter' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1CollectionFilter(obj: OperatorConfigV1Alpha1CollectionFilter | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'matchOneOf': obj.matchOneOf?.map(y => y),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Alerting contains how the rule-evaluator configures alerting.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlerting
+ */
+export interface OperatorConfigV1Alpha1RulesAlerting {
+  /**
+   * Alertmanagers contains endpoint configuration for designated Alertmanagers.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlerting#alertmanagers
+   */
+  readonly alertmanagers?: OperatorConfigV1Alpha1RulesAlertingAlertmanagers[];
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlerting' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlerting(obj: OperatorConfigV1Alpha1RulesAlerting | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'alertmanagers': obj.alertmanagers?.map(y => toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagers(y)),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * A reference to GCP service account credentials with which the rule
+ * evaluator container is run. It needs to have metric read permissions
+ * against queryProjectId and metric write permissions against all projects
+ * to which rule results are written.
+ * Within GKE, this can typically be left empty if the compute default
+ * service account has the required permissions.
+ *
+ * @schema OperatorConfigV1Alpha1RulesCredentials
+ */
+export interface OperatorConfigV1Alpha1RulesCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1RulesCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesCredentials(obj: OperatorConfigV1Alpha1RulesCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * AlertmanagerEndpoints defines a selection of a single Endpoints object
+ * containing alertmanager IPs to fire alerts against.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagers {
+  /**
+   * Version of the Alertmanager API that rule-evaluator uses to send alerts. It
+   * can be "v1" or "v2".
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#apiVersion
+   */
+  readonly apiVersion?: string;
+
+  /**
+   * Authorization section for this alertmanager endpoint
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#authorization
+   */
+  readonly authorization?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization;
+
+  /**
+   * Name of Endpoints object in Namespace.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#name
+   */
+  readonly name: string;
+
+  /**
+   * Namespace of Endpoints object.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#namespace
+   */
+  readonly namespace: string;
+
+  /**
+   * Prefix for the HTTP path alerts are pushed to.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#pathPrefix
+   */
+  readonly pathPrefix?: string;
+
+  /**
+   * Port the Alertmanager API is exposed on.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#port
+   */
+  readonly port: OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort;
+
+  /**
+   * Scheme to use when firing alerts.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#scheme
+   */
+  readonly scheme?: string;
+
+  /**
+   * Timeout is a per-target Alertmanager timeout when pushing alerts.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#timeout
+   */
+  readonly timeout?: string;
+
+  /**
+   * TLS Config to use for alertmanager connection.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagers#tls
+   */
+  readonly tls?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagers' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagers(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagers | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'apiVersion': obj.apiVersion,
+    'authorization': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization(obj.authorization),
+    'name': obj.name,
+    'namespace': obj.namespace,
+    'pathPrefix': obj.pathPrefix,
+    'port': obj.port?.value,
+    'scheme': obj.scheme,
+    'timeout': obj.timeout,
+    'tls': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls(obj.tls),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Authorization section for this alertmanager endpoint
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization {
+  /**
+   * The secret's key that contains the credentials of the request
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization#credentials
+   */
+  readonly credentials?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials;
+
+  /**
+   * Set the authentication type. Defaults to Bearer, Basic will cause an
+   * error
+   *
+   * @default Bearer, Basic will cause an
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization#type
+   */
+  readonly type?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorization | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'credentials': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials(obj.credentials),
+    'type': obj.type,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Port the Alertmanager API is exposed on.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort
+ */
+export class OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort {
+  public static fromNumber(value: number): OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort {
+    return new OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort(value);
+  }
+  public static fromString(value: string): OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort {
+    return new OperatorConfigV1Alpha1RulesAlertingAlertmanagersPort(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * TLS Config to use for alertmanager connection.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls {
+  /**
+   * Struct containing the CA cert to use for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls#ca
+   */
+  readonly ca?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa;
+
+  /**
+   * Struct containing the client cert file for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls#cert
+   */
+  readonly cert?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert;
+
+  /**
+   * Disable target certificate validation.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls#insecureSkipVerify
+   */
+  readonly insecureSkipVerify?: boolean;
+
+  /**
+   * Secret containing the client key file for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls#keySecret
+   */
+  readonly keySecret?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret;
+
+  /**
+   * Used to verify the hostname for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls#serverName
+   */
+  readonly serverName?: string;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTls | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ca': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa(obj.ca),
+    'cert': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert(obj.cert),
+    'insecureSkipVerify': obj.insecureSkipVerify,
+    'keySecret': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret(obj.keySecret),
+    'serverName': obj.serverName,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * The secret's key that contains the credentials of the request
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersAuthorizationCredentials | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Struct containing the CA cert to use for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa {
+  /**
+   * ConfigMap containing data to use for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa#configMap
+   */
+  readonly configMap?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap;
+
+  /**
+   * Secret containing data to use for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa#secret
+   */
+  readonly secret?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCa | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'configMap': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap(obj.configMap),
+    'secret': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Struct containing the client cert file for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert {
+  /**
+   * ConfigMap containing data to use for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert#configMap
+   */
+  readonly configMap?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap;
+
+  /**
+   * Secret containing data to use for the targets.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert#secret
+   */
+  readonly secret?: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCert | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'configMap': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap(obj.configMap),
+    'secret': toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret(obj.secret),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing the client key file for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsKeySecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ConfigMap containing data to use for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap {
+  /**
+   * The key to select.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the ConfigMap or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaConfigMap | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing data to use for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCaSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * ConfigMap containing data to use for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap {
+  /**
+   * The key to select.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the ConfigMap or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertConfigMap | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Secret containing data to use for the targets.
+ *
+ * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret
+ */
+export interface OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret {
+  /**
+   * The key of the secret to select from.  Must be a valid secret key.
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret#key
+   */
+  readonly key: string;
+
+  /**
+   * Name of the referent.
+   * This field is effectively required, but due to backwards compatibility is
+   * allowed to be empty. Instances of this type with an empty value here are
+   * almost certainly wrong.
+   * More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#names
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret#name
+   */
+  readonly name?: string;
+
+  /**
+   * Specify whether the Secret or its key must be defined
+   *
+   * @schema OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret#optional
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * Converts an object of type 'OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret(obj: OperatorConfigV1Alpha1RulesAlertingAlertmanagersTlsCertSecret | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'key': obj.key,
+    'name': obj.name,
+    'optional': obj.optional,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});

@@ -61,3 +61,22 @@ export function timezoneError(tz: string): string | undefined {
   if (resolved && resolved !== tz && zones.has(resolved) && !/^[+-]/.test(tz)) return `is an alias: use the canonical IANA name "${resolved}"`;
   return 'must be an IANA time zone name such as Europe/Paris, America/New_York or UTC';
 }
+
+/**
+ * The longest time between two consecutive runs of a cron schedule in its time zone, over the
+ * year from 2024-01-01 (fixed, so renders are reproducible; a leap year with both DST
+ * changes) or its first 2000 runs, whichever ends first.
+ */
+export function longestGapMinutes(expr: string, tz = 'Etc/UTC'): number {
+  const it = CronExpressionParser.parse(expr, { tz, currentDate: new Date('2024-01-01T00:00:00Z'), endDate: new Date('2025-01-01T00:00:00Z') });
+  let previous: number | undefined;
+  let longest = 0;
+  for (let i = 0; i < 2000 && it.hasNext(); i++) {
+    const t = it.next().getTime();
+    if (previous !== undefined) longest = Math.max(longest, t - previous);
+    previous = t;
+  }
+  if (previous === undefined) throw new Error(`schedule "${expr}" never runs`);
+  // A schedule running once a year or less: a year.
+  return longest === 0 ? 366 * 1440 : longest / 60_000;
+}

@@ -43,6 +43,9 @@ const WAVES: Record<string, number> = {
   EnvoyFilter: 0,
   // Monitoring reads running workloads; dashboards are ConfigMaps (-1).
   PodMonitoring: 1,
+  ClusterPodMonitoring: 1,
+  GlobalRules: 1,
+  OperatorConfig: 1,
   Rules: 1,
   ClusterRules: 1,
   ServiceExport: 1,

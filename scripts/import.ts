@@ -12,6 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CRD_SOURCES, IMPORTS_DIR, SCHEMAS_DIR } from '../checks/schema-files';
@@ -37,13 +38,24 @@ function main(): void {
   fs.mkdirSync(out, { recursive: true });
 
   const cdk8s = path.join(ROOT, 'node_modules', '.bin', 'cdk8s');
-  for (const file of crdFiles) {
-    console.log(`cdk8s import ${path.relative(ROOT, file)}`);
-    execFileSync(cdk8s, ['import', file, '--no-save', '--language', 'typescript', '--output', IMPORTS_DIR], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' },
-    });
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-import-'));
+  try {
+    for (const unit of importUnits(crdFiles)) {
+      let input = unit[0];
+      if (unit.length > 1) {
+        // cdk8s writes one module per API group: files sharing a group are imported as one.
+        input = path.join(scratch, path.basename(unit[0]));
+        fs.writeFileSync(input, unit.map((f) => fs.readFileSync(f, 'utf8').replace(/\n*$/, '\n')).join('---\n'));
+      }
+      console.log(`cdk8s import ${unit.map((f) => path.relative(ROOT, f)).join(' + ')}`);
+      execFileSync(cdk8s, ['import', input, '--no-save', '--language', 'typescript', '--output', IMPORTS_DIR], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' },
+      });
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 
   const schemas = path.join(ROOT, SCHEMAS_DIR);
@@ -57,6 +69,28 @@ function main(): void {
     }
   }
   console.log(`wrote ${IMPORTS_DIR}/*.ts and ${count + 1} strict schemas under ${SCHEMAS_DIR}/`);
+}
+
+/**
+ * The CRD files in import order, files that define kinds of the same API group merged into
+ * one unit (in the order listed): `cdk8s import` writes `<group>.ts` per file, so a second
+ * file of a group would otherwise replace the first one's classes.
+ */
+function importUnits(files: readonly string[]): string[][] {
+  const units: { files: string[]; groups: Set<string> }[] = [];
+  for (const file of files) {
+    const groups = new Set<string>();
+    for (const doc of parseAllDocuments(fs.readFileSync(file, 'utf8'))) {
+      const crd = doc.toJSON() as Json | null;
+      if (crd?.kind === 'CustomResourceDefinition') groups.add((crd.spec as { group: string }).group);
+    }
+    const unit = units.find((u) => [...groups].some((g) => u.groups.has(g)));
+    if (unit) {
+      unit.files.push(file);
+      for (const g of groups) unit.groups.add(g);
+    } else units.push({ files: [file], groups });
+  }
+  return units.map((u) => u.files);
 }
 
 /**

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { announceSkip, onPath } from './programs';
 
-export const PROMTOOL_TIMEOUT_MS = 120_000;
+export const PROMTOOL_TIMEOUT_MS = 300_000;
 
 /** The promtool binary, or undefined (after a loud warning) when it is missing outside CI. */
 export function findPromtool(): string | undefined {

@@ -3,10 +3,9 @@
  * rules.ts, which carry `platform`, `env` and `region` labels, so one dashboard shows every
  * region through Managed Prometheus' global query view and its `region` variable picks them.
  */
-import type { ClusterPlan } from '../../model/plan';
-import type { ServiceSpec } from '../../model/schema';
+import type { ClusterPlan, ServicePlan } from '../../model/plan';
 import type { DashboardPanel, GrafanaDashboardProps } from './grafana-dashboard';
-import { num, servesRequests } from './rules';
+import { calledAcrossRegions, num, servesRequests } from './rules';
 
 export type Dashboard = Omit<GrafanaDashboardProps, 'namespace'>;
 
@@ -32,7 +31,7 @@ function base(c: ClusterPlan, slug: string, title: string, regions: readonly str
 const scope = (c: ClusterPlan, extra: string) => `platform="${c.platform.name}",env="${c.env}",region=~"$region",${extra}`;
 
 /** Request rate, errors and duration of one service, per region. */
-export function redDashboard(name: string, svc: ServiceSpec, c: ClusterPlan): Dashboard {
+export function redDashboard(name: string, svc: ServicePlan, c: ClusterPlan): Dashboard {
   const regions = svc.regions ?? Object.keys(c.platform.regions);
   const f = scope(c, `service="${name}"`);
   const panels: DashboardPanel[] = [];
@@ -51,9 +50,9 @@ export function redDashboard(name: string, svc: ServiceSpec, c: ClusterPlan): Da
         queries: [50, 95, 99].map((q) => ({ expr: `max by (region) (service:request_duration_milliseconds:p${q}_rate5m{${f}})`, legend: `p${q} {{region}}` })),
       },
     );
-    if (regions.length > 1) {
+    if (calledAcrossRegions(svc, c)) {
       panels.push({
-        title: 'Cross-region calls, p95',
+        title: 'Cross-region calls, p95 (from the ingress gateway)',
         unit: 'ms',
         queries: [
           {

@@ -1,6 +1,12 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { PodMonitoring, PodMonitoringSpecEndpointsPort } from '../../imports/monitoring.googleapis.com';
+import {
+  ClusterPodMonitoring,
+  ClusterPodMonitoringSpecEndpointsPort,
+  ClusterPodMonitoringSpecTargetLabelsMetadata,
+  PodMonitoring,
+  PodMonitoringSpecEndpointsPort,
+} from '../../imports/monitoring.googleapis.com';
 import { promDuration } from './alert-rules';
 
 export interface ScrapeEndpoint {
@@ -14,12 +20,26 @@ export interface ScrapeEndpoint {
   readonly params?: Record<string, string[]>;
 }
 
+/** The annotation listing the metric names (or `prefix_*` families) a scrape collects, read by the blind-rule check. */
+export const ANNOTATION_METRICS = 'meridian.dev/metrics';
+
 export interface MetricsScrapeProps {
   /** Name of the PodMonitoring; Managed Prometheus also sets it as the `job` label of every series. */
   readonly name: string;
-  readonly namespace: string;
-  /** Labels selecting the pods, in `namespace` only. */
+  /**
+   * Namespace of the pods: a `PodMonitoring` there, whose series get `namespace` = this.
+   * @default - a ClusterPodMonitoring: pods of every namespace, and the `namespace` label is
+   * the one the target exports (an operator reporting on other namespaces' objects, like KEDA)
+   */
+  readonly namespace?: string;
+  /** Labels selecting the pods (in `namespace` only, when given). */
   readonly selector: Record<string, string>;
+  /**
+   * The metrics the target serves: names, or families written `prefix_*`. Rendered as the
+   * `meridian.dev/metrics` annotation; the blind-rule check matches rule selectors against it.
+   * @default - not declared: any metric may come from this job
+   */
+  readonly metrics?: string[];
   readonly endpoints: ScrapeEndpoint[];
   /** Pod labels copied onto every series: pod label → series label. @default {} */
   readonly podLabels?: Record<string, string>;
@@ -37,7 +57,7 @@ const PROTECTED_LABELS = ['project_id', 'location', 'cluster', 'namespace', 'job
  */
 export class MetricsScrape extends Construct {
   public readonly name: string;
-  public readonly namespace: string;
+  public readonly namespace?: string;
   /** The `job` label of the collected series. */
   public readonly job: string;
 
@@ -49,6 +69,8 @@ export class MetricsScrape extends Construct {
     this.name = props.name;
     this.namespace = props.namespace;
     this.job = props.name;
+    for (const m of props.metrics ?? [])
+      if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*(\*)?$/.test(m)) fail(`metrics: "${m}" is not a metric name or a family such as istio_*`);
     if (Object.keys(props.selector).length === 0) fail('selector is empty: it would scrape every pod of the namespace');
     if (props.endpoints.length === 0) fail('endpoints is empty');
     const ports = new Set<string>();
@@ -64,8 +86,9 @@ export class MetricsScrape extends Construct {
       if (!path.startsWith('/')) fail(`endpoints[${i}].path ("${path}") must start with "/"`);
       const interval = e.interval ?? Duration.seconds(30);
       if (interval.toSeconds() < 5) fail(`endpoints[${i}].interval (${promDuration(interval)}) must be at least 5s`);
+      const Port = props.namespace ? PodMonitoringSpecEndpointsPort : ClusterPodMonitoringSpecEndpointsPort;
       return {
-        port: typeof e.port === 'number' ? PodMonitoringSpecEndpointsPort.fromNumber(e.port) : PodMonitoringSpecEndpointsPort.fromString(e.port),
+        port: typeof e.port === 'number' ? Port.fromNumber(e.port) : Port.fromString(e.port),
         path,
         interval: promDuration(interval),
         params: e.params && Object.keys(e.params).length > 0 ? e.params : undefined,
@@ -78,13 +101,19 @@ export class MetricsScrape extends Construct {
       return { from, to };
     });
 
-    new PodMonitoring(this, 'Resource', {
-      metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
-      spec: {
-        selector: { matchLabels: props.selector },
-        endpoints,
-        targetLabels: fromPod.length > 0 ? { fromPod } : undefined,
-      },
-    });
+    const annotations = props.metrics ? { [ANNOTATION_METRICS]: [...new Set(props.metrics)].sort().join(',') } : undefined;
+    const metadata = { name: props.name, namespace: props.namespace, labels: props.labels, annotations };
+    const selector = { matchLabels: props.selector };
+    if (props.namespace) {
+      new PodMonitoring(this, 'Resource', { metadata, spec: { selector, endpoints, targetLabels: fromPod.length > 0 ? { fromPod } : undefined } });
+    } else {
+      // Without `namespace` in the target's metadata labels, the exporter's own `namespace`
+      // label is kept as it is (it would otherwise become `exported_namespace`).
+      const meta = [ClusterPodMonitoringSpecTargetLabelsMetadata.CONTAINER, ClusterPodMonitoringSpecTargetLabelsMetadata.POD];
+      new ClusterPodMonitoring(this, 'Resource', {
+        metadata: { name: props.name, labels: props.labels, annotations },
+        spec: { selector, endpoints, targetLabels: { metadata: meta, fromPod: fromPod.length > 0 ? fromPod : undefined } },
+      });
+    }
   }
 }

@@ -8,7 +8,19 @@ import { ScrapeAccess } from '../access/scrape-access';
 import { parseDuration } from '../../kernel/units';
 import { LABEL_REGION } from '../../kernel/labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
-import { clusterRuleGroups, redisJob, redisRuleGroups, sentinelJob, serviceRuleGroups, workloadRuleGroups } from './rules';
+import { AlertRouting } from './alert-routing';
+import {
+  clusterRuleGroups,
+  cronJobRuleGroups,
+  GATEWAY_SCRAPE,
+  gatewayRuleGroups,
+  KEDA_SCRAPE,
+  redisJob,
+  redisRuleGroups,
+  sentinelJob,
+  serviceRuleGroups,
+  workloadRuleGroups,
+} from './rules';
 
 export * from './dashboards';
 export * from './rules';
@@ -19,8 +31,24 @@ export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT }
 export const ISTIO_METRICS_PORT = 15020;
 /** The PodMonitoring of the Istio sidecars in each namespace. */
 export const ISTIO_SCRAPE = 'istio-proxies';
+/** The PodMonitoring of the east-west gateway in its namespace. */
+export const EAST_WEST_SCRAPE = 'istio-eastwestgateway';
+/** What istio-agent serves on 15020 `/stats/prometheus`: Istio's standard metrics and Envoy's own. */
+export const ISTIO_METRICS = ['istio_*', 'envoy_*'];
+/** KEDA's operator metrics port (its controller-runtime metrics server, `--metrics-bind-address=:8080`). */
+export const KEDA_METRICS_PORT = 8080;
+/** The Rules of the CronJobs of a namespace. */
+export const CRONJOB_RULES = 'meridian-cronjobs';
 /** The namespace-level Rules (pods, autoscalers) in each namespace. */
 export const WORKLOAD_RULES = 'meridian-workloads';
+
+/** Labels that make one notification, and that a critical and a warning of the same alert share. */
+const ALERT_IDENTITY = ['alertname', 'platform', 'env', 'region', 'namespace', 'service', 'redis', 'cronjob', 'slo', 'scaledObject'];
+
+/** Whether a cluster's alerts are sent anywhere (then its routing needs credentials from Secret Manager). */
+export function alertsLeaveTheCluster(m: ClusterPlan['platform']['monitoring']): boolean {
+  return m.rules && (m.routing.critical !== 'none' || m.routing.warning !== 'none');
+}
 
 /** A workload the scrape configs select, passed by reference from the chart that made it. */
 export interface ScrapedWorkload {
@@ -32,6 +60,8 @@ export interface ScrapedWorkload {
 export interface ObservedWorkloads {
   readonly services: ReadonlyMap<string, ScrapedWorkload>;
   readonly redis: ReadonlyMap<string, ScrapedWorkload>;
+  /** The ClusterSecretStore the alert routing's credentials are read from; required when alerts leave the cluster (alertsLeaveTheCluster). @default - none */
+  readonly secretStore?: string;
 }
 
 /**
@@ -59,6 +89,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       selector: { 'security.istio.io/tlsMode': 'istio' },
       endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
       podLabels,
+      metrics: ISTIO_METRICS,
     });
     if (!m.rules) continue;
     new AlertRules(group, `Workloads-${ns}`, { name: WORKLOAD_RULES, namespace: ns, groups: workloadRuleGroups(ns, c), runbookBaseUrl, ruleLabels });
@@ -91,6 +122,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       namespace: redis.namespace,
       selector,
       endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/metrics' }],
+      metrics: ['redis_*'],
     });
     // The same exporter reads the pod's sentinel through its multi-target endpoint.
     new MetricsScrape(group, `Redis-${name}-SentinelMetrics`, {
@@ -98,6 +130,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       namespace: redis.namespace,
       selector,
       endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
+      metrics: ['redis_*'],
     });
     new ScrapeAccess(group, `Redis-${name}-ScrapeAccess`, {
       name: redisJob(name),
@@ -117,7 +150,69 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
     new GrafanaDashboard(group, `Redis-${name}-Dashboard`, { ...redisDashboard(name, c), namespace: redis.namespace });
   }
 
-  if (m.rules) new AlertRules(group, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+  if (!m.rules) return group;
+  if (alertsLeaveTheCluster(m) && !workloads.secretStore)
+    fail('secretStore is required: the alerts of this cluster are routed with credentials from Secret Manager');
+  new AlertRouting(group, 'Routing', {
+    critical: m.routing.critical,
+    warning: m.routing.warning,
+    pagerSecret: m.routing.pagerSecret ?? `${platform.name}-alerts-pagerduty`,
+    ticketSecret: m.routing.ticketSecret ?? `${platform.name}-alerts-webhook`,
+    store: workloads.secretStore ?? '',
+    match: { platform: platform.name, env: c.env },
+    groupBy: ALERT_IDENTITY,
+    inhibitEqual: ALERT_IDENTITY,
+  });
+  const jobNamespaces = [...new Set(Object.values(c.jobs).map((j) => j.namespace))].sort();
+  for (const ns of jobNamespaces) {
+    const groups = Object.entries(c.jobs)
+      .filter(([, j]) => j.namespace === ns)
+      .flatMap(([name, job]) => cronJobRuleGroups(name, job, c));
+    new AlertRules(group, `CronJobs-${ns}`, { name: CRONJOB_RULES, namespace: ns, groups, runbookBaseUrl, ruleLabels });
+  }
+  new AlertRules(group, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+
+  // The gateways' own Envoy (installed by the platform team): what reaches the cluster from
+  // the load balancer and from the other regions, and the calls the ingress gateway makes.
+  const mesh = platform.mesh;
+  if (platform.ingress) {
+    new MetricsScrape(group, 'IngressGateway-Metrics', {
+      name: GATEWAY_SCRAPE,
+      namespace: mesh.ingressGateway.namespace,
+      selector: mesh.ingressGateway.labels,
+      endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+      metrics: ISTIO_METRICS,
+    });
+  }
+  if (c.multiRegion) {
+    new MetricsScrape(group, 'EastWestGateway-Metrics', {
+      name: EAST_WEST_SCRAPE,
+      namespace: mesh.eastWestGateway.namespace,
+      selector: mesh.eastWestGateway.labels,
+      endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
+      metrics: ISTIO_METRICS,
+    });
+  }
+  const gatewayGroups = gatewayRuleGroups(c);
+  if (gatewayGroups.length > 0) {
+    new AlertRules(group, 'IngressGateway-Rules', {
+      name: `${platform.name}-gateway`,
+      namespace: mesh.ingressGateway.namespace,
+      groups: gatewayGroups,
+      runbookBaseUrl,
+      ruleLabels,
+    });
+  }
+  if (Object.values(c.services).some((s) => s.autoscaled)) {
+    // KEDA's operator runs in its own namespace and reports on every ScaledObject: one
+    // scrape of the cluster, whose series keep the ScaledObject's namespace.
+    new MetricsScrape(group, 'Keda-Metrics', {
+      name: KEDA_SCRAPE,
+      selector: { app: 'keda-operator' },
+      endpoints: [{ port: KEDA_METRICS_PORT, path: '/metrics' }],
+      metrics: ['keda_*'],
+    });
+  }
   return group;
 }
 

@@ -13,14 +13,19 @@
  */
 import { Duration } from 'cdk8s';
 import type { ClusterPlan, RedisPlan, ServicePlan } from '../../model/plan';
-import type { ServiceSpec } from '../../model/schema';
-import { AlertingRule, RecordingRule, RuleGroup } from './alert-rules';
+import type { JobSpec, ServiceSpec } from '../../model/schema';
+import { AlertingRule, promDuration, RecordingRule, RuleGroup } from './alert-rules';
+import { longestGapMinutes } from '../../kernel/cron';
 import { MASTER_SET } from '../redis/redis-sentinel';
 import { parseDuration } from '../../kernel/units';
 
 /** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
 export const redisJob = (group: string): string => `${group}-redis`;
 export const sentinelJob = (group: string): string => `${group}-sentinel`;
+/** The ClusterPodMonitoring of KEDA's operator (its `job` label). */
+export const KEDA_SCRAPE = 'keda-operator';
+/** The PodMonitoring of the ingress gateway in its namespace (its `job` label). */
+export const GATEWAY_SCRAPE = 'istio-ingressgateway';
 /** KEDA names the HPA it creates for a ScaledObject `keda-hpa-<name>`. */
 export const kedaHpa = (service: string): string => `keda-hpa-${service}`;
 
@@ -103,26 +108,6 @@ export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan
         summary: `${where}: more than ${num(m.errorRate[level])} % of requests fail`,
         description: `More than ${num(m.errorRate[level])} % of the requests ${name} received in ${c.region} over 5 minutes were answered with a status matching ${m.errorRate.codes}, for ${m.errorRate.for}.`,
       });
-    }
-    if (Object.keys(c.platform.regions).length > 1) {
-      // Calls from this cluster's sidecars to the service's pods in the other regions (the
-      // client side: the time includes the network between regions).
-      records.push({
-        record: 'service:cross_region_request_duration_milliseconds:p95_rate5m',
-        expr: `histogram_quantile(0.95, sum by (namespace, destination_cluster, le) (rate(istio_request_duration_milliseconds_bucket{reporter="source",destination_workload_namespace="${ns}",destination_workload="${name}",destination_cluster!="${c.cluster}"}[5m])))`,
-        labels,
-      });
-      for (const level of ['warning', 'critical'] as const) {
-        alerts.push({
-          alert: 'CrossRegionLatencyHigh',
-          expr: `service:cross_region_request_duration_milliseconds:p95_rate5m{service="${name}"} > ${millis(m.crossRegionLatency[level])}`,
-          for: parseDuration(m.crossRegionLatency.for),
-          severity: level,
-          labels,
-          summary: `${where}: p95 of calls to ${name} in {{ $labels.destination_cluster }} above ${m.crossRegionLatency[level]}`,
-          description: `The 95th percentile of the calls from ${c.region} to ${name} in cluster {{ $labels.destination_cluster }} has been above ${m.crossRegionLatency[level]} for ${m.crossRegionLatency.for}.`,
-        });
-      }
     }
   }
 
@@ -413,6 +398,102 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
   ];
 }
 
+/**
+ * Whether the ingress gateways of other regions call the service: its ingress traffic is
+ * split across the regions by weight, so each region's gateway sends a share of it to the
+ * others (through their east-west gateways). Those calls are what CrossRegionLatencyHigh
+ * measures; a service nobody calls across regions has no such series.
+ */
+export function calledAcrossRegions(svc: ServicePlan, c: ClusterPlan): boolean {
+  return c.multiRegion && svc.crossRegion && svc.expose !== undefined && c.platform.ingress !== undefined && servesRequests(svc);
+}
+
+/**
+ * Rules over the ingress gateway's own series, in the gateway's namespace (where Managed
+ * Prometheus stores them, scraped by the gateway's PodMonitoring): the latency of the calls
+ * it makes to a service's pods in another region's cluster. The gateway is the caller
+ * (`reporter="source"`), so the time includes the network between the regions.
+ */
+export function gatewayRuleGroups(c: ClusterPlan): RuleGroup[] {
+  const m = c.platform.monitoring;
+  const gateway = c.platform.mesh.ingressGateway;
+  const groups: RuleGroup[] = [];
+  for (const [name, svc] of Object.entries(c.services)) {
+    if (!calledAcrossRegions(svc, c)) continue;
+    const labels = { service: name };
+    const calls = `reporter="source",source_workload_namespace="${gateway.namespace}",destination_workload_namespace="${svc.namespace}",destination_workload="${name}",destination_cluster!="${c.cluster}"`;
+    groups.push({
+      name: `${name}.cross-region-records`,
+      interval: Duration.seconds(30),
+      rules: [
+        {
+          record: 'service:cross_region_request_duration_milliseconds:p95_rate5m',
+          expr: `histogram_quantile(0.95, sum by (namespace, destination_cluster, le) (rate(istio_request_duration_milliseconds_bucket{${calls}}[5m])))`,
+          labels,
+        },
+      ],
+    });
+    groups.push({
+      name: `${name}.cross-region-alerts`,
+      interval: Duration.seconds(30),
+      rules: (['warning', 'critical'] as const).map((level) => ({
+        alert: 'CrossRegionLatencyHigh',
+        expr: `service:cross_region_request_duration_milliseconds:p95_rate5m{service="${name}"} > ${millis(m.crossRegionLatency[level])}`,
+        for: parseDuration(m.crossRegionLatency.for),
+        severity: level,
+        labels,
+        summary: `${name} in ${c.region}: p95 of calls to ${name} in {{ $labels.destination_cluster }} above ${m.crossRegionLatency[level]}`,
+        description: `The 95th percentile of the calls the ingress gateway of ${c.region} sends to ${name} in cluster {{ $labels.destination_cluster }} has been above ${m.crossRegionLatency[level]} for ${m.crossRegionLatency.for}.`,
+      })),
+    });
+  }
+  return groups;
+}
+
+/**
+ * A CronJob's runs, from kube-state-metrics (the Job and CronJob collectors): the last run
+ * failed, or the last success is older than two of its longest intervals plus a run's
+ * deadline (one missed or failed run is tolerated; two are not). A CronJob names its Jobs
+ * `<cronjob>-<scheduled time in minutes>`.
+ */
+export function cronJobRuleGroups(name: string, job: JobSpec, c: ClusterPlan): RuleGroup[] {
+  const ns = job.namespace;
+  const runs = `namespace="${ns}",job_name=~"${name}-[0-9]+"`;
+  const cron = `namespace="${ns}",cronjob="${name}"`;
+  const labels = { cronjob: name };
+  const where = `CronJob ${name} in ${c.region}`;
+  const intervalMinutes = longestGapMinutes(job.schedule, job.timeZone);
+  const staleSeconds = Math.round(2 * intervalMinutes * 60 + seconds(job.deadline) + seconds(job.startingDeadline));
+  const stale = promDuration(Duration.seconds(staleSeconds));
+  return [
+    {
+      name: `${name}.cronjob-alerts`,
+      interval: Duration.minutes(1),
+      rules: [
+        {
+          alert: 'CronJobFailed',
+          // The start of the latest failed run, against the last success (or 0 when there was none).
+          expr: `max by (namespace) (\n  kube_job_status_start_time{${runs}}\n  * on (namespace, job_name) group_left ()\n  (kube_job_failed{${runs},condition="true"} == 1)\n)\n> on (namespace)\n(\n  max by (namespace) (kube_cronjob_status_last_successful_time{${cron}})\n  or\n  0 * max by (namespace) (kube_cronjob_created{${cron}})\n)`,
+          for: Duration.minutes(1),
+          severity: 'warning',
+          labels,
+          summary: `${where}: its last run failed`,
+          description: `The latest Job of CronJob ${name} (namespace ${ns}, ${c.region}) failed after ${job.backoffLimit} retries or its ${job.deadline} deadline, and no run has succeeded since: its work (${job.schedule}, ${job.timeZone}) is not done.`,
+        },
+        {
+          alert: 'CronJobNotSucceeding',
+          expr: `time() - max by (namespace) (kube_cronjob_status_last_successful_time{${cron}}) > ${staleSeconds}\nor\n(\n  time() - max by (namespace) (kube_cronjob_created{${cron}}) > ${staleSeconds}\n  unless on (namespace)\n  kube_cronjob_status_last_successful_time{${cron}}\n)`,
+          for: Duration.minutes(5),
+          severity: 'warning',
+          labels,
+          summary: `${where}: no successful run for ${stale}`,
+          description: `CronJob ${name} (namespace ${ns}, ${c.region}) runs ${job.schedule} (${job.timeZone}) and has not completed a run for ${stale}, twice its longest interval plus a run's deadline: its runs fail, are not started (suspended, missed startingDeadlineSeconds) or never end.`,
+        },
+      ],
+    },
+  ];
+}
+
 /** Pods and autoscalers of one namespace (kube-state-metrics and cAdvisor). */
 export function workloadRuleGroups(namespace: string, c: ClusterPlan): RuleGroup[] {
   const p = c.platform.monitoring.pods;
@@ -461,6 +542,26 @@ export function workloadRuleGroups(namespace: string, c: ClusterPlan): RuleGroup
       summary: `{{ $labels.service }} in ${c.region} has run at its maximum replicas for ${c.platform.monitoring.autoscaling.atMaxFor}`,
       description: `KEDA's autoscaler of {{ $labels.service }} (HPA {{ $labels.horizontalpodautoscaler }}) has been at maxReplicas for ${c.platform.monitoring.autoscaling.atMaxFor}: demand above that is not served. Raise autoscaling.max or find the cause of the load.`,
     });
+    // KEDA's operator reports on the ScaledObjects of every namespace, with their namespace
+    // as its own `namespace` label (kedacore/keda pkg/metricscollector/prommetrics.go).
+    alerts.push(
+      {
+        alert: 'AutoscalerErrors',
+        expr: `sum by (namespace, scaledObject) (increase(keda_scaled_object_errors_total{job="${KEDA_SCRAPE}"}[10m])) > 0`,
+        for: Duration.minutes(10),
+        severity: 'warning',
+        summary: `{{ $labels.scaledObject }} in ${c.region}: KEDA fails to read its triggers`,
+        description: `KEDA's operator has counted errors for the ScaledObject {{ $labels.scaledObject }} (namespace ${namespace}, ${c.region}) in every 10-minute window for 10 minutes: a trigger's source (Prometheus, Pub/Sub, ...) cannot be read, and the replica count is frozen or at its fallback.`,
+      },
+      {
+        alert: 'AutoscalerPaused',
+        expr: `max by (namespace, scaledObject) (keda_scaled_object_paused{job="${KEDA_SCRAPE}"}) == 1`,
+        for: Duration.hours(1),
+        severity: 'warning',
+        summary: `{{ $labels.scaledObject }} in ${c.region}: autoscaling has been paused for an hour`,
+        description: `The ScaledObject {{ $labels.scaledObject }} (namespace ${namespace}, ${c.region}) carries autoscaling.keda.sh/paused: its replicas stay where they are whatever the load. Remove the annotation once the reason is gone.`,
+      },
+    );
   }
   return [{ name: `${namespace}.workloads`, interval: Duration.seconds(30), rules: alerts }];
 }

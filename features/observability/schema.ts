@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { durationMs } from '../../kernel/quantities';
 import { dnsLabel, duration } from '../../kernel/schema';
+import { secretManagerName } from '../secrets/schema';
 
 const percent = z.number().min(0).max(100);
 
@@ -119,6 +120,21 @@ export const Monitoring = z.strictObject({
     .strictObject({
       /** Time at the autoscaler's maximum before alerting. @default 15m */
       atMaxFor: duration.default('15m'),
+    })
+    .prefault({}),
+  /**
+   * Where alerts go (GMP's managed Alertmanager, configured per cluster): `page` the on-call
+   * engineer (PagerDuty), make a `ticket` (the team queue's webhook), or `none`. Set per
+   * environment in the overlays: pages are for production. @default critical page, warning ticket
+   */
+  routing: z
+    .strictObject({
+      critical: z.enum(['page', 'ticket', 'none']).default('page'),
+      warning: z.enum(['page', 'ticket', 'none']).default('ticket'),
+      /** Secret Manager secret with the PagerDuty Events API v2 routing key. @default <platform>-alerts-pagerduty */
+      pagerSecret: secretManagerName.optional(),
+      /** Secret Manager secret with the ticket queue's webhook URL. @default <platform>-alerts-webhook */
+      ticketSecret: secretManagerName.optional(),
     })
     .prefault({}),
   cost: z

@@ -325,11 +325,8 @@ export class RedisSentinel extends Construct {
               'proxy.istio.io/config': '{"holdApplicationUntilProxyStarts":true}',
               // The scripts are read at start only: a change of them rolls the pods.
               'meridian.dev/config-sha256': configHash,
-              // Istio merges the exporter's metrics into the sidecar's 15020 endpoint, which
-              // Managed Prometheus can scrape under strict mTLS.
-              'prometheus.io/scrape': 'true',
-              'prometheus.io/port': String(EXPORTER_PORT),
-              'prometheus.io/path': '/metrics',
+              // No prometheus.io/* annotations: the exporter has its own PodMonitoring, and Istio's
+              // metrics merging would re-export its series on 15020 (ingested twice).
             },
           },
           spec: {

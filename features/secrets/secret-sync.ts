@@ -6,6 +6,7 @@ import {
   ExternalSecretSpecSecretStoreRefKind,
   ExternalSecretSpecTargetCreationPolicy,
   ExternalSecretSpecTargetDeletionPolicy,
+  ExternalSecretSpecTargetTemplateEngineVersion,
 } from '../../imports/external-secrets.io';
 
 /** One key of the synced Secret, read from a Secret Manager secret. */
@@ -24,6 +25,12 @@ export interface SecretSyncProps {
   readonly store: string;
   /** Keys of the Secret and where each comes from. */
   readonly keys: Record<string, SecretSyncKey>;
+  /**
+   * Keys of the Secret written from templates over the synced keys (External Secrets' v2
+   * Go templates, `{{ .<key> }}`) instead of the keys themselves: a configuration file that
+   * embeds a credential. @default - the synced keys, as they are
+   */
+  readonly template?: Record<string, string>;
   /** How often values are re-read (rotation delay). @default Duration.hours(1) */
   readonly refreshInterval?: Duration;
   /** @default {} */
@@ -51,6 +58,7 @@ export class SecretSync extends Construct {
           name: props.name,
           creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
           deletionPolicy: ExternalSecretSpecTargetDeletionPolicy.RETAIN,
+          template: props.template ? { engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2, data: props.template } : undefined,
         },
         data: keys.map((k) => ({
           secretKey: k,

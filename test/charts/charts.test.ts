@@ -130,6 +130,8 @@ describe('GitOpsChart', () => {
     expect(project.spec.clusterResourceWhitelist).toEqual([
       { group: '', kind: 'Namespace' },
       { group: 'external-secrets.io', kind: 'ClusterSecretStore' },
+      // KEDA's operator, scraped for the ScaledObjects of every namespace.
+      { group: 'monitoring.googleapis.com', kind: 'ClusterPodMonitoring' },
       { group: 'monitoring.googleapis.com', kind: 'ClusterRules' },
     ]);
     const namespaced = project.spec.namespaceResourceWhitelist.map((gk: any) => `${gk.group}/${gk.kind}`);

@@ -71,6 +71,8 @@ describe('meridian promote', () => {
         `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
         // The old and the new primary: which one admits replication through the east-west gateway.
         ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/marketplace/networkpolicy-cache.yaml`]),
+        // Redis alerts follow the region's role.
+        ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/marketplace/rules-cache-redis.yaml`]),
         // The Sidecars of the Redis pods import the new primary's Service.
         `dist/ggen/prod/${r}/marketplace/sidecar-cache.yaml`,
         `dist/ggen/prod/${r}/marketplace/sidecar-default.yaml`,
@@ -129,7 +131,7 @@ describe('meridian promote', () => {
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
     expect(result.err).toMatch(
-      /^platforms\/nosuch\.ts: no such platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: 1 problem\(s\) in the platform spec; nothing was changed$/,
+      /^platforms\/: has no platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: 1 problem\(s\) in the platform spec; nothing was changed$/,
     );
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });

@@ -78,6 +78,8 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       .sort();
     expect(rules).toEqual([
       'ClusterRules -/ggen-capacity',
+      // CrossRegionLatencyHigh: over the ingress gateway's series, where GMP stores them.
+      'Rules istio-ingress/ggen-gateway',
       'Rules marketplace/api',
       'Rules marketplace/cache-redis',
       'Rules marketplace/meridian-workloads',
@@ -88,6 +90,8 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
   test('the alerts of the seed rows are all there', () => {
     expect([...new Set(alertsOf(prod).map((r: any) => r.alert))].sort()).toEqual([
       'AutoscalerAtMaxReplicas',
+      'AutoscalerErrors',
+      'AutoscalerPaused',
       'ContainerCpuHigh',
       'ContainerMemoryNearLimit',
       'CrossRegionLatencyHigh',
@@ -175,7 +179,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       'Requests per second',
       'Errors (status [45]..)',
       'Duration',
-      'Cross-region calls, p95',
+      'Cross-region calls, p95 (from the ingress gateway)',
       'Replicas passing health checks',
       'Error budget burn rate (1h)',
     ]);

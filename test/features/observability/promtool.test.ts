@@ -14,9 +14,11 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
-import { kedaHpa, redisJob, sentinelJob } from '../../../features/observability/resolve';
+import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisJob, sentinelJob } from '../../../features/observability/resolve';
+import { scopeExpr, scopeLabels, scopeRuleLabels, type EvaluatorLocation, type RuleKind } from '../../../features/observability/gmp-scope';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
+import { longestGapMinutes } from '../../../kernel/cron';
 import { findPromtool, runPromtool } from '../../promtool';
 import { REST, samplePlatform } from '../../fixtures/sample';
 
@@ -42,13 +44,23 @@ interface GroupDoc {
 }
 interface RuleFile {
   name: string;
+  kind: RuleKind;
   namespace?: string;
   groups: GroupDoc[];
+}
+/** A rendered PodMonitoring or ClusterPodMonitoring: the `job` of the series it collects. */
+interface Scrape {
+  kind: string;
+  namespace?: string;
+  job: string;
 }
 interface RenderedCluster {
   key: string;
   cluster: ClusterPlan;
+  /** Where GMP's rule evaluator of this cluster runs: the labels it scopes rules to. */
+  where: EvaluatorLocation;
   files: RuleFile[];
+  scrapes: Scrape[];
 }
 
 function renderedRules(envs: readonly EnvironmentPlan[]): RenderedCluster[] {
@@ -58,16 +70,28 @@ function renderedRules(envs: readonly EnvironmentPlan[]): RenderedCluster[] {
     if (!env.platform.monitoring.rules) continue;
     for (const cluster of env.clusters) {
       const key = `${env.platform.name}/${env.env}/${cluster.region}`;
-      byKey.set(key, { key, cluster, files: [] });
+      byKey.set(key, {
+        key,
+        cluster,
+        where: { projectId: env.platform.project, location: cluster.gcpRegion, cluster: cluster.cluster },
+        files: [],
+        scrapes: [],
+      });
     }
   }
   for (const f of render(envs).files) {
     const m = f.manifest as Manifest & { spec: { groups: GroupDoc[] } };
-    if (m.apiVersion !== 'monitoring.googleapis.com/v1' || (m.kind !== 'Rules' && m.kind !== 'ClusterRules')) continue;
+    if (m.apiVersion !== 'monitoring.googleapis.com/v1') continue;
     const key = f.path.split('/').slice(0, 3).join('/');
+    if (m.kind === 'PodMonitoring' || m.kind === 'ClusterPodMonitoring') {
+      byKey.get(key)?.scrapes.push({ kind: m.kind, namespace: m.metadata.namespace, job: m.metadata.name });
+      continue;
+    }
+    if (m.kind !== 'Rules' && m.kind !== 'ClusterRules' && m.kind !== 'GlobalRules') continue;
     if (!byKey.has(key)) throw new Error(`${f.path}: rules rendered for an environment with monitoring.rules false`);
     byKey.get(key)!.files.push({
       name: `${m.kind.toLowerCase()}-${m.metadata.namespace ?? '_cluster'}-${m.metadata.name}.yaml`,
+      kind: m.kind,
       namespace: m.metadata.namespace,
       groups: m.spec.groups,
     });
@@ -110,7 +134,46 @@ interface Subject {
   labels: Record<string, string>;
   rules: RuleDoc[];
 }
-type Fixture = (s: Subject, c: ClusterPlan) => Scenario[];
+type Fixture = (s: Subject, c: ClusterPlan, g: Gmp) => Scenario[];
+
+/**
+ * Where series come from, besides the PodMonitorings rendered: GKE's managed collection of
+ * kube-state-metrics (`kube_*`, `namespace` the object's) and of the kubelet's cAdvisor
+ * (`container_*`, `namespace` the pod's). docs/observability.md, "What the clusters need".
+ */
+const GKE_JOBS: Record<string, string> = { 'kube-state-metrics': 'kube-state-metrics:8080', kubelet: 'gke-node-1:10250' };
+
+/**
+ * Series as Managed Prometheus stores them for one cluster: every series carries the
+ * cluster's `project_id`, `location` and `cluster`, and the `namespace`, `job` and `instance`
+ * of the target that produced it (prometheus-engine pod_config.go: a PodMonitoring's series
+ * get its namespace and `job` = its name). A series is only written if something in the
+ * cluster produces it: a rendered PodMonitoring of that job in that namespace, a rendered
+ * ClusterPodMonitoring of that job, or GKE's own collection. Anything else cannot exist.
+ */
+class Gmp {
+  constructor(private readonly rc: RenderedCluster) {}
+
+  sel(name: string, labels: Record<string, string>): string {
+    const { job, namespace } = labels;
+    if (!job) throw new Error(`fixture: series ${name} has no job: say which target produces it`);
+    let instance = GKE_JOBS[job];
+    if (!instance) {
+      const scrape = this.rc.scrapes.find((x) => x.job === job && (x.kind === 'ClusterPodMonitoring' || x.namespace === namespace));
+      if (!scrape) {
+        throw new Error(
+          `series ${name}{job="${job}"} in namespace ${namespace}: no PodMonitoring "${job}" in ${namespace} (nor a ClusterPodMonitoring "${job}") is rendered in ${this.rc.key}, so Managed Prometheus never stores it`,
+        );
+      }
+      instance = `${labels.pod ?? `${job}-0`}:metrics`;
+    }
+    const { project_id, location, cluster } = scopeLabels('ClusterRules', this.rc.where);
+    return sel(name, { project_id, location, cluster, instance, ...labels });
+  }
+}
+
+/** The kubelet's cAdvisor endpoint as GKE's managed collection scrapes it. */
+const CADVISOR = { job: 'kubelet', metrics_path: '/metrics/cadvisor' };
 
 const sel = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels)
@@ -163,7 +226,13 @@ function service(s: Subject, c: ClusterPlan) {
   if (!svc) throw new Error(`no service ${name} in ${c.cluster}`);
   return { name, ns: svc.namespace, svc };
 }
-const served = (name: string, ns: string) => ({ namespace: ns, reporter: 'destination', destination_workload_namespace: ns, destination_workload: name });
+const served = (name: string, ns: string) => ({
+  namespace: ns,
+  job: ISTIO_SCRAPE,
+  reporter: 'destination',
+  destination_workload_namespace: ns,
+  destination_workload: name,
+});
 const otherCluster = (c: ClusterPlan) => {
   const region = Object.keys(c.platform.regions).find((r) => r !== c.region)!;
   return c.platform.regions[region].cluster ?? `${c.platform.name}-${c.env}-${region}`;
@@ -174,6 +243,7 @@ const RATE_T0 = 1;
 const REQUESTS_PER_MINUTE = 10_000;
 
 interface Burn {
+  g: Gmp;
   name: string;
   ns: string;
   slo: string;
@@ -181,13 +251,13 @@ interface Burn {
 }
 
 function burnRateFixture(errorsSeries: (x: Burn, bad: (minute: number) => number) => Series): Fixture {
-  return (s, c) => {
+  return (s, c, g) => {
     const { name, ns } = service(s, c);
     const slo = s.labels.slo;
     const objective = slo === 'availability' ? c.services[name].slo!.availability! : Number(slo.replace('latency-p', ''));
     const budget = 1 - objective / 100;
     const out = { namespace: ns, objective: fmt(objective) };
-    const x = { name, ns, slo, c };
+    const x = { g, name, ns, slo, c };
     const steady = (burn: number) => errorsSeries(x, () => burn * budget);
     return [
       {
@@ -220,15 +290,15 @@ function perMinute(value: (minute: number) => number, cumulative: boolean) {
 }
 
 const FIXTURES: Record<string, Fixture> = {
-  ServiceErrorRateHigh: (s, c) => {
+  ServiceErrorRateHigh: (s, c, g) => {
     const { name, ns } = service(s, c);
     const m = c.platform.monitoring.errorRate;
     const code = ['503', '500', '429', '404'].find((x) => new RegExp(`^(?:${m.codes})$`).test(x))!;
     const requests = (errorPercent: number): Series => {
       const errors = (REQUESTS_PER_MINUTE * errorPercent) / 100;
       return {
-        [sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: counter(REQUESTS_PER_MINUTE - errors),
-        [sel('istio_requests_total', { ...served(name, ns), response_code: code })]: counter(errors),
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: counter(REQUESTS_PER_MINUTE - errors),
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: code })]: counter(errors),
       };
     };
     const out = { namespace: ns };
@@ -239,12 +309,12 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  HealthCheckSuccessLow: (s, c) => {
+  HealthCheckSuccessLow: (s, c, g) => {
     const { name, ns } = service(s, c);
     const m = c.platform.monitoring.healthCheckSuccess;
     const replicas = (availablePercent: number): Series => ({
-      [sel('kube_deployment_status_replicas', { namespace: ns, deployment: name })]: gauge(1000),
-      [sel('kube_deployment_status_replicas_available', { namespace: ns, deployment: name })]: gauge(10 * availablePercent),
+      [g.sel('kube_deployment_status_replicas', { namespace: ns, job: 'kube-state-metrics', deployment: name })]: gauge(1000),
+      [g.sel('kube_deployment_status_replicas_available', { namespace: ns, job: 'kube-state-metrics', deployment: name })]: gauge(10 * availablePercent),
     });
     const out = { namespace: ns };
     return [
@@ -254,18 +324,26 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  CrossRegionLatencyHigh: (s, c) => {
+  CrossRegionLatencyHigh: (s, c, g) => {
     const { name, ns } = service(s, c);
     const m = c.platform.monitoring.crossRegionLatency;
     const remote = otherCluster(c);
+    // The service's only callers in other regions are the ingress gateways (the load
+    // balancer's traffic split by region): their Envoy reports each call as the source, in
+    // the gateway's namespace, scraped by the gateway's PodMonitoring.
+    const gateway = c.platform.mesh.ingressGateway;
     // Per minute, cumulative bucket counts of 1000 calls; histogram_quantile interpolates
     // linearly inside the bucket holding the 950th call.
     const calls = (to: string, buckets: Record<string, number>): Series =>
       Object.fromEntries(
         Object.entries(buckets).map(([le, n]) => [
-          sel('istio_request_duration_milliseconds_bucket', {
-            namespace: ns,
+          g.sel('istio_request_duration_milliseconds_bucket', {
+            namespace: gateway.namespace,
+            job: GATEWAY_SCRAPE,
+            pod: `${gateway.serviceAccount}-7c9d5-x4k2p`,
             reporter: 'source',
+            source_workload: gateway.serviceAccount,
+            source_workload_namespace: gateway.namespace,
             destination_workload_namespace: ns,
             destination_workload: name,
             destination_cluster: to,
@@ -314,7 +392,7 @@ const FIXTURES: Record<string, Fixture> = {
       const q = p95(b);
       if (!(q > lo && q < hi)) throw new Error(`fixture: p95 ${q} not in (${lo}, ${hi})`);
     }
-    const out = { namespace: ns, destination_cluster: remote };
+    const out = { namespace: gateway.namespace, destination_cluster: remote };
     return [
       { name: 'between warning and critical', series: calls(remote, between), checks: lifecycle(s, RATE_T0, [warning(out)]) },
       { name: 'above critical', series: calls(remote, above), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
@@ -326,11 +404,11 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ReplicationLagHigh: (s, c) => {
+  ReplicationLagHigh: (s, c, g) => {
     const { name, ns } = service(s, c);
     const lag = c.platform.monitoring.replicationLag!;
     const series = (seconds: number): Series => ({
-      [sel(lag.metric, { namespace: ns, job: name, pod: `${name}-0`, target_region: 'europe-west1' })]: gauge(seconds),
+      [g.sel(lag.metric, { namespace: ns, job: name, pod: `${name}-0`, target_region: 'europe-west1' })]: gauge(seconds),
     });
     const [w, cr] = [minutes(lag.warning) * 60, minutes(lag.critical) * 60];
     const out = { namespace: ns };
@@ -341,31 +419,31 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ServiceAvailabilityBudgetBurn: burnRateFixture(({ name, ns }, bad) => ({
-    [sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true),
-    [sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true),
+  ServiceAvailabilityBudgetBurn: burnRateFixture(({ g, name, ns }, bad) => ({
+    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true),
+    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true),
   })),
 
-  ServiceLatencyBudgetBurn: burnRateFixture(({ name, ns, slo, c }, bad) => {
+  ServiceLatencyBudgetBurn: burnRateFixture(({ g, name, ns, slo, c }, bad) => {
     const bound = 60_000 * minutes((c.services[name].slo!.latency as Record<string, string>)[slo.replace('latency-', '')]);
     return {
       // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
-      [sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), le: `${bound}.0` })]: perMinute(
+      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), le: `${bound}.0` })]: perMinute(
         (t) => REQUESTS_PER_MINUTE * (1 - bad(t)),
         true,
       ),
-      [sel('istio_request_duration_milliseconds_count', served(name, ns))]: perMinute(() => REQUESTS_PER_MINUTE, true),
+      [g.sel('istio_request_duration_milliseconds_count', served(name, ns))]: perMinute(() => REQUESTS_PER_MINUTE, true),
     };
   }),
 
-  RedisDown: (s, c) => {
+  RedisDown: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const job = redisJob(s.labels.redis);
     const pods = (redisUp: number[], scrapeUp: number[]): Series =>
       Object.fromEntries(
         redisUp.flatMap((v, i) => [
-          [sel('redis_up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(v)],
-          [sel('up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(scrapeUp[i])],
+          [g.sel('redis_up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(v)],
+          [g.sel('up', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }), gauge(scrapeUp[i])],
         ]),
       );
     return [
@@ -383,33 +461,35 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisMetricsAbsent: (s, c) => {
+  RedisMetricsAbsent: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const job = redisJob(s.labels.redis);
     return [
       {
         name: 'no target for the exporter',
-        series: { [sel('up', { namespace: ns, job: 'istio-proxies', pod: 'x' })]: gauge(1) },
+        series: { [g.sel('up', { namespace: ns, job: 'istio-proxies', pod: 'x' })]: gauge(1) },
         checks: lifecycle(s, 0, [warning({ job })]),
       },
-      { name: 'the exporter is scraped', series: { [sel('up', { namespace: ns, job, pod: `${s.labels.redis}-0` })]: gauge(1) }, checks: silent(s, 0) },
+      { name: 'the exporter is scraped', series: { [g.sel('up', { namespace: ns, job, pod: `${s.labels.redis}-0` })]: gauge(1) }, checks: silent(s, 0) },
     ];
   },
 
-  RedisNoMaster: (s, c) =>
+  RedisNoMaster: (s, c, g) =>
     redisRoles(
       s,
       c,
+      g,
       [
         ['slave', 'slave', 'slave'],
         ['master', 'slave', 'slave'],
       ],
       'critical',
     ),
-  RedisMultipleMasters: (s, c) =>
+  RedisMultipleMasters: (s, c, g) =>
     redisRoles(
       s,
       c,
+      g,
       [
         ['master', 'master', 'slave'],
         ['master', 'slave', 'slave'],
@@ -417,10 +497,11 @@ const FIXTURES: Record<string, Fixture> = {
       'critical',
     ),
 
-  RedisSecondaryHasMaster: (s, c) =>
+  RedisSecondaryHasMaster: (s, c, g) =>
     redisRoles(
       s,
       c,
+      g,
       [
         ['slave', 'master', 'slave'],
         ['slave', 'slave', 'slave'],
@@ -428,10 +509,10 @@ const FIXTURES: Record<string, Fixture> = {
       'critical',
     ),
 
-  RedisUpstreamLinkDown: (s, c) => {
+  RedisUpstreamLinkDown: (s, c, g) => {
     const redis = c.redis[s.labels.redis];
     const link = (up: number): Series => ({
-      [sel('redis_master_link_up', {
+      [g.sel('redis_master_link_up', {
         namespace: redis.namespace,
         job: redisJob(s.labels.redis),
         pod: `${s.labels.redis}-0`,
@@ -449,10 +530,10 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisUpstreamSilent: (s, c) => {
+  RedisUpstreamSilent: (s, c, g) => {
     const redis = c.redis[s.labels.redis];
     const lastIo = (seconds: number): Series => ({
-      [sel('redis_master_last_io_seconds_ago', {
+      [g.sel('redis_master_last_io_seconds_ago', {
         namespace: redis.namespace,
         job: redisJob(s.labels.redis),
         pod: `${s.labels.redis}-0`,
@@ -471,7 +552,7 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisReplicaEmpty: (s, c) => {
+  RedisReplicaEmpty: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const job = redisJob(s.labels.redis);
     const pod = (i: number) => `${s.labels.redis}-${i}`;
@@ -479,11 +560,17 @@ const FIXTURES: Record<string, Fixture> = {
       Object.fromEntries(
         keys.flatMap((k, i) => [
           [
-            sel('redis_instance_info', { namespace: ns, job, pod: pod(i), role: i === 0 && c.role === 'primary' ? 'master' : 'slave', redis_version: '7.4.2' }),
+            g.sel('redis_instance_info', {
+              namespace: ns,
+              job,
+              pod: pod(i),
+              role: i === 0 && c.role === 'primary' ? 'master' : 'slave',
+              redis_version: '7.4.2',
+            }),
             gauge(1),
           ],
           // redis_exporter reports no redis_db_keys for a database without keys.
-          ...(k === undefined ? [] : [[sel('redis_db_keys', { namespace: ns, job, pod: pod(i), db: 'db0' }), gauge(k)] as [string, (n: number) => string]]),
+          ...(k === undefined ? [] : [[g.sel('redis_db_keys', { namespace: ns, job, pod: pod(i), db: 'db0' }), gauge(k)] as [string, (n: number) => string]]),
         ]),
       );
     return [
@@ -493,13 +580,13 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisSentinelsDisagree: (s, c) => {
+  RedisSentinelsDisagree: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const addr = (i: number) => `${s.labels.redis}-${i}.${s.labels.redis}-headless.${ns}.svc.cluster.local:6379`;
     const sentinels = (masters: number[]): Series =>
       Object.fromEntries(
         masters.map((m, i) => [
-          sel('redis_sentinel_master_status', {
+          g.sel('redis_sentinel_master_status', {
             namespace: ns,
             job: sentinelJob(s.labels.redis),
             pod: `${s.labels.redis}-${i}`,
@@ -516,11 +603,11 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisFailoverOccurred: (s, c) => {
+  RedisFailoverOccurred: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const addr = (i: number) => `${s.labels.redis}-${i}.${s.labels.redis}-headless.${ns}.svc.cluster.local:6379`;
     const status = (i: number, master: number) =>
-      sel('redis_sentinel_master_status', {
+      g.sel('redis_sentinel_master_status', {
         namespace: ns,
         job: sentinelJob(s.labels.redis),
         pod: `${s.labels.redis}-${i}`,
@@ -547,11 +634,11 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisReplicationLag: (s, c) => {
+  RedisReplicationLag: (s, c, g) => {
     const redis = c.redis[s.labels.redis];
     const maxLag = minutes(redis.minReplicasMaxLag) * 60;
     const lag = (seconds: number): Series => ({
-      [sel('redis_connected_slave_lag_seconds', {
+      [g.sel('redis_connected_slave_lag_seconds', {
         namespace: redis.namespace,
         job: redisJob(s.labels.redis),
         pod: `${s.labels.redis}-0`,
@@ -570,12 +657,12 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RedisCacheHitRateLow: (s, c) => {
+  RedisCacheHitRateLow: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const m = c.platform.monitoring.cacheHitRate;
     const lookups = (hitPercent: number): Series => ({
-      [sel('redis_keyspace_hits_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * hitPercent),
-      [sel('redis_keyspace_misses_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * (100 - hitPercent)),
+      [g.sel('redis_keyspace_hits_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * hitPercent),
+      [g.sel('redis_keyspace_misses_total', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-0` })]: counter(10 * (100 - hitPercent)),
     });
     const out = { namespace: ns };
     return [
@@ -585,7 +672,7 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  PodRestartingOften: (s, c) => {
+  PodRestartingOften: (s, c, g) => {
     const ns = s.namespace!;
     const limit = c.platform.monitoring.pods.restartsPerHour;
     const labels = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
@@ -594,25 +681,25 @@ const FIXTURES: Record<string, Fixture> = {
     return [
       {
         name: `${limit + 1} restarts within the hour`,
-        series: { [sel('kube_pod_container_status_restarts_total', labels)]: restarts(limit + 1) },
+        series: { [g.sel('kube_pod_container_status_restarts_total', { ...labels, job: 'kube-state-metrics' })]: restarts(limit + 1) },
         checks: lifecycle(s, 60 + limit + 1, [warning(labels)]),
       },
       {
         name: `${limit} restarts within the hour`,
-        series: { [sel('kube_pod_container_status_restarts_total', labels)]: restarts(limit) },
+        series: { [g.sel('kube_pod_container_status_restarts_total', { ...labels, job: 'kube-state-metrics' })]: restarts(limit) },
         checks: silent(s, 60 + limit + 1),
       },
     ];
   },
 
-  ContainerMemoryNearLimit: (s, c) => {
+  ContainerMemoryNearLimit: (s, c, g) => {
     const ns = s.namespace!;
     const limit = c.platform.monitoring.pods.memory;
     const labels = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
     const usage = (percent: number, sandbox = 0): Series => ({
-      [sel('container_memory_working_set_bytes', labels)]: gauge(10_000_000 * percent),
-      [sel('kube_pod_container_resource_limits', { ...labels, resource: 'memory', unit: 'byte' })]: gauge(1_000_000_000),
-      ...(sandbox ? { [sel('container_memory_working_set_bytes', { ...labels, container: 'POD' })]: gauge(10_000_000 * sandbox) } : {}),
+      [g.sel('container_memory_working_set_bytes', { ...labels, ...CADVISOR })]: gauge(10_000_000 * percent),
+      [g.sel('kube_pod_container_resource_limits', { ...labels, job: 'kube-state-metrics', resource: 'memory', unit: 'byte' })]: gauge(1_000_000_000),
+      ...(sandbox ? { [g.sel('container_memory_working_set_bytes', { ...labels, ...CADVISOR, container: 'POD' })]: gauge(10_000_000 * sandbox) } : {}),
     });
     return [
       { name: 'above the threshold', series: usage(limit + 5), checks: lifecycle(s, 0, [warning(labels)]) },
@@ -620,7 +707,7 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ContainerCpuHigh: (s, c) => {
+  ContainerCpuHigh: (s, c, g) => {
     const ns = s.namespace!;
     const limit = c.platform.monitoring.pods.cpu;
     const web = { namespace: ns, pod: 'web-7d9f-x2k', container: 'web' };
@@ -629,10 +716,10 @@ const FIXTURES: Record<string, Fixture> = {
     const t0 = 5;
     /** CPU seconds per minute for a share of `cores`. */
     const cpu = (labels: Record<string, string>, cores: number, percent: number) => ({
-      [sel('container_cpu_usage_seconds_total', labels)]: counter((60 * cores * percent) / 100),
+      [g.sel('container_cpu_usage_seconds_total', { ...labels, ...CADVISOR })]: counter((60 * cores * percent) / 100),
     });
     const quota = (labels: Record<string, string>, resource: 'requests' | 'limits', cores: number) => ({
-      [sel(`kube_pod_container_resource_${resource}`, { ...labels, resource: 'cpu', unit: 'core' })]: gauge(cores),
+      [g.sel(`kube_pod_container_resource_${resource}`, { ...labels, job: 'kube-state-metrics', resource: 'cpu', unit: 'core' })]: gauge(cores),
     });
     return [
       {
@@ -648,12 +735,13 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  AutoscalerAtMaxReplicas: (s) => {
+  AutoscalerAtMaxReplicas: (s, _c, g) => {
     const ns = s.namespace!;
     const hpa = kedaHpa('web');
     const replicas = (current: number): Series => ({
-      [sel('kube_horizontalpodautoscaler_status_current_replicas', { namespace: ns, horizontalpodautoscaler: hpa })]: gauge(current),
-      [sel('kube_horizontalpodautoscaler_spec_max_replicas', { namespace: ns, horizontalpodautoscaler: hpa })]: gauge(20),
+      [g.sel('kube_horizontalpodautoscaler_status_current_replicas', { namespace: ns, job: 'kube-state-metrics', horizontalpodautoscaler: hpa })]:
+        gauge(current),
+      [g.sel('kube_horizontalpodautoscaler_spec_max_replicas', { namespace: ns, job: 'kube-state-metrics', horizontalpodautoscaler: hpa })]: gauge(20),
     });
     return [
       { name: 'at its maximum', series: replicas(20), checks: lifecycle(s, 0, [warning({ namespace: ns, horizontalpodautoscaler: hpa, service: 'web' })]) },
@@ -661,14 +749,105 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  RequestedCapacitySpike: (s, c) => {
+  // kube-state-metrics' Job and CronJob collectors. promtool's clock starts at 0: timestamps
+  // are seconds since the start of the test.
+  CronJobFailed: (s, c, g) => {
+    const name = s.labels.cronjob;
+    const ns = c.jobs[name].namespace;
+    const ksm = { namespace: ns, job: 'kube-state-metrics' };
+    const run = (jobName: string, startedAt: number, failedFrom?: number): Series => ({
+      [g.sel('kube_job_status_start_time', { ...ksm, job_name: jobName })]: gauge(startedAt),
+      [g.sel('kube_job_failed', { ...ksm, job_name: jobName, condition: 'true' })]: (n) =>
+        failedFrom === undefined ? `0x${n}` : `0x${failedFrom - 1} 1x${n - failedFrom + 1}`,
+    });
+    const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
+    const lastSuccess = (at: (minute: number) => number) => ({
+      [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false),
+    });
+    const out = { namespace: ns };
+    return [
+      {
+        name: 'the run started at minute 10 failed at minute 12, after a success at minute 1',
+        series: { ...created, ...lastSuccess(() => 60), ...run(`${name}-29000010`, 600, 12) },
+        checks: lifecycle(s, 12, [warning(out)]),
+      },
+      { name: 'a run that never succeeded failed', series: { ...created, ...run(`${name}-29000010`, 600, 12) }, checks: lifecycle(s, 12, [warning(out)]) },
+      {
+        name: 'an older run failed, the latest succeeded',
+        series: { ...created, ...lastSuccess((t) => (t >= 20 ? 1200 : 60)), ...run(`${name}-29000010`, 600, 12) },
+        checks: [at(25, [])],
+      },
+      { name: 'every run succeeds', series: { ...created, ...lastSuccess((t) => 60 * t), ...run(`${name}-29000010`, 600) }, checks: silent(s, 12) },
+    ];
+  },
+
+  CronJobNotSucceeding: (s, c, g) => {
+    const name = s.labels.cronjob;
+    const job = c.jobs[name];
+    const ns = job.namespace;
+    const ksm = { namespace: ns, job: 'kube-state-metrics' };
+    // Derived from the spec, not from the rule: twice the longest interval plus both deadlines.
+    const interval = longestGapMinutes(job.schedule, job.timeZone);
+    const staleMinutes = 2 * interval + minutes(job.deadline) + minutes(job.startingDeadline);
+    const t0 = Math.floor(staleMinutes) + 1;
+    const created = { [g.sel('kube_cronjob_created', { ...ksm, cronjob: name })]: gauge(0) };
+    const lastSuccess = (at: (minute: number) => number) => ({
+      [g.sel('kube_cronjob_status_last_successful_time', { ...ksm, cronjob: name })]: perMinute(at, false),
+    });
+    const out = { namespace: ns };
+    return [
+      { name: 'the last success was at minute 0', series: { ...created, ...lastSuccess(() => 0) }, checks: lifecycle(s, t0, [warning(out)]) },
+      { name: 'it never succeeded since it was created', series: created, checks: lifecycle(s, t0, [warning(out)]) },
+      {
+        name: 'it succeeds once per interval',
+        series: { ...created, ...lastSuccess((t) => 60 * interval * Math.floor(t / interval)) },
+        checks: silent(s, t0),
+      },
+    ];
+  },
+
+  // KEDA's operator, scraped by the cluster's ClusterPodMonitoring: its series keep the
+  // ScaledObject's namespace as their own `namespace` label.
+  AutoscalerErrors: (s, _c, g) => {
+    const ns = s.namespace!;
+    const errors = (perMinute: number, from: number): Series => ({
+      [g.sel('keda_scaled_object_errors_total', { namespace: ns, job: KEDA_SCRAPE, pod: 'keda-operator-6d5c8-q2x7v', scaledObject: 'web' })]: (n) =>
+        `0x${from} 0+${perMinute}x${n - from}`,
+    });
+    const out = { namespace: ns, scaledObject: 'web' };
+    return [
+      // Zero at minutes 0-11, then two more errors a minute: increase() is above 0 from minute 12.
+      { name: 'errors every minute from minute 12', series: errors(2, 10), checks: lifecycle(s, 12, [warning(out)]) },
+      { name: 'no errors', series: errors(0, 10), checks: silent(s, 12) },
+    ];
+  },
+
+  AutoscalerPaused: (s, _c, g) => {
+    const ns = s.namespace!;
+    const paused = (v: number): Series => ({
+      [g.sel('keda_scaled_object_paused', { namespace: ns, job: KEDA_SCRAPE, pod: 'keda-operator-6d5c8-q2x7v', scaledObject: 'web' })]: gauge(v),
+    });
+    return [
+      { name: 'paused', series: paused(1), checks: lifecycle(s, 0, [warning({ namespace: ns, scaledObject: 'web' })]) },
+      { name: 'scaling', series: paused(0), checks: silent(s, 0) },
+    ];
+  },
+
+  RequestedCapacitySpike: (s, c, g) => {
     const growth = c.platform.monitoring.cost.requestGrowth;
     const STEP = 5;
     // Two pods of 5 cores for 25 hours, then more: at minute 1505 the day-old value is 10.
     const requests = (after: number): Series =>
       Object.fromEntries(
         ['a', 'b'].map((p) => [
-          sel('kube_pod_container_resource_requests', { namespace: 'marketplace', pod: `web-${p}`, container: 'web', resource: 'cpu', unit: 'core' }),
+          g.sel('kube_pod_container_resource_requests', {
+            namespace: 'marketplace',
+            job: 'kube-state-metrics',
+            pod: `web-${p}`,
+            container: 'web',
+            resource: 'cpu',
+            unit: 'core',
+          }),
           (n: number) => `5x300 ${fmt(after / 2)}x${n - 301}`,
         ]),
       );
@@ -686,12 +865,12 @@ const FIXTURES: Record<string, Fixture> = {
   },
 };
 
-function redisRoles(s: Subject, c: ClusterPlan, [firing, quiet]: string[][], severity: Severity): Scenario[] {
+function redisRoles(s: Subject, c: ClusterPlan, g: Gmp, [firing, quiet]: string[][], severity: Severity): Scenario[] {
   const ns = c.redis[s.labels.redis].namespace;
   const nodes = (roles: string[]): Series =>
     Object.fromEntries(
       roles.map((role, i) => [
-        sel('redis_instance_info', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-${i}`, role, redis_version: '7.4.2' }),
+        g.sel('redis_instance_info', { namespace: ns, job: redisJob(s.labels.redis), pod: `${s.labels.redis}-${i}`, role, redis_version: '7.4.2' }),
         gauge(1),
       ]),
     );
@@ -779,36 +958,63 @@ function groupsFor(s: Subject, all: GroupDoc[]): GroupDoc[] {
 interface Prepared {
   dir: string;
   ruleFiles: string[];
-  tests: { alert: string; file: string; subject: Subject }[];
+  tests: { alert: string; file: string; subject: Subject; error?: string }[];
+  /** Rules GMP's operator refuses to scope (a conflicting matcher or label): the whole object is rejected. */
+  scopeErrors: string[];
 }
 
 function prepare(rc: RenderedCluster, root: string): Prepared {
   const dir = path.join(root, rc.key.replace(/\//g, '_'));
   fs.mkdirSync(dir, { recursive: true });
-  // One file per object, as rendered, for `check rules`; one file per group for the unit
-  // tests, which load only the groups the alert under test needs (fast, and isolated).
-  const ruleFiles = rc.files.map((f) => {
+  // Each object as rendered, and as GMP's operator hands it to the rule evaluator (scoped),
+  // for `check rules`; one file per scoped group for the unit tests, which load only the
+  // groups the alert under test needs (fast, and isolated).
+  const scopeErrors: string[] = [];
+  const scoped = rc.files.map((f) => {
+    const labels = scopeLabels(f.kind, rc.where, f.namespace);
+    const groups = f.groups.map((g) => ({
+      ...g,
+      rules: g.rules.map((r) => {
+        try {
+          return { ...r, expr: scopeExpr(r.expr, labels), labels: scopeRuleLabels(r.labels, labels) };
+        } catch (e) {
+          scopeErrors.push(`${f.kind} ${f.namespace ?? ''}/${f.name}: ${r.alert ?? r.record}: ${(e as Error).message}`);
+          return r;
+        }
+      }),
+    }));
+    return { ...f, name: `scoped-${f.name}`, groups };
+  });
+  const ruleFiles = [...rc.files, ...scoped].map((f) => {
     fs.writeFileSync(path.join(dir, f.name), stringify({ groups: f.groups }));
     return f.name;
   });
-  const all = rc.files.flatMap((f) => f.groups);
+  const all = scoped.flatMap((f) => f.groups);
   const groupFile = new Map(all.map((g, i) => [g, `group-${String(i).padStart(2, '0')}.yaml`]));
   for (const [g, file] of groupFile) fs.writeFileSync(path.join(dir, file), stringify({ groups: [g] }));
-  const tests = subjects(rc.files).map((subject, i) => {
+  const gmp = new Gmp(rc);
+  const tests = subjects(scoped).map((subject, i) => {
     const fixture = FIXTURES[subject.alert];
     if (!fixture) throw new Error(`no promtool unit test for alert ${subject.alert}: add a fixture to test/features/observability/promtool.test.ts`);
     const file = `test-${String(i).padStart(2, '0')}-${subject.alert}.yaml`;
     const groups = groupsFor(subject, all);
+    let scenarios: Scenario[];
+    try {
+      scenarios = fixture(subject, rc.cluster, gmp);
+    } catch (e) {
+      // Series that cannot exist in the cluster: the alert cannot be tested as it runs.
+      return { alert: subject.alert, file, subject, error: (e as Error).message };
+    }
     const doc = unitTestFile(
       subject,
-      fixture(subject, rc.cluster),
+      scenarios,
       groups.map((g) => groupFile.get(g)!),
       groupOrder(groups),
     );
     fs.writeFileSync(path.join(dir, file), stringify(doc, { lineWidth: 0 }));
-    return { alert: subject.alert, file, subject };
+    return { alert: subject.alert, file, subject, error: undefined };
   });
-  return { dir, ruleFiles, tests };
+  return { dir, ruleFiles, tests, scopeErrors };
 }
 
 /** promtool's verdict per test file: "Unit Testing:  <file>" then "  SUCCESS" or "  FAILED:" and details. */
@@ -820,6 +1026,12 @@ function verdicts(output: string): Map<string, string> {
     out.set(file.trim(), rest.join('\n'));
   }
   return out;
+}
+
+/** An alert's labels without those every alert of the cluster carries (scope, platform, env, region). */
+function shown(labels: Record<string, string>): Record<string, string> {
+  const { project_id: _p, location: _l, cluster: _c, platform: _pl, env: _e, region: _r, ...rest } = labels;
+  return rest;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -844,7 +1056,8 @@ d('promtool', () => {
   const prepared = clusters.map((rc) => [rc, prepare(rc, root)] as const);
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules: %s', (_key, p) => {
+  test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules, as rendered and as GMP scopes them: %s', (_key, p) => {
+    expect(p.scopeErrors).toEqual([]);
     const r = runPromtool(PROMTOOL!, ['check', 'rules', ...p.ruleFiles], p.dir);
     if (r.code !== 0) throw new Error(r.output);
     for (const f of p.ruleFiles) expect(r.output).toContain(`Checking ${f}\n  SUCCESS`);
@@ -854,13 +1067,14 @@ d('promtool', () => {
     let results: Map<string, string>;
     let output = '';
     beforeAll(() => {
-      const r = runPromtool(PROMTOOL!, ['test', 'rules', ...p.tests.map((t) => t.file)], p.dir);
+      const r = runPromtool(PROMTOOL!, ['test', 'rules', ...p.tests.filter((t) => !t.error).map((t) => t.file)], p.dir);
       output = r.output;
       results = verdicts(r.output);
       if (r.code === null) throw new Error(r.output);
     });
 
-    test.each(p.tests.map((t) => [`${t.alert} ${JSON.stringify(t.subject.labels)}`, t.file] as const))('%s', (_name, file) => {
+    test.each(p.tests.map((t) => [`${t.alert} ${JSON.stringify(shown(t.subject.labels))}`, t.file, t.error] as const))('%s', (_name, file, error) => {
+      if (error) throw new Error(error);
       const verdict = results.get(file);
       if (verdict === undefined) throw new Error(`promtool did not report ${file}:\n${output}`);
       if (!verdict.includes('SUCCESS')) throw new Error(`${file}:\n${verdict}\n(files in ${p.dir})`);

@@ -39,6 +39,7 @@ describe('monitoring spec', () => {
       cacheHitRate: { warning: 70, critical: 50, for: '15m' },
       pods: { restartsPerHour: 3, cpu: 90, memory: 90, for: '15m' },
       autoscaling: { atMaxFor: '15m' },
+      routing: { critical: 'page', warning: 'ticket' },
       cost: { requestGrowth: 50, for: '30m' },
     });
   });
@@ -122,7 +123,7 @@ describe('monitoring spec', () => {
 
   test('fails when a monitoring field is misspelt', () => {
     expect(problems({ monitoring: { errorrate: {} } })).toEqual([
-      'platforms/sample.ts: monitoring.errorrate: unknown field (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, cost)',
+      'platforms/sample.ts: monitoring.errorrate: unknown field (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, routing, cost)',
     ]);
   });
 });
