@@ -30,6 +30,8 @@ describe('autoscaling in the region charts', () => {
       'queues/prod/us-central1/jobs/rules-task-worker.yaml',
       'queues/prod/us-central1/jobs/scaledobject-task-worker.yaml',
       'queues/prod/us-central1/jobs/serviceaccount-task-worker.yaml',
+      // Its mesh egress is exactly what it calls (docs/flows.md).
+      'queues/prod/us-central1/jobs/sidecar-task-worker.yaml',
       'queues/prod/us-central1/jobs/triggerauthentication-task-worker-gcp.yaml',
     ]);
   });
