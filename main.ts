@@ -4,7 +4,7 @@
  * so dist/ is written by Meridian's atomic writer and cdk8s's folder only gets a summary.
  * cdk8s keeps the app's stdout to itself, so progress goes to stderr.
  */
-import { runSynth, writeCdk8sSummary } from './cli/main';
+import { runSynth, writeCdk8sSummary } from './cli/synth';
 
 const toStderr = (line: string) => process.stderr.write(`${line}\n`);
 const { code, result } = runSynth({}, { out: toStderr, err: toStderr });

@@ -2,7 +2,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ClusterPlan } from '../model/plan';
 import type { FieldPath } from '../model/merge';
-import { formatPath, showValue, SpecError } from '../model/errors';
+import { formatPath, ProblemError, showValue } from '../model/errors';
 import { PropError, propPath } from '../kernel/prop-error';
 import type { JobSpec, Platform, ProbeSpec } from '../model/schema';
 import type { ServicePlan } from '../model/plan';
@@ -174,7 +174,7 @@ export class RegionChart extends Chart {
         if (!source) continue;
         const { file, path } = locate([...source, ...prop.slice(n)]);
         const message = e.value === undefined ? e.allowed : `${e.allowed} (got ${showValue(e.value)})`;
-        throw new SpecError([{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
+        throw new ProblemError('spec', [{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
       }
       throw e;
     }

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { autoscalingProblems } from '../features/autoscaling/checks';
 import { kedaClusterProblems, scaledObjectProblems } from '../features/autoscaling/keda-checks';
-import { Cluster, groupClusters, KObject, Problem } from './objects';
+import { Cluster, groupClusters, KObject } from './objects';
+import { objectProblem, ProblemError, type Problem } from '../kernel/problems';
 import { namespaceBaselineProblems, policyReferenceProblems } from '../features/access/checks';
 import { policyProblems } from './policy';
 import { podSecurityProblems } from '../features/workloads/pod-security';
@@ -18,7 +19,7 @@ import { blindRuleProblems, doubleIngestionProblems, promqlProblems } from '../f
 import { SchemaValidator } from './schema';
 import { workloadProblems } from '../features/workloads/checks';
 
-export type { Problem } from './objects';
+export { formatProblem, ProblemError, type Problem } from '../kernel/problems';
 
 export interface ObjectFile {
   /** Where the object is (or will be) written, as shown in problems. */
@@ -26,13 +27,10 @@ export interface ObjectFile {
   readonly manifest: Record<string, unknown>;
 }
 
-export function formatProblem(p: Problem): string {
-  const id = `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
-  return `${p.file}: ${id}: ${p.path || '(object)'}: ${p.message}`;
+/** Input that cannot be checked at all (unreadable, or not YAML): a ProblemError of source `input`. */
+function unusable(file: string, message: string): ProblemError {
+  return new ProblemError('input', [{ file, path: '', message }]);
 }
-
-/** Input that cannot be checked at all: unreadable, or not YAML. */
-export class UnusableInputError extends Error {}
 
 let shared: SchemaValidator | undefined;
 
@@ -50,8 +48,7 @@ export function validateObjects(
   const problems: Problem[] = [];
   const malformed = new Set<string>();
   for (const { file, manifest } of objects) {
-    const meta = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
-    const id = { file, kind: String(manifest.kind ?? '?'), namespace: meta.namespace, name: meta.name ?? '?' };
+    const id = objectProblem(file, { kind: manifest.kind ?? '?', metadata: manifest.metadata }, '', '');
     const schema = validator.validate(manifest);
     for (const p of schema) problems.push({ ...id, ...p });
     if (schema.length > 0) malformed.add(file);
@@ -140,15 +137,14 @@ export function crossReferenceProblems(cluster: Cluster): Problem[] {
 function kedaProblemsAcross(objects: readonly ObjectFile[]): Problem[] {
   const fileOf = new Map(objects.map((o) => [o.manifest, o.file]));
   const clusters = objects.map((o) => ({ cluster: path.dirname(path.dirname(o.file)), manifest: o.manifest }));
-  return kedaClusterProblems(clusters, { requireTargets: true }).map(({ manifest, path: field, message }) => {
-    const meta = (manifest.metadata ?? {}) as { name?: string; namespace?: string };
-    return { file: fileOf.get(manifest)!, kind: String(manifest.kind), namespace: meta.namespace, name: meta.name ?? '?', path: field, message };
-  });
+  return kedaClusterProblems(clusters, { requireTargets: true }).map(({ manifest, path: field, message }) =>
+    objectProblem(fileOf.get(manifest)!, manifest, field, message),
+  );
 }
 
 /** Every object in every `.yaml`/`.yml` file under `dir`, in path order. */
 export function readObjects(dir: string): ObjectFile[] {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UnusableInputError(`${dir}: not a readable folder`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw unusable(dir, 'not a readable folder');
   const objects: ObjectFile[] = [];
   for (const rel of listYaml(dir)) {
     const file = path.join(dir, rel);
@@ -156,13 +152,13 @@ export function readObjects(dir: string): ObjectFile[] {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      throw new UnusableInputError(`${file}: cannot be read: ${(e as Error).message}`);
+      throw unusable(file, `cannot be read: ${(e as Error).message}`);
     }
     for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length > 0) throw new UnusableInputError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+      if (doc.errors.length > 0) throw unusable(file, `not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
       const value = doc.toJS() as unknown;
       if (value === null || value === undefined) continue;
-      if (typeof value !== 'object' || Array.isArray(value)) throw new UnusableInputError(`${file}: not a Kubernetes object (a YAML mapping is expected)`);
+      if (typeof value !== 'object' || Array.isArray(value)) throw unusable(file, 'not a Kubernetes object (a YAML mapping is expected)');
       objects.push({ file, manifest: value as Record<string, unknown> });
     }
   }

@@ -8,6 +8,7 @@
  * (`dist/<platform>/<env>`): DestinationRule subsets select pods across all its regions.
  */
 import * as path from 'node:path';
+import { objectProblem, type Problem } from '../kernel/problems';
 
 /** A rendered object, read loosely: checks test every field they use. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,19 +32,11 @@ export interface Located {
   readonly obj: KObject;
 }
 
-/** A problem at a field of an object; `path` is `spec.rules[0]`, or '' for the whole object. */
-export interface Problem {
-  readonly file: string;
-  readonly kind: string;
-  readonly namespace?: string;
-  readonly name: string;
-  readonly path: string;
-  readonly message: string;
-}
+export type { Problem } from '../kernel/problems';
 
+/** A problem at a field of a located object; `fieldPath` is `spec.rules[0]`, or '' for the whole object. */
 export function problem(at: Located, fieldPath: string, message: string): Problem {
-  const m = at.obj.metadata;
-  return { file: at.file, kind: at.obj.kind, namespace: m.namespace, name: m.name, path: fieldPath, message };
+  return objectProblem(at.file, at.obj, fieldPath, message);
 }
 
 export class Cluster {

@@ -3,7 +3,7 @@
  * repository, images pinned.
  */
 import { POD_SPEC_PATHS } from '../features/workloads/pod-security';
-import type { FieldProblem } from './schema';
+import type { FieldProblem } from '../kernel/problems';
 
 type Obj = Record<string, unknown>;
 

@@ -3,6 +3,7 @@
  * with unknown fields rejected. The schemas are generated into `imports/schemas/` by
  * `npm run import`; nothing is fetched.
  */
+import type { FieldProblem } from '../kernel/problems';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { _, ErrorObject, ValidateFunction } from 'ajv';
@@ -15,8 +16,6 @@ const ROOT = path.resolve(__dirname, '..');
 const K8S_ID = 'k8s';
 const OBJECT_META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
-/** A schema violation at a field of an object. */
-import type { FieldProblem } from '../kernel/problems';
 export type { FieldProblem } from '../kernel/problems';
 
 interface Gvk {

@@ -14,12 +14,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import microdiff from 'microdiff';
 import { parseAllDocuments } from 'yaml';
-import { formatProblem as formatSpecProblem, SpecError } from '../model';
-import { OutputInvalidError, RenderError, synthesize } from '../synth';
-import type { Io } from './main';
+import { ProblemError } from '../kernel/problems';
+import { synthesize } from '../synth';
+import { type Io, reportFailure } from './io';
 
-/** git is missing, REF is unknown, the base holds something that is not YAML. */
-export class DiffError extends Error {}
+/** git is missing, REF is unknown, the base holds something that is not YAML: input that cannot be used. */
+function unusable(file: string, message: string): ProblemError {
+  return new ProblemError('input', [{ file, path: '', message }]);
+}
 
 /** The files of a dist/ folder: path relative to dist/ → text. */
 export type DistTree = ReadonlyMap<string, string>;
@@ -78,11 +80,7 @@ export function runDiff(opts: { root: string; base?: string }, io: Io): number {
     formatDiff(diff, `dist/ at ${ref} (${base.commit.slice(0, 12)})`).forEach((line) => io.out(line));
     return diff.clusters.length > 0 ? 1 : 0;
   } catch (e) {
-    if (e instanceof DiffError) {
-      io.err(`diff: ${e.message}`);
-      return 2;
-    }
-    throw e;
+    return reportFailure(io, 'diff', e, ': nothing to compare', 2);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -92,7 +90,7 @@ export function runDiff(opts: { root: string; base?: string }, io: Io): number {
 export function readCommittedDist(root: string, ref: string): { commit: string; files: DistTree } {
   const top = git(root, ['rev-parse', '--show-toplevel']).toString().trim();
   const commitOut = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root });
-  if (commitOut.status !== 0) throw new DiffError(`--base ${ref}: not a commit of the repository at ${top}`);
+  if (commitOut.status !== 0) throw unusable(`--base ${ref}`, `not a commit of the repository at ${top}`);
   const commit = commitOut.stdout.toString().trim();
   const prefix = path
     .relative(top, path.join(fs.realpathSync(root), 'dist'))
@@ -122,20 +120,8 @@ export function readCommittedDist(root: string, ref: string): { commit: string; 
 
 /** Renders every platform of the work tree into `dist` (a temporary folder) and returns its files. */
 export function renderTree(root: string, dist: string, io: Io): DistTree {
-  try {
-    const result = synthesize({ root, dist, onEnvironment: (scope, n) => io.err(`  ${scope}: ${n} objects`) });
-    return new Map(result.rendering.files.map((f) => [f.path, f.content]));
-  } catch (e) {
-    if (e instanceof SpecError) {
-      e.problems.forEach((p) => io.err(formatSpecProblem(p)));
-      throw new DiffError(`${e.problems.length} problem(s) in the platform spec: nothing to compare`);
-    }
-    if (e instanceof RenderError || e instanceof OutputInvalidError) {
-      e.problems.forEach((p) => io.err(p));
-      throw new DiffError(`${e.problems.length} problem(s) in the rendered objects: nothing to compare`);
-    }
-    throw e;
-  }
+  const result = synthesize({ root, dist, onEnvironment: (scope, n) => io.err(`  ${scope}: ${n} objects`) });
+  return new Map(result.rendering.files.map((f) => [f.path, f.content]));
 }
 
 interface Found {
@@ -261,7 +247,7 @@ function objectsOf(files: Map<string, string>): Map<string, Found> {
   const found = new Map<string, Found>();
   for (const [file, text] of files) {
     for (const doc of parseAllDocuments(text, { version: '1.1' })) {
-      if (doc.errors.length > 0) throw new DiffError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+      if (doc.errors.length > 0) throw unusable(file, `not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
       const object = doc.toJS() as unknown;
       if (object === null || typeof object !== 'object' || Array.isArray(object)) continue;
       const o = object as { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } };
@@ -373,7 +359,7 @@ export function formatDiff(diff: DistDiff, baseLabel: string, targetLabel = 'wor
 
 function git(cwd: string, args: string[], input?: string): Buffer {
   const r = spawnSync('git', args, { cwd, input, maxBuffer: 2 ** 32 });
-  if (r.error) throw new DiffError(`cannot run git: ${r.error.message}`);
-  if (r.status !== 0) throw new DiffError(`git ${args[0]} failed in ${cwd}: ${r.stderr.toString().trim().split('\n')[0]}`);
+  if (r.error) throw unusable(cwd, `cannot run git: ${r.error.message}`);
+  if (r.status !== 0) throw unusable(cwd, `git ${args[0]} failed: ${r.stderr.toString().trim().split('\n')[0]}`);
   return r.stdout;
 }

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../model';
-import { readObjects, UnusableInputError } from '../checks';
+import { loadAll } from '../model';
+import { readObjects } from '../checks';
 import { checkFlows, describeFlow, FlowReport, FlowVerdict } from '../checks/flows';
 import type { Located } from '../checks/objects';
-import type { Io } from './main';
+import { type Io, reportFailure } from './io';
 
 export interface FlowsOptions {
   readonly root: string;
@@ -25,9 +25,7 @@ export function runFlows(opts: FlowsOptions, io: Io): number {
   try {
     envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   } catch (e) {
-    if (!(e instanceof SpecError)) throw e;
-    e.problems.forEach((p) => io.err(formatSpecProblem(p)));
-    return 2;
+    return reportFailure(io, 'flows', e, '', 2);
   }
   if (envs.length === 0) {
     io.err(`flows: no environment matches ${[opts.platform, opts.env].filter(Boolean).join(' ')}`);
@@ -46,9 +44,7 @@ export function runFlows(opts: FlowsOptions, io: Io): number {
     try {
       objects = readObjects(folder).map((o) => ({ file: path.join(distName, path.relative(opts.dist, o.file)), obj: o.manifest as unknown as Located['obj'] }));
     } catch (e) {
-      if (!(e instanceof UnusableInputError)) throw e;
-      io.err(e.message);
-      return 2;
+      return reportFailure(io, 'flows', e, '', 2);
     }
     const report = checkFlows(
       env,

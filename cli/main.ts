@@ -1,90 +1,21 @@
 /**
- * The `meridian` command. User mistakes (a bad spec, invalid output, unusable input) are
+ * The `meridian` command: its arguments, and which command runs. The commands are in their
+ * own files (synth, validate, diff, promote, promote-env), sharing `io.ts`. User mistakes (a bad spec, invalid output, unusable input) are
  * printed as one line per problem with a non-zero exit, never as a stack trace.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatProblem as formatSpecProblem, SpecError } from '../model';
-import { OutputInvalidError, RenderError, synthesize, SynthResult } from '../synth';
-import { formatProblem, readEnvironmentContext, readObjects, UnusableInputError, validateObjects } from '../checks';
 import { runDiff } from './diff';
+import { Io, ROOT, stdio } from './io';
 import { runPromote } from './promote';
 import { runFlows } from './flows';
 import { runPromoteEnv } from './promote-env';
-
-export const ROOT = path.resolve(__dirname, '..');
+import { runSynth } from './synth';
+import { runValidate } from './validate';
 
 /** The package's version (package.json). */
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
-
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-const stdio: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
-
-/** `meridian synth`: 0 ok, 1 invalid spec or output (dist/ untouched). */
-export function runSynth(opts: { root?: string; dist?: string; platform?: string; env?: string }, io: Io = stdio): { code: number; result?: SynthResult } {
-  const root = opts.root ?? ROOT;
-  const started = process.hrtime.bigint();
-  try {
-    const result = synthesize({
-      root,
-      dist: opts.dist,
-      platform: opts.platform,
-      env: opts.env,
-      onEnvironment: (scope, n) => io.out(`  ${scope}: ${n} objects`),
-    });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    io.out(`rendered ${result.rendering.files.length} objects in ${result.perCluster.size} folders (${seconds.toFixed(2)} s)`);
-    return { code: 0, result };
-  } catch (e) {
-    if (e instanceof SpecError) {
-      e.problems.forEach((p) => io.err(formatSpecProblem(p)));
-      io.err(`synth: ${e.problems.length} problem(s) in the platform spec; dist/ was not changed`);
-    } else if (e instanceof RenderError || e instanceof OutputInvalidError) {
-      e.problems.forEach((p) => io.err(p));
-      io.err(`synth: ${e.problems.length} problem(s) in the rendered objects; dist/ was not changed`);
-    } else {
-      throw e;
-    }
-    return { code: 1 };
-  }
-}
-
-/** `meridian validate [DIR]`: 0 clean, 1 problems, 2 unusable input. */
-export function runValidate(dir: string, io: Io = stdio): number {
-  let objects;
-  try {
-    objects = readObjects(dir);
-  } catch (e) {
-    if (!(e instanceof UnusableInputError)) throw e;
-    io.err(e.message);
-    return 2;
-  }
-  // Validating one region folder: the environment's other regions are read for cross-region references.
-  let context;
-  try {
-    context = readEnvironmentContext(dir, objects);
-  } catch (e) {
-    if (!(e instanceof UnusableInputError)) throw e;
-    io.err(e.message);
-    return 2;
-  }
-  const problems = validateObjects(objects, undefined, context);
-  problems.forEach((p) => io.out(formatProblem(p)));
-  if (problems.length > 0) {
-    io.err(`validate: ${problems.length} problem(s) in ${objects.length} objects`);
-    return 1;
-  }
-  io.out(`validate: ${objects.length} objects, no problems`);
-  return 0;
-}
 
 export function main(argv: string[], io: Io = stdio): number {
   let code = 0;
@@ -199,12 +130,4 @@ export function main(argv: string[], io: Io = stdio): number {
     throw e;
   }
   return code;
-}
-
-/** Writes what `cdk8s synth` lists: a summary of the synth into cdk8s's own output folder. */
-export function writeCdk8sSummary(outdir: string, result: SynthResult): void {
-  fs.mkdirSync(outdir, { recursive: true });
-  const lines = ['# Meridian renders into dist/; this file only summarises that synth for `cdk8s synth`.', 'clusters:'];
-  for (const [cluster, n] of [...result.perCluster].sort()) lines.push(`  ${cluster}: ${n}`);
-  fs.writeFileSync(path.join(outdir, 'meridian-summary.yaml'), `${lines.join('\n')}\n`);
 }

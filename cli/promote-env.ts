@@ -11,10 +11,10 @@
  * reports the source environment Synced and Healthy at that revision.
  */
 import { spawnSync } from 'node:child_process';
-import { formatProblem, loadAll, SpecError } from '../model';
+import { loadAll } from '../model';
 import type { EnvironmentPlan } from '../model/plan';
 import { compareTrees, DistTree, formatDiff, readCommittedDist } from './diff';
-import type { Io } from './main';
+import { type Io, reportFailure } from './io';
 
 export interface PromoteEnvOptions {
   readonly root: string;
@@ -53,9 +53,7 @@ export function runPromoteEnv(opts: PromoteEnvOptions, io: Io): number {
   try {
     envs = loadAll(opts.root, { platform: opts.platform });
   } catch (e) {
-    if (!(e instanceof SpecError)) throw e;
-    for (const p of e.problems) io.err(formatProblem(p));
-    return refuse('the platform spec has problems');
+    return reportFailure(io, 'promote-env', e, '; nothing was changed');
   }
   const target = envs.find((e) => e.env === opts.env);
   if (!target) return refuse(`${opts.platform} has no environment "${opts.env}" (environments: ${envs.map((e) => e.env).join(', ')})`);

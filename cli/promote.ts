@@ -10,12 +10,12 @@ import { fieldChanges } from './diff';
 import * as path from 'node:path';
 import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
 import { ANNOTATION_REDIS_MASTER } from '../features/traffic/resolve';
-import { formatProblem as formatSpecProblem, loadAll, SpecError } from '../model';
+import { loadAll } from '../model';
 import type { EnvironmentPlan } from '../model/plan';
 import type { PlatformInput } from '../model/schema';
-import { OutputInvalidError, render, RenderError, synthesize } from '../synth';
+import { render, synthesize } from '../synth';
 import type { Manifest } from '../synth/render';
-import type { Io } from './main';
+import { type Io, reportFailure } from './io';
 
 export interface PromoteOptions {
   /** Repository root holding `platforms/` and `overlays/`. */
@@ -36,24 +36,24 @@ type Json = unknown;
 /** One field that differs between two rendered objects. */
 /** 0: promoted (or already primary), 1: refused, nothing changed. */
 export function runPromote(opts: PromoteOptions, io: Io): number {
-  const refuse = (lines: string[]) => {
-    lines.forEach((l) => io.err(l));
+  const refuse = (line: string) => {
+    io.err(line);
     io.err('promote: nothing was changed');
     return 1;
   };
+  const refused = (e: unknown) => reportFailure(io, 'promote', e, '; nothing was changed');
 
   let envs: EnvironmentPlan[];
   try {
     envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   } catch (e) {
-    if (e instanceof SpecError) return refuse(e.problems.map(formatSpecProblem));
-    throw e;
+    return refused(e);
   }
   const environment = envs[0];
   const platform = environment.platform;
   const regions = Object.keys(platform.regions);
   if (!regions.includes(opts.region)) {
-    return refuse([`promote: ${platform.name} has no region "${opts.region}" (regions: ${regions.join(', ')})`]);
+    return refuse(`promote: ${platform.name} has no region "${opts.region}" (regions: ${regions.join(', ')})`);
   }
   const oldPrimary = environment.primaryRegion;
   const scope = `${platform.name}/${environment.env}`;
@@ -86,8 +86,7 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
   try {
     before = byFile(render(envs).files);
   } catch (e) {
-    if (e instanceof RenderError) return refuse([...e.problems]);
-    throw e;
+    return refused(e);
   }
   writeAtomically(overlayPath, edited);
   let after: Map<string, Manifest>;
@@ -97,9 +96,7 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
   } catch (e) {
     if (original === undefined) fs.rmSync(overlayPath, { force: true });
     else writeAtomically(overlayPath, original);
-    if (e instanceof SpecError) return refuse(e.problems.map(formatSpecProblem));
-    if (e instanceof RenderError || e instanceof OutputInvalidError) return refuse([...e.problems]);
-    throw e;
+    return refused(e);
   }
 
   io.out(`promote ${scope}: ${opts.region} becomes the primary region (was ${oldPrimary})`);

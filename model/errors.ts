@@ -1,26 +1,15 @@
+/**
+ * Spec problems in the reader's terms: zod issues turned into `file: field.path: message`
+ * lines (kernel/problems.ts), the file being the platform or overlay file the value came from.
+ * Every problem of a spec is thrown at once as a ProblemError of source `spec`.
+ */
 import type { z } from 'zod';
+import type { Problem } from '../kernel/problems';
 import type { FieldPath } from './merge';
 import { didYouMean } from '../kernel/did-you-mean';
 import { looksSecretName, maskSecret, scanForSecrets } from '../features/secrets/scan';
 
-/** One mistake in a platform or overlay: `file: field.path: message`. */
-export interface SpecProblem {
-  readonly file: string;
-  readonly path: string;
-  readonly message: string;
-}
-
-/** Every problem found in the spec of one or more platforms; nothing is rendered. */
-export class SpecError extends Error {
-  constructor(public readonly problems: readonly SpecProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
-    this.name = 'SpecError';
-  }
-}
-
-export function formatProblem(p: SpecProblem): string {
-  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
-}
+export { formatProblem, ProblemError, type Problem } from '../kernel/problems';
 
 /** `services.api.ports[0].name` */
 export function formatPath(path: FieldPath): string {
@@ -99,8 +88,8 @@ export function problemsFromZod(
   issues: readonly z.core.$ZodIssue[],
   schema: ZodSchema,
   locate: (path: FieldPath, rule: boolean) => { file: string; path: FieldPath; note?: string },
-): SpecProblem[] {
-  const problems: SpecProblem[] = [];
+): Problem[] {
+  const problems: Problem[] = [];
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
     if (issue.code === 'unrecognized_keys') {

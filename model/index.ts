@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { didYouMean } from '../kernel/did-you-mean';
-import { SpecError, SpecProblem } from './errors';
+import { ProblemError, type Problem } from './errors';
 import { loadEnvironments } from './load';
 import type { EnvironmentPlan } from './plan';
 import type { PlatformInput } from './schema';
@@ -29,10 +29,10 @@ export function platformFiles(root: string): string[] {
 
 /**
  * Loads every platform (or those named) with all their environments. Problems of all
- * platforms are gathered into one SpecError.
+ * platforms are gathered into one ProblemError (source spec).
  */
 export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentPlan[] {
-  const problems: SpecProblem[] = [];
+  const problems: Problem[] = [];
   const out: EnvironmentPlan[] = [];
   let files = platformFiles(root);
   if (only?.platform) {
@@ -40,7 +40,7 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
     if (!files.includes(file)) {
       const names = files.map((f) => path.basename(f, '.ts'));
       // The folder, not the file that does not exist.
-      throw new SpecError([
+      throw new ProblemError('spec', [
         {
           file: 'platforms/',
           path: '',
@@ -75,10 +75,10 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
       }
       out.push(...envs.filter((e) => !only?.env || e.env === only.env));
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError) || e.source !== 'spec') throw e;
       problems.push(...e.problems);
     }
   }
-  if (problems.length > 0) throw new SpecError(problems);
+  if (problems.length > 0) throw new ProblemError('spec', problems);
   return out;
 }

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
-import { formatPath, problemsFromZod, SpecError, SpecProblem, showValue } from './errors';
+import { formatPath, problemsFromZod, ProblemError, showValue, type Problem } from './errors';
 import { FieldPath, isPlainObject, mergePatch, Origins } from './merge';
 import { dnsLabel, Platform, PlatformInput, replicaFloorIssues, Service, ServiceSpec } from './schema';
 import { z } from 'zod';
@@ -24,7 +24,7 @@ const FIXED_FIELDS = ['name', 'environments'];
 const PlatformHeader = z.looseObject({ name: dnsLabel, environments: z.array(dnsLabel).min(1) });
 
 /** A mistake in the base shows up in every environment: report it once. */
-function dedupe(problems: SpecProblem[]): SpecProblem[] {
+function dedupe(problems: Problem[]): Problem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const key = `${p.file}\u0000${p.path}\u0000${p.message}`;
@@ -34,24 +34,27 @@ function dedupe(problems: SpecProblem[]): SpecProblem[] {
   });
 }
 
-const problemKey = (p: SpecProblem) => `${p.path}\u0000${p.message}`;
+const problemKey = (p: Problem) => `${p.path}\u0000${p.message}`;
 
 /**
  * Loads every environment of one platform.
  * @param root the repository root; file names in problems are relative to it
  */
 export function loadEnvironments(source: PlatformSource, root: string): EnvironmentPlan[] {
-  const problems: SpecProblem[] = [];
+  const problems: Problem[] = [];
   // The base alone need not be complete (image tags may live only in overlays): only the
   // fields that say which platform and environments exist are read before merging.
   const header = PlatformHeader.safeParse(source.input, { reportInput: true });
   if (!header.success) {
-    throw new SpecError(problemsFromZod(header.error.issues, PlatformHeader, (p) => ({ file: source.file, path: p })));
+    throw new ProblemError(
+      'spec',
+      problemsFromZod(header.error.issues, PlatformHeader, (p) => ({ file: source.file, path: p })),
+    );
   }
   const name = header.data.name;
   const expected = path.basename(source.file, path.extname(source.file));
   if (name !== expected) {
-    throw new SpecError([{ file: source.file, path: 'name', message: `must match the file name "${expected}" (got ${showValue(name)})` }]);
+    throw new ProblemError('spec', [{ file: source.file, path: 'name', message: `must match the file name "${expected}" (got ${showValue(name)})` }]);
   }
 
   // What is wrong with the base on its own is the base's fault, in every environment; a
@@ -105,7 +108,7 @@ export function loadEnvironments(source: PlatformSource, root: string): Environm
       files: overlay ? [source.file, overlay.file] : [source.file],
     });
   }
-  if (problems.length > 0) throw new SpecError(dedupe(problems));
+  if (problems.length > 0) throw new ProblemError('spec', dedupe(problems));
   return envs;
 }
 
@@ -123,7 +126,7 @@ export function yamlErrorMessage(e: { message: string; linePos?: [{ line: number
   return `${where}not valid YAML: ${what}${shown.length > 0 ? `\n${shown.join('\n')}` : ''}`;
 }
 
-function readOverlays(root: string, dir: string, environments: readonly string[], problems: SpecProblem[], broken: Set<string>): Map<string, Overlay> {
+function readOverlays(root: string, dir: string, environments: readonly string[], problems: Problem[], broken: Set<string>): Map<string, Overlay> {
   const overlays = new Map<string, Overlay>();
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return overlays;
@@ -165,7 +168,7 @@ function readOverlays(root: string, dir: string, environments: readonly string[]
   return overlays;
 }
 
-function resolveClusters(platform: Platform, env: string, raw: Record<string, unknown>, origins: Origins, problems: SpecProblem[]): ClusterPlan[] {
+function resolveClusters(platform: Platform, env: string, raw: Record<string, unknown>, origins: Origins, problems: Problem[]): ClusterPlan[] {
   const rawServices = (raw.services ?? {}) as Record<string, unknown>;
   const rawRegions = raw.regions as Record<string, { services?: Record<string, unknown> }>;
   const ordered = orderedRegions(platform);
@@ -222,7 +225,7 @@ function setAlong(patch: unknown, path: FieldPath): boolean {
 }
 
 /** The environment's policy on a service as one region changed it (the base service is checked by the schema). */
-function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unknown, [region, name]: [string, string], origins: Origins): SpecProblem[] {
+function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unknown, [region, name]: [string, string], origins: Origins): Problem[] {
   return replicaFloorIssues(svc, minReplicas).map((issue) => {
     const setHere = issue.path.reduce<unknown>((o, k) => (isPlainObject(o) ? o[k] : undefined), patch) !== undefined;
     const at = setHere ? ['regions', region, 'services', name, ...issue.path] : ['services', name, ...issue.path];
@@ -235,7 +238,7 @@ function regionPolicyProblems(svc: ServiceSpec, minReplicas: number, patch: unkn
 }
 
 /** A service with one region's differences merged in, errors pointing at where each value was set. */
-function regionService(raw: unknown, patch: unknown, [region, name]: [string, string], origins: Origins, problems: SpecProblem[]): ServiceSpec | undefined {
+function regionService(raw: unknown, patch: unknown, [region, name]: [string, string], origins: Origins, problems: Problem[]): ServiceSpec | undefined {
   const inRegion = new Origins('');
   const merged = mergePatch(raw, patch, 'region', inRegion);
   const parsed = Service.safeParse(merged, { reportInput: true });
@@ -258,8 +261,8 @@ function regionService(raw: unknown, patch: unknown, [region, name]: [string, st
 const PR_NUMBER_DIGITS = 7;
 
 /** The preview environment is a template for one namespace in one cluster (docs/previews.md). */
-function previewProblems(p: Platform, file: string): SpecProblem[] {
-  const problems: SpecProblem[] = [];
+function previewProblems(p: Platform, file: string): Problem[] {
+  const problems: Problem[] = [];
   const env = p.previews!.environment;
   const regions = Object.keys(p.regions);
   if (regions.length !== 1) {

@@ -10,7 +10,7 @@
  * instead of re-deriving them.
  */
 import { mergeTraffic } from '../features/traffic/rules';
-import { previewTemplateNamespace } from '../features/previews/previews';
+import { previewTemplateNamespace } from '../features/previews/schema';
 import type { RolloutPlan } from '../features/gitops/rollout';
 import type { JobSpec, Platform, RedisSpec, ServiceSpec, TrafficPolicySpec } from './schema';
 import type { FieldPath } from './merge';

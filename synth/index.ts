@@ -4,8 +4,9 @@
  */
 import * as path from 'node:path';
 import { loadAll } from '../model';
-import { formatProblem as formatValidation, validateObjects } from '../checks';
+import { validateObjects } from '../checks';
 import { checkFlows } from '../checks/flows';
+import { ProblemError, type Problem } from '../kernel/problems';
 import { render, Rendering } from './render';
 import type { Located } from '../checks/objects';
 import { writeDist } from './write';
@@ -32,29 +33,22 @@ export interface SynthResult {
   readonly perCluster: ReadonlyMap<string, number>;
 }
 
-/** Problems in the rendered objects: nothing was written. */
-export class OutputInvalidError extends Error {
-  constructor(public readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'OutputInvalidError';
-  }
-}
-
 export function synthesize(opts: SynthOptions): SynthResult {
   const dist = opts.dist ?? path.join(opts.root, 'dist');
   const envs = loadAll(opts.root, { platform: opts.platform, env: opts.env });
   const rendering = render(envs, opts.onEnvironment);
   const distName = path.relative(opts.root, dist) || dist;
-  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest }))).map(formatValidation);
+  const problems = validateObjects(rendering.files.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })));
   // Well-formed objects may still drop a connection the platform needs, or open one nobody asked for.
   for (const env of envs) {
     const scope = `${env.platform.name}/${env.env}/`;
     const files = rendering.files
       .filter((f) => f.path.startsWith(scope) && !f.path.startsWith(`${scope}argocd/`))
       .map((f) => ({ file: path.join(distName, f.path), obj: f.manifest as unknown as Located['obj'] }));
-    problems.push(...checkFlows(env, files).problems);
+    problems.push(...checkFlows(env, files).problems.map(flowProblem));
   }
-  if (problems.length > 0) throw new OutputInvalidError(problems);
+  // Problems in the rendered objects: nothing is written.
+  if (problems.length > 0) throw new ProblemError('output', problems);
   writeDist(dist, rendering, { full: !opts.platform && !opts.env });
 
   const perCluster = new Map<string, number>();
@@ -63,4 +57,13 @@ export function synthesize(opts: SynthOptions): SynthResult {
     perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
   }
   return { rendering, perCluster };
+}
+
+/**
+ * A line of the flows report (`<file>: <Kind ns/name>: <message>` or `<folder>: <message>`,
+ * as `meridian flows` prints it) as a Problem that prints the same line.
+ */
+function flowProblem(line: string): Problem {
+  const at = line.indexOf(': ');
+  return { file: line.slice(0, at), path: '', message: line.slice(at + 2) };
 }

@@ -2,6 +2,7 @@
  * Spec → objects → files. One cdk8s App per environment: a RegionChart per region cluster
  * and a GitOpsChart; every object becomes one file named after its kind, namespace and name.
  */
+import { formatProblem, ProblemError, type Problem } from '../kernel/problems';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { stringify, type ToStringOptions } from 'yaml';
@@ -9,7 +10,6 @@ import { GitOpsChart } from '../charts/gitops-chart';
 import { previewBaseNamespace, previewCluster, relocation, TEMPLATE_NUMBER, templateKustomization } from '../features/previews/previews';
 import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentPlan } from '../model/plan';
-import { formatProblem, SpecError } from '../model/errors';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
 
@@ -44,14 +44,6 @@ export interface Rendering {
   readonly scopes: readonly string[];
 }
 
-/** Raised when constructs refuse their props or a cross-construct check fails. */
-export class RenderError extends Error {
-  constructor(public readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'RenderError';
-  }
-}
-
 /**
  * cdk8s's `Yaml.stringify` options (YAML 1.1 quoting, no line folding); `directives: false`
  * skips the per-document walk looking for custom tags, which plain objects never have.
@@ -63,7 +55,8 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
   const rendered: { path: string; manifest: Manifest; header: string; yaml: number }[] = [];
   const placed = new ClusterPlacement();
   const yaml = new YamlPool(YAML_OPTIONS);
-  const problems: string[] = [];
+  // Constructs refusing their props, cross-construct checks: a ProblemError of source `output`.
+  const problems: Problem[] = [];
   const scopes: string[] = [];
   const kustomizations: RenderedDocument[] = [];
   for (const environment of envs) {
@@ -76,8 +69,9 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
     } catch (e) {
       // A prop a construct refuses is reported at the spec field that set it (RegionChart.fromSpec).
       // The same base value fails in every environment: one line for it.
-      if (e instanceof SpecError) problems.push(...e.problems.map(formatProblem).filter((line) => !problems.includes(line)));
-      else problems.push(`${environment.files.join(' + ')}: ${(e as Error).message}`);
+      if (e instanceof ProblemError) {
+        for (const p of e.problems) if (!problems.some((q) => formatProblem(q) === formatProblem(p))) problems.push(p);
+      } else problems.push({ file: environment.files.join(' + '), path: '', message: (e as Error).message });
       continue;
     }
     // chart.toJson() would resolve dependencies and validate the whole App once per chart
@@ -107,9 +101,11 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
           { others: [base] },
         );
         if (moved.problems.length > 0) {
-          problems.push(
-            `${environment.files.join(' + ')}: the preview environment ${environment.env} cannot be relocated per pull request:\n  ${moved.problems.join('\n  ')}`,
-          );
+          problems.push({
+            file: environment.files.join(' + '),
+            path: '',
+            message: `the preview environment ${environment.env} cannot be relocated per pull request:\n  ${moved.problems.join('\n  ')}`,
+          });
         }
         const content = stringify(
           templateKustomization(
@@ -129,9 +125,10 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
   const files: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (let i = 1; i < files.length; i++) {
-    if (files[i].path === files[i - 1].path) problems.push(`${files[i].path}: two objects render to the same file: ${describe(files[i].manifest)}`);
+    if (files[i].path === files[i - 1].path)
+      problems.push({ file: files[i].path, path: '', message: `two objects render to the same file: ${describe(files[i].manifest)}` });
   }
-  if (problems.length > 0) throw new RenderError(problems);
+  if (problems.length > 0) throw new ProblemError('output', problems);
   // The diagram of a platform is drawn from its last (most production-like) environment.
   const documents = envs
     .filter((e) => e.env === e.platform.environments[e.platform.environments.length - 1])
@@ -181,17 +178,18 @@ class ClusterPlacement {
     this.clashes.set(pair, [...(this.clashes.get(pair) ?? []), describe(m)]);
   }
 
-  problems(): string[] {
+  problems(): Problem[] {
     return [...this.clashes].map(([pair, objects]) => {
       const [cluster, a, b] = pair.split('\u0000');
       const shown = objects.slice(0, 3).join(', ') + (objects.length > 3 ? `, and ${objects.length - 3} more` : '');
-      return `${b}: renders ${objects.length} object(s) that ${a} also renders into cluster ${cluster} (${shown}): two ArgoCD Applications would own them and undo each other's syncs; give one of them its own cluster (regions.<region>.cluster) or other names`;
+      const message = `renders ${objects.length} object(s) that ${a} also renders into cluster ${cluster} (${shown}): two ArgoCD Applications would own them and undo each other's syncs; give one of them its own cluster (regions.<region>.cluster) or other names`;
+      return { file: b, path: '', message };
     });
   }
 }
 
-function constructErrors(root: Construct): string[] {
-  return root.node.findAll().flatMap((c) => c.node.validate().map((msg) => `${c.node.path}: ${msg}`));
+function constructErrors(root: Construct): Problem[] {
+  return root.node.findAll().flatMap((c) => c.node.validate().map((message) => ({ file: c.node.path, path: '', message })));
 }
 
 /** `<namespace>/<kind>-<name>.yaml`; cluster-scoped objects go under `_cluster/`. */

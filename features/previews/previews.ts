@@ -13,24 +13,9 @@
  */
 import type { ClusterPlan } from '../../model/plan';
 import type { Platform, ServiceSpec } from '../../model/schema';
+import { previewBaseNamespace, previewNamespace } from './schema';
 
-/** What stands for the pull request's number in the template. */
-export const TEMPLATE_NUMBER = 'template';
-
-/** The namespace a pull request's environment runs in. */
-export function previewNamespace(namespace: string, number: string): string {
-  return `${namespace}-pr-${number}`;
-}
-
-/** The one namespace of the preview environment (load.ts checks there is exactly one). */
-export function previewBaseNamespace(platform: Platform): string {
-  return Object.keys(platform.namespaces)[0];
-}
-
-/** The namespace of the pull request template, when `env` is the platform's preview environment. */
-export function previewTemplateNamespace(platform: Platform, env: string): string | undefined {
-  return platform.previews?.environment === env ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
-}
+export { previewBaseNamespace, previewNamespace, previewTemplateNamespace, TEMPLATE_NUMBER } from './schema';
 
 /** A host of a pull request: `<first label>-<namespace>.<domain>`, one label under the wildcard certificate. */
 export function previewHost(host: string, namespace: string, domain: string): string {

@@ -25,3 +25,23 @@ export const Previews = z.strictObject({
   /** Secret (type kubernetes.io/tls) in the gateway's namespace with a certificate for `*.<domain>`. */
   tlsCredential: dnsLabel,
 });
+
+export type PreviewsSpec = z.output<typeof Previews>;
+
+/** What stands for the pull request's number in the template. */
+export const TEMPLATE_NUMBER = 'template';
+
+/** The namespace a pull request's environment runs in. */
+export function previewNamespace(namespace: string, number: string): string {
+  return `${namespace}-pr-${number}`;
+}
+
+/** The one namespace of the preview environment (load.ts checks there is exactly one). */
+export function previewBaseNamespace(platform: { namespaces: Record<string, unknown> }): string {
+  return Object.keys(platform.namespaces)[0];
+}
+
+/** The namespace of the pull request template, when `env` is the platform's preview environment. */
+export function previewTemplateNamespace(platform: { namespaces: Record<string, unknown>; previews?: PreviewsSpec }, env: string): string | undefined {
+  return platform.previews?.environment === env ? previewNamespace(previewBaseNamespace(platform), TEMPLATE_NUMBER) : undefined;
+}

@@ -4,7 +4,13 @@
  * refinements, so every problem is reported with its file and field like any other.
  */
 import type { z } from 'zod';
-import type { Platform } from '../../model/schema';
+import type { IngressSpec } from '../traffic/schema';
+
+/** What the rate-limit rules read of a platform (model/schema.ts's Platform). */
+interface RateLimitPlatform {
+  readonly ingress?: IngressSpec;
+  readonly services: Readonly<Record<string, { readonly expose?: unknown; readonly probes: Readonly<Record<string, { readonly path?: string } | undefined>> }>>;
+}
 
 type Ctx = Pick<z.RefinementCtx, 'addIssue'>;
 type Path = (string | number)[];
@@ -18,7 +24,7 @@ function issue(ctx: Ctx, path: Path, message: string, input: unknown): void {
  * health check and the HTTP probe paths of the exposed services, which uptime checks call
  * through the load balancer. `/` is left out: exempting it would exempt the home page.
  */
-export function healthCheckPaths(p: Pick<Platform, 'ingress' | 'services'>): string[] {
+export function healthCheckPaths(p: RateLimitPlatform): string[] {
   const paths = new Set<string>();
   if (p.ingress) paths.add(p.ingress.healthCheck.path);
   for (const svc of Object.values(p.services)) {
@@ -29,7 +35,7 @@ export function healthCheckPaths(p: Pick<Platform, 'ingress' | 'services'>): str
   return [...paths].sort();
 }
 
-export function rateLimitIssues(p: Platform, ctx: Ctx): void {
+export function rateLimitIssues(p: RateLimitPlatform, ctx: Ctx): void {
   const ingress = p.ingress;
   const limit = ingress?.rateLimit;
   if (!ingress || !limit) return;

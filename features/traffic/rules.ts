@@ -5,7 +5,33 @@
  */
 import type { z } from 'zod';
 import { GCP_REGION_LOCATIONS, regionDistanceKm } from '../../kernel/gcp-regions';
-import type { Platform, ServiceSpec, TrafficPolicySpec } from '../../model/schema';
+import type { PortSpec } from '../workloads/schema';
+import type { CanarySpec, ExposeSpec, IngressSpec, RoutingSpec, TrafficPolicySpec } from './schema';
+
+/** What the traffic rules read of a region (model/schema.ts's Region). */
+interface TrafficRegion {
+  readonly role: 'primary' | 'secondary';
+  readonly gcpRegion?: string;
+  readonly failover?: readonly string[];
+  readonly geo: readonly string[];
+}
+
+/** What the traffic rules read of a service (model/schema.ts's Service). */
+interface TrafficService {
+  readonly image: { readonly repository: string; readonly tag?: string; readonly digest?: string };
+  readonly ports: readonly PortSpec[];
+  readonly expose?: ExposeSpec;
+  readonly canary?: CanarySpec;
+  readonly traffic: TrafficPolicySpec;
+}
+
+/** What the traffic rules read of a platform. */
+interface TrafficPlatform {
+  readonly regions: Readonly<Record<string, TrafficRegion>>;
+  readonly services: Readonly<Record<string, TrafficService>>;
+  readonly ingress?: IngressSpec;
+  readonly routing: RoutingSpec;
+}
 
 type Ctx = Pick<z.RefinementCtx, 'addIssue'>;
 type Path = (string | number)[];
@@ -15,7 +41,7 @@ function issue(ctx: Ctx, path: Path, message: string, input: unknown): void {
 }
 
 /** The GCP region a region key of the platform runs in: what Istio's localities name. */
-export function gcpRegionOf(platform: Pick<Platform, 'regions'>, region: string): string {
+export function gcpRegionOf(platform: { readonly regions: Readonly<Record<string, Pick<TrafficRegion, 'gcpRegion'>>> }, region: string): string {
   return platform.regions[region].gcpRegion ?? region;
 }
 
@@ -24,7 +50,10 @@ export function gcpRegionOf(platform: Pick<Platform, 'regions'>, region: string)
  * otherwise the primary fails over to its nearest secondary, a secondary to the primary,
  * and the rest follow by distance.
  */
-export function failoverOrder(platform: Pick<Platform, 'regions'>, region: string): string[] {
+export function failoverOrder(
+  platform: { readonly regions: Readonly<Record<string, Pick<TrafficRegion, 'gcpRegion' | 'role' | 'failover'>>> },
+  region: string,
+): string[] {
   const explicit = platform.regions[region].failover;
   if (explicit) return [...explicit];
   const here = gcpRegionOf(platform, region);
@@ -37,20 +66,20 @@ export function failoverOrder(platform: Pick<Platform, 'regions'>, region: strin
 }
 
 /** The first port that carries HTTP (the only traffic the gateway and canaries route), by name or not. */
-export function httpPort(ports: ServiceSpec['ports'], name?: string): ServiceSpec['ports'][number] | undefined {
+export function httpPort<P extends PortSpec>(ports: readonly P[], name?: string): P | undefined {
   return ports.find((p) => p.protocol !== 'tcp' && (name === undefined || p.name === name));
 }
 
 const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** The label value recording a canary's release: its version, else its image tag. */
-export function canaryVersion(canary: NonNullable<ServiceSpec['canary']>): string | undefined {
+export function canaryVersion(canary: CanarySpec): string | undefined {
   if (canary.version) return canary.version;
   return canary.image.tag && LABEL_VALUE.test(canary.image.tag) ? canary.image.tag : undefined;
 }
 
 /** Rules within one service (also checked for each region's variant of it). */
-export function checkServiceTraffic(s: ServiceSpec, ctx: Ctx): void {
+export function checkServiceTraffic(s: TrafficService, ctx: Ctx): void {
   const web = s.ports.filter((p) => p.protocol !== 'tcp').map((p) => p.name);
   if (s.expose) {
     if (web.length === 0) issue(ctx, ['expose'], 'needs a port that is not tcp: the gateway routes HTTP', s.expose);
@@ -77,7 +106,7 @@ export function checkServiceTraffic(s: ServiceSpec, ctx: Ctx): void {
 }
 
 /** Rules across regions and services of a platform. */
-export function checkPlatformTraffic(p: Platform, ctx: Ctx): void {
+export function checkPlatformTraffic(p: TrafficPlatform, ctx: Ctx): void {
   const regions = Object.keys(p.regions);
   if (!regions.some((r) => p.regions[r].role === 'primary')) return; // reported already; orders need a primary
 

@@ -142,3 +142,5 @@ export const Ingress = z.strictObject({
 export type TrafficPolicySpec = z.output<typeof TrafficPolicy>;
 export type IngressSpec = z.output<typeof Ingress>;
 export type CanarySpec = z.output<typeof Canary>;
+export type ExposeSpec = z.output<typeof Expose>;
+export type RoutingSpec = z.output<typeof Routing>;

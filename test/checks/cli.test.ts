@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runValidate } from '../../cli/main';
+import { runValidate } from '../../cli/validate';
 import { ROOT, tempDir } from '../helpers';
 import { GOOD } from './fixture';
 

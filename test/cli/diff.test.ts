@@ -233,7 +233,7 @@ describe('meridian diff', () => {
     const repo = repoWithPlatform();
     const r = diff(repo, 'no-such-branch');
     expect(r.code).toBe(2);
-    expect(r.err).toEqual([`diff: --base no-such-branch: not a commit of the repository at ${fs.realpathSync(repo)}`]);
+    expect(r.err).toEqual([`--base no-such-branch: not a commit of the repository at ${fs.realpathSync(repo)}`]);
   });
 
   test('fails when the spec is invalid, naming the problem', () => {

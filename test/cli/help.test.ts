@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main, runSynth } from '../../cli/main';
+import { main } from '../../cli/main';
+import { runSynth } from '../../cli/synth';
 import { ROOT } from '../helpers';
 
 function run(argv: string[]) {

@@ -121,7 +121,7 @@ describe('meridian promote', () => {
     expect(promote(root, 'ggen', 'qa', 'us-east1')).toEqual({
       code: 1,
       out: '',
-      err: 'platforms/ggen.ts: environments: has no environment "qa" (allowed: dev, staging, prod)\npromote: nothing was changed',
+      err: 'platforms/ggen.ts: environments: has no environment "qa" (allowed: dev, staging, prod)\npromote: 1 problem(s) in the platform spec; nothing was changed',
     });
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
@@ -130,7 +130,9 @@ describe('meridian promote', () => {
     const result = promote(root, 'nosuch', 'prod', 'us-east1');
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toMatch(/^platforms\/: has no platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: nothing was changed$/);
+    expect(result.err).toMatch(
+      /^platforms\/: has no platform "nosuch" \(platforms: [a-z, ]*ggen[a-z, ]*\)\npromote: 1 problem\(s\) in the platform spec; nothing was changed$/,
+    );
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
 

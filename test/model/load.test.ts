@@ -1,4 +1,5 @@
-import { formatProblem, loadAll, SpecError } from '../../model';
+import { ProblemError } from '../../kernel/problems';
+import { formatProblem, loadAll } from '../../model';
 import { fixtureRepo, shopPlatform } from './fixtures';
 import { buildEnvironment } from '../../synth/render';
 
@@ -7,10 +8,10 @@ function problems(input: unknown, overlays: Record<string, string> = {}): string
   try {
     loadAll(fixtureRepo(input, overlays));
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
-  throw new Error('expected a SpecError');
+  throw new Error('expected a ProblemError of the spec');
 }
 
 function withService(patch: Record<string, unknown>) {
@@ -26,7 +27,7 @@ function renderProblems(input: Parameters<typeof problems>[0], overlays: Paramet
     try {
       buildEnvironment(env, `${env.platform.name}/${env.env}`);
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError)) throw e;
       out.push(...e.problems.map(formatProblem).filter((l) => !out.includes(l)));
     }
   }

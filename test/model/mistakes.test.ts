@@ -1,4 +1,4 @@
-import { formatProblem, loadAll, SpecError } from '../../model';
+import { formatProblem, loadAll, ProblemError } from '../../model';
 import { nearest } from '../../kernel/did-you-mean';
 import { fixtureRepo, shopPlatform } from './fixtures';
 
@@ -6,7 +6,7 @@ function problems(input: unknown, overlays: Record<string, string> = {}): string
   try {
     loadAll(fixtureRepo(input, overlays));
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
   return [];

@@ -1,4 +1,4 @@
-import { formatProblem, loadAll, SpecError } from '../../model';
+import { formatProblem, loadAll, ProblemError } from '../../model';
 import { fixtureRepo, shopPlatform } from './fixtures';
 
 const GITHUB = ['ghp', 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'].join('_');
@@ -7,7 +7,7 @@ function problems(input: unknown): string[] {
   try {
     loadAll(fixtureRepo(input));
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
   return [];

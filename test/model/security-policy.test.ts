@@ -1,6 +1,7 @@
+import { ProblemError } from '../../kernel/problems';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatProblem, loadEnvironments, PlatformInput, SpecError } from '../../model';
+import { formatProblem, loadEnvironments, PlatformInput } from '../../model';
 import { tempDir } from '../helpers';
 
 const made: string[] = [];
@@ -40,7 +41,7 @@ function problems(input: PlatformInput, overlays: Record<string, string> = {}): 
     loadEnvironments({ file: 'platforms/shop.ts', input }, root);
     return [];
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
 }

@@ -9,7 +9,7 @@ import { authorize } from '../../checks/flows/istio-authorization';
 import { NetworkPolicyModel } from '../../checks/flows/network-policy';
 import { coldStartMs, retryDelaysMs } from '../../features/autoscaling/rules';
 import { loadAll } from '../../model';
-import { SpecError } from '../../model/errors';
+import { ProblemError } from '../../model/errors';
 import { distClusters, named, ofKind } from './dist';
 import { fixtureRepo } from '../model/fixtures';
 import { ROOT } from '../helpers';
@@ -128,7 +128,7 @@ describe('spec: a pushed queue holds the route, the load balancer and the retrie
     try {
       loadAll(fixtureRepo(platform, {}, 'virtuoso'));
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError)) throw e;
       return e.problems.map((p) => `${p.path}: ${p.message}`);
     }
     return [];

@@ -4,13 +4,14 @@
  * and the Kubernetes sidecar-containers rules; it is first tested on the upstream cases,
  * then run on every CronJob of dist/ with the cluster's declared native-sidecar support.
  */
+import { ProblemError } from '../../kernel/problems';
 import { ScheduledJob } from '../../features';
 import { ClusterRuntime, istioInjectsNative, jobPodOutcome } from '../../features/workloads/pod-completion';
 import { only, testChart } from '../helpers';
 import { distClusters, named, ofKind } from './dist';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 import { loadAll } from '../../model';
-import { SpecError } from '../../model/errors';
+import {} from '../../model/errors';
 
 const k128: ClusterRuntime = { sidecarContainers: false, kubeletMinor: 28 };
 const k129: ClusterRuntime = { sidecarContainers: true, kubeletMinor: 29 };
@@ -136,7 +137,7 @@ describe('spec: a job that calls mesh services needs native sidecars where it ru
     try {
       loadAll(fixtureRepo(platform));
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError && e.source === 'spec')) throw e;
       problems = e.problems.map((p) => `${p.file}: ${p.path}: ${p.message}`);
     }
     expect(problems).toContain(

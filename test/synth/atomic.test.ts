@@ -15,7 +15,7 @@ jest.mock('node:fs', () => {
 });
 
 import * as fs from 'node:fs';
-import { runSynth } from '../../cli/main';
+import { runSynth } from '../../cli/synth';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 import { tempDir } from '../helpers';
 

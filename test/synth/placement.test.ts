@@ -2,15 +2,16 @@
  * Two environments (or platforms) that render the same object into one cluster would have two
  * ArgoCD Applications own it, each undoing the other's sync: render refuses it.
  */
+import { ProblemError, formatProblem } from '../../kernel/problems';
 import { loadAll } from '../../model';
-import { render, RenderError } from '../../synth';
+import { render } from '../../synth';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
 
 function problemsOf(root: string): string[] {
   try {
     render(loadAll(root));
   } catch (e) {
-    if (e instanceof RenderError) return [...e.problems];
+    if (e instanceof ProblemError && e.source === 'output') return e.problems.map(formatProblem);
     throw e;
   }
   return [];

@@ -5,13 +5,14 @@
  * v5 the way ArgoCD builds it, equals the environment rendered directly for that pull request,
  * object for object, for main and for pull requests that add, remove and reorder things.
  */
+import { ProblemError } from '../../kernel/problems';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiObject, Chart } from 'cdk8s';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { previewCluster, relocation, templateKustomization } from '../../features/previews/previews';
-import { EnvironmentPlan, formatProblem, loadAll, loadEnvironments, PlatformInput, SpecError } from '../../model';
-import { buildEnvironment, Manifest, render, RenderError, Rendering } from '../../synth';
+import { EnvironmentPlan, formatProblem, loadAll, loadEnvironments, PlatformInput } from '../../model';
+import { buildEnvironment, Manifest, render, Rendering } from '../../synth';
 import { ROOT, tempDir } from '../helpers';
 import { re2FullMatch } from '../../kernel/re2';
 import { kustomizeBuild, unpackKubectl } from '../kustomize';
@@ -327,8 +328,8 @@ describe('previews: spec and render errors', () => {
     try {
       render(loadAll(root));
     } catch (e) {
-      if (e instanceof SpecError) return e.problems.map(formatProblem);
-      if (e instanceof RenderError) return [...e.problems];
+      if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
+      if (e instanceof ProblemError && e.source === 'output') return e.problems.map(formatProblem);
       throw e;
     }
     return [];

@@ -1,7 +1,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main, runSynth } from '../../cli/main';
+import { main } from '../../cli/main';
+import { runSynth } from '../../cli/synth';
 import { shopPlatform, fixtureRepo } from '../model/fixtures';
 import { ROOT, tempDir } from '../helpers';
 

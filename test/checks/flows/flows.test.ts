@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { checkFlows, FlowReport } from '../../../checks/flows';
 import type { Located } from '../../../checks/objects';
 import { runFlows } from '../../../cli/flows';
-import { runSynth } from '../../../cli/main';
+import { runSynth } from '../../../cli/synth';
 import { EnvironmentPlan, loadAll } from '../../../model';
 import { render } from '../../../synth/render';
 import { fixtureRepo, shopPlatform } from '../../model/fixtures';

@@ -1,6 +1,7 @@
+import { ProblemError } from '../../../kernel/problems';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatProblem, loadEnvironments, PlatformInput, SpecError } from '../../../model';
+import { formatProblem, loadEnvironments, PlatformInput } from '../../../model';
 import { queues } from '../../fixtures/queues';
 import { tempDir } from '../../helpers';
 import { buildEnvironment } from '../../../synth/render';
@@ -28,7 +29,7 @@ function problems(input: PlatformInput, overlays: Record<string, string> = {}): 
   try {
     load(input, overlays);
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
   throw new Error('expected spec problems, the spec loaded');
@@ -44,7 +45,7 @@ function rendered(input: PlatformInput, overlays: Record<string, string> = {}): 
     try {
       buildEnvironment(env, `${env.platform.name}/${env.env}`);
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
+      if (!(e instanceof ProblemError)) throw e;
       for (const line of e.problems.map(formatProblem)) if (!out.includes(line)) out.push(line);
     }
   }

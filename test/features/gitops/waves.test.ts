@@ -1,5 +1,5 @@
 import { ApiObject, Chart } from 'cdk8s';
-import { EnvironmentPlan, formatProblem, loadAll, SpecError } from '../../../model';
+import { EnvironmentPlan, formatProblem, loadAll, ProblemError } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
 import { simulateRollout } from '../../../features/gitops/progressive-sync';
 import { fixtureRepo, shopPlatform } from '../../model/fixtures';
@@ -99,7 +99,7 @@ describe('rollout rules', () => {
     try {
       loadAll(fixtureRepo(shopPlatform(), { [env]: `rollout: ${JSON.stringify(rollout)}\n` }));
     } catch (e) {
-      if (e instanceof SpecError) return e.problems.map(formatProblem);
+      if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
       throw e;
     }
     return [];

@@ -58,7 +58,7 @@ describe('blindRuleProblems', () => {
       rules('Rules', 'b', ['redis_up']),
     ]);
     const problems = blindRuleProblems(cluster);
-    expect(problems.map((p) => `${p.namespace}: ${p.message}`)).toEqual([
+    expect(problems.map((p) => `${p.object?.namespace}: ${p.message}`)).toEqual([
       'b: x:y:r0: selector redis_up can match no series in namespace b of its cluster (Managed Prometheus adds namespace="b" to every selector of a Rules): PodMonitoring a/exporter stores it with namespace="a". Fix: move the rule to a Rules in the namespace whose targets produce the series, or to a ClusterRules, or select series this namespace produces (e.g. the other reporter)',
     ]);
   });

@@ -1,5 +1,6 @@
+import { ProblemError } from '../../../kernel/problems';
 import * as fs from 'node:fs';
-import { formatProblem, loadEnvironments, SpecError, type PlatformInput } from '../../../model';
+import { formatProblem, loadEnvironments, type PlatformInput } from '../../../model';
 import { tempDir } from '../../helpers';
 import { REST, samplePlatform } from '../../fixtures/sample';
 
@@ -22,10 +23,10 @@ function problems(patch: unknown): string[] {
   try {
     load(patch);
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
-  throw new Error('expected a SpecError');
+  throw new Error('expected a ProblemError of the spec');
 }
 
 describe('monitoring spec', () => {

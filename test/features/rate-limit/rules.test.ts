@@ -1,6 +1,7 @@
+import { ProblemError } from '../../../kernel/problems';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatProblem, loadEnvironments, Platform, PlatformInput, SpecError } from '../../../model';
+import { formatProblem, loadEnvironments, Platform, PlatformInput } from '../../../model';
 import { healthCheckPaths } from '../../../features/rate-limit/rules';
 import { tempDir } from '../../helpers';
 
@@ -39,7 +40,7 @@ function load(input: PlatformInput, overlay?: string): Platform | string[] {
   try {
     return loadEnvironments({ file: 'platforms/shop.ts', input }, root)[0].platform;
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
 }

@@ -1,5 +1,6 @@
+import { ProblemError } from '../../../kernel/problems';
 import * as fs from 'node:fs';
-import { formatProblem, loadEnvironments, Platform, PlatformInput, SpecError } from '../../../model';
+import { formatProblem, loadEnvironments, Platform, PlatformInput } from '../../../model';
 import { regionDistanceKm } from '../../../kernel/gcp-regions';
 import { failoverOrder } from '../../../features/traffic/rules';
 import { tempDir } from '../../helpers';
@@ -41,7 +42,7 @@ function problems(p: PlatformInput): string[] {
   try {
     load(p);
   } catch (e) {
-    if (e instanceof SpecError) return e.problems.map(formatProblem);
+    if (e instanceof ProblemError && e.source === 'spec') return e.problems.map(formatProblem);
     throw e;
   }
   return [];
