@@ -1,11 +1,15 @@
-import { Chart, Testing } from 'cdk8s';
+import { App, Chart } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** A chart with explicit names, as the region charts use. */
+/**
+ * A chart with explicit names, as the region charts use. Its App is never synthesized (tests read
+ * `chart.toJson()`), so it gets no output folder: cdk8s's Testing.app() makes one in the
+ * temporary folder per call and leaves it there.
+ */
 export function testChart(): Chart {
-  return new Chart(Testing.app(), 'test', { disableResourceNameHashes: true });
+  return new Chart(new App({ outdir: '/nonexistent' }), 'test', { disableResourceNameHashes: true });
 }
 
 type Manifest = { kind: string; metadata: { name: string; namespace?: string; [k: string]: any }; [k: string]: any };
