@@ -14,8 +14,10 @@
  */
 import type { z } from 'zod';
 import { durationMs } from '../../kernel/quantities';
-import type { Platform, ServiceSpec } from '../../model/schema';
 import { mergeTraffic } from '../traffic/rules';
+import type { ExposeSpec, IngressSpec, RoutingSpec, TrafficPolicySpec } from '../traffic/schema';
+import type { ProbeSpec } from '../workloads/schema';
+import type { TriggerSpec } from './schema';
 
 type Ctx = Pick<z.RefinementCtx, 'addIssue'>;
 
@@ -33,7 +35,23 @@ export interface RetryConfig {
   readonly maxAttempts: number;
 }
 
-export type PushSpec = NonNullable<Extract<NonNullable<ServiceSpec['autoscaling']>['triggers'][number], { type: 'cloud-tasks' }>['push']>;
+export type PushSpec = NonNullable<Extract<TriggerSpec, { type: 'cloud-tasks' }>['push']>;
+
+/** What these rules read of a service (model/schema.ts's ServiceSpec has these fields). */
+interface ServiceSpec {
+  readonly autoscaling?: { readonly min: number; readonly pollingInterval?: string; readonly triggers: readonly TriggerSpec[] };
+  readonly probes: { readonly startup?: ProbeSpec; readonly readiness?: ProbeSpec };
+  readonly expose?: ExposeSpec;
+  readonly auth?: unknown;
+  readonly traffic: TrafficPolicySpec;
+}
+
+/** What these rules read of a platform. */
+interface Platform {
+  readonly services: Record<string, ServiceSpec>;
+  readonly ingress?: IngressSpec;
+  readonly routing: RoutingSpec;
+}
 
 /**
  * The waits (ms) before each retry of a task that keeps failing, per RetryConfig: the interval
