@@ -7,11 +7,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Testing } from 'cdk8s';
+
 import { loadAll } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
 import { AlertRouting } from '../../../features/observability/alert-routing';
-import { ROOT, tempDir } from '../../helpers';
+import { ROOT, tempDir, testChart } from '../../helpers';
 import { findAmtool, runAmtool } from '../../amtool';
 
 const AMTOOL = findAmtool();
@@ -94,19 +94,19 @@ d('amtool', () => {
 describe('AlertRouting', () => {
   const base = { store: 's', match: { platform: 'p', env: 'prod' }, groupBy: ['alertname'], inhibitEqual: ['alertname'] };
   test('fails when a severity pages without a pager secret', () => {
-    expect(() => new AlertRouting(Testing.chart(), 'R', { ...base, critical: 'page', warning: 'none' })).toThrow(
+    expect(() => new AlertRouting(testChart(), 'R', { ...base, critical: 'page', warning: 'none' })).toThrow(
       "AlertRouting 'R': pagerSecret is required: critical alerts page",
     );
   });
   test('fails when a severity makes tickets without a ticket secret', () => {
-    expect(() => new AlertRouting(Testing.chart(), 'R', { ...base, critical: 'none', warning: 'ticket' })).toThrow(
+    expect(() => new AlertRouting(testChart(), 'R', { ...base, critical: 'none', warning: 'ticket' })).toThrow(
       "AlertRouting 'R': ticketSecret is required: warning alerts make tickets",
     );
   });
   test('nowhere to send: no Secret, the managed Alertmanager keeps its empty default', () => {
-    const chart = Testing.chart();
+    const chart = testChart();
     new AlertRouting(chart, 'R', { ...base, critical: 'none', warning: 'none' });
-    const out = Testing.synth(chart);
+    const out = chart.toJson();
     expect(out.map((o) => o.kind)).toEqual(['OperatorConfig']);
     expect(out[0].managedAlertmanager).toBeUndefined();
   });
