@@ -354,6 +354,11 @@ function redisSources(name: string): Record<string, FieldPath> {
     quorum: [...at, 'quorum'],
     parallelSyncs: [...at, 'parallelSyncs'],
     minReplicasToWrite: [...at, 'minReplicasToWrite'],
+    minReplicasMaxLag: [...at, 'minReplicasMaxLag'],
+    downAfter: [...at, 'downAfter'],
+    failoverTimeout: [...at, 'failoverTimeout'],
+    memory: [...at, 'memory'],
+    storage: [...at, 'storage'],
   };
 }
 
