@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { DNS_LABEL_RULE, isDnsLabel } from '../../kernel/names';
 import { PropError } from '../../kernel/prop-error';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatDuration, formatSize } from '../../kernel/units';
@@ -99,8 +100,6 @@ const RUN_DIR = '/tmp';
 const SCRIPTS = ['common.sh', 'start-redis.sh', 'start-sentinel.sh'] as const;
 const SCRIPT_DIR = path.join(__dirname, 'scripts');
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /**
  * The largest min-replicas-max-lag, in seconds, for a sentinel down-after: a master cut off
  * from its replicas must refuse writes before the sentinels can have promoted another node.
@@ -185,7 +184,7 @@ export class RedisSentinel extends Construct {
     const handover = props.handoverTimeout ?? Duration.seconds(20);
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    if (!DNS_LABEL.test(props.name)) refuse('name', props.name, 'must be a lowercase RFC 1123 label');
+    if (!isDnsLabel(props.name)) refuse('name', props.name, DNS_LABEL_RULE);
     if (props.name.length > MAX_REDIS_NAME)
       refuse(
         'name',
@@ -217,7 +216,7 @@ export class RedisSentinel extends Construct {
     }
     if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
-    if (props.region !== undefined && !DNS_LABEL.test(props.region)) fail(`region ("${props.region}") must be a lowercase RFC 1123 label`);
+    if (props.region !== undefined && !isDnsLabel(props.region)) refuse('region', props.region, DNS_LABEL_RULE);
     if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
