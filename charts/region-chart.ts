@@ -173,7 +173,10 @@ export class RegionChart extends Chart {
         const source = sources[formatPath(prop.slice(0, n))];
         if (!source) continue;
         const { file, path } = locate([...source, ...prop.slice(n)]);
-        const message = e.value === undefined ? e.allowed : `${e.allowed} (got ${showValue(e.value)})`;
+        // The text the spec wrote (a query, a schedule), when the construct's message does not show it.
+        const written = specText(this.cluster, [...source, ...prop.slice(n)]);
+        const value = e.value ?? (written !== undefined && !e.allowed.includes(written) ? written : undefined);
+        const message = value === undefined ? e.allowed : `${e.allowed} (got ${showValue(value)})`;
         throw new ProblemError('spec', [{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
       }
       throw e;
@@ -343,6 +346,16 @@ export class RegionChart extends Chart {
       this.fromSpec(sources, () => new Autoscaler(this, `${name}-Autoscaler`, props));
     }
   }
+}
+
+/** A string field of the spec as this cluster sees it (its services with the region's changes). */
+function specText(c: ClusterPlan, path: FieldPath): string | undefined {
+  let o: unknown = path[0] === 'services' ? c.services : c.platform;
+  for (const k of path[0] === 'services' ? path.slice(1) : path) {
+    if (o === null || typeof o !== 'object') return undefined;
+    o = (o as Record<string | number, unknown>)[k];
+  }
+  return typeof o === 'string' ? o : undefined;
 }
 
 /** The spec field each prop of a Redis group's RedisSentinel comes from. */
