@@ -112,6 +112,13 @@ export default definePlatform({
       probes: { readiness: { path: '/ready' }, liveness: { path: '/live', period: '30s' } },
       secrets: { OAUTH_CLIENT_SECRET: { secret: 'virtuoso-oauth-client-secret' } },
       autoscaling: { min: 2, max: 10, cpuUtilization: 70 },
+      // Its OAuth provider is Google's OAuth 2.0 (seed 001: OAuth 2.0, OAuth tokens in Secret
+      // Manager): the client secret is used at the token and token-info endpoints, and ID tokens
+      // are checked against the signing keys at www.googleapis.com/oauth2/v3/certs.
+      egress: [
+        { host: 'oauth2.googleapis.com', port: 443 },
+        { host: 'www.googleapis.com', port: 443 },
+      ],
     },
     'webhook-handler': {
       namespace: 'virtuoso',
