@@ -44,7 +44,7 @@ describe('a missing real program outside CI', () => {
 const skipped: string[] = [];
 const redisSkip = withoutPrograms(() => {
   const skip = describe.skip;
-  describe.skip = ((name: string) => void skipped.push(name)) as typeof describe.skip;
+  describe.skip = ((name: string) => void skipped.push(name)) as unknown as typeof describe.skip;
   try {
     describeRedis('a Redis scenario', () => {
       test('never runs here', () => undefined);
