@@ -183,7 +183,10 @@ export class RegionChart extends Chart {
         const source = sources[formatPath(prop.slice(0, n))];
         if (!source) continue;
         const { file, path } = locate([...source, ...prop.slice(n)]);
-        const message = e.value === undefined ? e.allowed : `${e.allowed} (got ${showValue(e.value)})`;
+        // The text the spec wrote (a query, a schedule), when the construct's message does not show it.
+        const written = specText(this.cluster, [...source, ...prop.slice(n)]);
+        const value = e.value ?? (written !== undefined && !e.allowed.includes(written) ? written : undefined);
+        const message = value === undefined ? e.allowed : `${e.allowed} (got ${showValue(value)})`;
         throw new ProblemError('spec', [{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
       }
       throw e;
@@ -355,6 +358,16 @@ export class RegionChart extends Chart {
   }
 }
 
+/** A string field of the spec as this cluster sees it (its services with the region's changes). */
+function specText(c: ClusterPlan, path: FieldPath): string | undefined {
+  let o: unknown = path[0] === 'services' ? c.services : c.platform;
+  for (const k of path[0] === 'services' ? path.slice(1) : path) {
+    if (o === null || typeof o !== 'object') return undefined;
+    o = (o as Record<string | number, unknown>)[k];
+  }
+  return typeof o === 'string' ? o : undefined;
+}
+
 /** The spec field each prop of a Redis group's RedisSentinel comes from. */
 function redisSources(name: string): Record<string, FieldPath> {
   const at = ['redis', name];
@@ -364,6 +377,11 @@ function redisSources(name: string): Record<string, FieldPath> {
     quorum: [...at, 'quorum'],
     parallelSyncs: [...at, 'parallelSyncs'],
     minReplicasToWrite: [...at, 'minReplicasToWrite'],
+    minReplicasMaxLag: [...at, 'minReplicasMaxLag'],
+    downAfter: [...at, 'downAfter'],
+    failoverTimeout: [...at, 'failoverTimeout'],
+    memory: [...at, 'memory'],
+    storage: [...at, 'storage'],
   };
 }
 
