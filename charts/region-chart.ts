@@ -5,7 +5,7 @@ import type { FieldPath } from '../model/merge';
 import { formatPath, ProblemError, showValue } from '../model/errors';
 import { PropError, propPath } from '../kernel/prop-error';
 import type { JobSpec, Platform, ProbeSpec } from '../model/schema';
-import type { ServicePlan } from '../model/plan';
+import { planService, type ServicePlan } from '../model/plan';
 import {
   Autoscaler,
   cloudSqlProxyContainer,
@@ -27,6 +27,7 @@ import {
   MicroserviceProps,
   STABLE_VERSION,
   GatewayRateLimit,
+  RemoteService,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
 import { KUBE_DNS, NetworkPeer } from '../features/access/network-policies';
@@ -91,6 +92,15 @@ export class RegionChart extends Chart {
 
     for (const [name, svc] of Object.entries(c.services)) {
       this.addService(name, svc, store);
+    }
+
+    // The load balancer sends a client of any host to the nearest healthy region: an exposed
+    // service that runs elsewhere is routed from this gateway to the regions running it, over
+    // the mesh (its Service name here, its DestinationRule's failover order).
+    for (const [name, svc] of Object.entries(platform.services)) {
+      if (c.services[name] || !svc.expose || !platform.ingress || svc.ports.length === 0) continue;
+      new RemoteService(this, `${name}-Remote`, { name, namespace: svc.namespace, ports: svc.ports });
+      new MeshRouting(this, `${name}-Routing`, serviceRouting(c, name, planService(platform, svc)));
     }
 
     for (const [name, job] of Object.entries(c.jobs)) {
