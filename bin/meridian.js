@@ -1,4 +1,6 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx's loader (esbuild, no type-checking: `npm run typecheck` does that).
 require('tsx/cjs');
-process.exitCode = require('../cli/main.ts').main(process.argv.slice(2));
+Promise.resolve(require('../cli/main.ts').main(process.argv.slice(2))).then((code) => {
+  process.exitCode = code;
+});

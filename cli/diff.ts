@@ -264,6 +264,9 @@ function objectsOf(files: Map<string, string>): Map<string, Found> {
 // merges them: a variable added at the top is one new item, not every later item changed.
 const NAMED = '\u0000';
 
+/** The path element of a list item matched by name, for formatFieldPath: `[name=api]`. */
+export const namedItem = (name: string): string => `${NAMED}${name}`;
+
 function keyedByName(value: unknown): unknown {
   if (Array.isArray(value)) {
     const names = value.map((v) =>

@@ -11,14 +11,16 @@ import { Io, ROOT, stdio } from './io';
 import { runPromote } from './promote';
 import { runFlows } from './flows';
 import { runPromoteEnv } from './promote-env';
+import { type ClusterCommandOptions, runDrift, runStatus } from './status';
 import { runSynth } from './synth';
 import { runValidate } from './validate';
 
 /** The package's version (package.json). */
 const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 
-export function main(argv: string[], io: Io = stdio): number {
-  let code = 0;
+/** The exit code; a promise for the commands that read clusters (status, drift). */
+export function main(argv: string[], io: Io = stdio): number | Promise<number> {
+  let code: number | Promise<number> = 0;
   const program = new Command('meridian')
     .description('Render typed platform specs into the Kubernetes manifests of every region cluster')
     .version(VERSION, '-V, --version', 'print the version of meridian')
@@ -32,6 +34,8 @@ export function main(argv: string[], io: Io = stdio): number {
         '  npx meridian validate dist/ggen/prod            check one environment (or any folder of YAML)',
         '  npx meridian diff --base origin/main            what a change renders differently, per cluster',
         '  npx meridian promote ggen prod us-east1         make us-east1 the primary region of ggen in prod',
+        '  npx meridian status ggen prod                   what each region cluster runs now (read-only)',
+        '  npx meridian drift ggen prod                    live objects that differ from dist/ (read-only)',
         '',
         'Run meridian help <command> for its options, output and exit codes.',
       ].join('\n'),
@@ -122,6 +126,61 @@ export function main(argv: string[], io: Io = stdio): number {
     .action((o: { base: string }) => {
       code = runDiff({ root: ROOT, base: o.base }, io);
     });
+
+  const clusterCommand = (name: 'status' | 'drift', description: string, exits: string, run: typeof runStatus) =>
+    program
+      .command(name)
+      .description(description)
+      .argument('[platform]')
+      .argument('[env]')
+      .option('--kubeconfig <file>', 'kubeconfig to read contexts from (default: $KUBECONFIG, else ~/.kube/config)')
+      .option('--argocd-context <name>', 'kubeconfig context of the cluster ArgoCD runs in', 'argocd')
+      .option('--timeout <seconds>', 'how long one request to a cluster may take', '10')
+      .option('-o, --output <format>', 'table (for people) or json (for scripts)', 'table')
+      .option('--dist <dir>', 'rendered folder', path.join(ROOT, 'dist'))
+      .addHelpText(
+        'after',
+        [
+          '',
+          'Each region cluster is reached through the kubeconfig context named as ArgoCD names the',
+          "cluster (<platform>-<env>-<region>, or the spec's regions.<region>.cluster). Read-only: it",
+          'gets and lists objects and reads pod logs; clusters are read in parallel, and those that do',
+          'not answer are listed with the reason.',
+          '',
+          `Exit codes: ${exits}`,
+        ].join('\n'),
+      )
+      .action(
+        (
+          platform: string | undefined,
+          env: string | undefined,
+          o: { kubeconfig?: string; argocdContext: string; timeout: string; output: string; dist: string },
+        ) => {
+          const opts: ClusterCommandOptions = {
+            root: ROOT,
+            dist: path.resolve(o.dist),
+            platform,
+            env,
+            kubeconfig: o.kubeconfig,
+            argocdContext: o.argocdContext,
+            timeout: Number(o.timeout),
+            output: o.output as ClusterCommandOptions['output'],
+          };
+          code = run(opts, io);
+        },
+      );
+  clusterCommand(
+    'status',
+    'per region: the ArgoCD Application, replicas and images against dist/, KEDA, the Redis master, failing pods (read-only)',
+    '0 healthy; 1 degraded; 2 a cluster or ArgoCD did not answer, or bad input.',
+    runStatus,
+  );
+  clusterCommand(
+    'drift',
+    'live objects of each region cluster that differ from dist/, field by field, and Meridian objects dist/ no longer has (read-only)',
+    '0 no drift; 1 drift; 2 a cluster did not answer, or bad input.',
+    runDrift,
+  );
 
   try {
     program.parse(argv, { from: 'user' });
