@@ -19,8 +19,13 @@ export interface MicroservicePort {
 }
 
 export interface MicroserviceProbe {
-  /** HTTP path to GET. @default - a TCP connection check */
+  /** HTTP path to GET. @default - a TCP connection check (or grpc) */
   readonly path?: string;
+  /**
+   * A gRPC health check (grpc.health.v1) of `service` on the port; exclusive with `path`.
+   * @default - not a gRPC check; `service` '' asks for the server as a whole
+   */
+  readonly grpc?: { readonly service?: string };
   /** The container port probed. */
   readonly port: number;
   /** Time between probes. @default Duration.seconds(10) */
@@ -179,13 +184,23 @@ export class Microservice extends Construct implements IScalable {
     // kube-score's rule: a liveness check that is the readiness check restarts overloaded pods.
     const liveness = props.readiness && (props.liveness ?? { port: props.readiness.port });
     const startup = props.readiness && (props.startup ?? { port: props.readiness.port, period: Duration.seconds(2), failureThreshold: 60 });
+    for (const [kind, probe] of Object.entries({ readiness: props.readiness, liveness: props.liveness, startup: props.startup })) {
+      if (probe?.grpc && probe.path !== undefined) {
+        throw new Error(`Microservice '${id}': ${kind} sets both path (${probe.path}) and grpc: a probe is an HTTP GET or a gRPC health check`);
+      }
+    }
     // Two TCP checks of one port are allowed: a TCP-only server has no other check to offer.
-    if (props.readiness?.path !== undefined && liveness && liveness.port === props.readiness.port && liveness.path === props.readiness.path) {
+    if (
+      props.readiness &&
+      describeProbe(props.readiness) !== `TCP port ${props.readiness.port}` &&
+      liveness &&
+      describeProbe(liveness) === describeProbe(props.readiness)
+    ) {
       throw new Error(
         `Microservice '${id}': liveness (${describeProbe(liveness)}) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`,
       );
     }
-    this.selector = { 'app.kubernetes.io/name': props.name };
+    this.selector = microserviceSelector(props.name);
     const labels = { ...props.labels, ...this.selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
     // The stable Deployment keeps selecting by name only (a selector is immutable); the
@@ -282,12 +297,7 @@ export class Microservice extends Construct implements IScalable {
         spec: {
           type: 'ClusterIP',
           selector: this.selector,
-          ports: this.ports.map((p) => ({
-            name: p.name,
-            port: p.port,
-            targetPort: k8s.IntOrString.fromNumber(p.port),
-            appProtocol: p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : p.protocol,
-          })),
+          ports: servicePorts(this.ports),
         },
       });
     }
@@ -374,7 +384,8 @@ function undefinedIfEmpty<T>(items: T[]): T[] | undefined {
 }
 
 function describeProbe(probe: MicroserviceProbe): string {
-  return probe.path ? `GET ${probe.path} on port ${probe.port}` : `TCP port ${probe.port}`;
+  if (probe.path !== undefined) return `GET ${probe.path} on port ${probe.port}`;
+  return probe.grpc ? `gRPC health of "${probe.grpc.service ?? ''}" on port ${probe.port}` : `TCP port ${probe.port}`;
 }
 
 /** The main container's probe timing; a sidecar's probes keep the kubelet's defaults. */
@@ -386,7 +397,11 @@ function toProbe(probe: MicroserviceProbe | undefined, defaults: { period?: Dura
   const period = probe.period ?? defaults.period;
   const timeout = probe.timeout ?? defaults.timeout;
   return {
-    ...(probe.path !== undefined ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } } : { tcpSocket: { port } }),
+    ...(probe.path !== undefined
+      ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } }
+      : probe.grpc
+        ? { grpc: { port: probe.port, ...(probe.grpc.service ? { service: probe.grpc.service } : {}) } }
+        : { tcpSocket: { port } }),
     failureThreshold: probe.failureThreshold ?? 3,
     periodSeconds: period?.toSeconds(),
     timeoutSeconds: timeout?.toSeconds(),
@@ -427,4 +442,19 @@ function writableVolumeName(path: string): string {
     .replace(/^-+|-+$/g, '');
   if (name.length <= 63) return name;
   return name.slice(name.length - 63).replace(/^-+/, '');
+}
+
+/** The labels a Microservice's Service selects its pods by: `app.kubernetes.io/name: <name>`. */
+export function microserviceSelector(name: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': name };
+}
+
+/** A Microservice's ports as its Service declares them; `appProtocol` is what Istio reads to choose its protocol handling. */
+export function servicePorts(ports: readonly MicroservicePort[]): k8s.ServicePort[] {
+  return ports.map((p) => ({
+    name: p.name,
+    port: p.port,
+    targetPort: k8s.IntOrString.fromNumber(p.port),
+    appProtocol: p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : (p.protocol ?? 'http'),
+  }));
 }
