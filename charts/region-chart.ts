@@ -5,7 +5,7 @@ import type { FieldPath } from '../model/merge';
 import { formatPath, ProblemError, showValue } from '../model/errors';
 import { PropError, propPath } from '../kernel/prop-error';
 import type { JobSpec, Platform, ProbeSpec } from '../model/schema';
-import type { ServicePlan } from '../model/plan';
+import { planService, type ServicePlan } from '../model/plan';
 import {
   Autoscaler,
   cloudSqlProxyContainer,
@@ -27,6 +27,7 @@ import {
   MicroserviceProps,
   STABLE_VERSION,
   GatewayRateLimit,
+  RemoteService,
 } from '../features';
 import { addAccessControl, MeshEndpoint, redisEndpoint } from '../features/access/resolve';
 import { KUBE_DNS, NetworkPeer } from '../features/access/network-policies';
@@ -91,6 +92,15 @@ export class RegionChart extends Chart {
 
     for (const [name, svc] of Object.entries(c.services)) {
       this.addService(name, svc, store);
+    }
+
+    // The load balancer sends a client of any host to the nearest healthy region: an exposed
+    // service that runs elsewhere is routed from this gateway to the regions running it, over
+    // the mesh (its Service name here, its DestinationRule's failover order).
+    for (const [name, svc] of Object.entries(platform.services)) {
+      if (c.services[name] || !svc.expose || !platform.ingress || svc.ports.length === 0) continue;
+      new RemoteService(this, `${name}-Remote`, { name, namespace: svc.namespace, ports: svc.ports });
+      new MeshRouting(this, `${name}-Routing`, serviceRouting(c, name, planService(platform, svc)));
     }
 
     for (const [name, job] of Object.entries(c.jobs)) {
@@ -173,7 +183,10 @@ export class RegionChart extends Chart {
         const source = sources[formatPath(prop.slice(0, n))];
         if (!source) continue;
         const { file, path } = locate([...source, ...prop.slice(n)]);
-        const message = e.value === undefined ? e.allowed : `${e.allowed} (got ${showValue(e.value)})`;
+        // The text the spec wrote (a query, a schedule), when the construct's message does not show it.
+        const written = specText(this.cluster, [...source, ...prop.slice(n)]);
+        const value = e.value ?? (written !== undefined && !e.allowed.includes(written) ? written : undefined);
+        const message = value === undefined ? e.allowed : `${e.allowed} (got ${showValue(value)})`;
         throw new ProblemError('spec', [{ file, path: formatPath(path), message: `${message} (${e.construct} '${e.id}': ${e.prop})` }]);
       }
       throw e;
@@ -345,6 +358,16 @@ export class RegionChart extends Chart {
   }
 }
 
+/** A string field of the spec as this cluster sees it (its services with the region's changes). */
+function specText(c: ClusterPlan, path: FieldPath): string | undefined {
+  let o: unknown = path[0] === 'services' ? c.services : c.platform;
+  for (const k of path[0] === 'services' ? path.slice(1) : path) {
+    if (o === null || typeof o !== 'object') return undefined;
+    o = (o as Record<string | number, unknown>)[k];
+  }
+  return typeof o === 'string' ? o : undefined;
+}
+
 /** The spec field each prop of a Redis group's RedisSentinel comes from. */
 function redisSources(name: string): Record<string, FieldPath> {
   const at = ['redis', name];
@@ -354,6 +377,11 @@ function redisSources(name: string): Record<string, FieldPath> {
     quorum: [...at, 'quorum'],
     parallelSyncs: [...at, 'parallelSyncs'],
     minReplicasToWrite: [...at, 'minReplicasToWrite'],
+    minReplicasMaxLag: [...at, 'minReplicasMaxLag'],
+    downAfter: [...at, 'downAfter'],
+    failoverTimeout: [...at, 'failoverTimeout'],
+    memory: [...at, 'memory'],
+    storage: [...at, 'storage'],
   };
 }
 

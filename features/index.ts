@@ -9,6 +9,7 @@ export * from './access/jwt-authentication';
 export * from './access/mesh-egress';
 export * from './access/mesh-namespace';
 export * from './traffic/mesh-routing';
+export * from './traffic/remote-service';
 export * from './access/mesh-security';
 export * from './access/mesh-sidecars';
 export * from './observability/metrics-scrape';

@@ -3,14 +3,12 @@
  * names, durations and quantities in the spec's syntax, GCP ids, URI paths.
  */
 import { z } from 'zod';
+import { DNS_LABEL, DNS_LABEL_RULE } from './names';
 
-const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** A name that becomes (part of) a Kubernetes object name: an RFC 1123 label. */
-export const dnsLabel = z.string().regex(DNS_LABEL, {
-  message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting with a letter, at most 63 characters',
-});
+export const dnsLabel = z.string().regex(DNS_LABEL, { message: DNS_LABEL_RULE });
 
 /** `500ms`, `1s`, `2m`, `1h`: the duration syntax Istio, KEDA and Redis settings accept here. */
 export const duration = z.string().regex(/^[0-9]+(ms|s|m|h)$/, {

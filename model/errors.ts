@@ -110,7 +110,8 @@ export function problemsFromZod(
     }
     const where = locate(path, issue.code === 'custom');
     const input = (issue as { input?: unknown }).input;
-    let message = issue.message;
+    // A key refused by the record's key schema (a misspelt region under regions:): its own reasons.
+    let message = issue.code === 'invalid_key' ? issue.issues.map((i) => i.message).join('; ') : issue.message;
     if (issue.code === 'invalid_type') {
       message = input === undefined ? `is required (expected ${issue.expected})` : `must be ${issue.expected} (got ${showValueAt(path, input)})`;
     } else if (input !== undefined) {

@@ -10,6 +10,8 @@
  */
 import { z } from 'zod';
 import { dnsLabel, gcpProject } from '../kernel/schema';
+import { isGcpRegion, notGcpRegion, notZoneOf, REGION_SHAPED } from '../kernel/gcp-regions';
+import { didYouMean } from '../kernel/did-you-mean';
 import { Egress, JwtIssuer, Mesh, Namespace, ServiceAuth } from '../features/access/schema';
 import { Autoscaling, autoscalingIssues } from '../features/autoscaling/schema';
 import { GitOps, githubRepository, Rollout } from '../features/gitops/schema';
@@ -51,11 +53,24 @@ export * from '../features/workloads/schema';
 // ---------------------------------------------------------------------------------------
 // Regions
 
+/**
+ * A key of `regions`: a GCP region (`us-east1`), or another name (`eu`) with `gcpRegion`. A
+ * region-shaped key must be a GCP region: refused here, as the key, its value is not read, so
+ * a misspelt region in an overlay is not asked for the role and zones of a new one.
+ */
+export const regionKey = dnsLabel.superRefine((name, ctx) => {
+  const problem = REGION_SHAPED.test(name) ? notGcpRegion(name) : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: name });
+});
+
 export const Region = z.strictObject({
   /** The GCP region the cluster runs in. @default - the region's key */
   gcpRegion: z
     .string()
-    .regex(/^[a-z]+-[a-z]+[0-9]+$/, { message: 'must be a GCP region such as us-central1' })
+    .superRefine((name, ctx) => {
+      const problem = notGcpRegion(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: name });
+    })
     .optional(),
   /** Exactly one region of a platform is primary: it owns writes (the Redis master). */
   role: z.enum(['primary', 'secondary']),
@@ -221,7 +236,7 @@ export const Platform = z
     project: gcpProject,
     /** The environments; each may have an overlay `overlays/<platform>/<env>.yaml`. */
     environments: z.array(dnsLabel).min(1),
-    regions: z.record(dnsLabel, Region).refine((r) => Object.keys(r).length > 0, { message: 'needs at least one region' }),
+    regions: z.record(regionKey, Region).refine((r) => Object.keys(r).length > 0, { message: 'needs at least one region' }),
     namespaces: z.record(dnsLabel, Namespace),
     services: z.record(dnsLabel, Service).default({}),
     redis: z.record(dnsLabel, Redis).default({}),
@@ -256,10 +271,20 @@ export const Platform = z
       });
     }
     for (const [name, region] of Object.entries(p.regions)) {
+      if (!region.gcpRegion && !isGcpRegion(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regions', name, 'gcpRegion'],
+          message: `is required: the key ${name} is not a GCP region name, so the region it runs in must be given`,
+          input: undefined,
+        });
+        continue;
+      }
       const gcp = region.gcpRegion ?? name;
+      if (!isGcpRegion(gcp)) continue; // reported at gcpRegion
       region.zones.forEach((zone, i) => {
-        if (!zone.startsWith(`${gcp}-`))
-          ctx.addIssue({ code: 'custom', path: ['regions', name, 'zones', i], message: `must be a zone of ${gcp}`, input: zone });
+        const problem = notZoneOf(zone, gcp);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['regions', name, 'zones', i], message: problem, input: zone });
       });
       for (const svc of Object.keys(region.services)) {
         if (!(svc in p.services))
@@ -305,7 +330,7 @@ export const Platform = z
           ctx.addIssue({
             code: 'custom',
             path: ['services', name, 'regions', i],
-            message: `must be one of the platform's regions (${regions.join(', ')})`,
+            message: `must be one of the platform's regions${didYouMean(r, regions)} (${regions.join(', ')})`,
             input: r,
           });
       });
@@ -338,7 +363,7 @@ export const Platform = z
           ctx.addIssue({
             code: 'custom',
             path: ['jobs', name, 'regions', i],
-            message: `must be one of the platform's regions (${regions.join(', ')})`,
+            message: `must be one of the platform's regions${didYouMean(r, regions)} (${regions.join(', ')})`,
             input: r,
           });
       });
@@ -367,7 +392,12 @@ export const Platform = z
       const keys = Object.keys(weights);
       for (const k of keys) {
         if (!regions.includes(k))
-          ctx.addIssue({ code: 'custom', path: ['routing', 'weights', k], message: `must be one of the platform's regions (${regions.join(', ')})`, input: k });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routing', 'weights', k],
+            message: `must be one of the platform's regions${didYouMean(k, regions)} (${regions.join(', ')})`,
+            input: k,
+          });
       }
       for (const r of regions) {
         if (!(r in weights))

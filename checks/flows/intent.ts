@@ -267,6 +267,29 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
       }
     }
 
+    // An exposed service that runs in other regions only: this region's gateway routes its
+    // paths there over the mesh (the load balancer sends clients of every host to every region).
+    if (platform.ingress) {
+      for (const [name, s] of Object.entries(platform.services)) {
+        if (c.services[name] || !s.expose || s.ports.length === 0) continue;
+        const port = s.expose.port ? s.ports.find((p) => p.name === s.expose!.port)! : s.ports.find((p) => p.protocol !== 'tcp')!;
+        for (const region of servingRegions(env, name)) {
+          for (const path of s.expose.paths) {
+            flows.push({
+              kind: 'edge',
+              from: sys('ingress-gateway'),
+              to: at(region, s.namespace, name),
+              port: port.port,
+              protocol: 'TCP',
+              host: svcHost(name, s.namespace),
+              http: { method: 'GET', path, requestPrincipal: s.auth ? END_USER : undefined },
+              why: `the ingress gateway routes ${path} to ${name}, which runs in ${region} only (not in ${c.region})`,
+            });
+          }
+        }
+      }
+    }
+
     for (const [name, r] of Object.entries(c.redis)) {
       const w = here(r.namespace, name);
       const what = `redis:${name}`;

@@ -26,6 +26,12 @@ export interface PrometheusTrigger {
   readonly query: string;
   /** Value per replica to hold. */
   readonly target: number;
+  /**
+   * Whether an empty result counts as 0 (KEDA's `ignoreNullValues`); false makes it an error
+   * KEDA reports (and the fallback engages), for a query that returns 0, not nothing, when idle.
+   * @default - true, or false when the Autoscaler has a fallback
+   */
+  readonly ignoreNullValues?: boolean;
 }
 
 /** Scale on the CPU the pods use: exactly one of `utilization` or `averageValue`. */
@@ -64,6 +70,8 @@ export interface PrometheusScaling {
   readonly metricType?: 'AverageValue' | 'Value';
   /** Project whose Managed Prometheus is queried. @default - the Autoscaler's `project` */
   readonly project?: string;
+  /** Whether an empty result counts as 0 (see PrometheusTrigger). @default - true, or false when the Autoscaler has a fallback */
+  readonly ignoreNullValues?: boolean;
 }
 
 /** Hold `desiredReplicas` (at least) between two cron schedules. */
@@ -228,7 +236,13 @@ export class Autoscaler extends Construct {
     // The shorthands expand here and nowhere else; `sources[i]` is the prop trigger i came from.
     const triggers: AutoscalerTrigger[] = [
       ...(props.cpuUtilization !== undefined ? [{ type: 'cpu', name: 'cpu', utilization: props.cpuUtilization } as CpuScaling] : []),
-      ...(props.prometheus ?? []).map((t): PrometheusScaling => ({ type: 'prometheus', name: t.name, query: t.query, threshold: t.target })),
+      ...(props.prometheus ?? []).map((t): PrometheusScaling => ({
+        type: 'prometheus',
+        name: t.name,
+        query: t.query,
+        threshold: t.target,
+        ignoreNullValues: t.ignoreNullValues,
+      })),
       ...(props.triggers ?? []),
     ];
     const sources = [
@@ -271,6 +285,7 @@ export class Autoscaler extends Construct {
       threshold: number,
       activation: number | undefined,
       metricType = 'AverageValue',
+      ignoreNullValues = !props.fallback,
     ): ScaledObjectSpecTriggers => ({
       type: 'prometheus',
       name,
@@ -283,8 +298,9 @@ export class Autoscaler extends Construct {
         activationThreshold: num(activation ?? 0),
         // KEDA's Prometheus scaler reads an empty result as 0 unless told otherwise
         // (ignoreNullValues, default true): a metric gone missing would scale the workload to
-        // its minimum instead of engaging the fallback. With a fallback, missing is an error.
-        ...(props.fallback ? { ignoreNullValues: 'false' } : {}),
+        // its minimum instead of engaging the fallback. With a fallback, missing is an error;
+        // so it is for a query that says 0 when idle (an empty result is then data gone missing).
+        ...(ignoreNullValues ? {} : { ignoreNullValues: 'false' }),
       },
       authenticationRef: auth,
     });
@@ -307,7 +323,7 @@ export class Autoscaler extends Construct {
             metadata: { value: t.utilization !== undefined ? num(t.utilization) : formatSize(t.averageValue!) },
           };
         case 'prometheus':
-          return gmp(t.name, project(t.project), t.query, t.threshold, t.activationThreshold, t.metricType);
+          return gmp(t.name, project(t.project), t.query, t.threshold, t.activationThreshold, t.metricType, t.ignoreNullValues ?? !props.fallback);
         case 'pubsub':
           return gmp(
             t.name ?? 'pubsub-backlog',

@@ -96,7 +96,8 @@ export function scaledObjectProblems(so: Obj): FieldProblem[] {
           if (typeof meta[field] !== 'string') add(`${at}.metadata.${field}`, `${what}: is required`);
           else for (const e of cronErrors(meta[field])) add(`${at}.metadata.${field}`, `${what}: ${e}`);
         }
-        if (typeof meta.start === 'string' && meta.start === meta.end) add(`${at}.metadata.end`, `${what}: start and end must differ`);
+        if (typeof meta.start === 'string' && typeof meta.end === 'string' && meta.start.trim() === meta.end.trim())
+          add(`${at}.metadata.end`, `${what}: must differ from start: KEDA refuses a window that opens and closes at once`);
         if (!/^[1-9][0-9]*$/.test(String(meta.desiredReplicas ?? '')))
           add(`${at}.metadata.desiredReplicas`, `${what}: must be a whole number above 0 (got ${JSON.stringify(meta.desiredReplicas)})`);
         break;

@@ -9,8 +9,21 @@ import type { ScalingRulesSpec } from './schema';
 import { AutoscalerFallback, AutoscalerProps, AutoscalerTrigger, parseCpu, parseDuration, parseSize, ScalingRules } from '..';
 import type { IScalable } from '../../kernel/scaling';
 import type { FieldPath } from '../../model/merge';
+import { sidecarSeries } from '../observability/rules';
 
 type Autoscaling = NonNullable<ServiceSpec['autoscaling']>;
+
+/**
+ * Istio's server-side request rate of a workload in one region's cluster. KEDA queries the
+ * project's global endpoint, which holds every cluster of the project, so the series are
+ * picked by labels Meridian attaches (the sidecars' PodMonitoring and the pod's region), not
+ * by GMP's `cluster`, which is the GKE cluster's name. Pods scraped without a request counted
+ * yet give 0; no scrape at all gives nothing, which the trigger reports as an error.
+ */
+export function requestRateQuery(c: Pick<ClusterPlan, 'region'>, workload: string, namespace: string): string {
+  const scrape = sidecarSeries(namespace, c.region);
+  return `sum(rate(istio_requests_total{${scrape},reporter="destination",destination_workload_namespace="${namespace}",destination_workload="${workload}"}[2m])) or 0 * sum(up{${scrape}})`;
+}
 
 export function autoscalerTriggers(scaling: Autoscaling, cluster: ClusterPlan): AutoscalerTrigger[] {
   return scaling.triggers.map((t): AutoscalerTrigger => {
@@ -90,10 +103,10 @@ export function autoscalerProps(
         : [
             {
               name: 'requests-per-second',
-              // Istio's server-side request count for this workload in this cluster only:
-              // Managed Prometheus is global, so the cluster label keeps regions apart.
-              query: `sum(rate(istio_requests_total{cluster="${c.cluster}",reporter="destination",destination_workload_namespace="${svc.namespace}",destination_workload="${name}"}[2m]))`,
+              query: requestRateQuery(c, name, svc.namespace),
               target: scaling.requestsPerSecond,
+              // The query says 0 when the pods are scraped but idle: empty means the data is gone.
+              ignoreNullValues: false,
             },
           ],
     project: c.platform.project,

@@ -4,14 +4,10 @@
  * the platform or overlay file and field that made it, before anything is rendered.
  */
 import { z } from 'zod';
-import { cronErrors, timezoneError } from '../../kernel/cron';
-import { promqlErrors } from '../../kernel/promql';
 import { durationMs } from '../../kernel/quantities';
-import { byteQuantity, cpuQuantity, duration, gcpProject } from '../../kernel/schema';
+import { byteQuantity, cpuQuantity, dnsLabel, duration, gcpProject } from '../../kernel/schema';
 
-const triggerName = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-  message: 'must be a lowercase RFC 1123 label: a-z, 0-9 and "-", starting with a letter',
-});
+const triggerName = dnsLabel;
 
 /** Whole seconds: the HPA and KEDA count in seconds. */
 const seconds = z.string().regex(/^[0-9]+(s|m|h)$/, {
@@ -224,26 +220,11 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
     );
   }
 
+  // PromQL, cron schedules, time zones and the window's ends are KEDA's rules too (keda-checks.ts).
+  // The HPA clamps a cron window's replicas to max: a rule of the spec, said here.
   for (const { trigger: t, path } of triggers) {
-    if (path[0] !== 'triggers') continue;
-    switch (t.type) {
-      case 'prometheus':
-        for (const e of promqlErrors(t.query)) at([...path, 'query'], `${label(t)}: ${e}`, t.query);
-        break;
-      case 'cron': {
-        const tz = timezoneError(t.timezone);
-        if (tz) at([...path, 'timezone'], `${label(t)}: ${tz}`, t.timezone);
-        for (const field of ['start', 'end'] as const) {
-          for (const e of cronErrors(t[field])) at([...path, field], `${label(t)}: ${e}`, t[field]);
-        }
-        if (t.start.trim() === t.end.trim())
-          at([...path, 'end'], `${label(t)}: must differ from start: KEDA refuses a window that opens and closes at once`, t.end);
-        if (t.desiredReplicas > a.max) at([...path, 'desiredReplicas'], `${label(t)}: must be <= max (${a.max}): the HPA would clamp it`, t.desiredReplicas);
-        break;
-      }
-      default:
-        break;
-    }
+    if (t.type === 'cron' && t.desiredReplicas > a.max)
+      at([...path, 'desiredReplicas'], `${label(t)}: must be <= max (${a.max}): the HPA would clamp it`, t.desiredReplicas);
   }
 
   if (a.fallback && a.fallback.replicas > a.max) at(['fallback', 'replicas'], `must be <= max (${a.max})`, a.fallback.replicas);

@@ -14,7 +14,9 @@ import {
   cronJobRuleGroups,
   GATEWAY_SCRAPE,
   gatewayRuleGroups,
+  ISTIO_SCRAPE,
   KEDA_SCRAPE,
+  REGION_LABEL,
   redisJob,
   redisRuleGroups,
   sentinelJob,
@@ -29,8 +31,6 @@ export * from './rules';
 export const REDIS_EXPORTER_PORT = { name: 'http-metrics', port: EXPORTER_PORT } as const;
 /** Where istio-agent serves the sidecar's metrics merged with Envoy's. */
 export const ISTIO_METRICS_PORT = 15020;
-/** The PodMonitoring of the Istio sidecars in each namespace. */
-export const ISTIO_SCRAPE = 'istio-proxies';
 /** The PodMonitoring of the east-west gateway in its namespace. */
 export const EAST_WEST_SCRAPE = 'istio-eastwestgateway';
 /** What istio-agent serves on 15020 `/stats/prometheus`: Istio's standard metrics and Envoy's own. */
@@ -76,7 +76,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
   const m = platform.monitoring;
   const runbookBaseUrl = m.runbookBaseUrl ?? defaultRunbookBase(platform.gitops.repoURL, platform.gitops.targetRevision);
   const ruleLabels = { platform: platform.name, env: c.env, region: c.region };
-  const podLabels = { [LABEL_REGION]: 'region' };
+  const podLabels = { [LABEL_REGION]: REGION_LABEL };
   const workload = (name: string) => workloads.services.get(name) ?? fail(`no workload for service "${name}": the chart passes every service it made`);
   const sentinel = (name: string) => workloads.redis.get(name) ?? fail(`no workload for Redis group "${name}": the chart passes every group it made`);
 

@@ -23,6 +23,24 @@ import { parseDuration } from '../../kernel/units';
 /** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
 export const redisJob = (group: string): string => `${group}-redis`;
 export const sentinelJob = (group: string): string => `${group}-sentinel`;
+/** The PodMonitoring of the Istio sidecars in each namespace (its `job` label). */
+export const ISTIO_SCRAPE = 'istio-proxies';
+/**
+ * The series label Meridian's scrapes copy from the pod's `meridian.dev/region` label
+ * (PodMonitoring `targetLabels.fromPod`). GMP's own `cluster` label holds the GKE cluster's
+ * name, which Meridian does not choose (prometheus-engine pod_config.go forces it from the
+ * collector), so a query across the project tells clusters apart by this one.
+ */
+export const REGION_LABEL = 'region';
+
+/**
+ * Matchers for the sidecar series of one namespace of one region's cluster, on labels
+ * Meridian itself attaches: the PodMonitoring's name (`job`) and namespace, and the pod's region.
+ */
+export function sidecarSeries(namespace: string, region: string): string {
+  return `job="${ISTIO_SCRAPE}",namespace="${namespace}",${REGION_LABEL}="${region}"`;
+}
+
 /** The ClusterPodMonitoring of KEDA's operator (its `job` label). */
 export const KEDA_SCRAPE = 'keda-operator';
 /** The PodMonitoring of the ingress gateway in its namespace (its `job` label). */

@@ -6,6 +6,7 @@ import {
   EnvoyFilterSpecConfigPatchesMatchContext as Context,
   EnvoyFilterSpecConfigPatchesPatchOperation as Operation,
 } from '../../imports/networking.istio.io';
+import { DNS_LABEL_RULE, isDnsLabel } from '../../kernel/names';
 import { formatDuration } from '../../kernel/units';
 
 /** A per-client token bucket on some paths of some hosts. */
@@ -72,7 +73,6 @@ export const CLIENT_KEY = 'masked_remote_address';
  * small enough that refilling a full uint32 bucket cannot overflow.
  */
 const UNLIMITED = 1_000_000_000;
-const LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
 const UINT32_MAX = 4_294_967_295;
 const percent = (value: number) => ({ default_value: { numerator: value, denominator: 'HUNDRED' } });
@@ -131,7 +131,7 @@ export class GatewayRateLimit extends Construct {
     const byHost = new Map<string, { rule: GatewayRateLimitRule; paths: string[] }[]>();
     for (const rule of props.rules) {
       const what = `rule ${rule.name}`;
-      if (!LABEL.test(rule.name)) fail(`rule name "${rule.name}" must be an RFC 1123 label`);
+      if (!isDnsLabel(rule.name)) fail(`rule name "${rule.name}" ${DNS_LABEL_RULE}`);
       if (rule.hosts.length === 0) fail(`${what}: hosts must name at least one host`);
       const paths = rule.paths ?? ['/'];
       if (paths.length === 0) fail(`${what}: paths must name at least one prefix`);

@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { DNS_LABEL_RULE, isDnsLabel } from '../../kernel/names';
 import { PropError } from '../../kernel/prop-error';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
-import { formatSize } from '../../kernel/units';
+import { formatDuration, formatSize } from '../../kernel/units';
 
 const k8s = kplus.k8s;
 
@@ -99,8 +100,6 @@ const RUN_DIR = '/tmp';
 const SCRIPTS = ['common.sh', 'start-redis.sh', 'start-sentinel.sh'] as const;
 const SCRIPT_DIR = path.join(__dirname, 'scripts');
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /**
  * The largest min-replicas-max-lag, in seconds, for a sentinel down-after: a master cut off
  * from its replicas must refuse writes before the sentinels can have promoted another node.
@@ -185,7 +184,7 @@ export class RedisSentinel extends Construct {
     const handover = props.handoverTimeout ?? Duration.seconds(20);
     const clusterDomain = props.clusterDomain ?? 'cluster.local';
 
-    if (!DNS_LABEL.test(props.name)) refuse('name', props.name, 'must be a lowercase RFC 1123 label');
+    if (!isDnsLabel(props.name)) refuse('name', props.name, DNS_LABEL_RULE);
     if (props.name.length > MAX_REDIS_NAME)
       refuse(
         'name',
@@ -199,24 +198,25 @@ export class RedisSentinel extends Construct {
     whole('minReplicasToWrite', this.minReplicasToWrite, 0);
     if (this.minReplicasToWrite > this.replicas - 1) refuse('minReplicasToWrite', this.minReplicasToWrite, `must be <= replicas - 1 (${this.replicas - 1})`);
     const lagSeconds = this.minReplicasMaxLag.toMilliseconds() / 1000;
-    if (!Number.isInteger(lagSeconds) || lagSeconds < 1)
-      fail(`minReplicasMaxLag (${this.minReplicasMaxLag.toMilliseconds()}ms) must be whole seconds, at least 1s: redis counts it in seconds`);
-    if (lagSeconds > lagCeiling) fail(`minReplicasMaxLag (${lagSeconds}s) must be at most ${lagCeiling}s: ${LAG_RULE}`);
-    if (this.downAfter.toMilliseconds() < 100) fail(`downAfter (${this.downAfter.toMilliseconds()}ms) must be >= 100ms`);
+    const lag = formatDuration(this.minReplicasMaxLag);
+    if (!Number.isInteger(lagSeconds) || lagSeconds < 1) refuse('minReplicasMaxLag', lag, 'must be whole seconds, at least 1s: redis counts it in seconds');
+    if (lagSeconds > lagCeiling) refuse('minReplicasMaxLag', lag, `must be at most ${lagCeiling}s: ${LAG_RULE}`);
+    const downAfter = formatDuration(this.downAfter);
+    if (this.downAfter.toMilliseconds() < 100) refuse('downAfter', downAfter, 'must be at least 100ms');
     if (this.failoverTimeout.toMilliseconds() <= this.downAfter.toMilliseconds()) {
-      fail(`failoverTimeout (${this.failoverTimeout.toMilliseconds()}ms) must be longer than downAfter (${this.downAfter.toMilliseconds()}ms)`);
+      refuse('failoverTimeout', formatDuration(this.failoverTimeout), `must be longer than downAfter (${downAfter})`);
     }
     const handoverSeconds = handover.toMilliseconds() / 1000;
-    if (!Number.isInteger(handoverSeconds) || handoverSeconds < 1) fail(`handoverTimeout (${handover.toMilliseconds()}ms) must be whole seconds, at least 1s`);
+    if (!Number.isInteger(handoverSeconds) || handoverSeconds < 1) refuse('handoverTimeout', formatDuration(handover), 'must be whole seconds, at least 1s');
     // Kibibytes: the smallest unit a spec size has, so no conversion can fail.
     const memoryMi = this.memory.toKibibytes() / 1024;
-    if (memoryMi < 128) fail(`memory (${formatSize(this.memory)}) must be >= 128Mi`);
+    if (memoryMi < 128) refuse('memory', formatSize(this.memory), 'must be at least 128Mi');
     if (this.storage.toKibibytes() < 2 * this.memory.toKibibytes()) {
-      fail(`storage (${formatSize(this.storage)}) must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
+      refuse('storage', formatSize(this.storage), `must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
     }
     if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
-    if (props.region !== undefined && !DNS_LABEL.test(props.region)) fail(`region ("${props.region}") must be a lowercase RFC 1123 label`);
+    if (props.region !== undefined && !isDnsLabel(props.region)) refuse('region', props.region, DNS_LABEL_RULE);
     if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;

@@ -3,12 +3,12 @@
  * the Redis client contract on the workloads that depend on them, reported with the field's path.
  */
 import { z } from 'zod';
-import { durationMs, sizeKi } from '../../kernel/quantities';
+import { durationMs } from '../../kernel/quantities';
 import { byteQuantity, dnsLabel, duration } from '../../kernel/schema';
 import { secretManagerName } from '../secrets/schema';
 import { Image } from '../workloads/schema';
 import { redisContractVariables, redisEnvPrefix } from './client-env';
-import { LAG_RULE, maxLagCeilingSeconds } from './redis-sentinel';
+import { maxLagCeilingSeconds } from './redis-sentinel';
 
 /** What a Redis group may hold (`redis.<g>.holds`). */
 export const REDIS_USES = ['cache', 'sessions', 'locks', 'rate-limits'] as const;
@@ -65,35 +65,10 @@ export const Redis = z
       })
       .optional(),
   })
+  // What a group holds decides its eviction policy (a spec rule: the construct takes the policy).
+  // The rules on a group's other values are RedisSentinel's (features/redis/redis-sentinel.ts),
+  // written once there; the region chart reports a refusal at the field, and in the file, that set the value.
   .superRefine((r, ctx) => {
-    if (r.quorum !== undefined && r.quorum > r.replicas) {
-      ctx.addIssue({ code: 'custom', path: ['quorum'], message: `must be <= replicas (${r.replicas})`, input: r.quorum });
-    }
-    // What RedisSentinel would refuse, said here with the field's path.
-    if (r.minReplicasToWrite > r.replicas - 1) {
-      ctx.addIssue({ code: 'custom', path: ['minReplicasToWrite'], message: `must be <= replicas - 1 (${r.replicas - 1})`, input: r.minReplicasToWrite });
-    }
-    if (r.minReplicasMaxLag !== undefined && (durationMs(r.minReplicasMaxLag) % 1000 !== 0 || durationMs(r.minReplicasMaxLag) < 1000)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['minReplicasMaxLag'],
-        message: 'must be whole seconds, at least 1s: redis counts it in seconds',
-        input: r.minReplicasMaxLag,
-      });
-    } else if (r.minReplicasMaxLag !== undefined && durationMs(r.minReplicasMaxLag) / 1000 > maxLagCeilingSeconds(durationMs(r.downAfter))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['minReplicasMaxLag'],
-        message: `must be at most ${maxLagCeilingSeconds(durationMs(r.downAfter))}s: ${LAG_RULE}`,
-        input: r.minReplicasMaxLag,
-      });
-    }
-    if (durationMs(r.downAfter) < 100) {
-      ctx.addIssue({ code: 'custom', path: ['downAfter'], message: 'must be at least 100ms', input: r.downAfter });
-    }
-    if (durationMs(r.failoverTimeout) <= durationMs(r.downAfter)) {
-      ctx.addIssue({ code: 'custom', path: ['failoverTimeout'], message: `must be longer than downAfter (${r.downAfter})`, input: r.failoverTimeout });
-    }
     const state = r.holds.filter((h) => h !== 'cache');
     if (state.length > 0 && r.holds.includes('cache')) {
       ctx.addIssue({
@@ -108,17 +83,6 @@ export const Redis = z
         path: ['maxmemoryPolicy'],
         message: `must be noeviction: the group holds ${state.join(', ')}, which ${r.maxmemoryPolicy} evicts when memory is full${r.maxmemoryPolicy.startsWith('volatile-') ? ' (it evicts exactly the keys with a TTL)' : ''}`,
         input: r.maxmemoryPolicy,
-      });
-    }
-    if (sizeKi(r.memory) < 128 * 1024) {
-      ctx.addIssue({ code: 'custom', path: ['memory'], message: 'must be at least 128Mi', input: r.memory });
-    }
-    if (sizeKi(r.storage) < 2 * sizeKi(r.memory)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['storage'],
-        message: `must be at least twice memory (${r.memory}): an AOF rewrite holds the old and the new file`,
-        input: r.storage,
       });
     }
   })

@@ -106,6 +106,7 @@ export function routingProblems(cluster: Cluster): Problem[] {
   }
 
   problems.push(...gatewayBindingProblems(cluster));
+  problems.push(...gatewayHostProblems(cluster));
 
   for (const dr of cluster.of('DestinationRule')) {
     const raw = String(dr.obj.spec?.host ?? '');
@@ -166,6 +167,53 @@ function gatewayBindingProblems(cluster: Cluster): Problem[] {
         );
       });
     });
+  }
+  return problems;
+}
+
+/** The hosts routed through each Gateway (`namespace/name`) of a cluster: the hosts of the VirtualServices bound to it. */
+function hostsByGateway(cluster: Cluster): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const gw of cluster.of('Gateway')) out.set(`${gw.obj.metadata.namespace ?? 'default'}/${gw.obj.metadata.name}`, new Set());
+  for (const vs of cluster.of('VirtualService')) {
+    const ns = vs.obj.metadata.namespace ?? 'default';
+    for (const ref of (vs.obj.spec?.gateways ?? []) as string[]) {
+      if (ref === 'mesh') continue;
+      const key = ref.includes('/') ? ref : `${ns}/${ref}`;
+      for (const host of (vs.obj.spec?.hosts ?? []) as string[]) out.get(key)?.add(host);
+    }
+  }
+  return out;
+}
+
+/**
+ * Every host a Gateway routes in one region cluster is routed by the same Gateway in every
+ * cluster of the environment that renders it: the global load balancer sends each client to
+ * the nearest healthy region whatever the host (one backend service for all hosts), so a
+ * gateway without the host's route answers 404 to the clients it is sent.
+ */
+function gatewayHostProblems(cluster: Cluster): Problem[] {
+  const problems: Problem[] = [];
+  const here = hostsByGateway(cluster);
+  const others = cluster.environment.filter((c) => c !== cluster).map((c) => ({ region: path.basename(c.folder), hosts: hostsByGateway(c) }));
+  for (const gw of cluster.of('Gateway')) {
+    const key = `${gw.obj.metadata.namespace ?? 'default'}/${gw.obj.metadata.name}`;
+    const routed = here.get(key)!;
+    const missing = new Map<string, string[]>();
+    for (const other of others) {
+      for (const host of other.hosts.get(key) ?? []) {
+        if (!routed.has(host)) missing.set(host, [...(missing.get(host) ?? []), other.region]);
+      }
+    }
+    for (const [host, regions] of [...missing].sort(([a], [b]) => a.localeCompare(b))) {
+      problems.push(
+        problem(
+          gw,
+          'spec.servers',
+          `no VirtualService bound to this Gateway routes host "${host}", which it routes in ${regions.join(', ')}: the global load balancer sends clients of every host to the nearest healthy region, where this gateway would answer 404`,
+        ),
+      );
+    }
   }
   return problems;
 }

@@ -4,7 +4,8 @@
  * so every problem is reported with its file and field like any other.
  */
 import type { z } from 'zod';
-import { GCP_REGION_LOCATIONS, regionDistanceKm } from '../../kernel/gcp-regions';
+import { notGcpRegion, REGION_SHAPED, regionDistanceKm } from '../../kernel/gcp-regions';
+import { didYouMean } from '../../kernel/did-you-mean';
 import type { PortSpec } from '../workloads/schema';
 import type { CanarySpec, ExposeSpec, IngressSpec, RoutingSpec, TrafficPolicySpec } from './schema';
 
@@ -115,21 +116,18 @@ export function checkPlatformTraffic(p: TrafficPlatform, ctx: Ctx): void {
     const others = regions.filter((o) => o !== r);
     if (order) {
       order.forEach((o, i) => {
-        if (!others.includes(o)) issue(ctx, ['regions', r, 'failover', i], `must be another region of the platform (${others.join(', ') || 'none'})`, o);
-        else if (order.indexOf(o) !== i) issue(ctx, ['regions', r, 'failover', i], 'is listed twice', o);
+        if (!others.includes(o)) {
+          const notGcp = o !== r && REGION_SHAPED.test(o) ? notGcpRegion(o) : undefined;
+          issue(
+            ctx,
+            ['regions', r, 'failover', i],
+            `must be another region of the platform${didYouMean(o, others)} (${others.join(', ') || 'none'})${notGcp ? `; ${o} ${notGcp}` : ''}`,
+            o,
+          );
+        } else if (order.indexOf(o) !== i) issue(ctx, ['regions', r, 'failover', i], 'is listed twice', o);
       });
       const missing = others.filter((o) => !order.includes(o));
       if (missing.length > 0) issue(ctx, ['regions', r, 'failover'], `must list every other region once: ${missing.join(', ')} missing`, order);
-    } else if (others.length > 0) {
-      const unknown = [r, ...others].map((o) => gcpRegionOf(p, o)).filter((g) => !(g in GCP_REGION_LOCATIONS));
-      if (unknown.length > 0) {
-        issue(
-          ctx,
-          ['regions', r, 'failover'],
-          `is required: the location of ${[...new Set(unknown)].join(', ')} is unknown, so the nearest region cannot be derived`,
-          undefined,
-        );
-      }
     }
   }
 
@@ -144,6 +142,18 @@ export function checkPlatformTraffic(p: TrafficPlatform, ctx: Ctx): void {
 
   if (p.ingress && !Object.values(p.services).some((s) => s.expose)) {
     issue(ctx, ['ingress'], 'routes nothing: no service sets expose', p.ingress.hosts);
+  }
+  // Weights only split the requests of exposed services that split by region: elsewhere they
+  // would be a traffic share the rendered routes never apply (the gateway sends each request to
+  // the service in its own region, the load balancer picks the nearest region).
+  const splitting = Object.values(p.services).some((s) => s.expose && (s.traffic.splitByRegion ?? p.routing.traffic.splitByRegion ?? false));
+  if (p.routing.weights && !splitting) {
+    issue(
+      ctx,
+      ['routing', 'weights'],
+      'split no traffic: no exposed service splits its ingress traffic by region; set traffic.splitByRegion on the services to split (or routing.traffic.splitByRegion for all), or remove routing.weights (to order the rollout waves, set rollout.waves)',
+      p.routing.weights,
+    );
   }
   const routes: { service: string; host: string; path: string; index: number }[] = [];
   for (const [name, svc] of Object.entries(p.services)) {

@@ -52,6 +52,16 @@ export function replicaBounds(cluster: Cluster, w: Located): ReplicaBounds {
   return { min: replicas, max: replicas };
 }
 
+/** Another cluster of the environment has the Service `namespace/name` with pods behind it. */
+function runsElsewhere(cluster: Cluster, name: string, namespace: string, selector: Record<string, string>): boolean {
+  return cluster.environment.some(
+    (other) =>
+      other !== cluster &&
+      other.find('Service', namespace, name) !== undefined &&
+      other.pods(namespace).some((p) => p.owner.obj.kind !== 'Job' && p.owner.obj.kind !== 'CronJob' && matchesLabels(selector, p.labels)),
+  );
+}
+
 export function workloadProblems(cluster: Cluster): Problem[] {
   const problems: Problem[] = [];
 
@@ -61,6 +71,9 @@ export function workloadProblems(cluster: Cluster): Problem[] {
     const ns = svc.obj.metadata.namespace ?? 'default';
     const pods = cluster.pods(ns).filter((p) => p.owner.obj.kind !== 'Job' && p.owner.obj.kind !== 'CronJob' && matchesLabels(selector, p.labels));
     if (pods.length === 0) {
+      // A Service of a microservice that runs in other region clusters only (features/traffic/remote-service.ts):
+      // Istio merges the same-named Services of the mesh's clusters, and its endpoints are theirs.
+      if (runsElsewhere(cluster, svc.obj.metadata.name, ns, selector)) continue;
       problems.push(problem(svc, 'spec.selector', `${showSelector(selector)} selects no pods in namespace ${ns}: the Service would have no endpoints`));
       continue;
     }

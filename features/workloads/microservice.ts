@@ -185,7 +185,7 @@ export class Microservice extends Construct implements IScalable {
         `Microservice '${id}': liveness (${describeProbe(liveness)}) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`,
       );
     }
-    this.selector = { 'app.kubernetes.io/name': props.name };
+    this.selector = microserviceSelector(props.name);
     const labels = { ...props.labels, ...this.selector };
     const metadata = { name: props.name, namespace: props.namespace, labels };
     // The stable Deployment keeps selecting by name only (a selector is immutable); the
@@ -282,12 +282,7 @@ export class Microservice extends Construct implements IScalable {
         spec: {
           type: 'ClusterIP',
           selector: this.selector,
-          ports: this.ports.map((p) => ({
-            name: p.name,
-            port: p.port,
-            targetPort: k8s.IntOrString.fromNumber(p.port),
-            appProtocol: p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : p.protocol,
-          })),
+          ports: servicePorts(this.ports),
         },
       });
     }
@@ -427,4 +422,19 @@ function writableVolumeName(path: string): string {
     .replace(/^-+|-+$/g, '');
   if (name.length <= 63) return name;
   return name.slice(name.length - 63).replace(/^-+/, '');
+}
+
+/** The labels a Microservice's Service selects its pods by: `app.kubernetes.io/name: <name>`. */
+export function microserviceSelector(name: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': name };
+}
+
+/** A Microservice's ports as its Service declares them; `appProtocol` is what Istio reads to choose its protocol handling. */
+export function servicePorts(ports: readonly MicroservicePort[]): k8s.ServicePort[] {
+  return ports.map((p) => ({
+    name: p.name,
+    port: p.port,
+    targetPort: k8s.IntOrString.fromNumber(p.port),
+    appProtocol: p.protocol === 'websocket' || p.protocol === 'sse' ? 'http' : (p.protocol ?? 'http'),
+  }));
 }

@@ -1,5 +1,6 @@
 import { formatProblem, loadAll, ProblemError } from '../../model';
-import { nearest } from '../../kernel/did-you-mean';
+import { nearest, nearestAll } from '../../kernel/did-you-mean';
+import { GCP_REGION_NAMES, gcpZones, notGcpRegion } from '../../kernel/gcp-regions';
 import { fixtureRepo, shopPlatform } from './fixtures';
 
 function problems(input: unknown, overlays: Record<string, string> = {}): string[] {
@@ -40,5 +41,118 @@ describe('spec mistakes, named precisely', () => {
     expect(nearest('imagee', ['image', 'args'])).toBe('image');
     expect(nearest('colour', ['namespace', 'image'])).toBeUndefined();
     expect(nearest('asia-south9', ['asia-south1', 'asia-south2', 'us-east1'])).toBe('asia-south1');
+    expect(nearestAll('asia-south9', ['asia-south1', 'asia-south2', 'us-east1'])).toEqual(['asia-south1', 'asia-south2']);
+  });
+});
+
+describe('region and zone names, checked against the GCP list (kernel/gcp-regions.ts) where they are written', () => {
+  test('fails when a region key is misspelt, at the key, with every near miss', () => {
+    // Before: three lines blaming regions.<each>.failover ("the location of asia-south9 is unknown").
+    const p = shopPlatform() as any;
+    p.regions['asia-south9'] = { role: 'secondary', zones: ['asia-south9-a'] };
+    p.routing.weights = { 'us-east1': 50, 'europe-west1': 30, 'asia-south9': 20 };
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: regions.asia-south9: is not a GCP region (did you mean "asia-south1" or "asia-south2"?) (got "asia-south9")',
+    ]);
+  });
+
+  test('fails when a misspelt region has explicit failover lists (rendered with exit 0 before)', () => {
+    const p = shopPlatform() as any;
+    p.regions['asia-south9'] = { role: 'secondary', zones: ['asia-south9-a'], failover: ['us-east1', 'europe-west1'] };
+    p.regions['us-east1'].failover = ['europe-west1', 'asia-south9'];
+    p.regions['europe-west1'].failover = ['us-east1', 'asia-south9'];
+    p.routing.weights = { 'us-east1': 50, 'europe-west1': 30, 'asia-south9': 20 };
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: regions.asia-south9: is not a GCP region (did you mean "asia-south1" or "asia-south2"?) (got "asia-south9")',
+    ]);
+  });
+
+  test('fails when a failover entry names no region of the platform, saying it is no GCP region either', () => {
+    const p = shopPlatform() as any;
+    p.regions['us-east1'].failover = ['europe-west1', 'asia-south9'];
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: regions.us-east1.failover[1]: must be another region of the platform (europe-west1); asia-south9 is not a GCP region (did you mean "asia-south1" or "asia-south2"?) (got "asia-south9")',
+    ]);
+  });
+
+  test('fails when a failover entry is a near miss of a region of the platform', () => {
+    const p = shopPlatform() as any;
+    p.regions['us-east1'].failover = ['europe-wes1'];
+    expect(problems(p)[0]).toBe(
+      'platforms/shop.ts: regions.us-east1.failover[0]: must be another region of the platform (did you mean "europe-west1"?) (europe-west1); europe-wes1 is not a GCP region (did you mean "europe-west1"?) (got "europe-wes1")',
+    );
+  });
+
+  test("fails when an overlay misspells a region: the key is named, not a new region's role and zones", () => {
+    // Before: regions.europe-wst1.role: Invalid option ..., regions.europe-wst1.zones: is required.
+    expect(problems(shopPlatform(), { prod: 'regions:\n  europe-wst1:\n    services:\n      api: { autoscaling: { min: 3 } }\n' })).toEqual([
+      'overlays/shop/prod.yaml: regions.europe-wst1: is not a GCP region (did you mean "europe-west1"?) (got "europe-wst1")',
+    ]);
+  });
+
+  test('fails when a zone is not a zone of its region, naming the zones', () => {
+    // Before: accepted (us-east1 has no zone a).
+    const p = shopPlatform() as any;
+    p.regions['us-east1'].zones = ['us-east1-b', 'us-east1-a'];
+    p.regions['europe-west1'].zones = ['europe-wset1-b'];
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: regions.us-east1.zones[1]: is not a zone of us-east1 (zones: us-east1-b, us-east1-c, us-east1-d) (got "us-east1-a")',
+      'platforms/shop.ts: regions.europe-west1.zones[0]: is not a zone of europe-west1 (did you mean "europe-west1-b"?) (zones: europe-west1-b, europe-west1-c, europe-west1-d) (got "europe-wset1-b")',
+    ]);
+  });
+
+  test('fails when a region named otherwise than its GCP region has a wrong gcpRegion, or none', () => {
+    const p = shopPlatform() as any;
+    p.regions = {
+      us: { role: 'primary', gcpRegion: 'us-east1', zones: ['us-east1-b'] },
+      eu: { role: 'secondary', gcpRegion: 'europe-wets1', zones: ['europe-west1-b'] },
+    };
+    p.routing.weights = { us: 60, eu: 40 };
+    expect(problems(p)).toEqual(['platforms/shop.ts: regions.eu.gcpRegion: is not a GCP region (did you mean "europe-west1"?) (got "europe-wets1")']);
+    p.regions.eu.gcpRegion = 'europe-west1';
+    delete p.regions.us.gcpRegion;
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: regions.us.gcpRegion: is required: the key us is not a GCP region name, so the region it runs in must be given',
+    ]);
+  });
+
+  test('fails when a name is far from every region: the regions of its area, or the areas', () => {
+    expect(notGcpRegion('asia-polar1')).toBe(
+      'is not a GCP region (asia-*: asia-east1, asia-east2, asia-northeast1, asia-northeast2, asia-northeast3, asia-south1, asia-south2, asia-southeast1, asia-southeast2)',
+    );
+    expect(notGcpRegion('mars-north1')).toBe(
+      'is not a GCP region (areas: africa, asia, australia, europe, me, northamerica, southamerica, us; every region in kernel/gcp-regions.ts)',
+    );
+    expect(notGcpRegion('me-central2')).toBeUndefined();
+  });
+
+  test('every region of the seed platforms is in the list with its zones', () => {
+    for (const [region, zones] of Object.entries({
+      'africa-south1': 'abc',
+      'europe-west6': 'abc',
+      'me-west1': 'abc',
+      'me-central2': 'abc',
+      'us-east1': 'bcd',
+      'us-central1': 'abcf',
+      'europe-west1': 'bcd',
+      'asia-south1': 'abc',
+      'asia-south2': 'abc',
+    })) {
+      expect(gcpZones(region)).toEqual([...zones].map((z) => `${region}-${z}`));
+    }
+    expect(GCP_REGION_NAMES).toHaveLength(42);
+  });
+});
+
+describe('routing weights', () => {
+  test('fails when no exposed service splits by region: the weights would route nothing', () => {
+    // Before: accepted silently; every request stayed in the region the load balancer picked.
+    const p = shopPlatform() as any;
+    delete p.services.api.traffic;
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: routing.weights: split no traffic: no exposed service splits its ingress traffic by region; set traffic.splitByRegion on the services to split (or routing.traffic.splitByRegion for all), or remove routing.weights (to order the rollout waves, set rollout.waves) (got {"us-east1":60,"europe-west1":40})',
+    ]);
+    p.routing.traffic = { splitByRegion: true };
+    expect(problems(p)).toEqual([]);
   });
 });

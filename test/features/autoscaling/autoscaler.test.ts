@@ -161,6 +161,15 @@ describe('Autoscaler', () => {
     expect(triggers(chart).map((t: any) => t.name)).toEqual(['cpu', 'requests-per-second', 'memory']);
   });
 
+  test("ignoreNullValues: KEDA's default (true, omitted) unless a fallback or the trigger says otherwise", () => {
+    const q = { name: 'rps', query: 'sum(rate(x[2m])) or 0 * sum(up)', target: 10 };
+    const meta = (chart: Chart) => triggers(chart).map((t: any) => t.metadata.ignoreNullValues);
+    expect(meta(render({ prometheus: [q] }))).toEqual([undefined]);
+    expect(meta(render({ prometheus: [{ ...q, ignoreNullValues: false }] }))).toEqual(['false']);
+    expect(meta(render({ prometheus: [q], fallback: { replicas: 2 } }))).toEqual(['false']);
+    expect(meta(render({ triggers: [{ type: 'prometheus', name: 'p', query: 'x', threshold: 1, ignoreNullValues: false }] }))).toEqual(['false']);
+  });
+
   test('polling interval, cooldown and the HPA behavior', () => {
     const spec = only(
       render({

@@ -181,13 +181,13 @@ describe('autoscaling spec', () => {
 
   test('fails when a PromQL query does not parse, naming the file, field and trigger', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s.ingest.autoscaling.triggers.push({ type: 'prometheus', name: 'lag', query: 'sum(rate(consumer_lag_total[2m])', threshold: 30 });
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.ingest.autoscaling.triggers[1].query: trigger "lag" (prometheus): syntax error at column 33: unexpected end of query (got "sum(rate(consumer_lag_total[2m])")',
+      'platforms/queues.ts: services.ingest.autoscaling.triggers[1].query: trigger "lag" (prometheus): syntax error at column 33: unexpected end of query (got "sum(rate(consumer_lag_total[2m])") (Autoscaler \'ingest-Autoscaler\': triggers[1].query)',
     ]);
   });
 
@@ -199,7 +199,7 @@ describe('autoscaling spec', () => {
       '      triggers:',
       '        - { type: prometheus, name: lag, query: "max(lag) by", threshold: 3 }',
     ].join('\n');
-    expect(problems(platform(), { prod: overlay })).toEqual([
+    expect(rendered(platform(), { prod: overlay })).toEqual([
       expect.stringMatching(
         /^overlays\/queues\/prod\.yaml: services\.ingest\.autoscaling\.triggers\[0\]\.query: trigger "lag" \(prometheus\): syntax error at column 12/,
       ),
@@ -208,28 +208,28 @@ describe('autoscaling spec', () => {
 
   test('fails when a cron trigger names no IANA time zone', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s['task-worker'].autoscaling.triggers[1].timezone = 'Eastern';
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].timezone: trigger "cron" (cron): must be an IANA time zone name such as Europe/Paris, America/New_York or UTC (got "Eastern")',
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].timezone: trigger "cron" (cron): must be an IANA time zone name such as Europe/Paris, America/New_York or UTC (got "Eastern") (Autoscaler \'task-worker-Autoscaler\': triggers[1].timezone)',
     ]);
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s['task-worker'].autoscaling.triggers[1].timezone = 'america/new_york';
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].timezone: trigger "cron" (cron): must be an IANA time zone name with its exact case: use "America/New_York" (got "america/new_york")',
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].timezone: trigger "cron" (cron): must be an IANA time zone name with its exact case: use "America/New_York" (got "america/new_york") (Autoscaler \'task-worker-Autoscaler\': triggers[1].timezone)',
     ]);
   });
 
   test('fails when a cron schedule is not five standard fields', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           const cron = s['task-worker'].autoscaling.triggers[1];
           cron.start = '0 0 8 * * 1-5';
@@ -237,29 +237,37 @@ describe('autoscaling spec', () => {
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].start: trigger "cron" (cron): must have 5 fields (minute hour day-of-month month day-of-week), found 6 (got "0 0 8 * * 1-5")',
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].end: trigger "cron" (cron): day of month field "L": L, W and # are not supported by KEDA\'s cron parser (got "0 18 L * *")',
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].start: trigger "cron" (cron): must have 5 fields (minute hour day-of-month month day-of-week), found 6 (got "0 0 8 * * 1-5") (Autoscaler \'task-worker-Autoscaler\': triggers[1].start)',
     ]);
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s['task-worker'].autoscaling.triggers[1].start = '61 8 * * 1-5';
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].start: trigger "cron" (cron): is not a valid cron schedule: Constraint error, value 61 expected range 0-59 (got "61 8 * * 1-5")',
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].start: trigger "cron" (cron): is not a valid cron schedule: Constraint error, value 61 expected range 0-59 (got "61 8 * * 1-5") (Autoscaler \'task-worker-Autoscaler\': triggers[1].start)',
+    ]);
+    expect(
+      rendered(
+        platform((s) => {
+          s['task-worker'].autoscaling.triggers[1].end = '0 18 L * *';
+        }),
+      ),
+    ).toEqual([
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].end: trigger "cron" (cron): day of month field "L": L, W and # are not supported by KEDA\'s cron parser (got "0 18 L * *") (Autoscaler \'task-worker-Autoscaler\': triggers[1].end)',
     ]);
   });
 
   test('fails when a cron window opens and closes at once', () => {
     expect(
-      problems(
+      rendered(
         platform((s) => {
           s['task-worker'].autoscaling.triggers[1].end = '0 8 * * 1-5';
         }),
       ),
     ).toEqual([
-      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].end: trigger "cron" (cron): must differ from start: KEDA refuses a window that opens and closes at once (got "0 8 * * 1-5")',
+      'platforms/queues.ts: services.task-worker.autoscaling.triggers[1].end: trigger "cron" (cron): must differ from start: KEDA refuses a window that opens and closes at once (got "0 8 * * 1-5") (Autoscaler \'task-worker-Autoscaler\': triggers[1].end)',
     ]);
   });
 

@@ -253,23 +253,23 @@ describe('RedisSentinel', () => {
 
   test('fails when minReplicasMaxLag would let a cut-off master outlive its replacement', () => {
     expect(() => render({ minReplicasMaxLag: Duration.seconds(10) })).toThrow(
-      "RedisSentinel 'cache': minReplicasMaxLag (10s) must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)",
+      `RedisSentinel 'cache': minReplicasMaxLag ("10s") must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second)`,
     );
   });
 
   test('fails when minReplicasMaxLag is not whole seconds', () => {
     expect(() => render({ minReplicasMaxLag: Duration.millis(1500) })).toThrow(
-      "RedisSentinel 'cache': minReplicasMaxLag (1500ms) must be whole seconds, at least 1s: redis counts it in seconds",
+      `RedisSentinel 'cache': minReplicasMaxLag ("1500ms") must be whole seconds, at least 1s: redis counts it in seconds`,
     );
   });
 
   test('fails when downAfter is below 100ms', () => {
-    expect(() => render({ downAfter: Duration.millis(50) })).toThrow("RedisSentinel 'cache': downAfter (50ms) must be >= 100ms");
+    expect(() => render({ downAfter: Duration.millis(50) })).toThrow(`RedisSentinel 'cache': downAfter ("50ms") must be at least 100ms`);
   });
 
   test('fails when failoverTimeout is not longer than downAfter', () => {
     expect(() => render({ downAfter: Duration.seconds(10), failoverTimeout: Duration.seconds(10) })).toThrow(
-      "RedisSentinel 'cache': failoverTimeout (10000ms) must be longer than downAfter (10000ms)",
+      `RedisSentinel 'cache': failoverTimeout ("10s") must be longer than downAfter (10s)`,
     );
   });
 
@@ -278,12 +278,12 @@ describe('RedisSentinel', () => {
   });
 
   test('fails when memory is below 128Mi', () => {
-    expect(() => render({ memory: Size.mebibytes(64) })).toThrow("RedisSentinel 'cache': memory (64Mi) must be >= 128Mi");
+    expect(() => render({ memory: Size.mebibytes(64) })).toThrow(`RedisSentinel 'cache': memory ("64Mi") must be at least 128Mi`);
   });
 
   test('fails when storage is less than twice the memory', () => {
     expect(() => render({ memory: Size.gibibytes(8) })).toThrow(
-      "RedisSentinel 'cache': storage (10Gi) must be at least twice memory (8Gi): an AOF rewrite holds the old and the new file",
+      `RedisSentinel 'cache': storage ("10Gi") must be at least twice memory (8Gi): an AOF rewrite holds the old and the new file`,
     );
   });
 
@@ -319,7 +319,7 @@ describe('RedisSentinel', () => {
 
   test('fails when handoverTimeout is not whole seconds', () => {
     expect(() => render({ handoverTimeout: Duration.millis(500) })).toThrow(
-      "RedisSentinel 'cache': handoverTimeout (500ms) must be whole seconds, at least 1s",
+      `RedisSentinel 'cache': handoverTimeout ("500ms") must be whole seconds, at least 1s`,
     );
   });
 });

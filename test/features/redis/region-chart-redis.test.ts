@@ -128,14 +128,14 @@ describe('RegionChart: Redis across regions', () => {
   });
 
   test('fails when the storage cannot hold an AOF rewrite', () => {
-    expect(() => load(platform({ 'us-central1': 'primary' }, { memory: '4Gi', storage: '6Gi' }))).toThrow(
-      'platforms/shop.ts: redis.cache.storage: must be at least twice memory (4Gi): an AOF rewrite holds the old and the new file (got "6Gi")',
+    expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { memory: '4Gi', storage: '6Gi' })), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.cache.storage: must be at least twice memory (4Gi): an AOF rewrite holds the old and the new file (got "6Gi") (RedisSentinel 'Redis-cache': storage)`,
     );
   });
 
   test('fails when minReplicasMaxLag is not whole seconds', () => {
-    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '1500ms' }))).toThrow(
-      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be whole seconds, at least 1s: redis counts it in seconds (got "1500ms")',
+    expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '1500ms' })), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.cache.minReplicasMaxLag: must be whole seconds, at least 1s: redis counts it in seconds (got "1500ms") (RedisSentinel 'Redis-cache': minReplicasMaxLag)`,
     );
   });
 
@@ -147,20 +147,20 @@ describe('RegionChart: Redis across regions', () => {
     expect(conf({})).toContain('min-replicas-max-lag 3\n');
     expect(conf({ downAfter: '10s' })).toContain('min-replicas-max-lag 8\n');
     expect(conf({ downAfter: '1500ms' })).toContain('min-replicas-max-lag 1\n');
-    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '10s' }))).toThrow(
-      'platforms/shop.ts: redis.cache.minReplicasMaxLag: must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second) (got "10s")',
+    expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { minReplicasMaxLag: '10s' })), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.cache.minReplicasMaxLag: must be at most 3s: downAfter - 2s (at least 1s), so that a master cut off from its replicas refuses writes before the sentinels can promote another (redis counts the lag in whole seconds and rechecks once a second) (got "10s") (RedisSentinel 'Redis-cache': minReplicasMaxLag)`,
     );
   });
 
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
-    expect(() => load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 }))).toThrow(
-      'platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3)',
+    expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 })), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3) (RedisSentinel 'Redis-cache': minReplicasToWrite)`,
     );
   });
 
   test('fails when failoverTimeout is not longer than downAfter', () => {
-    expect(() => load(platform({ 'us-central1': 'primary' }, { downAfter: '30s', failoverTimeout: '30s' }))).toThrow(
-      'platforms/shop.ts: redis.cache.failoverTimeout: must be longer than downAfter (30s) (got "30s")',
+    expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { downAfter: '30s', failoverTimeout: '30s' })), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.cache.failoverTimeout: must be longer than downAfter (30s) (got "30s") (RedisSentinel 'Redis-cache': failoverTimeout)`,
     );
   });
 

@@ -1,5 +1,5 @@
 import { durationMillis } from '../../../checks/durations';
-import { EAST, Fixture, GOOD, problemsAfter } from '../../checks/fixture';
+import { EAST, Fixture, GOOD, problemsAfter, WEST } from '../../checks/fixture';
 import { regexProblems } from '../../../features/traffic/checks';
 
 const VS = `${EAST}/shop/web.yaml: VirtualService shop/web`;
@@ -172,6 +172,44 @@ describe('VirtualServices bound to a Gateway', () => {
         f.get('VirtualService', 'web').spec.gateways = ['istio-ingress/shop-gw'];
       }),
     ).toEqual([`${VS}: spec.gateways[0]: Gateway istio-ingress/shop-gw is not rendered in this cluster`]);
+  });
+});
+
+describe('every host a Gateway routes in one region, it routes in every region', () => {
+  const gateway = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'shop-gateway', namespace: 'istio-ingress' },
+    spec: {
+      selector: { istio: 'ingressgateway' },
+      servers: [
+        { name: 'https', port: { name: 'https', number: 443, protocol: 'HTTPS' }, hosts: ['shop/*'], tls: { mode: 'SIMPLE', credentialName: 'shop-tls' } },
+      ],
+    },
+  };
+  const withGateways = (f: Fixture) => {
+    f.add(`${EAST}/istio-ingress/gateway.yaml`, structuredClone(gateway));
+    f.add(`${WEST}/istio-ingress/gateway.yaml`, structuredClone(gateway));
+    const vs = f.get('VirtualService', 'web');
+    vs.spec.hosts = ['web.example.com'];
+    vs.spec.gateways = ['istio-ingress/shop-gateway'];
+  };
+
+  test('fails when another region of the environment routes a host this region does not (404 for the clients sent here)', () => {
+    expect(problemsAfter(withGateways)).toEqual([
+      `${WEST}/istio-ingress/gateway.yaml: Gateway istio-ingress/shop-gateway: spec.servers: no VirtualService bound to this Gateway routes host "web.example.com", which it routes in east: the global load balancer sends clients of every host to the nearest healthy region, where this gateway would answer 404`,
+    ]);
+  });
+
+  test('passes when every region routes the host', () => {
+    expect(
+      problemsAfter((f) => {
+        withGateways(f);
+        const copy = structuredClone(f.get('VirtualService', 'web'));
+        copy.spec.http = [{ route: [{ destination: { host: 'web.shop.svc.cluster.local' } }] }];
+        f.add(`${WEST}/shop/web-ingress.yaml`, copy);
+      }),
+    ).toEqual([]);
   });
 });
 

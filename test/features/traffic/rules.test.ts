@@ -19,7 +19,6 @@ function input(): PlatformInput {
       'europe-west1': { role: 'secondary', zones: ['europe-west1-b'] },
     },
     namespaces: { web: {} },
-    routing: { weights: { 'us-central1': 50, 'us-east1': 35, 'europe-west1': 15 } },
     services: {
       api: {
         namespace: 'web',
@@ -105,7 +104,7 @@ describe('failover order', () => {
     ]);
   });
 
-  test('fails when a region has no known location and no explicit order', () => {
+  test('fails when a region is not a GCP region (its location would be unknown)', () => {
     const p = input();
     p.regions = {
       'us-central1': { role: 'primary', zones: ['us-central1-a'] },
@@ -113,7 +112,7 @@ describe('failover order', () => {
     };
     p.routing = {};
     expect(problems(p)).toEqual([
-      'platforms/shop.ts: regions.us-central1.failover: is required: the location of mars-north1 is unknown, so the nearest region cannot be derived',
+      'platforms/shop.ts: regions.mars-north1: is not a GCP region (areas: africa, asia, australia, europe, me, northamerica, southamerica, us; every region in kernel/gcp-regions.ts) (got "mars-north1")',
     ]);
   });
 });
@@ -188,6 +187,7 @@ describe('geo, ingress and canary rules', () => {
   test('fails when splitting by region with locality failover off', () => {
     const p = input();
     p.services!.api.traffic = { splitByRegion: true, localityFailover: false };
+    p.routing = { weights: { 'us-central1': 50, 'us-east1': 35, 'europe-west1': 15 } };
     expect(problems(p)).toEqual([
       'platforms/shop.ts: services.api.traffic.localityFailover: cannot be false with splitByRegion: each region subset fails over to the other regions by locality (got false)',
     ]);
