@@ -9,6 +9,7 @@ import { loadAll } from '../model';
 import { readObjects } from '../checks';
 import { checkFlows, describeFlow, FlowReport, FlowVerdict } from '../checks/flows';
 import type { Located } from '../checks/objects';
+import { formatProblem } from '../kernel/problems';
 import { type Io, reportFailure } from './io';
 
 export interface FlowsOptions {
@@ -51,7 +52,7 @@ export function runFlows(opts: FlowsOptions, io: Io): number {
       objects.filter((o) => path.basename(path.dirname(path.dirname(o.file))) !== 'argocd'),
     );
     if (!opts.quiet) printMatrix(report, io);
-    report.problems.forEach((p) => io.out(p));
+    report.problems.forEach((p) => io.out(formatProblem(p)));
     problems += report.problems.length;
     proven += report.intended.filter((v) => v.allowed).length;
   }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { loadAll } from '../model';
 import { validateObjects } from '../checks';
 import { checkFlows } from '../checks/flows';
-import { ProblemError, type Problem } from '../kernel/problems';
+import { ProblemError } from '../kernel/problems';
 import { render, Rendering } from './render';
 import type { Located } from '../checks/objects';
 import { writeDist } from './write';
@@ -45,7 +45,7 @@ export function synthesize(opts: SynthOptions): SynthResult {
     const files = rendering.files
       .filter((f) => f.path.startsWith(scope) && !f.path.startsWith(`${scope}argocd/`))
       .map((f) => ({ file: path.join(distName, f.path), obj: f.manifest as unknown as Located['obj'] }));
-    problems.push(...checkFlows(env, files).problems.map(flowProblem));
+    problems.push(...checkFlows(env, files).problems);
   }
   // Problems in the rendered objects: nothing is written.
   if (problems.length > 0) throw new ProblemError('output', problems);
@@ -57,13 +57,4 @@ export function synthesize(opts: SynthOptions): SynthResult {
     perCluster.set(cluster, (perCluster.get(cluster) ?? 0) + 1);
   }
   return { rendering, perCluster };
-}
-
-/**
- * A line of the flows report (`<file>: <Kind ns/name>: <message>` or `<folder>: <message>`,
- * as `meridian flows` prints it) as a Problem that prints the same line.
- */
-function flowProblem(line: string): Problem {
-  const at = line.indexOf(': ');
-  return { file: line.slice(0, at), path: '', message: line.slice(at + 2) };
 }

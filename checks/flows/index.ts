@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { previewCluster, TEMPLATE_NUMBER } from '../../features/previews/previews';
+import { objectProblem, Problem } from '../../kernel/problems';
 import type { EnvironmentPlan } from '../../model/plan';
 import type { Located } from '../objects';
 import { EnvironmentWorld, FlowVerdict, LayerVerdict } from './evaluate';
@@ -21,8 +22,8 @@ export interface FlowReport {
   readonly intended: readonly FlowVerdict[];
   /** Allowed connections nobody intends that cross a namespace, a cluster or the edge. */
   readonly unintended: readonly FlowVerdict[];
-  /** One line per denied intended flow and per unintended allowed one: `file: Kind ns/name: ...`. */
-  readonly problems: readonly string[];
+  /** One per denied intended flow and per unintended allowed one, at the object that decides it (or the cluster's folder). */
+  readonly problems: readonly Problem[];
 }
 
 /** The plan as it was rendered: the preview environment renders as its pull-request template. */
@@ -44,30 +45,32 @@ export function checkFlows(env: EnvironmentPlan, files: readonly Located[]): Flo
   const world = new EnvironmentWorld(plan, byRegion);
   const intended = world.intended();
   const unintended = world.unintendedAllowed(intended.map((v) => v.flow));
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   const envFolder = files.length > 0 ? path.dirname(path.dirname(path.dirname(files[0].file))) : scope;
-  const where = (region: string | undefined, refs: readonly string[]): string => {
+  const at = (region: string | undefined, refs: readonly string[], message: string): Problem => {
     const w = region === undefined ? undefined : world.clusters.get(region);
     const o = refs.map((r) => w?.byRef.get(r)).find((x) => x !== undefined);
-    return o ? `${o.file}: ${refOf(o)}` : `${region ? path.join(envFolder, region) : envFolder}`;
+    return o ? objectProblem(o.file, o.obj, '', message) : { file: region ? path.join(envFolder, region) : envFolder, path: '', message };
   };
   for (const v of intended) {
     if (v.allowed) continue;
     const d = v.deniedBy!;
     const region = d.layer === 'sidecar' || d.layer === 'egress' ? regionOf(v.flow.from) : regionOf(v.flow.to);
-    problems.push(`${where(region, d.by)}: flow ${describeFlow(v.flow)} denied by ${describeLayer(d)} (intended: ${v.flow.why})`);
+    problems.push(at(region, d.by, `flow ${describeFlow(v.flow)} denied by ${describeLayer(d)} (intended: ${v.flow.why})`));
   }
   for (const v of unintended) {
     const admit = [...v.layers].reverse().find((l) => l.layer === 'authorization' || l.layer === 'ingress' || l.layer === 'egress');
     const crossing = crossingOf(v.flow);
     problems.push(
-      `${where(regionOf(v.flow.to), admit?.by ?? [])}: flow ${describeFlow(v.flow)} is allowed but not intended: it crosses ${crossing} (${v.layers.map(describeLayer).join('; ')})`,
+      at(
+        regionOf(v.flow.to),
+        admit?.by ?? [],
+        `flow ${describeFlow(v.flow)} is allowed but not intended: it crosses ${crossing} (${v.layers.map(describeLayer).join('; ')})`,
+      ),
     );
   }
   return { scope, intended, unintended, problems };
 }
-
-const refOf = (o: Located) => `${o.obj.kind} ${o.obj.metadata.namespace ? `${o.obj.metadata.namespace}/` : ''}${o.obj.metadata.name}`;
 
 function regionOf(p: Flow['from']): string | undefined {
   return p.kind === 'external' ? undefined : p.region;

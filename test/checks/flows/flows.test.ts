@@ -13,6 +13,10 @@ import { EnvironmentPlan, loadAll } from '../../../model';
 import { render } from '../../../synth/render';
 import { fixtureRepo, shopPlatform } from '../../model/fixtures';
 import { ROOT, tempDir } from '../../helpers';
+import { formatProblem, type Problem } from '../../../kernel/problems';
+
+/** The report's problems, one printed line each. */
+const lines = (r: { problems: readonly Problem[] }) => r.problems.map(formatProblem);
 
 const envs = loadAll(ROOT);
 const rendering = render(envs);
@@ -50,7 +54,7 @@ describe('flows of the committed platforms', () => {
   const reports = envs.map((e) => checkFlows(e, objects(e)));
 
   it('allows every intended flow of every platform × environment × region, and nothing unintended crosses a namespace, a cluster or the edge', () => {
-    expect(reports.flatMap((r) => r.problems)).toEqual([]);
+    expect(reports.flatMap(lines)).toEqual([]);
     for (const r of reports) expect(r.intended.length).toBeGreaterThan(20);
   });
 
@@ -78,8 +82,8 @@ describe('the six defects of issue 14, put back', () => {
     const plan = env('ggen', 'prod');
     const list = objects(plan);
     dropPeers(find(list, 'us-central1', 'NetworkPolicy', 'marketplace', 'cache'), isEastWest);
-    expect(checkFlows(plan, list).problems).toContain(
-      'dist/ggen/prod/us-central1/marketplace/networkpolicy-cache.yaml: NetworkPolicy marketplace/cache: flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by NetworkPolicy ingress [NetworkPolicy marketplace/cache, NetworkPolicy marketplace/default-deny, NetworkPolicy marketplace/allow-metrics-scraping, NetworkPolicy marketplace/cache-redis-scrape]: ingress of us-central1/marketplace/cache:6379 through the east-west gateway (intended: redis:cache replicates from the primary region us-central1)',
+    expect(lines(checkFlows(plan, list))).toContain(
+      'dist/ggen/prod/us-central1/marketplace/networkpolicy-cache.yaml: NetworkPolicy marketplace/cache: (object): flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by NetworkPolicy ingress [NetworkPolicy marketplace/cache, NetworkPolicy marketplace/default-deny, NetworkPolicy marketplace/allow-metrics-scraping, NetworkPolicy marketplace/cache-redis-scrape]: ingress of us-central1/marketplace/cache:6379 through the east-west gateway (intended: redis:cache replicates from the primary region us-central1)',
     );
   });
 
@@ -94,7 +98,7 @@ describe('the six defects of issue 14, put back', () => {
         ),
       })),
     };
-    const problems = checkFlows(mcs, objects(mcs, render([mcs]).files)).problems;
+    const problems = lines(checkFlows(mcs, objects(mcs, render([mcs]).files)));
     expect(problems.filter((p) => p.includes('replicates from the primary'))).toEqual([
       expect.stringContaining(
         'flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by the source sidecar [Sidecar marketplace/cache]: REGISTRY_ONLY and the mesh knows no service cache-us-central1.marketplace.svc.clusterset.local',
@@ -108,14 +112,14 @@ describe('the six defects of issue 14, put back', () => {
     const list = objects(plan);
     dropPeers(find(list, 'europe-west6', 'NetworkPolicy', 'pushnchat', 'pgbouncer'), isEastWest);
     is15443(find(list, 'me-west1', 'NetworkPolicy', 'pushnchat', 'listing'));
-    const problems = checkFlows(plan, list).problems;
+    const problems = lines(checkFlows(plan, list));
     expect(problems).toContain(
-      'dist/pushnchat/prod/europe-west6/pushnchat/networkpolicy-pgbouncer.yaml: NetworkPolicy pushnchat/pgbouncer: flow africa-south1/pushnchat/user → europe-west6/pushnchat/pgbouncer:6432 denied by NetworkPolicy ingress [NetworkPolicy pushnchat/pgbouncer, NetworkPolicy pushnchat/default-deny, NetworkPolicy pushnchat/allow-metrics-scraping]: ingress of europe-west6/pushnchat/pgbouncer:6432 through the east-west gateway (intended: service user depends on pgbouncer, which the DestinationRule fails over to europe-west6)',
+      'dist/pushnchat/prod/europe-west6/pushnchat/networkpolicy-pgbouncer.yaml: NetworkPolicy pushnchat/pgbouncer: (object): flow africa-south1/pushnchat/user → europe-west6/pushnchat/pgbouncer:6432 denied by NetworkPolicy ingress [NetworkPolicy pushnchat/pgbouncer, NetworkPolicy pushnchat/default-deny, NetworkPolicy pushnchat/allow-metrics-scraping]: ingress of europe-west6/pushnchat/pgbouncer:6432 through the east-west gateway (intended: service user depends on pgbouncer, which the DestinationRule fails over to europe-west6)',
     );
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^dist\/pushnchat\/prod\/me-west1\/pushnchat\/networkpolicy-listing.yaml: NetworkPolicy pushnchat\/listing: flow me-west1\/pushnchat\/listing → africa-south1\/pushnchat\/pgbouncer:6432 denied by NetworkPolicy egress/,
+          /^dist\/pushnchat\/prod\/me-west1\/pushnchat\/networkpolicy-listing.yaml: NetworkPolicy pushnchat\/listing: \(object\): flow me-west1\/pushnchat\/listing → africa-south1\/pushnchat\/pgbouncer:6432 denied by NetworkPolicy egress/,
         ),
       ]),
     );
@@ -124,10 +128,10 @@ describe('the six defects of issue 14, put back', () => {
   it('3. cleanup jobs: fail when no policy opens the metadata server and the APIs to their pods', () => {
     const plan = env('virtuoso', 'prod');
     const list = objects(plan);
-    const problems = checkFlows(plan, without(list, find(list, 'us-central1', 'NetworkPolicy', 'virtuoso', 'cleanup-results'))).problems;
+    const problems = lines(checkFlows(plan, without(list, find(list, 'us-central1', 'NetworkPolicy', 'virtuoso', 'cleanup-results'))));
     expect(problems).toEqual(
       expect.arrayContaining([
-        'dist/virtuoso/prod/us-central1/virtuoso/networkpolicy-default-deny.yaml: NetworkPolicy virtuoso/default-deny: flow us-central1/virtuoso/cleanup-results → GKE metadata server:80 denied by NetworkPolicy egress [NetworkPolicy virtuoso/default-deny, NetworkPolicy virtuoso/allow-dns, NetworkPolicy virtuoso/allow-istiod]: egress of us-central1/virtuoso/cleanup-results to 169.254.169.254:80 (intended: job cleanup-results gets Google credentials (Workload Identity))',
+        'dist/virtuoso/prod/us-central1/virtuoso/networkpolicy-default-deny.yaml: NetworkPolicy virtuoso/default-deny: (object): flow us-central1/virtuoso/cleanup-results → GKE metadata server:80 denied by NetworkPolicy egress [NetworkPolicy virtuoso/default-deny, NetworkPolicy virtuoso/allow-dns, NetworkPolicy virtuoso/allow-istiod]: egress of us-central1/virtuoso/cleanup-results to 169.254.169.254:80 (intended: job cleanup-results gets Google credentials (Workload Identity))',
         expect.stringContaining('flow us-central1/virtuoso/cleanup-results → GKE metadata server (988):988 denied by NetworkPolicy egress'),
         expect.stringContaining('flow us-central1/virtuoso/cleanup-results → storage.googleapis.com:443 denied by NetworkPolicy egress'),
       ]),
@@ -137,9 +141,9 @@ describe('the six defects of issue 14, put back', () => {
   it('4. metrics: fails when /metrics of an exposed service answers the internet', () => {
     const plan = env('ggen', 'prod');
     const list = objects(plan);
-    const problems = checkFlows(plan, without(list, find(list, 'us-east1', 'AuthorizationPolicy', 'marketplace', 'api-metrics-not-public'))).problems;
+    const problems = lines(checkFlows(plan, without(list, find(list, 'us-east1', 'AuthorizationPolicy', 'marketplace', 'api-metrics-not-public'))));
     expect(problems).toContain(
-      'dist/ggen/prod/us-east1/marketplace/authorizationpolicy-api-from-ingress-gateway.yaml: AuthorizationPolicy marketplace/api-from-ingress-gateway: flow us-east1/ingress-gateway → us-east1/marketplace/api:8080 GET /metrics is allowed but not intended: it crosses the internet edge (the ingress routes [VirtualService marketplace/api-ingress]: routed to api; NetworkPolicy egress: egress of us-east1/ingress-gateway to us-east1/marketplace/api:8080; NetworkPolicy ingress [NetworkPolicy marketplace/api]: ingress of us-east1/marketplace/api:8080; AuthorizationPolicy [AuthorizationPolicy marketplace/api-from-ingress-gateway, AuthorizationPolicy marketplace/api-scrape]: allow (principal cluster.local/ns/istio-ingress/sa/istio-ingressgateway))',
+      'dist/ggen/prod/us-east1/marketplace/authorizationpolicy-api-from-ingress-gateway.yaml: AuthorizationPolicy marketplace/api-from-ingress-gateway: (object): flow us-east1/ingress-gateway → us-east1/marketplace/api:8080 GET /metrics is allowed but not intended: it crosses the internet edge (the ingress routes [VirtualService marketplace/api-ingress]: routed to api; NetworkPolicy egress: egress of us-east1/ingress-gateway to us-east1/marketplace/api:8080; NetworkPolicy ingress [NetworkPolicy marketplace/api]: ingress of us-east1/marketplace/api:8080; AuthorizationPolicy [AuthorizationPolicy marketplace/api-from-ingress-gateway, AuthorizationPolicy marketplace/api-scrape]: allow (principal cluster.local/ns/istio-ingress/sa/istio-ingressgateway))',
     );
   });
 
@@ -153,22 +157,22 @@ describe('the six defects of issue 14, put back', () => {
     ['NodeLocal DNSCache', { provider: 'kube-dns' as const, nodeLocalCache: true }, 'NodeLocal DNSCache 169.254.20.10:53'],
   ])('5. DNS under %s: fails when allow-dns admits only the kube-dns pods, passes with regions.<r>.dns', (_name, dns, target) => {
     const plan = cloudDns(env('bytspot', 'prod'), dns);
-    const kubeDnsOnly = checkFlows(plan, objects(plan)).problems;
+    const kubeDnsOnly = lines(checkFlows(plan, objects(plan)));
     expect(kubeDnsOnly).toEqual(
       expect.arrayContaining([
-        `dist/bytspot/prod/us-east1/bytspot/networkpolicy-bytspot-api.yaml: NetworkPolicy bytspot/bytspot-api: flow us-east1/bytspot/bytspot-api → ${target}/udp denied by NetworkPolicy egress [NetworkPolicy bytspot/bytspot-api, NetworkPolicy bytspot/default-deny, NetworkPolicy bytspot/allow-dns, NetworkPolicy bytspot/allow-istiod]: egress of us-east1/bytspot/bytspot-api to ${target.split(' ').pop()!.split(':')[0]}:53 (intended: service bytspot-api resolves names)`,
+        `dist/bytspot/prod/us-east1/bytspot/networkpolicy-bytspot-api.yaml: NetworkPolicy bytspot/bytspot-api: (object): flow us-east1/bytspot/bytspot-api → ${target}/udp denied by NetworkPolicy egress [NetworkPolicy bytspot/bytspot-api, NetworkPolicy bytspot/default-deny, NetworkPolicy bytspot/allow-dns, NetworkPolicy bytspot/allow-istiod]: egress of us-east1/bytspot/bytspot-api to ${target.split(' ').pop()!.split(':')[0]}:53 (intended: service bytspot-api resolves names)`,
       ]),
     );
-    expect(checkFlows(plan, objects(plan, render([plan]).files)).problems).toEqual([]);
+    expect(lines(checkFlows(plan, objects(plan, render([plan]).files)))).toEqual([]);
   });
 
   it('6. REGISTRY_ONLY: fails when no ServiceEntry declares the metadata server', () => {
     const plan = env('ggen', 'prod');
     const list = objects(plan);
-    const problems = checkFlows(plan, without(list, find(list, 'us-east1', 'ServiceEntry', 'marketplace', 'egress-metadata.google.internal'))).problems;
+    const problems = lines(checkFlows(plan, without(list, find(list, 'us-east1', 'ServiceEntry', 'marketplace', 'egress-metadata.google.internal'))));
     expect(problems).toEqual(
       expect.arrayContaining([
-        'dist/ggen/prod/us-east1/marketplace/sidecar-api.yaml: Sidecar marketplace/api: flow us-east1/marketplace/api → GKE metadata server:80 denied by the source sidecar [Sidecar marketplace/api]: REGISTRY_ONLY and no ServiceEntry imported by the Sidecar declares 169.254.169.254:80 (intended: service api gets Google credentials (Workload Identity))',
+        'dist/ggen/prod/us-east1/marketplace/sidecar-api.yaml: Sidecar marketplace/api: (object): flow us-east1/marketplace/api → GKE metadata server:80 denied by the source sidecar [Sidecar marketplace/api]: REGISTRY_ONLY and no ServiceEntry imported by the Sidecar declares 169.254.169.254:80 (intended: service api gets Google credentials (Workload Identity))',
       ]),
     );
   });
@@ -176,7 +180,7 @@ describe('the six defects of issue 14, put back', () => {
   it('6. REGISTRY_ONLY: fails when the Cloud SQL address is not declared to the mesh', () => {
     const plan = env('bytspot', 'prod');
     const list = objects(plan);
-    const problems = checkFlows(plan, without(list, find(list, 'us-east1', 'ServiceEntry', 'bytspot', 'egress-10-20-0-0-24.cidr.meridian.internal'))).problems;
+    const problems = lines(checkFlows(plan, without(list, find(list, 'us-east1', 'ServiceEntry', 'bytspot', 'egress-10-20-0-0-24.cidr.meridian.internal'))));
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringContaining(
@@ -229,7 +233,7 @@ describe('meridian flows and synth', () => {
     expect(out.lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /dist\/shop\/prod\/us-east1\/shop\/authorizationpolicy-api-metrics-not-public.yaml: AuthorizationPolicy shop\/api-metrics-not-public: flow us-east1\/ingress-gateway → us-east1\/shop\/api:8080 GET \/metrics denied by AuthorizationPolicy \[AuthorizationPolicy shop\/api-metrics-not-public\]: deny/,
+          /dist\/shop\/prod\/us-east1\/shop\/authorizationpolicy-api-metrics-not-public.yaml: AuthorizationPolicy shop\/api-metrics-not-public: \(object\): flow us-east1\/ingress-gateway → us-east1\/shop\/api:8080 GET \/metrics denied by AuthorizationPolicy \[AuthorizationPolicy shop\/api-metrics-not-public\]: deny/,
         ),
       ]),
     );
