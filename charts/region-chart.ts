@@ -266,6 +266,7 @@ export class RegionChart extends Chart {
     const probe = (p: ProbeSpec | undefined): MicroserviceProbe | undefined =>
       p && {
         path: p.path,
+        grpc: p.grpc,
         port: portNumber(p.port),
         period: parseDuration(p.period),
         failureThreshold: p.failureThreshold,

@@ -186,7 +186,8 @@ export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan
 
   groups.push({ name: `${name}.records`, interval: Duration.seconds(30), rules: records });
   groups.push({ name: `${name}.alerts`, interval: Duration.seconds(30), rules: alerts });
-  if (svc.slo) groups.push(sloGroup(name, svc, c));
+  const objectives = svc.slo ? serviceObjectives(name, svc, c) : [];
+  if (objectives.length > 0) groups.push(sloGroup(name, c, objectives, {}, `${name}.slo`));
   return groups;
 }
 
@@ -201,19 +202,63 @@ interface Objective {
   readonly what: string;
 }
 
-function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
+/**
+ * Whether a service's availability is measured at the ingress gateway: it is exposed through
+ * the platform's ingress, so its users' requests pass the gateway, which also answers the ones
+ * that never reach a pod (no healthy upstream, connect failures, timeouts).
+ */
+export function availabilityAtEdge(svc: ServicePlan, c: ClusterPlan): boolean {
+  return svc.expose !== undefined && c.platform.ingress !== undefined && servesRequests(svc);
+}
+
+/**
+ * The ingress gateway's view of the requests it sends to a service: its Envoy reports them as
+ * the source (`reporter="source"`), in its own namespace, scraped by the gateway's
+ * PodMonitoring. The service is named by `destination_service_*`, which Istio's stats filter
+ * takes from the upstream cluster's metadata (istio/proxy istio_stats.cc), so a request the
+ * gateway answers itself because no pod is ready (503, response flag UH), or cannot connect
+ * (UF, URX), still names the service; `destination_workload` is then "unknown".
+ */
+function atGateway(svc: string, ns: string, c: ClusterPlan, extra = ''): string {
+  const gateway = c.platform.mesh.ingressGateway;
+  return `job="${GATEWAY_SCRAPE}",namespace="${gateway.namespace}",reporter="source",source_workload_namespace="${gateway.namespace}",destination_service_namespace="${ns}",destination_service_name="${svc}"${extra}`;
+}
+
+function availabilityObjective(name: string, svc: ServiceSpec, c: ClusterPlan, edge: boolean): Objective {
   const ns = svc.namespace;
-  const total = (w: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns)}}[${w}]))`;
+  const target = svc.slo!.availability!;
+  const requests = (extra: string, w: string) =>
+    edge
+      ? `sum(rate(istio_requests_total{${atGateway(name, ns, c, extra)}}[${w}]))`
+      : `sum by (namespace) (rate(istio_requests_total{${served(name, ns, extra)}}[${w}]))`;
+  return {
+    slo: 'availability',
+    target,
+    alert: 'ServiceAvailabilityBudgetBurn',
+    errors: (w) => ratio(requests(',response_code=~"5.."', w), requests('', w)),
+    what: edge
+      ? `${num(target)} % of the requests the ingress gateway sends to ${name} answered without a 5xx (by the pods or by the gateway itself)`
+      : `${num(target)} % of requests answered without a 5xx`,
+  };
+}
+
+/**
+ * The availability objectives measured at the ingress gateway, for a `ClusterRules`: a
+ * namespaced `Rules` only sees series of its own namespace (gmp-scope.ts), and the gateway's
+ * series are stored in the gateway's. The records and alerts carry the service's namespace
+ * as a rule label, so they route like the service's other alerts.
+ */
+export function edgeSloRuleGroups(c: ClusterPlan): RuleGroup[] {
+  return Object.entries(c.services)
+    .filter(([, svc]) => svc.slo?.availability !== undefined && availabilityAtEdge(svc, c))
+    .map(([name, svc]) => sloGroup(name, c, [availabilityObjective(name, svc, c, true)], { namespace: svc.namespace }, `${name}.edge-slo`));
+}
+
+/** The objectives measured at the service's own pods (availability only when it is not exposed). */
+function serviceObjectives(name: string, svc: ServicePlan, c: ClusterPlan): Objective[] {
+  const ns = svc.namespace;
   const objectives: Objective[] = [];
-  if (svc.slo!.availability !== undefined) {
-    objectives.push({
-      slo: 'availability',
-      target: svc.slo!.availability,
-      alert: 'ServiceAvailabilityBudgetBurn',
-      errors: (w) => ratio(`sum by (namespace) (rate(istio_requests_total{${served(name, ns, ',response_code=~"5.."')}}[${w}]))`, total(w)),
-      what: `${num(svc.slo!.availability)} % of requests answered without a 5xx`,
-    });
-  }
+  if (svc.slo!.availability !== undefined && !availabilityAtEdge(svc, c)) objectives.push(availabilityObjective(name, svc, c, false));
   for (const [key, bound] of Object.entries(svc.slo!.latency ?? {})) {
     if (bound === undefined) continue;
     const ms = millis(bound);
@@ -232,9 +277,13 @@ function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
     });
   }
 
+  return objectives;
+}
+
+function sloGroup(name: string, c: ClusterPlan, objectives: Objective[], extra: Record<string, string>, group: string): RuleGroup {
   const rules: (RecordingRule | AlertingRule)[] = [];
   for (const o of objectives) {
-    const labels = { service: name, slo: o.slo, objective: num(o.target) };
+    const labels = { ...extra, service: name, slo: o.slo, objective: num(o.target) };
     for (const w of SLO_WINDOWS) rules.push({ record: `slo:sli_error:ratio_rate${w}`, expr: o.errors(w), labels });
     const budget = 1 - o.target / 100;
     const sel = `{service="${name}",slo="${o.slo}"}`;
@@ -252,13 +301,13 @@ function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
         expr,
         for: burn.for,
         severity: burn.severity,
-        labels: { service: name, slo: o.slo },
+        labels: { ...extra, service: name, slo: o.slo },
         summary: `${name} in ${c.region} is burning its ${o.slo} error budget ${burn.severity === 'critical' ? 'fast' : 'steadily'}`,
         description: `Objective: ${o.what} over ${SLO_DAYS} days. Errors in ${c.region} are consuming the budget at ${pace} the sustainable rate: at that pace it is gone in ${gone}.`,
       });
     }
   }
-  return { name: `${name}.slo`, interval: Duration.minutes(1), rules };
+  return { name: group, interval: Duration.minutes(1), rules };
 }
 
 /**

@@ -419,10 +419,51 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ServiceAvailabilityBudgetBurn: burnRateFixture(({ g, name, ns }, bad) => ({
-    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true),
-    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true),
-  })),
+  ServiceAvailabilityBudgetBurn: (s, c, g) => {
+    const { name, ns, svc } = service(s, c);
+    const gateway = c.platform.mesh.ingressGateway;
+    // An exposed service's users reach it through the ingress gateway (the spec says which).
+    const exposed = svc.expose !== undefined && c.platform.ingress !== undefined;
+    /** The gateway's Envoy reports each request it sends (or fails to send) to the service. */
+    const atGateway = (code: string, flags: string, workload: string) =>
+      g.sel('istio_requests_total', {
+        namespace: gateway.namespace,
+        job: GATEWAY_SCRAPE,
+        pod: `${gateway.serviceAccount}-7c9d5-x4k2p`,
+        reporter: 'source',
+        source_workload: gateway.serviceAccount,
+        source_workload_namespace: gateway.namespace,
+        destination_service: `${name}.${ns}.svc.cluster.local`,
+        destination_service_name: name,
+        destination_service_namespace: ns,
+        destination_workload: workload,
+        destination_workload_namespace: workload === 'unknown' ? 'unknown' : ns,
+        response_code: code,
+        response_flags: flags,
+      });
+    const burns = burnRateFixture(({ g: gmp }, bad) => {
+      const good = perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true);
+      const failed = perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true);
+      // Errors the pods answer: seen by the pods and by the gateway alike.
+      return {
+        [gmp.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: good,
+        [gmp.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: failed,
+        ...(exposed ? { [atGateway('200', '-', name)]: good, [atGateway('503', '-', name)]: failed } : {}),
+      };
+    })(s, c, g);
+    if (!exposed) return burns;
+    const out = { namespace: ns, objective: fmt(svc.slo!.availability!) };
+    return [
+      ...burns,
+      {
+        // No pod is ready (or a policy drops every request before the pod): the gateway
+        // answers each request 503 "no healthy upstream" itself, and no pod reports anything.
+        name: 'total outage before the pods: the gateway answers 503 UH, no request reaches a pod',
+        series: { [atGateway('503', 'UH', 'unknown')]: perMinute(() => REQUESTS_PER_MINUTE, true) },
+        checks: lifecycle(s, RATE_T0, [critical(out), warning(out)]),
+      },
+    ];
+  },
 
   ServiceLatencyBudgetBurn: burnRateFixture(({ g, name, ns, slo, c }, bad) => {
     const bound = 60_000 * minutes((c.services[name].slo!.latency as Record<string, string>)[slo.replace('latency-', '')]);
