@@ -19,8 +19,13 @@ export interface MicroservicePort {
 }
 
 export interface MicroserviceProbe {
-  /** HTTP path to GET. @default - a TCP connection check */
+  /** HTTP path to GET. @default - a TCP connection check (or grpc) */
   readonly path?: string;
+  /**
+   * A gRPC health check (grpc.health.v1) of `service` on the port; exclusive with `path`.
+   * @default - not a gRPC check; `service` '' asks for the server as a whole
+   */
+  readonly grpc?: { readonly service?: string };
   /** The container port probed. */
   readonly port: number;
   /** Time between probes. @default Duration.seconds(10) */
@@ -179,8 +184,18 @@ export class Microservice extends Construct implements IScalable {
     // kube-score's rule: a liveness check that is the readiness check restarts overloaded pods.
     const liveness = props.readiness && (props.liveness ?? { port: props.readiness.port });
     const startup = props.readiness && (props.startup ?? { port: props.readiness.port, period: Duration.seconds(2), failureThreshold: 60 });
+    for (const [kind, probe] of Object.entries({ readiness: props.readiness, liveness: props.liveness, startup: props.startup })) {
+      if (probe?.grpc && probe.path !== undefined) {
+        throw new Error(`Microservice '${id}': ${kind} sets both path (${probe.path}) and grpc: a probe is an HTTP GET or a gRPC health check`);
+      }
+    }
     // Two TCP checks of one port are allowed: a TCP-only server has no other check to offer.
-    if (props.readiness?.path !== undefined && liveness && liveness.port === props.readiness.port && liveness.path === props.readiness.path) {
+    if (
+      props.readiness &&
+      describeProbe(props.readiness) !== `TCP port ${props.readiness.port}` &&
+      liveness &&
+      describeProbe(liveness) === describeProbe(props.readiness)
+    ) {
       throw new Error(
         `Microservice '${id}': liveness (${describeProbe(liveness)}) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`,
       );
@@ -369,7 +384,8 @@ function undefinedIfEmpty<T>(items: T[]): T[] | undefined {
 }
 
 function describeProbe(probe: MicroserviceProbe): string {
-  return probe.path ? `GET ${probe.path} on port ${probe.port}` : `TCP port ${probe.port}`;
+  if (probe.path !== undefined) return `GET ${probe.path} on port ${probe.port}`;
+  return probe.grpc ? `gRPC health of "${probe.grpc.service ?? ''}" on port ${probe.port}` : `TCP port ${probe.port}`;
 }
 
 /** The main container's probe timing; a sidecar's probes keep the kubelet's defaults. */
@@ -381,7 +397,11 @@ function toProbe(probe: MicroserviceProbe | undefined, defaults: { period?: Dura
   const period = probe.period ?? defaults.period;
   const timeout = probe.timeout ?? defaults.timeout;
   return {
-    ...(probe.path !== undefined ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } } : { tcpSocket: { port } }),
+    ...(probe.path !== undefined
+      ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } }
+      : probe.grpc
+        ? { grpc: { port: probe.port, ...(probe.grpc.service ? { service: probe.grpc.service } : {}) } }
+        : { tcpSocket: { port } }),
     failureThreshold: probe.failureThreshold ?? 3,
     periodSeconds: period?.toSeconds(),
     timeoutSeconds: timeout?.toSeconds(),

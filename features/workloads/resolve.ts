@@ -35,6 +35,7 @@ export function microserviceProps(c: ClusterPlan, name: string, svc: ServicePlan
   const probe = (p: ProbeSpec | undefined): MicroserviceProbe | undefined =>
     p && {
       path: p.path,
+      grpc: p.grpc,
       port: portNumber(p.port),
       period: parseDuration(p.period),
       failureThreshold: p.failureThreshold,
