@@ -12,6 +12,7 @@ import { AlertRouting } from './alert-routing';
 import {
   clusterRuleGroups,
   cronJobRuleGroups,
+  edgeSloRuleGroups,
   GATEWAY_SCRAPE,
   gatewayRuleGroups,
   ISTIO_SCRAPE,
@@ -202,6 +203,12 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       runbookBaseUrl,
       ruleLabels,
     });
+  }
+  // Availability of the exposed services as their users see it: the gateway's series, in its
+  // namespace, read by a ClusterRules (a service namespace's Rules cannot see them).
+  const edge = edgeSloRuleGroups(c);
+  if (edge.length > 0 && platform.ingress) {
+    new AlertRules(group, 'Edge-Slo-Rules', { name: `${platform.name}-edge-slo`, groups: edge, runbookBaseUrl, ruleLabels });
   }
   if (Object.values(c.services).some((s) => s.autoscaled)) {
     // KEDA's operator runs in its own namespace and reports on every ScaledObject: one
