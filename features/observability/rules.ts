@@ -17,6 +17,7 @@ import type { JobSpec, ServiceSpec } from '../../model/schema';
 import { AlertingRule, promDuration, RecordingRule, RuleGroup } from './alert-rules';
 import { longestGapMinutes } from '../../kernel/cron';
 import { MASTER_SET } from '../redis/redis-sentinel';
+import { mayEvict } from '../redis/schema';
 import { parseDuration } from '../../kernel/units';
 
 /** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
@@ -479,7 +480,7 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
       summary: `${where}: replica {{ $labels.slave_ip }} lags more than ${redis.minReplicasMaxLag}`,
       description: `The replica {{ $labels.slave_ip }} of master {{ $labels.pod }} has not acknowledged replication for more than ${redis.minReplicasMaxLag} (min-replicas-max-lag) for 2 minutes: it no longer counts toward min-replicas-to-write, and a failover to it would lose writes.`,
     },
-    ...(['warning', 'critical'] as const).map((level): AlertingRule => ({
+    ...(!redis.holds.includes('cache') ? [] : (['warning', 'critical'] as const)).map((level): AlertingRule => ({
       alert: 'RedisCacheHitRateLow',
       expr: `100 * redis:hit_ratio:rate5m{redis="${name}"} < ${num(m.cacheHitRate[level])}`,
       for: parseDuration(m.cacheHitRate.for),
@@ -489,7 +490,41 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
       description: `Fewer than ${num(m.cacheHitRate[level])} % of the lookups in ${name} in ${c.region} have hit for ${m.cacheHitRate.for}: the load falls through to the database.`,
     })),
   ];
-  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both];
+  // A group holding state (sessions, locks, rate limits) runs noeviction: a full group refuses
+  // writes (-OOM) rather than drop a key, and no key may ever be evicted.
+  const held = redis.holds.filter((h) => h !== 'cache').join(', ');
+  const state: AlertingRule[] = mayEvict(redis)
+    ? []
+    : [
+        {
+          alert: 'RedisWritesRejected',
+          expr: `sum by (namespace, pod) (increase(redis_errors_total{${job},err="OOM"}[5m])) > 0`,
+          for: Duration.minutes(1),
+          severity: 'critical',
+          labels,
+          summary: `${where}: writes refused, memory is full`,
+          description: `{{ $labels.pod }} answered writes with -OOM in the last 5 minutes: ${name} holds ${held} under noeviction and has reached maxmemory, so new ${held} cannot be stored. Raise redis.${name}.memory.`,
+        },
+        {
+          alert: 'RedisKeysEvicted',
+          expr: `sum by (namespace, pod) (increase(redis_evicted_keys_total{${job}}[5m])) > 0`,
+          for: Duration.minutes(1),
+          severity: 'critical',
+          labels,
+          summary: `${where}: keys that must not be evicted were evicted`,
+          description: `{{ $labels.pod }} evicted keys in the last 5 minutes, but ${name} holds ${held} and is rendered with noeviction: its running maxmemory-policy is not the rendered one (CONFIG SET?), and ${held} were lost.`,
+        },
+        {
+          alert: 'RedisMemoryNearFull',
+          expr: `redis:memory_used:ratio{redis="${name}"} > 0.9`,
+          for: Duration.minutes(10),
+          severity: 'warning',
+          labels,
+          summary: `${where}: {{ $labels.pod }} uses more than 90 % of maxmemory`,
+          description: `{{ $labels.pod }} has used more than 90 % of its maxmemory for 10 minutes: ${name} holds ${held} under noeviction, so at 100 % it refuses writes (RedisWritesRejected). Raise redis.${name}.memory, or look for keys without a TTL.`,
+        },
+      ];
+  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both, ...state];
   return [
     { name: `${name}.redis-records`, interval: Duration.seconds(30), rules: records },
     { name: `${name}.redis-alerts`, interval: Duration.seconds(30), rules: alerts },

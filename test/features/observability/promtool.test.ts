@@ -750,6 +750,43 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
+  RedisWritesRejected: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const oom = (perStep: number): Series => ({
+      [g.sel('redis_errors_total', { namespace: ns, job: redisJob(s.labels.redis), pod, err: 'OOM' })]: counter(perStep),
+    });
+    return [
+      { name: 'writes refused with -OOM', series: oom(1), checks: lifecycle(s, RATE_T0, [critical({ namespace: ns, pod })]) },
+      { name: 'no write refused', series: oom(0), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  RedisKeysEvicted: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const evicted = (perStep: number): Series => ({
+      [g.sel('redis_evicted_keys_total', { namespace: ns, job: redisJob(s.labels.redis), pod })]: counter(perStep),
+    });
+    return [
+      { name: 'keys evicted', series: evicted(2), checks: lifecycle(s, RATE_T0, [critical({ namespace: ns, pod })]) },
+      { name: 'nothing evicted', series: evicted(0), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  RedisMemoryNearFull: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const used = (ratio: number): Series => ({
+      [g.sel('redis_memory_used_bytes', { namespace: ns, job: redisJob(s.labels.redis), pod })]: gauge(ratio * 300e6),
+      [g.sel('redis_memory_max_bytes', { namespace: ns, job: redisJob(s.labels.redis), pod })]: gauge(300e6),
+    });
+    return [
+      { name: '95 % of maxmemory', series: used(0.95), checks: lifecycle(s, 0, [warning({ namespace: ns, pod })]) },
+      { name: '85 % of maxmemory', series: used(0.85), checks: silent(s, 0) },
+    ];
+  },
+
   RedisCacheHitRateLow: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
     const m = c.platform.monitoring.cacheHitRate;
