@@ -41,6 +41,26 @@ export function sidecarSeries(namespace: string, region: string): string {
   return `job="${ISTIO_SCRAPE}",namespace="${namespace}",${REGION_LABEL}="${region}"`;
 }
 
+/** The series label the sidecars' scrape copies from the pod's `app` label (the service's name). */
+export const APP_LABEL = 'app';
+/**
+ * Envoy's count of the upgraded (WebSocket) connections open on an HTTP connection manager
+ * (`http.<prefix>.downstream_cx_upgrades_active`, Envoy's HTTP connection manager statistics).
+ * Istio exports it only from pods whose ProxyConfig includes it (`proxyStatsMatcher`).
+ */
+export const OPEN_STREAMS_STAT = 'downstream_cx_upgrades_active';
+export const OPEN_STREAMS_METRIC = `envoy_http_${OPEN_STREAMS_STAT}`;
+
+/**
+ * The WebSocket connections open on a workload's pods in one region's cluster, over the
+ * project's global endpoint (see sidecarSeries); 0 when the pods are scraped but hold none,
+ * nothing when nothing is scraped.
+ */
+export function openStreamsQuery(region: string, workload: string, namespace: string): string {
+  const scrape = sidecarSeries(namespace, region);
+  return `sum(${OPEN_STREAMS_METRIC}{${scrape},${APP_LABEL}="${workload}"}) or 0 * sum(up{${scrape},${APP_LABEL}="${workload}"})`;
+}
+
 /** The ClusterPodMonitoring of KEDA's operator (its `job` label). */
 export const KEDA_SCRAPE = 'keda-operator';
 /** The PodMonitoring of the ingress gateway in its namespace (its `job` label). */

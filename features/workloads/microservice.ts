@@ -118,6 +118,11 @@ export interface MicroserviceProps {
   readonly labels?: Record<string, string>;
   /** Labels added to the pods only (not to the selector). @default {} */
   readonly podLabels?: Record<string, string>;
+  /**
+   * Envoy statistics the sidecar exports besides Istio's defaults, by name suffix (the pod's
+   * `proxy.istio.io/config` `proxyStatsMatcher.inclusionSuffixes`). @default - Istio's defaults only
+   */
+  readonly proxyStatsSuffixes?: readonly string[];
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
   readonly sidecars?: SidecarContainer[];
   /** Directories the main container writes besides /tmp (its root filesystem is read-only): an emptyDir each. @default [] */
@@ -269,7 +274,17 @@ export class Microservice extends Construct implements IScalable {
         template: {
           metadata: {
             labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
-            ...(props.notSecretEnv?.length ? { annotations: { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } } : {}),
+            ...(props.notSecretEnv?.length || props.proxyStatsSuffixes?.length
+              ? {
+                  annotations: {
+                    ...(props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : {}),
+                    // Read by Istio's injector: a ProxyConfig for this pod's sidecar.
+                    ...(props.proxyStatsSuffixes?.length
+                      ? { 'proxy.istio.io/config': JSON.stringify({ proxyStatsMatcher: { inclusionSuffixes: [...props.proxyStatsSuffixes].sort() } }) }
+                      : {}),
+                  },
+                }
+              : {}),
           },
           spec: {
             serviceAccountName: this.serviceAccountName,
