@@ -301,7 +301,7 @@ export class RegionChart extends Chart {
       gcpServiceAccount: svc.gcpServiceAccount ?? `${name}@${platform.project}.iam.gserviceaccount.com`,
       zones: [...c.zones],
       podLabels: { [LABEL_REGION]: c.region },
-      sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
+      sidecars: svc.cloudSql ? [cloudSqlProxyContainer({ ...svc.cloudSql, native: this.cluster.nativeSidecars })] : [],
       writablePaths: svc.writablePaths,
     };
     const workload = new Microservice(this, name, { ...workloadProps, version: STABLE_VERSION });
