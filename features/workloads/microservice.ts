@@ -52,6 +52,13 @@ export interface MicroserviceResources {
 /** A container beside the main one, hardened like it; it reads no environment and mounts nothing. */
 export interface SidecarContainer {
   readonly name: string;
+  /**
+   * Run it as a native sidecar: an init container with `restartPolicy: Always`, started (its
+   * startup probe passed) before the main container and stopped after it. Only where the
+   * cluster runs native sidecars (the SidecarContainers gate: on from Kubernetes 1.29).
+   * @default false - a regular container beside the main one
+   */
+  readonly native?: boolean;
   /** Image reference pinned by tag or digest. */
   readonly image: string;
   /** @default - the image's */
@@ -258,7 +265,8 @@ export class Microservice extends Construct implements IScalable {
       volumeMounts: writable.map((w) => ({ name: w.name, mountPath: w.path })),
     };
 
-    this.containers = [main, ...(props.sidecars ?? []).map(sidecarContainer)];
+    this.containers = [main, ...(props.sidecars ?? []).filter((c) => !c.native).map(sidecarContainer)];
+    const initContainers = (props.sidecars ?? []).filter((c) => c.native).map((c) => ({ ...sidecarContainer(c), restartPolicy: 'Always' }));
     const zoned = props.zones !== undefined && props.zones.length > 0;
     this.deployment = new k8s.KubeDeployment(this, 'Resource', {
       metadata: workloadMetadata,
@@ -290,6 +298,7 @@ export class Microservice extends Construct implements IScalable {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'Always' },
+            initContainers: initContainers.length ? initContainers : undefined,
             containers: this.containers,
             volumes: writable.map((w) => ({ name: w.name, emptyDir: {} })),
             affinity: zoned ? affinity(props.zones!, podSelector) : undefined,

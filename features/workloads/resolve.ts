@@ -68,7 +68,7 @@ export function microserviceProps(c: ClusterPlan, name: string, svc: ServicePlan
     podLabels: { [LABEL_REGION]: c.region },
     // A service scaled on its open WebSockets needs Envoy's count of them, which Istio does not export by default.
     proxyStatsSuffixes: svc.autoscaling?.connectionsPerReplica !== undefined ? [OPEN_STREAMS_STAT] : undefined,
-    sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
+    sidecars: svc.cloudSql ? [cloudSqlProxyContainer({ ...svc.cloudSql, native: c.nativeSidecars })] : [],
     writablePaths: svc.writablePaths,
   };
 }
