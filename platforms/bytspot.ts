@@ -45,8 +45,9 @@ export default definePlatform({
         DATABASE_PASSWORD: { secret: 'bytspot-db-password' },
       },
       cloudSql: { instance: 'bytspot-prod:us-east1:bytspot-pg' },
-      autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300 },
-      dependsOn: ['redis:cache'],
+      // Streams are counted open, not at their close: at most 1000 WebSockets per replica (the seed names no figure).
+      autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300, connectionsPerReplica: 1000 },
+      dependsOn: ['redis:cache', 'redis:state'],
       expose: { hosts: ['api.bytspot.example.com'], paths: ['/'] },
       metrics: { port: 'http', path: '/metrics' },
       slo: { availability: 99.9, latency: { p95: '500ms' } },
@@ -75,13 +76,24 @@ export default definePlatform({
       egress: [{ host: 'firestore.googleapis.com', port: 443 }],
     },
   },
+  // Seed: Redis for "ephemeral cache, rate limits, sessions, and lock primitives". No one
+  // eviction policy serves both: a cache must evict when full (allkeys-lru), while sessions,
+  // locks and rate-limit counters all carry a TTL and must never be evicted (volatile-lru
+  // would evict exactly them). So two groups: the cache evicts, the state refuses writes when
+  // full (noeviction) and alerts (RedisWritesRejected, RedisMemoryNearFull).
   redis: {
     cache: {
       namespace: 'bytspot',
       memory: '1Gi',
-      // Locks and rate-limit counters must not be evicted silently.
-      maxmemoryPolicy: 'volatile-lru',
+      holds: ['cache'],
       passwordSecret: 'bytspot-redis-password',
+    },
+    state: {
+      namespace: 'bytspot',
+      memory: '512Mi',
+      storage: '5Gi',
+      holds: ['sessions', 'locks', 'rate-limits'],
+      passwordSecret: 'bytspot-redis-state-password',
     },
   },
   ingress: {

@@ -6,7 +6,11 @@
  * external destinations it declares. Everything else is denied.
  */
 import { Construct } from 'constructs';
-import type { EgressSpec } from '../../model/schema';
+import type { ClusterPlan, ServicePlan } from '../../model/plan';
+import type { EgressSpec, JobSpec, ServiceSpec } from '../../model/schema';
+import { GOOGLE_OIDC, pushAudience, pushServiceAccount, taskPush } from '../autoscaling/rules';
+import { firebaseIssuer, type JwtAuthenticationProps } from './jwt-authentication';
+import { KUBE_DNS } from './network-policies';
 import {
   ExternalHost,
   ExternalProtocol,
@@ -255,4 +259,115 @@ export function mergeRules(rules: readonly NetworkRule[]): NetworkRule[] {
     byPorts.set(key(ports), rule);
   }
   return [...byPorts.values()];
+}
+
+// ---------------------------------------------------------------------------------------
+// The workloads of one cluster as the policies see them, and the JWT checks of a service.
+
+/** The pods a construct runs, as the policies select them. */
+export interface WorkloadPods {
+  readonly selector: Record<string, string>;
+  readonly serviceAccount: string;
+}
+
+const serviceHost = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
+
+/** A service that runs in this cluster. */
+export function serviceEndpoint(c: ClusterPlan, name: string, svc: ServicePlan, pods: WorkloadPods): MeshEndpoint {
+  return {
+    ref: name,
+    name,
+    namespace: svc.namespace,
+    selector: pods.selector,
+    serviceAccount: pods.serviceAccount,
+    ports: svc.ports.map((p) => p.port),
+    dependsOn: svc.dependsOn,
+    exposed: svc.expose !== undefined,
+    egress: svc.egress,
+    workloadIdentity: true,
+    hosts: svc.ports.length > 0 ? [serviceHost(name, svc.namespace)] : [],
+    // Every DestinationRule fails over to the other regions (and a split service is called
+    // from their gateways): those calls arrive through this region's east-west gateway.
+    crossRegion: svc.ports.length > 0 && c.multiRegion && (svc.crossRegion || (svc.trafficPolicy.localityFailover ?? true)),
+    privatePaths: metricsOnServedPort(svc),
+  };
+}
+
+/** A scheduled job that runs in this cluster: it serves nothing. */
+export function jobEndpoint(name: string, job: JobSpec, pods: WorkloadPods): MeshEndpoint {
+  return {
+    ref: name,
+    name,
+    namespace: job.namespace,
+    selector: pods.selector,
+    serviceAccount: pods.serviceAccount,
+    ports: [],
+    dependsOn: job.dependsOn,
+    egress: job.egress,
+    workloadIdentity: true,
+  };
+}
+
+/** A service of the platform that runs in other regions only: callers here reach it through the east-west gateways. */
+export function absentEndpoint(name: string, svc: ServiceSpec): MeshEndpoint {
+  return {
+    ref: name,
+    name,
+    namespace: svc.namespace,
+    selector: {},
+    serviceAccount: name,
+    ports: [],
+    hosts: [serviceHost(name, svc.namespace)],
+    dependsOn: svc.dependsOn,
+    absent: true,
+  };
+}
+
+/** The metrics path of a service that serves it on one of its routed ports. */
+function metricsOnServedPort(svc: ServicePlan): { port: number; paths: string[] }[] {
+  const m = svc.metrics;
+  if (!m) return [];
+  const port = typeof m.port === 'number' ? svc.ports.find((p) => p.port === m.port) : svc.ports.find((p) => p.name === m.port);
+  return port ? [{ port: port.port, paths: [m.path] }] : [];
+}
+
+/** Where the cluster's pods send DNS queries (`regions.<r>.dns`). */
+export function dnsPeers(c: ClusterPlan): NetworkPeer[] | undefined {
+  const dns = c.platform.regions[c.region].dns;
+  if (!dns) return undefined;
+  const peers: NetworkPeer[] = dns.provider === 'cloud-dns' ? [{ cidr: '169.254.169.254/32' }] : [KUBE_DNS];
+  if (dns.nodeLocalCache) peers.push({ cidr: '169.254.20.10/32' });
+  return peers;
+}
+
+/**
+ * The JWT checks on a service's pods: its `auth` issuer's, and, for a Cloud Tasks push target,
+ * Google's OIDC tokens for the queue's own service account only (Google signs tokens for any
+ * account that asks).
+ */
+export function jwtAuthentications(c: ClusterPlan, name: string, svc: ServicePlan, selector: Record<string, string>): JwtAuthenticationProps[] {
+  const platform = c.platform;
+  const out: JwtAuthenticationProps[] = [];
+  if (svc.auth) {
+    const issuer = platform.jwtIssuers[svc.auth.jwt];
+    out.push({
+      name,
+      namespace: svc.namespace,
+      selector,
+      issuer:
+        issuer.type === 'firebase' ? firebaseIssuer(platform.project) : { issuer: issuer.issuer!, audiences: issuer.audiences!, jwksUri: issuer.jwksUri! },
+      publicPaths: svc.auth.publicPaths,
+    });
+  }
+  const pushed = taskPush(svc);
+  if (pushed && platform.ingress) {
+    out.push({
+      name,
+      namespace: svc.namespace,
+      selector,
+      issuer: { ...GOOGLE_OIDC, audiences: [pushAudience(pushed.push, svc, platform.ingress.hosts)] },
+      requiredClaims: { email: [pushServiceAccount(pushed, platform.project)] },
+    });
+  }
+  return out;
 }

@@ -10,8 +10,10 @@ import { LABEL_REGION } from '../../kernel/labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
 import { AlertRouting } from './alert-routing';
 import {
+  APP_LABEL,
   clusterRuleGroups,
   cronJobRuleGroups,
+  edgeSloRuleGroups,
   GATEWAY_SCRAPE,
   gatewayRuleGroups,
   ISTIO_SCRAPE,
@@ -77,6 +79,8 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
   const runbookBaseUrl = m.runbookBaseUrl ?? defaultRunbookBase(platform.gitops.repoURL, platform.gitops.targetRevision);
   const ruleLabels = { platform: platform.name, env: c.env, region: c.region };
   const podLabels = { [LABEL_REGION]: REGION_LABEL };
+  // The sidecars' series also say which workload's pod they come from (Envoy's own have no such label).
+  const sidecarLabels = { ...podLabels, app: APP_LABEL };
   const workload = (name: string) => workloads.services.get(name) ?? fail(`no workload for service "${name}": the chart passes every service it made`);
   const sentinel = (name: string) => workloads.redis.get(name) ?? fail(`no workload for Redis group "${name}": the chart passes every group it made`);
 
@@ -88,7 +92,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       // The sidecar injector labels every pod it injects.
       selector: { 'security.istio.io/tlsMode': 'istio' },
       endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
-      podLabels,
+      podLabels: sidecarLabels,
       metrics: ISTIO_METRICS,
     });
     if (!m.rules) continue;
@@ -202,6 +206,12 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       runbookBaseUrl,
       ruleLabels,
     });
+  }
+  // Availability of the exposed services as their users see it: the gateway's series, in its
+  // namespace, read by a ClusterRules (a service namespace's Rules cannot see them).
+  const edge = edgeSloRuleGroups(c);
+  if (edge.length > 0 && platform.ingress) {
+    new AlertRules(group, 'Edge-Slo-Rules', { name: `${platform.name}-edge-slo`, groups: edge, runbookBaseUrl, ruleLabels });
   }
   if (Object.values(c.services).some((s) => s.autoscaled)) {
     // KEDA's operator runs in its own namespace and reports on every ScaledObject: one

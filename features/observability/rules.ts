@@ -17,6 +17,7 @@ import type { JobSpec, ServiceSpec } from '../../model/schema';
 import { AlertingRule, promDuration, RecordingRule, RuleGroup } from './alert-rules';
 import { longestGapMinutes } from '../../kernel/cron';
 import { MASTER_SET } from '../redis/redis-sentinel';
+import { mayEvict } from '../redis/schema';
 import { parseDuration } from '../../kernel/units';
 
 /** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
@@ -38,6 +39,26 @@ export const REGION_LABEL = 'region';
  */
 export function sidecarSeries(namespace: string, region: string): string {
   return `job="${ISTIO_SCRAPE}",namespace="${namespace}",${REGION_LABEL}="${region}"`;
+}
+
+/** The series label the sidecars' scrape copies from the pod's `app` label (the service's name). */
+export const APP_LABEL = 'app';
+/**
+ * Envoy's count of the upgraded (WebSocket) connections open on an HTTP connection manager
+ * (`http.<prefix>.downstream_cx_upgrades_active`, Envoy's HTTP connection manager statistics).
+ * Istio exports it only from pods whose ProxyConfig includes it (`proxyStatsMatcher`).
+ */
+export const OPEN_STREAMS_STAT = 'downstream_cx_upgrades_active';
+export const OPEN_STREAMS_METRIC = `envoy_http_${OPEN_STREAMS_STAT}`;
+
+/**
+ * The WebSocket connections open on a workload's pods in one region's cluster, over the
+ * project's global endpoint (see sidecarSeries); 0 when the pods are scraped but hold none,
+ * nothing when nothing is scraped.
+ */
+export function openStreamsQuery(region: string, workload: string, namespace: string): string {
+  const scrape = sidecarSeries(namespace, region);
+  return `sum(${OPEN_STREAMS_METRIC}{${scrape},${APP_LABEL}="${workload}"}) or 0 * sum(up{${scrape},${APP_LABEL}="${workload}"})`;
 }
 
 /** The ClusterPodMonitoring of KEDA's operator (its `job` label). */
@@ -87,6 +108,11 @@ function ratio(numerator: string, denominator: string): string {
   return `${numerator}\n/\n${denominator}`;
 }
 
+/** Whether a service serves WebSockets: long-lived streams opened by an HTTP upgrade (answered 101). */
+export function streams(svc: ServiceSpec): boolean {
+  return svc.ports.some((p) => p.protocol === 'websocket');
+}
+
 /** Whether a service serves HTTP (or gRPC) requests Istio can count. */
 export function servesRequests(svc: ServiceSpec): boolean {
   return svc.ports.some((p) => p.protocol !== 'tcp');
@@ -125,6 +151,29 @@ export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan
         labels,
         summary: `${where}: more than ${num(m.errorRate[level])} % of requests fail`,
         description: `More than ${num(m.errorRate[level])} % of the requests ${name} received in ${c.region} over 5 minutes were answered with a status matching ${m.errorRate.codes}, for ${m.errorRate.for}.`,
+      });
+    }
+  }
+
+  if (streams(svc)) {
+    // Upgrades the service accepts (101) against those that fail (5xx): Istio records an
+    // accepted WebSocket at its close, a failed upgrade at once. Plain requests on the same
+    // port answered 5xx count as failures too: no label tells them from upgrades.
+    const opens = (extra: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns, extra)}}[5m]))`;
+    records.push({
+      record: 'service:stream_connect_failures:ratio_rate5m',
+      expr: ratio(opens(',response_code=~"5.."'), `(\n${opens(',response_code=~"101|5.."')}\n)`),
+      labels,
+    });
+    for (const level of ['warning', 'critical'] as const) {
+      alerts.push({
+        alert: 'StreamConnectFailures',
+        expr: `100 * service:stream_connect_failures:ratio_rate5m{service="${name}"} > ${num(m.errorRate[level])}`,
+        for: parseDuration(m.errorRate.for),
+        severity: level,
+        labels,
+        summary: `${where}: more than ${num(m.errorRate[level])} % of stream connections fail`,
+        description: `Of the WebSocket upgrades ${name} answered in ${c.region} over 5 minutes, more than ${num(m.errorRate[level])} % failed with a 5xx instead of 101 Switching Protocols, for ${m.errorRate.for}: clients cannot open their streams.`,
       });
     }
   }
@@ -185,7 +234,8 @@ export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan
 
   groups.push({ name: `${name}.records`, interval: Duration.seconds(30), rules: records });
   groups.push({ name: `${name}.alerts`, interval: Duration.seconds(30), rules: alerts });
-  if (svc.slo) groups.push(sloGroup(name, svc, c));
+  const objectives = svc.slo ? serviceObjectives(name, svc, c) : [];
+  if (objectives.length > 0) groups.push(sloGroup(name, c, objectives, {}, `${name}.slo`));
   return groups;
 }
 
@@ -200,40 +250,91 @@ interface Objective {
   readonly what: string;
 }
 
-function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
+/**
+ * Whether a service's availability is measured at the ingress gateway: it is exposed through
+ * the platform's ingress, so its users' requests pass the gateway, which also answers the ones
+ * that never reach a pod (no healthy upstream, connect failures, timeouts).
+ */
+export function availabilityAtEdge(svc: ServicePlan, c: ClusterPlan): boolean {
+  return svc.expose !== undefined && c.platform.ingress !== undefined && servesRequests(svc);
+}
+
+/**
+ * The ingress gateway's view of the requests it sends to a service: its Envoy reports them as
+ * the source (`reporter="source"`), in its own namespace, scraped by the gateway's
+ * PodMonitoring. The service is named by `destination_service_*`, which Istio's stats filter
+ * takes from the upstream cluster's metadata (istio/proxy istio_stats.cc), so a request the
+ * gateway answers itself because no pod is ready (503, response flag UH), or cannot connect
+ * (UF, URX), still names the service; `destination_workload` is then "unknown".
+ */
+function atGateway(svc: string, ns: string, c: ClusterPlan, extra = ''): string {
+  const gateway = c.platform.mesh.ingressGateway;
+  return `job="${GATEWAY_SCRAPE}",namespace="${gateway.namespace}",reporter="source",source_workload_namespace="${gateway.namespace}",destination_service_namespace="${ns}",destination_service_name="${svc}"${extra}`;
+}
+
+function availabilityObjective(name: string, svc: ServiceSpec, c: ClusterPlan, edge: boolean): Objective {
   const ns = svc.namespace;
-  const total = (w: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns)}}[${w}]))`;
+  const target = svc.slo!.availability!;
+  const requests = (extra: string, w: string) =>
+    edge
+      ? `sum(rate(istio_requests_total{${atGateway(name, ns, c, extra)}}[${w}]))`
+      : `sum by (namespace) (rate(istio_requests_total{${served(name, ns, extra)}}[${w}]))`;
+  return {
+    slo: 'availability',
+    target,
+    alert: 'ServiceAvailabilityBudgetBurn',
+    errors: (w) => ratio(requests(',response_code=~"5.."', w), requests('', w)),
+    what: edge
+      ? `${num(target)} % of the requests the ingress gateway sends to ${name} answered without a 5xx (by the pods or by the gateway itself)`
+      : `${num(target)} % of requests answered without a 5xx`,
+  };
+}
+
+/**
+ * The availability objectives measured at the ingress gateway, for a `ClusterRules`: a
+ * namespaced `Rules` only sees series of its own namespace (gmp-scope.ts), and the gateway's
+ * series are stored in the gateway's. The records and alerts carry the service's namespace
+ * as a rule label, so they route like the service's other alerts.
+ */
+export function edgeSloRuleGroups(c: ClusterPlan): RuleGroup[] {
+  return Object.entries(c.services)
+    .filter(([, svc]) => svc.slo?.availability !== undefined && availabilityAtEdge(svc, c))
+    .map(([name, svc]) => sloGroup(name, c, [availabilityObjective(name, svc, c, true)], { namespace: svc.namespace }, `${name}.edge-slo`));
+}
+
+/** The objectives measured at the service's own pods (availability only when it is not exposed). */
+function serviceObjectives(name: string, svc: ServicePlan, c: ClusterPlan): Objective[] {
+  const ns = svc.namespace;
   const objectives: Objective[] = [];
-  if (svc.slo!.availability !== undefined) {
-    objectives.push({
-      slo: 'availability',
-      target: svc.slo!.availability,
-      alert: 'ServiceAvailabilityBudgetBurn',
-      errors: (w) => ratio(`sum by (namespace) (rate(istio_requests_total{${served(name, ns, ',response_code=~"5.."')}}[${w}]))`, total(w)),
-      what: `${num(svc.slo!.availability)} % of requests answered without a 5xx`,
-    });
-  }
+  if (svc.slo!.availability !== undefined && !availabilityAtEdge(svc, c)) objectives.push(availabilityObjective(name, svc, c, false));
   for (const [key, bound] of Object.entries(svc.slo!.latency ?? {})) {
     if (bound === undefined) continue;
     const ms = millis(bound);
     // Prometheus 3 writes bucket bounds as floats ("500.0"); Istio's sidecars as integers.
     const le = `le=~"${ms}(\\\\.0)?"`;
+    // A WebSocket is recorded once, at its close, answered 101 and lasting the connection's
+    // life: not a request whose latency means anything. StreamConnectFailures watches them.
+    const requests = streams(svc) ? ',response_code!="101"' : '';
     objectives.push({
       slo: `latency-${key}`,
       target: Number(key.slice(1)),
       alert: 'ServiceLatencyBudgetBurn',
       errors: (w) =>
         `1 - (\n${ratio(
-          `sum by (namespace) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns, `,${le}`)}}[${w}]))`,
-          `sum by (namespace) (rate(istio_request_duration_milliseconds_count{${served(name, ns)}}[${w}]))`,
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns, `,${le}${requests}`)}}[${w}]))`,
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_count{${served(name, ns, requests)}}[${w}]))`,
         )}\n)`,
-      what: `${key.slice(1)} % of requests served in under ${bound}`,
+      what: `${key.slice(1)} % of requests served in under ${bound}${requests ? ' (WebSocket streams, answered 101, excluded)' : ''}`,
     });
   }
 
+  return objectives;
+}
+
+function sloGroup(name: string, c: ClusterPlan, objectives: Objective[], extra: Record<string, string>, group: string): RuleGroup {
   const rules: (RecordingRule | AlertingRule)[] = [];
   for (const o of objectives) {
-    const labels = { service: name, slo: o.slo, objective: num(o.target) };
+    const labels = { ...extra, service: name, slo: o.slo, objective: num(o.target) };
     for (const w of SLO_WINDOWS) rules.push({ record: `slo:sli_error:ratio_rate${w}`, expr: o.errors(w), labels });
     const budget = 1 - o.target / 100;
     const sel = `{service="${name}",slo="${o.slo}"}`;
@@ -251,13 +352,13 @@ function sloGroup(name: string, svc: ServiceSpec, c: ClusterPlan): RuleGroup {
         expr,
         for: burn.for,
         severity: burn.severity,
-        labels: { service: name, slo: o.slo },
+        labels: { ...extra, service: name, slo: o.slo },
         summary: `${name} in ${c.region} is burning its ${o.slo} error budget ${burn.severity === 'critical' ? 'fast' : 'steadily'}`,
         description: `Objective: ${o.what} over ${SLO_DAYS} days. Errors in ${c.region} are consuming the budget at ${pace} the sustainable rate: at that pace it is gone in ${gone}.`,
       });
     }
   }
-  return { name: `${name}.slo`, interval: Duration.minutes(1), rules };
+  return { name: group, interval: Duration.minutes(1), rules };
 }
 
 /**
@@ -399,7 +500,7 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
       summary: `${where}: replica {{ $labels.slave_ip }} lags more than ${redis.minReplicasMaxLag}`,
       description: `The replica {{ $labels.slave_ip }} of master {{ $labels.pod }} has not acknowledged replication for more than ${redis.minReplicasMaxLag} (min-replicas-max-lag) for 2 minutes: it no longer counts toward min-replicas-to-write, and a failover to it would lose writes.`,
     },
-    ...(['warning', 'critical'] as const).map((level): AlertingRule => ({
+    ...(!redis.holds.includes('cache') ? [] : (['warning', 'critical'] as const)).map((level): AlertingRule => ({
       alert: 'RedisCacheHitRateLow',
       expr: `100 * redis:hit_ratio:rate5m{redis="${name}"} < ${num(m.cacheHitRate[level])}`,
       for: parseDuration(m.cacheHitRate.for),
@@ -409,7 +510,41 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
       description: `Fewer than ${num(m.cacheHitRate[level])} % of the lookups in ${name} in ${c.region} have hit for ${m.cacheHitRate.for}: the load falls through to the database.`,
     })),
   ];
-  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both];
+  // A group holding state (sessions, locks, rate limits) runs noeviction: a full group refuses
+  // writes (-OOM) rather than drop a key, and no key may ever be evicted.
+  const held = redis.holds.filter((h) => h !== 'cache').join(', ');
+  const state: AlertingRule[] = mayEvict(redis)
+    ? []
+    : [
+        {
+          alert: 'RedisWritesRejected',
+          expr: `sum by (namespace, pod) (increase(redis_errors_total{${job},err="OOM"}[5m])) > 0`,
+          for: Duration.minutes(1),
+          severity: 'critical',
+          labels,
+          summary: `${where}: writes refused, memory is full`,
+          description: `{{ $labels.pod }} answered writes with -OOM in the last 5 minutes: ${name} holds ${held} under noeviction and has reached maxmemory, so new ${held} cannot be stored. Raise redis.${name}.memory.`,
+        },
+        {
+          alert: 'RedisKeysEvicted',
+          expr: `sum by (namespace, pod) (increase(redis_evicted_keys_total{${job}}[5m])) > 0`,
+          for: Duration.minutes(1),
+          severity: 'critical',
+          labels,
+          summary: `${where}: keys that must not be evicted were evicted`,
+          description: `{{ $labels.pod }} evicted keys in the last 5 minutes, but ${name} holds ${held} and is rendered with noeviction: its running maxmemory-policy is not the rendered one (CONFIG SET?), and ${held} were lost.`,
+        },
+        {
+          alert: 'RedisMemoryNearFull',
+          expr: `redis:memory_used:ratio{redis="${name}"} > 0.9`,
+          for: Duration.minutes(10),
+          severity: 'warning',
+          labels,
+          summary: `${where}: {{ $labels.pod }} uses more than 90 % of maxmemory`,
+          description: `{{ $labels.pod }} has used more than 90 % of its maxmemory for 10 minutes: ${name} holds ${held} under noeviction, so at 100 % it refuses writes (RedisWritesRejected). Raise redis.${name}.memory, or look for keys without a TTL.`,
+        },
+      ];
+  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both, ...state];
   return [
     { name: `${name}.redis-records`, interval: Duration.seconds(30), rules: records },
     { name: `${name}.redis-alerts`, interval: Duration.seconds(30), rules: alerts },

@@ -10,6 +10,9 @@ import { Image } from '../workloads/schema';
 import { redisContractVariables, redisEnvPrefix } from './client-env';
 import { maxLagCeilingSeconds } from './redis-sentinel';
 
+/** What a Redis group may hold (`redis.<g>.holds`). */
+export const REDIS_USES = ['cache', 'sessions', 'locks', 'rate-limits'] as const;
+
 export const Redis = z
   .strictObject({
     namespace: dnsLabel,
@@ -29,9 +32,21 @@ export const Redis = z
     minReplicasMaxLag: duration.optional(),
     /** Memory limit of the redis container; maxmemory is set to 60 % of it (buffers and the AOF rewrite's fork need the rest). @default 1Gi */
     memory: byteQuantity.default('1Gi'),
+    /**
+     * What the group's keys are: `cache` (rebuilt from elsewhere when lost), or state that must
+     * not be lost while it lives: `sessions`, `locks`, `rate-limits`. It decides the eviction
+     * policy: a cache evicts (allkeys-lru); state never does (noeviction), and a full group
+     * refuses writes instead. A group cannot be both: give the cache its own group. @default ['cache']
+     */
+    holds: z
+      .array(z.enum(REDIS_USES))
+      .min(1)
+      .refine((h) => new Set(h).size === h.length, { message: 'lists a use twice' })
+      .default(['cache']),
+    /** @default - allkeys-lru for a cache, noeviction for a group that holds state */
     maxmemoryPolicy: z
       .enum(['noeviction', 'allkeys-lru', 'allkeys-lfu', 'volatile-lru', 'volatile-lfu', 'volatile-ttl', 'allkeys-random', 'volatile-random'])
-      .default('allkeys-lru'),
+      .optional(),
     /** Persistent volume per pod. @default 10Gi */
     storage: byteQuantity.default('10Gi'),
     storageClass: z.string().default('premium-rwo'),
@@ -50,9 +65,35 @@ export const Redis = z
       })
       .optional(),
   })
-  // The rules on a group's values are RedisSentinel's (features/redis/redis-sentinel.ts), written
-  // once there; the region chart reports a refusal at the field, and in the file, that set the value.
-  .transform((r) => ({ ...r, minReplicasMaxLag: r.minReplicasMaxLag ?? `${maxLagCeilingSeconds(durationMs(r.downAfter))}s` }));
+  // What a group holds decides its eviction policy (a spec rule: the construct takes the policy).
+  // The rules on a group's other values are RedisSentinel's (features/redis/redis-sentinel.ts),
+  // written once there; the region chart reports a refusal at the field, and in the file, that set the value.
+  .superRefine((r, ctx) => {
+    const state = r.holds.filter((h) => h !== 'cache');
+    if (state.length > 0 && r.holds.includes('cache')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['holds'],
+        message: `holds a cache and ${state.join(', ')}: a cache needs eviction when full and ${state.join(', ')} must never be evicted, so no one maxmemory-policy serves both; put the cache in its own group`,
+        input: r.holds,
+      });
+    } else if (state.length > 0 && r.maxmemoryPolicy !== undefined && r.maxmemoryPolicy !== 'noeviction') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxmemoryPolicy'],
+        message: `must be noeviction: the group holds ${state.join(', ')}, which ${r.maxmemoryPolicy} evicts when memory is full${r.maxmemoryPolicy.startsWith('volatile-') ? ' (it evicts exactly the keys with a TTL)' : ''}`,
+        input: r.maxmemoryPolicy,
+      });
+    }
+  })
+  .transform((r) => ({
+    ...r,
+    minReplicasMaxLag: r.minReplicasMaxLag ?? `${maxLagCeilingSeconds(durationMs(r.downAfter))}s`,
+    maxmemoryPolicy: r.maxmemoryPolicy ?? (r.holds.every((h) => h === 'cache') ? ('allkeys-lru' as const) : ('noeviction' as const)),
+  }));
+
+/** Whether a group's keys may be evicted: only a cache's. */
+export const mayEvict = (r: Pick<RedisSpec, 'maxmemoryPolicy'>): boolean => r.maxmemoryPolicy !== 'noeviction';
 
 export type RedisSpec = z.output<typeof Redis>;
 

@@ -19,8 +19,13 @@ export interface MicroservicePort {
 }
 
 export interface MicroserviceProbe {
-  /** HTTP path to GET. @default - a TCP connection check */
+  /** HTTP path to GET. @default - a TCP connection check (or grpc) */
   readonly path?: string;
+  /**
+   * A gRPC health check (grpc.health.v1) of `service` on the port; exclusive with `path`.
+   * @default - not a gRPC check; `service` '' asks for the server as a whole
+   */
+  readonly grpc?: { readonly service?: string };
   /** The container port probed. */
   readonly port: number;
   /** Time between probes. @default Duration.seconds(10) */
@@ -47,6 +52,13 @@ export interface MicroserviceResources {
 /** A container beside the main one, hardened like it; it reads no environment and mounts nothing. */
 export interface SidecarContainer {
   readonly name: string;
+  /**
+   * Run it as a native sidecar: an init container with `restartPolicy: Always`, started (its
+   * startup probe passed) before the main container and stopped after it. Only where the
+   * cluster runs native sidecars (the SidecarContainers gate: on from Kubernetes 1.29).
+   * @default false - a regular container beside the main one
+   */
+  readonly native?: boolean;
   /** Image reference pinned by tag or digest. */
   readonly image: string;
   /** @default - the image's */
@@ -113,6 +125,11 @@ export interface MicroserviceProps {
   readonly labels?: Record<string, string>;
   /** Labels added to the pods only (not to the selector). @default {} */
   readonly podLabels?: Record<string, string>;
+  /**
+   * Envoy statistics the sidecar exports besides Istio's defaults, by name suffix (the pod's
+   * `proxy.istio.io/config` `proxyStatsMatcher.inclusionSuffixes`). @default - Istio's defaults only
+   */
+  readonly proxyStatsSuffixes?: readonly string[];
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
   readonly sidecars?: SidecarContainer[];
   /** Directories the main container writes besides /tmp (its root filesystem is read-only): an emptyDir each. @default [] */
@@ -179,8 +196,18 @@ export class Microservice extends Construct implements IScalable {
     // kube-score's rule: a liveness check that is the readiness check restarts overloaded pods.
     const liveness = props.readiness && (props.liveness ?? { port: props.readiness.port });
     const startup = props.readiness && (props.startup ?? { port: props.readiness.port, period: Duration.seconds(2), failureThreshold: 60 });
+    for (const [kind, probe] of Object.entries({ readiness: props.readiness, liveness: props.liveness, startup: props.startup })) {
+      if (probe?.grpc && probe.path !== undefined) {
+        throw new Error(`Microservice '${id}': ${kind} sets both path (${probe.path}) and grpc: a probe is an HTTP GET or a gRPC health check`);
+      }
+    }
     // Two TCP checks of one port are allowed: a TCP-only server has no other check to offer.
-    if (props.readiness?.path !== undefined && liveness && liveness.port === props.readiness.port && liveness.path === props.readiness.path) {
+    if (
+      props.readiness &&
+      describeProbe(props.readiness) !== `TCP port ${props.readiness.port}` &&
+      liveness &&
+      describeProbe(liveness) === describeProbe(props.readiness)
+    ) {
       throw new Error(
         `Microservice '${id}': liveness (${describeProbe(liveness)}) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`,
       );
@@ -238,7 +265,8 @@ export class Microservice extends Construct implements IScalable {
       volumeMounts: writable.map((w) => ({ name: w.name, mountPath: w.path })),
     };
 
-    this.containers = [main, ...(props.sidecars ?? []).map(sidecarContainer)];
+    this.containers = [main, ...(props.sidecars ?? []).filter((c) => !c.native).map(sidecarContainer)];
+    const initContainers = (props.sidecars ?? []).filter((c) => c.native).map((c) => ({ ...sidecarContainer(c), restartPolicy: 'Always' }));
     const zoned = props.zones !== undefined && props.zones.length > 0;
     this.deployment = new k8s.KubeDeployment(this, 'Resource', {
       metadata: workloadMetadata,
@@ -254,12 +282,23 @@ export class Microservice extends Construct implements IScalable {
         template: {
           metadata: {
             labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
-            ...(props.notSecretEnv?.length ? { annotations: { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } } : {}),
+            ...(props.notSecretEnv?.length || props.proxyStatsSuffixes?.length
+              ? {
+                  annotations: {
+                    ...(props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : {}),
+                    // Read by Istio's injector: a ProxyConfig for this pod's sidecar.
+                    ...(props.proxyStatsSuffixes?.length
+                      ? { 'proxy.istio.io/config': JSON.stringify({ proxyStatsMatcher: { inclusionSuffixes: [...props.proxyStatsSuffixes].sort() } }) }
+                      : {}),
+                  },
+                }
+              : {}),
           },
           spec: {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'Always' },
+            initContainers: initContainers.length ? initContainers : undefined,
             containers: this.containers,
             volumes: writable.map((w) => ({ name: w.name, emptyDir: {} })),
             affinity: zoned ? affinity(props.zones!, podSelector) : undefined,
@@ -369,7 +408,8 @@ function undefinedIfEmpty<T>(items: T[]): T[] | undefined {
 }
 
 function describeProbe(probe: MicroserviceProbe): string {
-  return probe.path ? `GET ${probe.path} on port ${probe.port}` : `TCP port ${probe.port}`;
+  if (probe.path !== undefined) return `GET ${probe.path} on port ${probe.port}`;
+  return probe.grpc ? `gRPC health of "${probe.grpc.service ?? ''}" on port ${probe.port}` : `TCP port ${probe.port}`;
 }
 
 /** The main container's probe timing; a sidecar's probes keep the kubelet's defaults. */
@@ -381,7 +421,11 @@ function toProbe(probe: MicroserviceProbe | undefined, defaults: { period?: Dura
   const period = probe.period ?? defaults.period;
   const timeout = probe.timeout ?? defaults.timeout;
   return {
-    ...(probe.path !== undefined ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } } : { tcpSocket: { port } }),
+    ...(probe.path !== undefined
+      ? { httpGet: { path: probe.path, port, scheme: 'HTTP' } }
+      : probe.grpc
+        ? { grpc: { port: probe.port, ...(probe.grpc.service ? { service: probe.grpc.service } : {}) } }
+        : { tcpSocket: { port } }),
     failureThreshold: probe.failureThreshold ?? 3,
     periodSeconds: period?.toSeconds(),
     timeoutSeconds: timeout?.toSeconds(),

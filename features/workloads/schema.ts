@@ -62,8 +62,14 @@ export const Port = z.strictObject({
 });
 
 export const Probe = z.strictObject({
-  /** HTTP path to GET; omit for a TCP check on the port. */
+  /** HTTP path to GET; omit for a TCP check on the port (or give grpc). */
   path: z.string().startsWith('/').optional(),
+  /**
+   * A gRPC health check (grpc.health.v1.Health/Check, Kubernetes' `grpc` probe, GA in 1.27) on a
+   * port of protocol grpc; `service` is the name the server reports health for. Exclusive with path.
+   * @default - not a gRPC check; `service` defaults to '' (the server as a whole)
+   */
+  grpc: z.strictObject({ service: z.string().optional() }).optional(),
   /** Name of one of the service's ports. @default - the first port */
   port: z.string().optional(),
   /** How often to probe. @default 10s */
@@ -159,10 +165,31 @@ export const Job = z.strictObject({
  * readiness port, so readiness must be given, and an HTTP check or another port than that.
  */
 export function probeIssues(s: {
-  ports: { name: string }[];
-  probes: { readiness?: { path?: string; port?: string }; liveness?: { path?: string; port?: string } };
+  ports: { name: string; protocol?: string }[];
+  probes: Partial<Record<'readiness' | 'liveness' | 'startup', ProbeShape>>;
 }): { path: (string | number)[]; message: string; input: unknown }[] {
   if (s.ports.length === 0) return [];
+  const issues: { path: (string | number)[]; message: string; input: unknown }[] = [];
+  for (const [kind, probe] of Object.entries(s.probes)) {
+    if (!probe?.grpc) continue;
+    if (probe.path !== undefined) {
+      issues.push({
+        path: ['probes', kind, 'grpc'],
+        message: 'cannot be set together with path: a probe is an HTTP GET or a gRPC health check',
+        input: probe.grpc,
+      });
+      continue;
+    }
+    const port = s.ports.find((p) => p.name === (probe.port ?? s.ports[0].name));
+    if (port && port.protocol !== 'grpc') {
+      issues.push({
+        path: ['probes', kind, 'grpc'],
+        message: `needs a port of protocol grpc: port ${port.name} is ${port.protocol ?? 'http'} (grpc.health.v1 is served by a gRPC server)`,
+        input: probe.grpc,
+      });
+    }
+  }
+  if (issues.length > 0) return issues;
   const readiness = s.probes.readiness;
   if (!readiness) {
     return [
@@ -174,19 +201,31 @@ export function probeIssues(s: {
     ];
   }
   const port = readiness.port ?? s.ports[0].name;
-  const liveness = s.probes.liveness ?? { port };
-  // A TCP-only server (a connection pooler) has no other check to offer: the rule is for HTTP.
-  if (readiness.path !== undefined && (liveness.port ?? s.ports[0].name) === port && liveness.path === readiness.path) {
-    const what = readiness.path ? `GET ${readiness.path} on port ${port}` : `a TCP check of port ${port}`;
+  const liveness: ProbeShape = s.probes.liveness ?? { port };
+  // A TCP-only server (a connection pooler) has no other check to offer: the rule is for HTTP and gRPC.
+  if (probeCheck(readiness) !== 'tcp' && (liveness.port ?? s.ports[0].name) === port && probeCheck(liveness) === probeCheck(readiness)) {
+    const what = readiness.path ? `GET ${readiness.path} on port ${port}` : `the gRPC health check of "${readiness.grpc!.service ?? ''}" on port ${port}`;
     return [
       {
         path: ['probes', 'liveness'],
-        message: `must differ from readiness (${what}${s.probes.liveness ? '' : ', the default'}): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path or port`,
+        message: `must differ from readiness (${what}${s.probes.liveness ? '' : ', the default'}): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path, gRPC service or port`,
         input: s.probes.liveness,
       },
     ];
   }
   return [];
+}
+
+/** What the probe rules read of a probe. */
+interface ProbeShape {
+  readonly path?: string;
+  readonly port?: string;
+  readonly grpc?: { readonly service?: string };
+}
+
+/** What a probe checks, port aside: `GET /ready`, `grpc:<service>` or `tcp`. */
+function probeCheck(p: ProbeShape): string {
+  return p.path !== undefined ? `GET ${p.path}` : p.grpc ? `grpc:${p.grpc.service ?? ''}` : 'tcp';
 }
 
 /** Rules an environment holds its services to; set per environment in the overlays. */

@@ -2,6 +2,8 @@ import { formatProblem, loadAll, ProblemError } from '../../model';
 import { nearest, nearestAll } from '../../kernel/did-you-mean';
 import { GCP_REGION_NAMES, gcpZones, notGcpRegion } from '../../kernel/gcp-regions';
 import { fixtureRepo, shopPlatform } from './fixtures';
+import { render } from '../../synth/render';
+import { validateObjects } from '../../checks';
 
 function problems(input: unknown, overlays: Record<string, string> = {}): string[] {
   try {
@@ -154,5 +156,54 @@ describe('routing weights', () => {
     ]);
     p.routing.traffic = { splitByRegion: true };
     expect(problems(p)).toEqual([]);
+  });
+});
+
+describe('gRPC probes', () => {
+  const grpcShop = () => {
+    const p = shopPlatform() as any;
+    p.services.api.ports = [
+      { name: 'http', port: 8080 },
+      { name: 'grpc', port: 9090, protocol: 'grpc' },
+    ];
+    p.services.api.probes = { readiness: { port: 'grpc', grpc: { service: 'shop.Api' } }, liveness: { port: 'grpc', grpc: {} } };
+    return p;
+  };
+
+  test('render into the container probes and pass the strict Kubernetes 1.28 schema', () => {
+    const envs = loadAll(fixtureRepo(grpcShop()));
+    const files = render(envs).files;
+    const deployments = files.filter((f) => f.manifest.kind === 'Deployment' && f.manifest.metadata.name === 'api');
+    expect(deployments).toHaveLength(4); // staging and prod, two regions each
+    for (const d of deployments) {
+      const c = (d.manifest as any).spec.template.spec.containers.find((x: { name: string }) => x.name === 'api');
+      expect([c.readinessProbe.grpc, c.livenessProbe.grpc]).toEqual([{ port: 9090, service: 'shop.Api' }, { port: 9090 }]);
+    }
+    expect(validateObjects(files.map((d) => ({ file: d.path, manifest: d.manifest }))).map(formatProblem)).toEqual([]);
+  });
+
+  test('fails when a gRPC probe is on a port that is not grpc, or sets path too', () => {
+    const p = grpcShop();
+    p.services.api.probes.readiness = { port: 'http', grpc: {} };
+    p.services.api.probes.liveness = { port: 'grpc', path: '/live', grpc: {} };
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: services.api.probes.readiness.grpc: needs a port of protocol grpc: port http is http (grpc.health.v1 is served by a gRPC server) (got {})',
+      'platforms/shop.ts: services.api.probes.liveness.grpc: cannot be set together with path: a probe is an HTTP GET or a gRPC health check (got {})',
+    ]);
+  });
+
+  test('fails when liveness is the readiness gRPC check', () => {
+    const p = grpcShop();
+    p.services.api.probes.liveness = { port: 'grpc', grpc: { service: 'shop.Api' } };
+    expect(problems(p)).toEqual([
+      'platforms/shop.ts: services.api.probes.liveness: must differ from readiness (the gRPC health check of "shop.Api" on port grpc): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path, gRPC service or port (got {"grpc":{"service":"shop.Api"},"port":"grpc","period":"10s","failureThreshold...)',
+    ]);
+  });
+
+  test('fails when a gRPC probe misspells a field', () => {
+    const p = grpcShop();
+    p.services.api.probes.readiness.grpc = { servce: 'x' };
+    p.services.api.probes.liveness.grpc = { service: 'live' };
+    expect(problems(p)).toEqual(['platforms/shop.ts: services.api.probes.readiness.grpc.servce: unknown field (did you mean "service"?) (allowed: service)']);
   });
 });

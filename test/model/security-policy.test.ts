@@ -59,7 +59,7 @@ describe('probes of a serving service', () => {
 
   test('fails when liveness is the readiness check', () => {
     expect(problems(platform({ web: web({ probes: { readiness: { path: '/health' }, liveness: { path: '/health', period: '30s' } } }) }))).toEqual([
-      'platforms/shop.ts: services.web.probes.liveness: must differ from readiness (GET /health on port http): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path or port (got {"path":"/health","period":"30s","failureThreshold":3,"timeout":"1s"})',
+      'platforms/shop.ts: services.web.probes.liveness: must differ from readiness (GET /health on port http): an overloaded pod would be restarted instead of taken out of rotation; give readiness an HTTP path, or liveness another path, gRPC service or port (got {"path":"/health","period":"30s","failureThreshold":3,"timeout":"1s"})',
     ]);
   });
 

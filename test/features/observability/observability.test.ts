@@ -78,6 +78,8 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       .sort();
     expect(rules).toEqual([
       'ClusterRules -/ggen-capacity',
+      // The exposed api's availability, over the ingress gateway's series: a ClusterRules.
+      'ClusterRules -/ggen-edge-slo',
       // CrossRegionLatencyHigh: over the ingress gateway's series, where GMP stores them.
       'Rules istio-ingress/ggen-gateway',
       'Rules marketplace/api',

@@ -419,22 +419,115 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ServiceAvailabilityBudgetBurn: burnRateFixture(({ g, name, ns }, bad) => ({
-    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true),
-    [g.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true),
-  })),
+  ServiceAvailabilityBudgetBurn: (s, c, g) => {
+    const { name, ns, svc } = service(s, c);
+    const gateway = c.platform.mesh.ingressGateway;
+    // An exposed service's users reach it through the ingress gateway (the spec says which).
+    const exposed = svc.expose !== undefined && c.platform.ingress !== undefined;
+    /** The gateway's Envoy reports each request it sends (or fails to send) to the service. */
+    const atGateway = (code: string, flags: string, workload: string) =>
+      g.sel('istio_requests_total', {
+        namespace: gateway.namespace,
+        job: GATEWAY_SCRAPE,
+        pod: `${gateway.serviceAccount}-7c9d5-x4k2p`,
+        reporter: 'source',
+        source_workload: gateway.serviceAccount,
+        source_workload_namespace: gateway.namespace,
+        destination_service: `${name}.${ns}.svc.cluster.local`,
+        destination_service_name: name,
+        destination_service_namespace: ns,
+        destination_workload: workload,
+        destination_workload_namespace: workload === 'unknown' ? 'unknown' : ns,
+        response_code: code,
+        response_flags: flags,
+      });
+    const burns = burnRateFixture(({ g: gmp }, bad) => {
+      const good = perMinute((t) => REQUESTS_PER_MINUTE * (1 - bad(t)), true);
+      const failed = perMinute((t) => REQUESTS_PER_MINUTE * bad(t), true);
+      // Errors the pods answer: seen by the pods and by the gateway alike.
+      return {
+        [gmp.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: good,
+        [gmp.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: failed,
+        ...(exposed ? { [atGateway('200', '-', name)]: good, [atGateway('503', '-', name)]: failed } : {}),
+      };
+    })(s, c, g);
+    if (!exposed) return burns;
+    const out = { namespace: ns, objective: fmt(svc.slo!.availability!) };
+    return [
+      ...burns,
+      {
+        // No pod is ready (or a policy drops every request before the pod): the gateway
+        // answers each request 503 "no healthy upstream" itself, and no pod reports anything.
+        name: 'total outage before the pods: the gateway answers 503 UH, no request reaches a pod',
+        series: { [atGateway('503', 'UH', 'unknown')]: perMinute(() => REQUESTS_PER_MINUTE, true) },
+        checks: lifecycle(s, RATE_T0, [critical(out), warning(out)]),
+      },
+    ];
+  },
 
-  ServiceLatencyBudgetBurn: burnRateFixture(({ g, name, ns, slo, c }, bad) => {
-    const bound = 60_000 * minutes((c.services[name].slo!.latency as Record<string, string>)[slo.replace('latency-', '')]);
-    return {
-      // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
-      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), le: `${bound}.0` })]: perMinute(
+  ServiceLatencyBudgetBurn: (s, c, g) => {
+    const { name, ns, svc } = service(s, c);
+    const bound = 60_000 * minutes((svc.slo!.latency as Record<string, string>)[s.labels.slo.replace('latency-', '')]);
+    // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
+    const histogram = (code: string, fast: (t: number) => number, all: (t: number) => number): Series => ({
+      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), response_code: code, le: `${bound}.0` })]: perMinute(fast, true),
+      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), response_code: code, le: '+Inf' })]: perMinute(all, true),
+      [g.sel('istio_request_duration_milliseconds_count', { ...served(name, ns), response_code: code })]: perMinute(all, true),
+    });
+    const burns = burnRateFixture((_x, bad) =>
+      histogram(
+        '200',
         (t) => REQUESTS_PER_MINUTE * (1 - bad(t)),
-        true,
+        () => REQUESTS_PER_MINUTE,
       ),
-      [g.sel('istio_request_duration_milliseconds_count', served(name, ns))]: perMinute(() => REQUESTS_PER_MINUTE, true),
+    )(s, c, g);
+    // A service with a websocket port: each stream is recorded once, at its close, answered
+    // 101 and lasting its whole life (hours), far above any latency bound.
+    if (!svc.ports.some((p) => p.protocol === 'websocket')) return burns;
+    const streamsClosing = histogram(
+      '101',
+      () => 0,
+      () => 50,
+    );
+    return [
+      ...burns,
+      { name: 'only WebSocket streams, each recorded at its close after hours: silent', series: streamsClosing, checks: silent(s, RATE_T0) },
+      {
+        name: 'fast requests and long streams: silent',
+        series: {
+          ...streamsClosing,
+          ...histogram(
+            '200',
+            () => REQUESTS_PER_MINUTE,
+            () => REQUESTS_PER_MINUTE,
+          ),
+        },
+        checks: silent(s, RATE_T0),
+      },
+    ];
+  },
+
+  StreamConnectFailures: (s, c, g) => {
+    const { name, ns } = service(s, c);
+    const m = c.platform.monitoring.errorRate;
+    const UPGRADES_PER_MINUTE = 600;
+    // Upgrades answered 101 (recorded as the streams close) and upgrades refused with a 503.
+    const upgrades = (failedPercent: number): Series => {
+      const failed = (UPGRADES_PER_MINUTE * failedPercent) / 100;
+      return {
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '101' })]: counter(UPGRADES_PER_MINUTE - failed),
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: counter(failed),
+        // Plain requests answered 200 on the same port are no stream opens.
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: counter(REQUESTS_PER_MINUTE),
+      };
     };
-  }),
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: upgrades((m.warning + m.critical) / 2), checks: lifecycle(s, RATE_T0, [warning(out)]) },
+      { name: 'every upgrade fails', series: upgrades(100), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
+      { name: 'just below warning', series: upgrades(m.warning * 0.9), checks: silent(s, RATE_T0) },
+    ];
+  },
 
   RedisDown: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;
@@ -654,6 +747,43 @@ const FIXTURES: Record<string, Fixture> = {
         checks: lifecycle(s, 0, [warning({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, slave_ip: '10.8.0.12' })]),
       },
       { name: 'just under min-replicas-max-lag', series: lag(maxLag - 0.5), checks: silent(s, 0) },
+    ];
+  },
+
+  RedisWritesRejected: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const oom = (perStep: number): Series => ({
+      [g.sel('redis_errors_total', { namespace: ns, job: redisJob(s.labels.redis), pod, err: 'OOM' })]: counter(perStep),
+    });
+    return [
+      { name: 'writes refused with -OOM', series: oom(1), checks: lifecycle(s, RATE_T0, [critical({ namespace: ns, pod })]) },
+      { name: 'no write refused', series: oom(0), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  RedisKeysEvicted: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const evicted = (perStep: number): Series => ({
+      [g.sel('redis_evicted_keys_total', { namespace: ns, job: redisJob(s.labels.redis), pod })]: counter(perStep),
+    });
+    return [
+      { name: 'keys evicted', series: evicted(2), checks: lifecycle(s, RATE_T0, [critical({ namespace: ns, pod })]) },
+      { name: 'nothing evicted', series: evicted(0), checks: silent(s, RATE_T0) },
+    ];
+  },
+
+  RedisMemoryNearFull: (s, c, g) => {
+    const ns = c.redis[s.labels.redis].namespace;
+    const pod = `${s.labels.redis}-0`;
+    const used = (ratio: number): Series => ({
+      [g.sel('redis_memory_used_bytes', { namespace: ns, job: redisJob(s.labels.redis), pod })]: gauge(ratio * 300e6),
+      [g.sel('redis_memory_max_bytes', { namespace: ns, job: redisJob(s.labels.redis), pod })]: gauge(300e6),
+    });
+    return [
+      { name: '95 % of maxmemory', series: used(0.95), checks: lifecycle(s, 0, [warning({ namespace: ns, pod })]) },
+      { name: '85 % of maxmemory', series: used(0.85), checks: silent(s, 0) },
     ];
   },
 

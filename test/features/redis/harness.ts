@@ -31,6 +31,7 @@ import * as path from 'node:path';
 import Redis from 'ioredis';
 import { loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
+import { gcpZones } from '../../../kernel/gcp-regions';
 import { announceSkip, onPath } from '../../programs';
 
 type Obj = Record<string, any>;
@@ -110,7 +111,7 @@ export function renderRedis(opts: RenderOptions): Map<string, RenderedGroup> {
     name: 'redistest',
     project: 'meridian-tests',
     environments: ['test'],
-    regions: Object.fromEntries(opts.regions.map((r) => [r, { role: r === primary ? 'primary' : 'secondary', zones: [`${r}-a`, `${r}-b`, `${r}-c`] }])),
+    regions: Object.fromEntries(opts.regions.map((r) => [r, { role: r === primary ? 'primary' : 'secondary', zones: gcpZones(r).slice(0, 3) }])),
     namespaces: { [opts.namespace]: {} },
     // A worker of the group's clients: the test configures its Redis clients from its rendered env only.
     services: { app: { namespace: opts.namespace, image: { repository: 'example.com/app', tag: '1' }, dependsOn: ['redis:cache'] } },

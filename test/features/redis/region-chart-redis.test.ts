@@ -23,7 +23,7 @@ function platform(regions: Record<string, 'primary' | 'secondary'>, redis: Obj =
     name: 'shop',
     project: 'shop-project',
     environments: ['prod'],
-    regions: Object.fromEntries(Object.entries(regions).map(([r, role]) => [r, { role, zones: [`${r}-a`] }])),
+    regions: Object.fromEntries(Object.entries(regions).map(([r, role]) => [r, { role, zones: [`${r}-b`] }])),
     namespaces: { data: {} },
     redis: { cache: { namespace: 'data', passwordSecret: 'cache-password', ...redis } },
     gitops: { repoURL: 'https://example.com/fleet.git' },

@@ -180,6 +180,28 @@ describe('Microservice', () => {
     expect(c.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 30, failureThreshold: 2 });
   });
 
+  test('probes: gRPC health checks (Kubernetes 1.28 grpc probes), with a service name or the whole server', () => {
+    const c = only(
+      render({
+        ports: [{ name: 'grpc', port: 9090, protocol: 'grpc' }],
+        readiness: { port: 9090, grpc: { service: 'readiness' } },
+        liveness: { port: 9090, grpc: {} },
+      }),
+      'Deployment',
+    ).spec.template.spec.containers[0];
+    expect(c.readinessProbe).toEqual({ grpc: { port: 9090, service: 'readiness' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 });
+    expect(c.livenessProbe).toEqual({ grpc: { port: 9090 }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1 });
+  });
+
+  test('fails when a probe sets both path and grpc, or liveness is the readiness gRPC check', () => {
+    expect(() => render({ readiness: { port: 8080, path: '/ready', grpc: {} } })).toThrow(
+      "Microservice 'api': readiness sets both path (/ready) and grpc: a probe is an HTTP GET or a gRPC health check",
+    );
+    expect(() => render({ readiness: { port: 8080, grpc: { service: 'x' } }, liveness: { port: 8080, grpc: { service: 'x' } } })).toThrow(
+      `Microservice 'api': liveness (gRPC health of "x" on port 8080) must not be the readiness check: an overloaded pod would be restarted instead of taken out of rotation`,
+    );
+  });
+
   test('secret environment variables reference the synced Secret, never a value', () => {
     const c = only(render({ secretEnv: { API_KEY: { secretName: 'api-secrets', key: 'API_KEY' } }, env: { MODE: 'x' } }), 'Deployment').spec.template.spec
       .containers[0];
