@@ -216,6 +216,15 @@ export const Service = z
         input: s.metrics.port,
       });
     }
+    const sse = s.ports.find((p) => p.protocol === 'sse');
+    if (s.slo?.latency && sse) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slo', 'latency'],
+        message: `cannot be measured on a service with an sse port (${sse.name}): Istio records each event stream once, at its close, as a 200 lasting the stream's life, which no label tells from a request; serve the streams from their own service, or leave latency out`,
+        input: s.slo.latency,
+      });
+    }
     if (s.slo && !s.ports.some((p) => p.protocol !== 'tcp')) {
       ctx.addIssue({
         code: 'custom',

@@ -45,7 +45,8 @@ export default definePlatform({
         DATABASE_PASSWORD: { secret: 'bytspot-db-password' },
       },
       cloudSql: { instance: 'bytspot-prod:us-east1:bytspot-pg' },
-      autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300 },
+      // Streams are counted open, not at their close: at most 1000 WebSockets per replica (the seed names no figure).
+      autoscaling: { min: 2, max: 12, cpuUtilization: 65, requestsPerSecond: 300, connectionsPerReplica: 1000 },
       dependsOn: ['redis:cache', 'redis:state'],
       expose: { hosts: ['api.bytspot.example.com'], paths: ['/'] },
       metrics: { port: 'http', path: '/metrics' },

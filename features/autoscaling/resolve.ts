@@ -9,7 +9,7 @@ import type { ScalingRulesSpec } from './schema';
 import { AutoscalerFallback, AutoscalerProps, AutoscalerTrigger, parseCpu, parseDuration, parseSize, ScalingRules } from '..';
 import type { IScalable } from '../../kernel/scaling';
 import type { FieldPath } from '../../model/merge';
-import { sidecarSeries } from '../observability/rules';
+import { APP_LABEL, openStreamsQuery, sidecarSeries } from '../observability/rules';
 
 type Autoscaling = NonNullable<ServiceSpec['autoscaling']>;
 
@@ -17,12 +17,12 @@ type Autoscaling = NonNullable<ServiceSpec['autoscaling']>;
  * Istio's server-side request rate of a workload in one region's cluster. KEDA queries the
  * project's global endpoint, which holds every cluster of the project, so the series are
  * picked by labels Meridian attaches (the sidecars' PodMonitoring and the pod's region), not
- * by GMP's `cluster`, which is the GKE cluster's name. Pods scraped without a request counted
- * yet give 0; no scrape at all gives nothing, which the trigger reports as an error.
+ * by GMP's `cluster`, which is the GKE cluster's name. The workload's pods scraped without a
+ * request counted yet give 0; none scraped gives nothing, which the trigger reports as an error.
  */
 export function requestRateQuery(c: Pick<ClusterPlan, 'region'>, workload: string, namespace: string): string {
   const scrape = sidecarSeries(namespace, c.region);
-  return `sum(rate(istio_requests_total{${scrape},reporter="destination",destination_workload_namespace="${namespace}",destination_workload="${workload}"}[2m])) or 0 * sum(up{${scrape}})`;
+  return `sum(rate(istio_requests_total{${scrape},reporter="destination",destination_workload_namespace="${namespace}",destination_workload="${workload}"}[2m])) or 0 * sum(up{${scrape},${APP_LABEL}="${workload}"})`;
 }
 
 export function autoscalerTriggers(scaling: Autoscaling, cluster: ClusterPlan): AutoscalerTrigger[] {
@@ -97,18 +97,30 @@ export function autoscalerProps(
     minReplicas: scaling.min,
     maxReplicas: scaling.max,
     cpuUtilization: scaling.cpuUtilization,
-    prometheus:
-      scaling.requestsPerSecond === undefined
+    prometheus: (scaling.requestsPerSecond === undefined
+      ? []
+      : [
+          {
+            name: 'requests-per-second',
+            query: requestRateQuery(c, name, svc.namespace),
+            target: scaling.requestsPerSecond,
+            // The query says 0 when the pods are scraped but idle: empty means the data is gone.
+            ignoreNullValues: false,
+          },
+        ]
+    ).concat(
+      scaling.connectionsPerReplica === undefined
         ? []
         : [
             {
-              name: 'requests-per-second',
-              query: requestRateQuery(c, name, svc.namespace),
-              target: scaling.requestsPerSecond,
-              // The query says 0 when the pods are scraped but idle: empty means the data is gone.
+              name: 'open-streams',
+              // A stream is counted by Istio only when it closes: the open ones are Envoy's gauge.
+              query: openStreamsQuery(c.region, name, svc.namespace),
+              target: scaling.connectionsPerReplica,
               ignoreNullValues: false,
             },
           ],
+    ),
     project: c.platform.project,
     pollingInterval: parseDuration(scaling.pollingInterval),
     cooldown: parseDuration(scaling.cooldown),
@@ -124,7 +136,8 @@ export function autoscalerProps(
     minReplicas: [...at, 'min'],
     maxReplicas: [...at, 'max'],
     cpuUtilization: [...at, 'cpuUtilization'],
-    'prometheus[0]': [...at, 'requestsPerSecond'],
+    'prometheus[0]': [...at, scaling.requestsPerSecond === undefined ? 'connectionsPerReplica' : 'requestsPerSecond'],
+    'prometheus[1]': [...at, 'connectionsPerReplica'],
     triggers: [...at, 'triggers'],
     pollingInterval: [...at, 'pollingInterval'],
     cooldown: [...at, 'cooldown'],

@@ -171,12 +171,13 @@ export type FallbackSpec = z.output<typeof Fallback>;
 /** The parts of a parsed service the autoscaling rules read. */
 export interface AutoscaledService {
   readonly resources: { readonly cpu: string; readonly memory: string };
-  readonly ports: readonly unknown[];
+  readonly ports: readonly { readonly protocol: string }[];
   readonly autoscaling?: {
     readonly min: number;
     readonly max: number;
     readonly cpuUtilization?: number;
     readonly requestsPerSecond?: number;
+    readonly connectionsPerReplica?: number;
     readonly pollingInterval: string;
     readonly cooldown: string;
     readonly scaleUp?: ScalingRulesSpec;
@@ -220,6 +221,14 @@ export function autoscalingIssues(s: AutoscaledService): AutoscalingIssue[] {
     );
   }
 
+  if (a.connectionsPerReplica !== undefined && !s.ports.some((p) => p.protocol === 'websocket')) {
+    at(
+      ['connectionsPerReplica'],
+      'needs a websocket port: it counts the WebSocket connections open on the pods (Envoy counts upgraded connections only)',
+      a.connectionsPerReplica,
+    );
+  }
+
   // PromQL, cron schedules, time zones and the window's ends are KEDA's rules too (keda-checks.ts).
   // The HPA clamps a cron window's replicas to max: a rule of the spec, said here.
   for (const { trigger: t, path } of triggers) {
@@ -257,6 +266,8 @@ export const Autoscaling = z.strictObject({
   cpuUtilization: z.number().int().min(1).max(100).optional(),
   /** Scale out when requests per second per replica (from Istio's metrics) pass this. */
   requestsPerSecond: z.number().positive().optional(),
+  /** Scale out when the WebSocket connections open per replica (Envoy's count, on services with a websocket port) pass this. */
+  connectionsPerReplica: z.number().positive().optional(),
   /** How often KEDA polls its triggers. @default 30s */
   pollingInterval: duration.default('30s'),
   /** Wait after the last active trigger before scaling to zero. @default 5m */

@@ -10,6 +10,7 @@ import { LABEL_REGION } from '../../kernel/labels';
 import { autoscalingDashboard, redDashboard, redisDashboard } from './dashboards';
 import { AlertRouting } from './alert-routing';
 import {
+  APP_LABEL,
   clusterRuleGroups,
   cronJobRuleGroups,
   edgeSloRuleGroups,
@@ -79,6 +80,8 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
   const runbookBaseUrl = m.runbookBaseUrl ?? defaultRunbookBase(platform.gitops.repoURL, platform.gitops.targetRevision);
   const ruleLabels = { platform: platform.name, env: c.env, region: c.region };
   const podLabels = { [LABEL_REGION]: REGION_LABEL };
+  // The sidecars' series also say which workload's pod they come from (Envoy's own have no such label).
+  const sidecarLabels = { ...podLabels, app: APP_LABEL };
   const workload = (name: string) => workloads.services.get(name) ?? fail(`no workload for service "${name}": the chart passes every service it made`);
   const sentinel = (name: string) => workloads.redis.get(name) ?? fail(`no workload for Redis group "${name}": the chart passes every group it made`);
 
@@ -90,7 +93,7 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       // The sidecar injector labels every pod it injects.
       selector: { 'security.istio.io/tlsMode': 'istio' },
       endpoints: [{ port: ISTIO_METRICS_PORT, path: '/stats/prometheus' }],
-      podLabels,
+      podLabels: sidecarLabels,
       metrics: ISTIO_METRICS,
     });
     if (!m.rules) continue;

@@ -41,6 +41,26 @@ export function sidecarSeries(namespace: string, region: string): string {
   return `job="${ISTIO_SCRAPE}",namespace="${namespace}",${REGION_LABEL}="${region}"`;
 }
 
+/** The series label the sidecars' scrape copies from the pod's `app` label (the service's name). */
+export const APP_LABEL = 'app';
+/**
+ * Envoy's count of the upgraded (WebSocket) connections open on an HTTP connection manager
+ * (`http.<prefix>.downstream_cx_upgrades_active`, Envoy's HTTP connection manager statistics).
+ * Istio exports it only from pods whose ProxyConfig includes it (`proxyStatsMatcher`).
+ */
+export const OPEN_STREAMS_STAT = 'downstream_cx_upgrades_active';
+export const OPEN_STREAMS_METRIC = `envoy_http_${OPEN_STREAMS_STAT}`;
+
+/**
+ * The WebSocket connections open on a workload's pods in one region's cluster, over the
+ * project's global endpoint (see sidecarSeries); 0 when the pods are scraped but hold none,
+ * nothing when nothing is scraped.
+ */
+export function openStreamsQuery(region: string, workload: string, namespace: string): string {
+  const scrape = sidecarSeries(namespace, region);
+  return `sum(${OPEN_STREAMS_METRIC}{${scrape},${APP_LABEL}="${workload}"}) or 0 * sum(up{${scrape},${APP_LABEL}="${workload}"})`;
+}
+
 /** The ClusterPodMonitoring of KEDA's operator (its `job` label). */
 export const KEDA_SCRAPE = 'keda-operator';
 /** The PodMonitoring of the ingress gateway in its namespace (its `job` label). */
@@ -88,6 +108,11 @@ function ratio(numerator: string, denominator: string): string {
   return `${numerator}\n/\n${denominator}`;
 }
 
+/** Whether a service serves WebSockets: long-lived streams opened by an HTTP upgrade (answered 101). */
+export function streams(svc: ServiceSpec): boolean {
+  return svc.ports.some((p) => p.protocol === 'websocket');
+}
+
 /** Whether a service serves HTTP (or gRPC) requests Istio can count. */
 export function servesRequests(svc: ServiceSpec): boolean {
   return svc.ports.some((p) => p.protocol !== 'tcp');
@@ -126,6 +151,29 @@ export function serviceRuleGroups(name: string, svc: ServicePlan, c: ClusterPlan
         labels,
         summary: `${where}: more than ${num(m.errorRate[level])} % of requests fail`,
         description: `More than ${num(m.errorRate[level])} % of the requests ${name} received in ${c.region} over 5 minutes were answered with a status matching ${m.errorRate.codes}, for ${m.errorRate.for}.`,
+      });
+    }
+  }
+
+  if (streams(svc)) {
+    // Upgrades the service accepts (101) against those that fail (5xx): Istio records an
+    // accepted WebSocket at its close, a failed upgrade at once. Plain requests on the same
+    // port answered 5xx count as failures too: no label tells them from upgrades.
+    const opens = (extra: string) => `sum by (namespace) (rate(istio_requests_total{${served(name, ns, extra)}}[5m]))`;
+    records.push({
+      record: 'service:stream_connect_failures:ratio_rate5m',
+      expr: ratio(opens(',response_code=~"5.."'), `(\n${opens(',response_code=~"101|5.."')}\n)`),
+      labels,
+    });
+    for (const level of ['warning', 'critical'] as const) {
+      alerts.push({
+        alert: 'StreamConnectFailures',
+        expr: `100 * service:stream_connect_failures:ratio_rate5m{service="${name}"} > ${num(m.errorRate[level])}`,
+        for: parseDuration(m.errorRate.for),
+        severity: level,
+        labels,
+        summary: `${where}: more than ${num(m.errorRate[level])} % of stream connections fail`,
+        description: `Of the WebSocket upgrades ${name} answered in ${c.region} over 5 minutes, more than ${num(m.errorRate[level])} % failed with a 5xx instead of 101 Switching Protocols, for ${m.errorRate.for}: clients cannot open their streams.`,
       });
     }
   }
@@ -264,16 +312,19 @@ function serviceObjectives(name: string, svc: ServicePlan, c: ClusterPlan): Obje
     const ms = millis(bound);
     // Prometheus 3 writes bucket bounds as floats ("500.0"); Istio's sidecars as integers.
     const le = `le=~"${ms}(\\\\.0)?"`;
+    // A WebSocket is recorded once, at its close, answered 101 and lasting the connection's
+    // life: not a request whose latency means anything. StreamConnectFailures watches them.
+    const requests = streams(svc) ? ',response_code!="101"' : '';
     objectives.push({
       slo: `latency-${key}`,
       target: Number(key.slice(1)),
       alert: 'ServiceLatencyBudgetBurn',
       errors: (w) =>
         `1 - (\n${ratio(
-          `sum by (namespace) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns, `,${le}`)}}[${w}]))`,
-          `sum by (namespace) (rate(istio_request_duration_milliseconds_count{${served(name, ns)}}[${w}]))`,
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_bucket{${served(name, ns, `,${le}${requests}`)}}[${w}]))`,
+          `sum by (namespace) (rate(istio_request_duration_milliseconds_count{${served(name, ns, requests)}}[${w}]))`,
         )}\n)`,
-      what: `${key.slice(1)} % of requests served in under ${bound}`,
+      what: `${key.slice(1)} % of requests served in under ${bound}${requests ? ' (WebSocket streams, answered 101, excluded)' : ''}`,
     });
   }
 

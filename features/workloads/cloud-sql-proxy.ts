@@ -3,13 +3,15 @@ import { Cpu } from 'cdk8s-plus-28';
 import type { SidecarContainer } from './microservice';
 
 /** The Cloud SQL Auth Proxy v2 image, pinned; the one place its version is set. */
-export const CLOUD_SQL_PROXY_IMAGE = 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1';
+export const CLOUD_SQL_PROXY_IMAGE = 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.23.0';
 
 export interface CloudSqlProxyOptions {
   /** Instance connection name `project:region:instance`. */
   readonly instance: string;
   /** Port the proxy listens on, on 127.0.0.1. @default 5432 */
   readonly port?: number;
+  /** The cluster runs native sidecars: the proxy is one, ready before the application starts and stopped after it exits. @default false */
+  readonly native?: boolean;
 }
 
 /**
@@ -23,6 +25,7 @@ export function cloudSqlProxyContainer(options: CloudSqlProxyOptions): SidecarCo
   const health = 9801;
   return {
     name: 'cloud-sql-proxy',
+    native: options.native ?? false,
     image: CLOUD_SQL_PROXY_IMAGE,
     args: [
       '--private-ip',

@@ -52,6 +52,13 @@ export interface MicroserviceResources {
 /** A container beside the main one, hardened like it; it reads no environment and mounts nothing. */
 export interface SidecarContainer {
   readonly name: string;
+  /**
+   * Run it as a native sidecar: an init container with `restartPolicy: Always`, started (its
+   * startup probe passed) before the main container and stopped after it. Only where the
+   * cluster runs native sidecars (the SidecarContainers gate: on from Kubernetes 1.29).
+   * @default false - a regular container beside the main one
+   */
+  readonly native?: boolean;
   /** Image reference pinned by tag or digest. */
   readonly image: string;
   /** @default - the image's */
@@ -118,6 +125,11 @@ export interface MicroserviceProps {
   readonly labels?: Record<string, string>;
   /** Labels added to the pods only (not to the selector). @default {} */
   readonly podLabels?: Record<string, string>;
+  /**
+   * Envoy statistics the sidecar exports besides Istio's defaults, by name suffix (the pod's
+   * `proxy.istio.io/config` `proxyStatsMatcher.inclusionSuffixes`). @default - Istio's defaults only
+   */
+  readonly proxyStatsSuffixes?: readonly string[];
   /** Extra containers in the pod (e.g. the Cloud SQL Auth Proxy); hardened like the main one. @default [] */
   readonly sidecars?: SidecarContainer[];
   /** Directories the main container writes besides /tmp (its root filesystem is read-only): an emptyDir each. @default [] */
@@ -253,7 +265,8 @@ export class Microservice extends Construct implements IScalable {
       volumeMounts: writable.map((w) => ({ name: w.name, mountPath: w.path })),
     };
 
-    this.containers = [main, ...(props.sidecars ?? []).map(sidecarContainer)];
+    this.containers = [main, ...(props.sidecars ?? []).filter((c) => !c.native).map(sidecarContainer)];
+    const initContainers = (props.sidecars ?? []).filter((c) => c.native).map((c) => ({ ...sidecarContainer(c), restartPolicy: 'Always' }));
     const zoned = props.zones !== undefined && props.zones.length > 0;
     this.deployment = new k8s.KubeDeployment(this, 'Resource', {
       metadata: workloadMetadata,
@@ -269,12 +282,23 @@ export class Microservice extends Construct implements IScalable {
         template: {
           metadata: {
             labels: { ...labels, app: props.name, ...props.podLabels, ...versionLabels },
-            ...(props.notSecretEnv?.length ? { annotations: { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } } : {}),
+            ...(props.notSecretEnv?.length || props.proxyStatsSuffixes?.length
+              ? {
+                  annotations: {
+                    ...(props.notSecretEnv?.length ? { [NOT_SECRET_ANNOTATION]: [...props.notSecretEnv].sort().join(',') } : {}),
+                    // Read by Istio's injector: a ProxyConfig for this pod's sidecar.
+                    ...(props.proxyStatsSuffixes?.length
+                      ? { 'proxy.istio.io/config': JSON.stringify({ proxyStatsMatcher: { inclusionSuffixes: [...props.proxyStatsSuffixes].sort() } }) }
+                      : {}),
+                  },
+                }
+              : {}),
           },
           spec: {
             serviceAccountName: this.serviceAccountName,
             automountServiceAccountToken: false,
             securityContext: { ...podSecurityContext(), fsGroupChangePolicy: 'Always' },
+            initContainers: initContainers.length ? initContainers : undefined,
             containers: this.containers,
             volumes: writable.map((w) => ({ name: w.name, emptyDir: {} })),
             affinity: zoned ? affinity(props.zones!, podSelector) : undefined,

@@ -3,6 +3,7 @@
  * (spec × cluster → props, every value explicit). The region chart adds what it wires: the
  * environment a Redis dependency and the synced secrets give.
  */
+import { OPEN_STREAMS_STAT } from '../observability/rules';
 import { LABEL_REGION } from '../../kernel/labels';
 import { parseCpu, parseDuration, parseSize } from '../../kernel/units';
 import type { ClusterPlan, ServicePlan } from '../../model/plan';
@@ -65,7 +66,9 @@ export function microserviceProps(c: ClusterPlan, name: string, svc: ServicePlan
     gcpServiceAccount: gcpServiceAccount(c, name, svc.gcpServiceAccount),
     zones: [...c.zones],
     podLabels: { [LABEL_REGION]: c.region },
-    sidecars: svc.cloudSql ? [cloudSqlProxyContainer(svc.cloudSql)] : [],
+    // A service scaled on its open WebSockets needs Envoy's count of them, which Istio does not export by default.
+    proxyStatsSuffixes: svc.autoscaling?.connectionsPerReplica !== undefined ? [OPEN_STREAMS_STAT] : undefined,
+    sidecars: svc.cloudSql ? [cloudSqlProxyContainer({ ...svc.cloudSql, native: c.nativeSidecars })] : [],
     writablePaths: svc.writablePaths,
   };
 }

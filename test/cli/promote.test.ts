@@ -82,7 +82,11 @@ describe('meridian promote', () => {
       'overlays/ggen/prod.yaml',
     ]);
     expect(after.get('overlays/ggen/prod.yaml')).toBe(fs.readFileSync(path.join(GOLDEN, 'prod-promoted-us-east1.yaml'), 'utf8'));
-    // The object count follows whatever the platform renders; the golden holds the rest.
+    // The object count follows whatever the platform renders; the golden holds the rest, and
+    // docs/traffic.md's example shows the count of today's render (it said 73 when 231 rendered).
+    const count = /validated ([0-9]+) objects into dist\/ggen\/prod/.exec(result.out)?.[1];
+    const documented = /rendered and validated ([0-9]+) objects into dist\/ggen\/prod/.exec(fs.readFileSync(path.join(ROOT, 'docs/traffic.md'), 'utf8'))?.[1];
+    expect([count, documented]).toEqual([count, count]);
     expect(`${result.out.replace(/validated [0-9]+ objects/, 'validated N objects')}\n`).toBe(
       fs.readFileSync(path.join(GOLDEN, 'promote-ggen-prod-us-east1.txt'), 'utf8'),
     );

@@ -37,7 +37,7 @@ interface Trigger {
 const triggers: Trigger[] = clusters.flatMap((cluster) =>
   ofKind(cluster, 'ScaledObject').flatMap((so) =>
     (so.spec.triggers as Json[])
-      .filter((t) => t.name === 'requests-per-second')
+      .filter((t) => t.name === 'requests-per-second' || t.name === 'open-streams')
       .map((trigger) => ({ key: `${cluster.platform}/${cluster.env}/${cluster.region} ${so.metadata.name}`, cluster, so, trigger })),
   ),
 );
@@ -107,10 +107,21 @@ function seriesFor(t: Trigger, withRequests: boolean): { series: string; values:
     response_code: '200',
   };
   const out: { series: string; values: string }[] = [];
+  const streams = t.trigger.name === 'open-streams';
   const add = (c: DistCluster, pod: string, rps: number | undefined) => {
     const target = targetLabels(c, gkeName(c), ns, workload, pod);
     out.push({ series: sel('up', target), values: '1x20' });
+    // Another workload's pod in the same namespace, scraped by the same PodMonitoring.
+    out.push({ series: sel('up', { ...target, instance: `other-0:15020`, app: 'other' }), values: '1x20' });
     if (rps === undefined) return;
+    if (streams) {
+      // Envoy's gauge of the WebSockets open on the sidecar's inbound connection manager.
+      out.push({
+        series: sel('envoy_http_downstream_cx_upgrades_active', { ...target, http_conn_manager_prefix: 'inbound_0.0.0.0_8080' }),
+        values: `${rps}x20`,
+      });
+      return;
+    }
     out.push({ series: sel('istio_requests_total', { ...target, ...istio }), values: `0+${rps * 60}x20` });
   };
   PER_POD_RPS.forEach((rps, i) => add(cluster, `${workload}-${HERE}-${i}`, withRequests ? rps : undefined));
@@ -125,6 +136,10 @@ function seriesFor(t: Trigger, withRequests: boolean): { series: string; values:
 
 test('every platform that scales on requests per second is covered', () => {
   expect(new Set(triggers.map((t) => t.cluster.platform))).toEqual(new Set(['bytspot', 'ggen', 'virtuoso', 'weather']));
+  expect(triggers.filter((t) => t.trigger.name === 'open-streams').map((t) => t.key)).toEqual([
+    'bytspot/staging/us-east1 bytspot-api',
+    'bytspot/prod/us-east1 bytspot-api',
+  ]);
 });
 
 maybe('requests-per-second against the series GMP stores (GKE cluster name differs from the ArgoCD name)', () => {
@@ -171,6 +186,19 @@ maybe('requests-per-second against the series GMP stores (GKE cluster name diffe
     }
   });
 });
+
+test.each(triggers.filter((t) => t.trigger.name === 'open-streams').map((t) => [t.key, t] as const))(
+  '%s: the pods export the gauge the open-streams query reads',
+  (_key, t) => {
+    // Istio's proxyStatsMatcher.inclusionSuffixes (ProxyConfig): Envoy keeps a stat whose full
+    // name ends with a listed suffix; the sidecar's inbound WebSockets are counted on
+    // http.inbound_0.0.0.0_<port>.downstream_cx_upgrades_active.
+    const deployment = ofKind(t.cluster, 'Deployment').find((d) => d.metadata.name === t.so.spec.scaleTargetRef.name)!;
+    const config = JSON.parse(deployment.spec.template.metadata.annotations['proxy.istio.io/config']);
+    const stat = `http.inbound_0.0.0.0_${deployment.spec.template.spec.containers[0].ports[0].containerPort}.downstream_cx_upgrades_active`;
+    expect((config.proxyStatsMatcher.inclusionSuffixes as string[]).some((suffix) => stat.endsWith(suffix))).toBe(true);
+  },
+);
 
 test.each(triggers.map((t) => [t.key, t] as const))('%s: a missing metric is an error KEDA reports, not 0', (_key, t) => {
   const ignoreNullValues = (t.trigger.metadata.ignoreNullValues ?? 'true') === 'true';

@@ -157,7 +157,7 @@ describe('seed mapping: ggen', () => {
       metricType: 'AverageValue',
       metadata: {
         query:
-          'sum(rate(istio_requests_total{job="istio-proxies",namespace="marketplace",region="us-central1",reporter="destination",destination_workload_namespace="marketplace",destination_workload="api"}[2m])) or 0 * sum(up{job="istio-proxies",namespace="marketplace",region="us-central1"})',
+          'sum(rate(istio_requests_total{job="istio-proxies",namespace="marketplace",region="us-central1",reporter="destination",destination_workload_namespace="marketplace",destination_workload="api"}[2m])) or 0 * sum(up{job="istio-proxies",namespace="marketplace",region="us-central1",app="api"})',
         threshold: '1000',
         ignoreNullValues: 'false',
       },

@@ -284,6 +284,19 @@ describe('autoscaling spec', () => {
     ]);
   });
 
+  test('fails when a service without a websocket port scales on open connections', () => {
+    expect(
+      problems(
+        platform((s) => {
+          s.ingest.autoscaling.connectionsPerReplica = 500;
+          delete s.ingest.autoscaling.fallback;
+        }),
+      ),
+    ).toEqual([
+      'platforms/queues.ts: services.ingest.autoscaling.connectionsPerReplica: needs a websocket port: it counts the WebSocket connections open on the pods (Envoy counts upgraded connections only) (got 500)',
+    ]);
+  });
+
   test('fails when a trigger type is unknown, listing the types', () => {
     expect(
       problems(

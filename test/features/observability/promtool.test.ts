@@ -497,17 +497,69 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
-  ServiceLatencyBudgetBurn: burnRateFixture(({ g, name, ns, slo, c }, bad) => {
-    const bound = 60_000 * minutes((c.services[name].slo!.latency as Record<string, string>)[slo.replace('latency-', '')]);
-    return {
-      // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
-      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), le: `${bound}.0` })]: perMinute(
+  ServiceLatencyBudgetBurn: (s, c, g) => {
+    const { name, ns, svc } = service(s, c);
+    const bound = 60_000 * minutes((svc.slo!.latency as Record<string, string>)[s.labels.slo.replace('latency-', '')]);
+    // Written as Prometheus 3 writes bucket bounds: the rule must match "500.0" as well as "500".
+    const histogram = (code: string, fast: (t: number) => number, all: (t: number) => number): Series => ({
+      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), response_code: code, le: `${bound}.0` })]: perMinute(fast, true),
+      [g.sel('istio_request_duration_milliseconds_bucket', { ...served(name, ns), response_code: code, le: '+Inf' })]: perMinute(all, true),
+      [g.sel('istio_request_duration_milliseconds_count', { ...served(name, ns), response_code: code })]: perMinute(all, true),
+    });
+    const burns = burnRateFixture((_x, bad) =>
+      histogram(
+        '200',
         (t) => REQUESTS_PER_MINUTE * (1 - bad(t)),
-        true,
+        () => REQUESTS_PER_MINUTE,
       ),
-      [g.sel('istio_request_duration_milliseconds_count', served(name, ns))]: perMinute(() => REQUESTS_PER_MINUTE, true),
+    )(s, c, g);
+    // A service with a websocket port: each stream is recorded once, at its close, answered
+    // 101 and lasting its whole life (hours), far above any latency bound.
+    if (!svc.ports.some((p) => p.protocol === 'websocket')) return burns;
+    const streamsClosing = histogram(
+      '101',
+      () => 0,
+      () => 50,
+    );
+    return [
+      ...burns,
+      { name: 'only WebSocket streams, each recorded at its close after hours: silent', series: streamsClosing, checks: silent(s, RATE_T0) },
+      {
+        name: 'fast requests and long streams: silent',
+        series: {
+          ...streamsClosing,
+          ...histogram(
+            '200',
+            () => REQUESTS_PER_MINUTE,
+            () => REQUESTS_PER_MINUTE,
+          ),
+        },
+        checks: silent(s, RATE_T0),
+      },
+    ];
+  },
+
+  StreamConnectFailures: (s, c, g) => {
+    const { name, ns } = service(s, c);
+    const m = c.platform.monitoring.errorRate;
+    const UPGRADES_PER_MINUTE = 600;
+    // Upgrades answered 101 (recorded as the streams close) and upgrades refused with a 503.
+    const upgrades = (failedPercent: number): Series => {
+      const failed = (UPGRADES_PER_MINUTE * failedPercent) / 100;
+      return {
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '101' })]: counter(UPGRADES_PER_MINUTE - failed),
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '503' })]: counter(failed),
+        // Plain requests answered 200 on the same port are no stream opens.
+        [g.sel('istio_requests_total', { ...served(name, ns), response_code: '200' })]: counter(REQUESTS_PER_MINUTE),
+      };
     };
-  }),
+    const out = { namespace: ns };
+    return [
+      { name: 'between warning and critical', series: upgrades((m.warning + m.critical) / 2), checks: lifecycle(s, RATE_T0, [warning(out)]) },
+      { name: 'every upgrade fails', series: upgrades(100), checks: lifecycle(s, RATE_T0, [warning(out), critical(out)]) },
+      { name: 'just below warning', series: upgrades(m.warning * 0.9), checks: silent(s, RATE_T0) },
+    ];
+  },
 
   RedisDown: (s, c, g) => {
     const ns = c.redis[s.labels.redis].namespace;

@@ -82,6 +82,15 @@ describe('monitoring spec', () => {
     ]);
   });
 
+  test('fails when a service with an sse port declares a latency objective (streams cannot be told from requests)', () => {
+    expect(problems({ services: { rest: { ports: [{ name: 'events', port: 8080, protocol: 'sse' }], slo: { latency: { p95: '500ms' } } } } })).toEqual([
+      'platforms/sample.ts: services.rest.slo.latency: cannot be measured on a service with an sse port (events): Istio records each event stream once, at its close, as a 200 lasting the stream\'s life, which no label tells from a request; serve the streams from their own service, or leave latency out (got {"p95":"500ms"})',
+    ]);
+    // Availability stays measurable, and a websocket port's streams are told apart by their 101.
+    expect(load({ services: { rest: { ports: [{ name: 'events', port: 8080, protocol: 'sse' }], slo: { availability: 99.9 } } } })).toHaveLength(1);
+    expect(load({ services: { rest: { ports: [{ name: 'ws', port: 8080, protocol: 'websocket' }], slo: { latency: { p95: '500ms' } } } } })).toHaveLength(1);
+  });
+
   test('fails when an SLO has no objective', () => {
     expect(problems({ services: { rest: { slo: {} } } })).toEqual([
       'platforms/sample.ts: services.rest.slo: needs an objective: availability or latency (got {})',
