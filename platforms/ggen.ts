@@ -188,6 +188,8 @@ export default definePlatform({
     errorRate: { codes: '[45]..' },
     // §2.3 / §7.2: lag > 10 s warns, > 30 s pages; the worker exports it as a gauge in seconds.
     replicationLag: { service: 'replication-worker', metric: 'replication_lag_seconds' },
+    // §7.1: Firestore reads > 1.5 M a day warns, > 2 M pages (a Cloud Monitoring metric: a GlobalRules).
+    global: { firestoreReadsPerDay: { warning: 1_500_000, critical: 2_000_000 } },
   },
   gitops,
 });

@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ClusterRules, Rules } from '../../imports/monitoring.googleapis.com';
+import { ClusterRules, GlobalRules, Rules } from '../../imports/monitoring.googleapis.com';
 import { promqlErrors } from '../../kernel/promql';
 
 /** `critical` pages the on-call engineer; `warning` goes to the team's channel or ticket queue. */
@@ -49,6 +49,12 @@ export interface AlertRulesProps {
    * this namespace of this cluster. @default - the whole cluster: a `ClusterRules`
    */
   readonly namespace?: string;
+  /**
+   * A `GlobalRules`, which Managed Prometheus scopes to nothing: its rules see every cluster and
+   * project of the metrics scope, and may read Cloud Monitoring metrics. Not with `namespace`.
+   * @default false
+   */
+  readonly global?: boolean;
   readonly groups: RuleGroup[];
   /** Base URL of the runbooks; every alert gets `runbook_url: <base>/<alert>.md`. */
   readonly runbookBaseUrl: string;
@@ -68,7 +74,7 @@ export function isAlertingRule(rule: Rule): rule is AlertingRule {
 
 /**
  * Prometheus recording and alerting rules for GKE Managed Service for Prometheus: a `Rules`
- * object when a namespace is given, else a `ClusterRules`. The groups are written in the
+ * object when a namespace is given, a `GlobalRules` when `global`, else a `ClusterRules`. The groups are written in the
  * upstream rule-file format, so the same groups pass `promtool check rules` unchanged.
  * Every expression is parsed with the Prometheus grammar when the construct is created.
  */
@@ -85,6 +91,7 @@ export class AlertRules extends Construct {
     };
     this.name = props.name;
     this.namespace = props.namespace;
+    if (props.global && props.namespace) fail(`global and namespace (${props.namespace}) exclude each other: a GlobalRules is cluster-scoped`);
     if (props.groups.length === 0) fail('groups is empty: give at least one rule group');
     if (!/^https?:\/\/\S+$/.test(props.runbookBaseUrl)) fail(`runbookBaseUrl (${props.runbookBaseUrl}) must be an http(s) URL`);
     const ruleLabels = props.ruleLabels ?? {};
@@ -129,6 +136,7 @@ export class AlertRules extends Construct {
 
     const metadata = { name: props.name, namespace: props.namespace, labels: props.labels };
     if (props.namespace) new Rules(this, 'Resource', { metadata, spec: { groups } });
+    else if (props.global) new GlobalRules(this, 'Resource', { metadata, spec: { groups } });
     else new ClusterRules(this, 'Resource', { metadata, spec: { groups } });
   }
 }

@@ -223,11 +223,19 @@ function blindReason(cluster: Cluster, all: readonly Producer[], s: VectorSelect
   return reasons.join('; ');
 }
 
+/**
+ * A Google Cloud metric as Cloud Monitoring names it for PromQL (`<domain>:<path>`, the domain's
+ * dots made `_`: `cloudsql_googleapis_com:database_up`, cloud.google.com/monitoring/promql/promql-mapping).
+ * Only a GlobalRules can read one (cloud.google.com/stackdriver/docs/managed-prometheus/rules-managed):
+ * the scope GMP adds to a Rules or ClusterRules (cluster, namespace) is not among its labels.
+ */
+const CLOUD_METRIC = /^[a-z0-9_]+_(googleapis_com|kubernetes_io):[A-Za-z0-9_]+$|^kubernetes_io:[A-Za-z0-9_]+$/;
+
 /** Rules whose selectors can match no series of their scope. */
 export function blindRuleProblems(cluster: Cluster): Problem[] {
   const problems: Problem[] = [];
   let all: Producer[] | undefined;
-  for (const kind of ['Rules', 'ClusterRules']) {
+  for (const kind of ['Rules', 'ClusterRules', 'GlobalRules']) {
     for (const o of cluster.of(kind)) {
       const namespace = kind === 'Rules' ? (o.obj.metadata.namespace ?? 'default') : undefined;
       ((o.obj.spec?.groups ?? []) as Json[]).forEach((group, i) =>
@@ -241,9 +249,11 @@ export function blindRuleProblems(cluster: Cluster): Problem[] {
           }
           for (const s of selectors) {
             all ??= producers(cluster);
-            const why = blindReason(cluster, all, s, namespace);
+            const cloud = s.metric !== undefined && CLOUD_METRIC.test(s.metric);
+            if (cloud && kind === 'GlobalRules') continue;
+            const why = cloud ? `${s.metric} is a Cloud Monitoring metric, which only a GlobalRules can read` : blindReason(cluster, all, s, namespace);
             if (why === undefined) continue;
-            problems.push(blind(o, `spec.groups[${i}].rules[${j}].expr`, rule.alert ?? rule.record, s.text, namespace, why));
+            problems.push(blind(o, `spec.groups[${i}].rules[${j}].expr`, rule.alert ?? rule.record, s.text, kind, namespace, why));
           }
         }),
       );
@@ -252,13 +262,16 @@ export function blindRuleProblems(cluster: Cluster): Problem[] {
   return problems;
 }
 
-function blind(o: Located, path: string, rule: string, selector: string, namespace: string | undefined, why: string): Problem {
+function blind(o: Located, path: string, rule: string, selector: string, kind: string, namespace: string | undefined, why: string): Problem {
   const scope =
-    namespace === undefined
-      ? 'its cluster (a ClusterRules)'
-      : `namespace ${namespace} of its cluster (Managed Prometheus adds namespace="${namespace}" to every selector of a Rules)`;
-  const fix =
-    namespace === undefined
+    kind === 'GlobalRules'
+      ? 'any cluster (a GlobalRules; the recordings and scrapes of this cluster stand for every region of the environment)'
+      : namespace === undefined
+        ? 'its cluster (a ClusterRules)'
+        : `namespace ${namespace} of its cluster (Managed Prometheus adds namespace="${namespace}" to every selector of a Rules)`;
+  const fix = why.endsWith('which only a GlobalRules can read')
+    ? 'move the rule to a GlobalRules (monitoring.global in the spec)'
+    : namespace === undefined
       ? 'select a metric something of this cluster produces'
       : 'move the rule to a Rules in the namespace whose targets produce the series, or to a ClusterRules, or select series this namespace produces (e.g. the other reporter)';
   return problem(o, path, `${rule}: selector ${selector} can match no series in ${scope}: ${why}. Fix: ${fix}`);

@@ -16,6 +16,7 @@ import {
   edgeSloRuleGroups,
   GATEWAY_SCRAPE,
   gatewayRuleGroups,
+  globalRuleGroups,
   ISTIO_SCRAPE,
   KEDA_SCRAPE,
   REGION_LABEL,
@@ -175,6 +176,18 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
     new AlertRules(group, `CronJobs-${ns}`, { name: CRONJOB_RULES, namespace: ns, groups, runbookBaseUrl, ruleLabels });
   }
   new AlertRules(group, 'Cluster', { name: `${platform.name}-capacity`, groups: clusterRuleGroups(c), runbookBaseUrl, ruleLabels });
+  const global = globalRuleGroups(c);
+  if (global.length > 0) {
+    // Evaluated once per environment, in the primary region's cluster: the same rule in every
+    // region would notify once per region (each cluster's evaluator sends its own alerts).
+    new AlertRules(group, 'Global-Rules', {
+      name: `${platform.name}-${c.env}-global`,
+      global: true,
+      groups: global,
+      runbookBaseUrl,
+      ruleLabels: { platform: platform.name, env: c.env },
+    });
+  }
 
   // The gateways' own Envoy (installed by the platform team): what reaches the cluster from
   // the load balancer and from the other regions, and the calls the ingress gateway makes.

@@ -741,3 +741,73 @@ export function clusterRuleGroups(c: ClusterPlan): RuleGroup[] {
     },
   ];
 }
+
+/** Cloud Monitoring's PromQL name of a Google Cloud metric: the first `/` becomes `:`, other specials `_` (cloud.google.com/monitoring/promql/promql-mapping). */
+export function cloudMetric(type: string): string {
+  const slash = type.indexOf('/');
+  return `${type.slice(0, slash).replace(/[^A-Za-z0-9_]/g, '_')}:${type.slice(slash + 1).replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/** The `database_id` Cloud SQL's metrics carry: `<project>:<instance>` of a connection name `<project>:<region>:<instance>`. */
+export function cloudSqlDatabaseId(connectionName: string): string {
+  const [project, , instance] = connectionName.split(':');
+  return `${project}:${instance}`;
+}
+
+/**
+ * The rules of the environment as a whole, for one `GlobalRules` in the primary region's
+ * cluster: Managed Prometheus adds no scope to a GlobalRules, and only a GlobalRules may read
+ * Cloud Monitoring metrics (cloud.google.com/stackdriver/docs/managed-prometheus/rules-managed).
+ * Every selector names the platform and environment (recorded series) or the project and
+ * resource (Cloud Monitoring), since the rule sees every cluster and project of the metrics scope.
+ * [] in the other regions, and when nothing applies.
+ */
+export function globalRuleGroups(c: ClusterPlan): RuleGroup[] {
+  const p = c.platform;
+  const m = p.monitoring;
+  if (!m.rules || c.region !== c.primaryRegion) return [];
+  const rules: AlertingRule[] = [];
+  const scope = `platform="${p.name}",env="${c.env}"`;
+  const where = `${p.name} ${c.env}`;
+  const regions = Object.keys(p.regions).length;
+  if (c.multiRegion && m.global.healthCheckRegions <= regions) {
+    const n = m.global.healthCheckRegions;
+    rules.push({
+      alert: 'HealthCheckFailingInRegions',
+      expr: `count by (service) (100 * service:health_check_success:ratio{${scope}} < ${num(m.healthCheckSuccess.critical)}) >= ${n}`,
+      for: parseDuration(m.healthCheckSuccess.for),
+      severity: 'critical',
+      summary: `${where}: {{ $labels.service }} fails its health checks in ${n} or more regions`,
+      description: `Fewer than ${num(m.healthCheckSuccess.critical)} % of the replicas of {{ $labels.service }} have passed their health checks in ${n} or more regions at once for ${m.healthCheckSuccess.for}: failover has few healthy regions left to go to.`,
+    });
+  }
+  const reads = m.global.firestoreReadsPerDay;
+  if (reads) {
+    const read = `sum(increase(${cloudMetric('firestore.googleapis.com/document/read_count')}{monitored_resource="firestore_instance",project_id="${p.project}"}[1d]))`;
+    for (const level of ['warning', 'critical'] as const) {
+      rules.push({
+        alert: 'FirestoreReadsHigh',
+        expr: `${read} > ${num(reads[level])}`,
+        for: Duration.minutes(15),
+        severity: level,
+        summary: `${where}: more than ${num(reads[level])} Firestore reads in a day`,
+        description: `Firestore in project ${p.project} served more than ${num(reads[level])} document reads over the last 24 hours: the bill grows with reads, and a loop or a lost cache shows here first.`,
+      });
+    }
+  }
+  if (m.global.cloudSqlUp) {
+    const instances = [...new Set(Object.values(p.services).flatMap((s) => (s.cloudSql ? [s.cloudSql.instance] : [])))].sort();
+    for (const instance of instances) {
+      rules.push({
+        alert: 'CloudSqlDown',
+        expr: `min by (database_id) (${cloudMetric('cloudsql.googleapis.com/database/up')}{monitored_resource="cloudsql_database",database_id="${cloudSqlDatabaseId(instance)}"}) < 1`,
+        for: Duration.minutes(5),
+        severity: 'critical',
+        labels: { database: instance },
+        summary: `${where}: Cloud SQL instance ${instance} is down`,
+        description: `Cloud SQL reports ${instance} down for 5 minutes: every service connecting through the Cloud SQL Auth Proxy to it fails its queries.`,
+      });
+    }
+  }
+  return rules.length === 0 ? [] : [{ name: `${p.name}.global`, interval: Duration.minutes(1), rules }];
+}

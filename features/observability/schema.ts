@@ -137,6 +137,23 @@ export const Monitoring = z.strictObject({
       ticketSecret: secretManagerName.optional(),
     })
     .prefault({}),
+  /**
+   * Alerts over what no one cluster sees, in one `GlobalRules` (rendered in the primary region's
+   * cluster; GMP adds no scope to it): Google Cloud metrics, and the regions together.
+   */
+  global: z
+    .strictObject({
+      /**
+       * Page when the health checks of one service fail (below `healthCheckSuccess.critical`) in
+       * this many regions at once (seed 004: 2+ regions). @default 2 (multi-region platforms only)
+       */
+      healthCheckRegions: z.number().int().min(2).default(2),
+      /** Firestore document reads per day in the environment's project (Cloud Monitoring's firestore.googleapis.com/document/read_count). @default - no alert */
+      firestoreReadsPerDay: z.strictObject({ warning: z.number().positive(), critical: z.number().positive() }).optional(),
+      /** Page when a Cloud SQL instance a service connects to (`cloudSql.instance`) is down (cloudsql.googleapis.com/database/up). @default true */
+      cloudSqlUp: z.boolean().default(true),
+    })
+    .prefault({}),
   cost: z
     .strictObject({
       /** Growth of the CPU requested in the cluster over one day, in percent, that counts as a cost spike. @default 50 */
@@ -159,7 +176,7 @@ export function monitoringIssues(
     if (worse === 'higher' ? c < w : c > w) {
       ctx.addIssue({
         code: 'custom',
-        path: ['monitoring', section, 'critical'],
+        path: ['monitoring', ...section.split('.'), 'critical'],
         message: `must be ${worse === 'higher' ? '>=' : '<='} warning (${levels.warning}): critical fires at a worse value`,
         input: levels.critical,
       });
@@ -169,6 +186,7 @@ export function monitoringIssues(
   order('healthCheckSuccess', 'lower', m.healthCheckSuccess);
   order('crossRegionLatency', 'higher', m.crossRegionLatency);
   order('cacheHitRate', 'lower', m.cacheHitRate);
+  if (m.global.firestoreReadsPerDay) order('global.firestoreReadsPerDay', 'higher', m.global.firestoreReadsPerDay);
   if (m.replicationLag) {
     order('replicationLag', 'higher', m.replicationLag);
     if (!p.services[m.replicationLag.service]?.metrics) {

@@ -33,6 +33,7 @@ const condition = (status: string, extra: Record<string, unknown> = {}) => ({
     expect(Object.keys(data)).toEqual([
       'resource.customizations.health.monitoring.googleapis.com_ClusterPodMonitoring',
       'resource.customizations.health.monitoring.googleapis.com_ClusterRules',
+      'resource.customizations.health.monitoring.googleapis.com_GlobalRules',
       'resource.customizations.health.monitoring.googleapis.com_PodMonitoring',
       'resource.customizations.health.monitoring.googleapis.com_Rules',
     ]);

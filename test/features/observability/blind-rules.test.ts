@@ -42,7 +42,7 @@ const obj = (kind: string, name: string, namespace: string | undefined, rest: Re
   file: `c/${namespace ?? '_cluster'}/${kind.toLowerCase()}-${name}.yaml`,
   obj: { apiVersion: 'v1', kind, metadata: { name, namespace }, ...rest } as KObject,
 });
-const rules = (kind: 'Rules' | 'ClusterRules', namespace: string | undefined, exprs: string[]) =>
+const rules = (kind: 'Rules' | 'ClusterRules' | 'GlobalRules', namespace: string | undefined, exprs: string[]) =>
   obj(kind, 'r', namespace, { spec: { groups: [{ name: 'g', rules: exprs.map((expr, i) => ({ record: `x:y:r${i}`, expr })) }] } });
 const scrape = (namespace: string, name: string, endpoint: Record<string, unknown>, metrics?: string) =>
   obj('PodMonitoring', name, namespace, {
@@ -51,6 +51,24 @@ const scrape = (namespace: string, name: string, endpoint: Record<string, unknow
   });
 
 describe('blindRuleProblems', () => {
+  test('a Cloud Monitoring metric is read by a GlobalRules only: in a ClusterRules or a Rules it is blind, with the fix', () => {
+    const up = 'min(cloudsql_googleapis_com:database_up{monitored_resource="cloudsql_database"}) < 1';
+    const cluster = new Cluster('c', [rules('GlobalRules', undefined, [up]), rules('ClusterRules', undefined, [up]), rules('Rules', 'a', [up])]);
+    expect(blindRuleProblems(cluster).map(formatProblem)).toEqual([
+      'c/a/rules-r.yaml: Rules a/r: spec.groups[0].rules[0].expr: x:y:r0: selector cloudsql_googleapis_com:database_up{monitored_resource="cloudsql_database"} can match no series in namespace a of its cluster (Managed Prometheus adds namespace="a" to every selector of a Rules): cloudsql_googleapis_com:database_up is a Cloud Monitoring metric, which only a GlobalRules can read. Fix: move the rule to a GlobalRules (monitoring.global in the spec)',
+      'c/_cluster/clusterrules-r.yaml: ClusterRules r: spec.groups[0].rules[0].expr: x:y:r0: selector cloudsql_googleapis_com:database_up{monitored_resource="cloudsql_database"} can match no series in its cluster (a ClusterRules): cloudsql_googleapis_com:database_up is a Cloud Monitoring metric, which only a GlobalRules can read. Fix: move the rule to a GlobalRules (monitoring.global in the spec)',
+    ]);
+  });
+
+  test('a GlobalRules reading a series nothing records or scrapes is blind too', () => {
+    const cluster = new Cluster('c', [rules('GlobalRules', undefined, ['count(service:nothing:ratio < 0.9) >= 2'])]);
+    expect(blindRuleProblems(cluster).map(formatProblem)).toEqual([
+      expect.stringContaining(
+        'GlobalRules r: spec.groups[0].rules[0].expr: x:y:r0: selector service:nothing:ratio can match no series in any cluster (a GlobalRules',
+      ),
+    ]);
+  });
+
   test('a Rules sees the series of its own namespace only', () => {
     const cluster = new Cluster('c', [
       scrape('a', 'exporter', { port: 9121 }, 'redis_*'),

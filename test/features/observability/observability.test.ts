@@ -23,7 +23,7 @@ const find = (objs: M[], kind: string, name: string) => {
 };
 const alertsOf = (objs: M[]) =>
   objs
-    .filter((o) => o.kind === 'Rules' || o.kind === 'ClusterRules')
+    .filter((o) => o.kind === 'Rules' || o.kind === 'ClusterRules' || o.kind === 'GlobalRules')
     .flatMap((o) => o.spec.groups.flatMap((g: any) => g.rules))
     .filter((r: any) => r.alert);
 const recordsOf = (objs: M[]) =>
@@ -97,6 +97,8 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       'ContainerCpuHigh',
       'ContainerMemoryNearLimit',
       'CrossRegionLatencyHigh',
+      'FirestoreReadsHigh',
+      'HealthCheckFailingInRegions',
       'HealthCheckSuccessLow',
       'PodRestartingOften',
       'RedisCacheHitRateLow',
@@ -137,11 +139,16 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
     expect(burn[1].expr).toMatch(/ratio_rate3d\{[^}]*\} > 0\.001\nand\n {2}slo:sli_error:ratio_rate6h\{[^}]*\} > 0\.001/);
   });
 
+  const GLOBAL_ALERTS = ['HealthCheckFailingInRegions', 'FirestoreReadsHigh', 'CloudSqlDown'];
+
   test('every alert has a severity, summary, description, the platform/env/region labels and a runbook in docs/runbooks', () => {
     const base = defaultRunbookBase('https://github.com/meridian-platform/fleet.git', 'main');
     for (const r of alertsOf(prod)) {
       expect(['critical', 'warning']).toContain(r.labels.severity);
-      expect(r.labels).toMatchObject({ platform: 'ggen', env: 'prod', region: 'us-central1' });
+      // The environment's GlobalRules speak for every region: no region label.
+      expect(r.labels).toMatchObject(
+        GLOBAL_ALERTS.includes(r.alert) ? { platform: 'ggen', env: 'prod' } : { platform: 'ggen', env: 'prod', region: 'us-central1' },
+      );
       expect(r.annotations.summary).toBeTruthy();
       expect(r.annotations.description).toBeTruthy();
       expect(r.annotations.runbook_url).toBe(`${base}/${r.alert}.md`);
@@ -230,6 +237,31 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
 });
 
 const SAMPLE: PlatformInput = samplePlatform({ rest: { ...REST, replicas: 2, slo: { latency: { p95: '500ms' } } } });
+
+describe('the environment-wide GlobalRules', () => {
+  const globals = ggen.filter((f) => (f.manifest as M).kind === 'GlobalRules');
+
+  test('one per environment, in the primary region only (each cluster evaluates and notifies on its own)', () => {
+    expect(globals.map((f) => f.path).sort()).toEqual([
+      'ggen/dev/us-central1/_cluster/globalrules-ggen-dev-global.yaml',
+      'ggen/prod/us-central1/_cluster/globalrules-ggen-prod-global.yaml',
+      'ggen/staging/us-central1/_cluster/globalrules-ggen-staging-global.yaml',
+    ]);
+  });
+
+  test('every selector names the platform and environment, or the project: a GlobalRules sees every cluster and project', () => {
+    const prodRules: any[] = (globals.find((f) => f.path.startsWith('ggen/prod/'))!.manifest as M).spec.groups.flatMap((g: { rules: unknown[] }) => g.rules);
+    expect(prodRules.map((r) => `${r.alert} ${r.labels.severity}`)).toEqual([
+      'HealthCheckFailingInRegions critical',
+      'FirestoreReadsHigh warning',
+      'FirestoreReadsHigh critical',
+    ]);
+    expect(prodRules[0].expr).toBe('count by (service) (100 * service:health_check_success:ratio{platform="ggen",env="prod"} < 95) >= 2');
+    expect(prodRules[2].expr).toBe(
+      'sum(increase(firestore_googleapis_com:document_read_count{monitored_resource="firestore_instance",project_id="ggen-marketplace-prod"}[1d])) > 2000000',
+    );
+  });
+});
 
 describe('observability follows the spec', () => {
   const objs = render(loadEnvironments({ file: 'platforms/sample.ts', input: SAMPLE }, EMPTY_ROOT)).files.map((f) => f.manifest as M);

@@ -130,6 +130,8 @@ interface Scenario {
 /** The rules of one alert name for one subject (same labels but severity). */
 interface Subject {
   alert: string;
+  /** The rule object's kind: what GMP scopes its selectors to. */
+  kind: RuleKind;
   namespace?: string;
   labels: Record<string, string>;
   rules: RuleDoc[];
@@ -287,6 +289,36 @@ function perMinute(value: (minute: number) => number, cumulative: boolean) {
     }
     return out.join(' ');
   };
+}
+
+/**
+ * A Google Cloud metric as Cloud Monitoring serves it to PromQL (cloud.google.com/monitoring/promql/promql-mapping:
+ * `monitored_resource` and the resource's labels); only a GlobalRules reads them
+ * (cloud.google.com/stackdriver/docs/managed-prometheus/rules-managed).
+ */
+function cloudSeries(s: Subject, name: string, labels: Record<string, string>): string {
+  if (s.kind !== 'GlobalRules') throw new Error(`${s.alert}: ${name} is a Cloud Monitoring metric, which only a GlobalRules can read (it is in a ${s.kind})`);
+  return sel(name, labels);
+}
+
+/**
+ * A series recorded by the Rules of every region cluster, as GMP stores it: each with its own
+ * cluster's project_id, location and cluster, the Rules' namespace and the rule's labels. Only
+ * a GlobalRules sees more than one region's.
+ */
+function everyRegion(s: Subject, c: ClusterPlan, record: string, labels: (region: string) => Record<string, string>): Record<string, string> {
+  if (s.kind !== 'GlobalRules') throw new Error(`${s.alert}: reads ${record} of every region, which only a GlobalRules sees (it is in a ${s.kind})`);
+  const p = c.platform;
+  return Object.fromEntries(
+    Object.keys(p.regions).map((region) => {
+      const where = {
+        projectId: p.project,
+        location: p.regions[region].gcpRegion ?? region,
+        cluster: p.regions[region].cluster ?? `${p.name}-${c.env}-${region}`,
+      };
+      return [region, sel(record, { ...scopeLabels('ClusterRules', where), platform: p.name, env: c.env, region, ...labels(region) })];
+    }),
+  );
 }
 
 const FIXTURES: Record<string, Fixture> = {
@@ -963,6 +995,70 @@ const FIXTURES: Record<string, Fixture> = {
     ];
   },
 
+  HealthCheckFailingInRegions: (s, c) => {
+    const p = c.platform;
+    const m = p.monitoring;
+    const regions = Object.keys(p.regions);
+    // A service that runs in every region.
+    const name = Object.keys(p.services).find((n) => !p.services[n].regions)!;
+    const ns = p.services[name].namespace;
+    const series = (failing: number): Series => {
+      const byRegion = everyRegion(s, c, 'service:health_check_success:ratio', () => ({ namespace: ns, service: name }));
+      return Object.fromEntries(regions.map((r, i) => [byRegion[r], gauge(i < failing ? (m.healthCheckSuccess.critical - 10) / 100 : 1)]));
+    };
+    const n = m.global.healthCheckRegions;
+    const out = { service: name };
+    return [
+      { name: `${n} regions below critical`, series: series(n), checks: lifecycle(s, 0, [critical(out)]) },
+      { name: `${n - 1} region(s) below critical`, series: series(n - 1), checks: silent(s, 0) },
+    ];
+  },
+
+  FirestoreReadsHigh: (s, c) => {
+    const p = c.platform;
+    const reads = p.monitoring.global.firestoreReadsPerDay!;
+    const STEP = 5;
+    const perDay = (total: number): Series => ({
+      [cloudSeries(s, 'firestore_googleapis_com:document_read_count', {
+        monitored_resource: 'firestore_instance',
+        project_id: p.project,
+        database_id: '(default)',
+        location: 'nam5',
+      })]: counter((total * STEP) / 1440),
+      // Another project in the same metrics scope: never counted.
+      [cloudSeries(s, 'firestore_googleapis_com:document_read_count', {
+        monitored_resource: 'firestore_instance',
+        project_id: `${p.project}-other`,
+        database_id: '(default)',
+        location: 'nam5',
+      })]: counter((10 * reads.critical * STEP) / 1440),
+    });
+    const day = 1440 + 30;
+    return [
+      { name: 'a day above critical', interval: STEP, series: perDay(reads.critical * 1.2), checks: [at(day, [warning({}), critical({})])] },
+      { name: 'a day between warning and critical', interval: STEP, series: perDay((reads.warning + reads.critical) / 2), checks: [at(day, [warning({})])] },
+      { name: 'a day just below warning (another project reads ten times more)', interval: STEP, series: perDay(reads.warning * 0.9), checks: [at(day, [])] },
+    ];
+  },
+
+  CloudSqlDown: (s) => {
+    const instance = s.labels.database;
+    const [project, region, name] = instance.split(':');
+    const databaseId = `${project}:${name}`;
+    const up = (v: number): Series => ({
+      [cloudSeries(s, 'cloudsql_googleapis_com:database_up', {
+        monitored_resource: 'cloudsql_database',
+        project_id: project,
+        database_id: databaseId,
+        region,
+      })]: gauge(v),
+    });
+    return [
+      { name: 'the instance reports down', series: up(0), checks: lifecycle(s, 0, [critical({ database_id: databaseId })]) },
+      { name: 'the instance reports up', series: up(1), checks: silent(s, 0) },
+    ];
+  },
+
   RequestedCapacitySpike: (s, c, g) => {
     const growth = c.platform.monitoring.cost.requestGrowth;
     const STEP = 5;
@@ -1021,7 +1117,7 @@ function subjects(files: RuleFile[]): Subject[] {
         if (!rule.alert) continue;
         const { severity: _severity, ...labels } = rule.labels ?? {};
         const key = `${rule.alert}\u0000${file.namespace ?? ''}\u0000${JSON.stringify(labels)}`;
-        if (!out.has(key)) out.set(key, { alert: rule.alert, namespace: file.namespace, labels, rules: [] });
+        if (!out.has(key)) out.set(key, { alert: rule.alert, kind: file.kind, namespace: file.namespace, labels, rules: [] });
         out.get(key)!.rules.push(rule);
       }
     }

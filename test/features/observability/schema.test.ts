@@ -40,6 +40,7 @@ describe('monitoring spec', () => {
       pods: { restartsPerHour: 3, cpu: 90, memory: 90, for: '15m' },
       autoscaling: { atMaxFor: '15m' },
       routing: { critical: 'page', warning: 'ticket' },
+      global: { healthCheckRegions: 2, cloudSqlUp: true },
       cost: { requestGrowth: 50, for: '30m' },
     });
   });
@@ -116,6 +117,9 @@ describe('monitoring spec', () => {
     expect(problems({ monitoring: { crossRegionLatency: { warning: '1s', critical: '500ms' } } })).toEqual([
       'platforms/sample.ts: monitoring.crossRegionLatency.critical: must be >= warning (1s): critical fires at a worse value (got "500ms")',
     ]);
+    expect(problems({ monitoring: { global: { firestoreReadsPerDay: { warning: 2e6, critical: 1e6 } } } })).toEqual([
+      'platforms/sample.ts: monitoring.global.firestoreReadsPerDay.critical: must be >= warning (2000000): critical fires at a worse value (got 1000000)',
+    ]);
   });
 
   test('fails when the replication lag comes from a service that is not scraped', () => {
@@ -132,7 +136,7 @@ describe('monitoring spec', () => {
 
   test('fails when a monitoring field is misspelt', () => {
     expect(problems({ monitoring: { errorrate: {} } })).toEqual([
-      'platforms/sample.ts: monitoring.errorrate: unknown field (did you mean "errorRate"?) (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, routing, cost)',
+      'platforms/sample.ts: monitoring.errorrate: unknown field (did you mean "errorRate"?) (allowed: rules, runbookBaseUrl, errorRate, healthCheckSuccess, crossRegionLatency, cacheHitRate, replicationLag, pods, autoscaling, routing, global, cost)',
     ]);
   });
 });
