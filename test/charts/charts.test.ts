@@ -133,6 +133,8 @@ describe('GitOpsChart', () => {
       // KEDA's operator, scraped for the ScaledObjects of every namespace.
       { group: 'monitoring.googleapis.com', kind: 'ClusterPodMonitoring' },
       { group: 'monitoring.googleapis.com', kind: 'ClusterRules' },
+      // The environment's alerts over every region (in the primary region's cluster only).
+      { group: 'monitoring.googleapis.com', kind: 'GlobalRules' },
     ]);
     const namespaced = project.spec.namespaceResourceWhitelist.map((gk: any) => `${gk.group}/${gk.kind}`);
     expect(namespaced).toEqual(

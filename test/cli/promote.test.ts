@@ -64,6 +64,8 @@ describe('meridian promote', () => {
       // The waves follow the roles: the new primary rolls out last.
       'dist/ggen/prod/argocd/argocd/applicationset-ggen-prod.yaml',
       ...regions.flatMap((r) => [
+        // The environment's GlobalRules are evaluated in the primary region's cluster: they move with it.
+        ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/_cluster/globalrules-ggen-prod-global.yaml`]),
         // Redis clients follow their region's role (docs/redis.md): the old and the new primary change.
         ...(r === 'europe-west1'
           ? []

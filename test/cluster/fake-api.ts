@@ -18,10 +18,13 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { CRD_SOURCES } from '../../checks/schema-files';
 import { tempDir } from '../helpers';
 
 export type Obj = Record<string, any>;
+
+const SHARED = path.resolve(__dirname, '../..', process.env.MERIDIAN_SHARED ?? '../shared');
 
 export interface FakeCluster {
   /** Live objects, with apiVersion and kind. */
@@ -45,14 +48,22 @@ export interface FakeFleet {
   close(): Promise<void>;
 }
 
+/**
+ * Which kinds the API server serves at the cluster scope: the built-in ones Meridian renders, and every
+ * custom resource whose pinned CRD (the files `npm run import` reads) says `scope: Cluster`, so a kind
+ * added to the CRDs is served as a real server would serve it.
+ */
 const CLUSTER_SCOPED = new Set([
   'Namespace',
-  'ClusterPodMonitoring',
-  'ClusterRules',
-  'ClusterSecretStore',
   'ClusterRole',
   'ClusterRoleBinding',
   'CustomResourceDefinition',
+  ...CRD_SOURCES.flatMap((file) =>
+    parseAllDocuments(fs.readFileSync(path.join(SHARED, 'crds', file), 'utf8'))
+      .map((d) => d.toJS() as Obj | null)
+      .filter((crd) => crd?.kind === 'CustomResourceDefinition' && crd.spec?.scope === 'Cluster')
+      .map((crd) => crd!.spec.names.kind as string),
+  ),
 ]);
 
 /** The plural the API server would serve a kind under (the CRDs and built-ins used here follow this rule). */
