@@ -82,7 +82,7 @@ export class FastYaml {
           if (Object.keys(v).length === 0) out.push(' {}\n');
           else this.map(v as Record<string, unknown>, inner, out, seen, ' ');
         } else throw new Fallback();
-      } else out.push(' ', this.scalar(v), '\n');
+      } else out.push(' ', this.scalar(v, indent), '\n');
     }
   }
 
@@ -102,18 +102,24 @@ export class FastYaml {
           this.map(v as Record<string, unknown>, `${indent}  `, out, seen);
         }
       } else throw new Fallback();
-    } else out.push(' ', this.scalar(v), '\n');
+    } else out.push(' ', this.scalar(v, indent), '\n');
   }
 
   private key(k: string): string {
     if (k.length <= MAX_SAFE_LENGTH && SAFE.test(k) && !WORDS.test(k)) return k;
-    return this.remembered(k);
+    const text = this.remembered(k);
+    if (text.includes('\n')) throw new Fallback();
+    return text;
   }
 
-  private scalar(v: unknown): string {
+  /** @param indent the indentation of the line's key or dash: a block scalar's lines go one level in */
+  private scalar(v: unknown, indent: string): string {
     switch (typeof v) {
-      case 'string':
-        return v.length <= MAX_SAFE_LENGTH && SAFE.test(v) && !WORDS.test(v) ? v : this.remembered(v);
+      case 'string': {
+        if (v.length <= MAX_SAFE_LENGTH && SAFE.test(v) && !WORDS.test(v)) return v;
+        const text = this.remembered(v);
+        return text.includes('\n') ? reindent(text, `${indent}  `) : text;
+      }
       case 'number':
         return Number.isSafeInteger(v) && !Object.is(v, -0) ? String(v) : this.remembered(v);
       case 'boolean':
@@ -124,20 +130,29 @@ export class FastYaml {
     }
   }
 
-  /** The library's text for one scalar; a block scalar or anything on more than one line goes back to the library whole. */
+  /**
+   * The library's text for one scalar, without its final newline: one line, or a literal block
+   * scalar as the library writes it at the top level (its lines not indented). Anything else on
+   * more than one line (a folded or quoted multi-line form, an indentation indicator, which
+   * depends on the depth, a line of blanks) goes back to the library whole.
+   */
   private remembered(v: string | number): string {
     const id = `${typeof v}:${v}`;
     let text = this.memo.get(id);
     if (text === undefined) {
-      text = stringify(v, this.options);
-      // One line and its newline: anything else (block scalars, long-key forms) depends on the context.
-      if (text.indexOf('\n') !== text.length - 1 || text.startsWith('|') || text.startsWith('>')) throw new Fallback();
-      text = text.slice(0, -1);
+      text = stringify(v, this.options).slice(0, -1);
+      if (text.includes('\n') && !/^\|[-+]?\n/.test(text)) throw new Fallback();
+      if (/\n[ \t]+(?:\n|$)/.test(text)) throw new Fallback();
       if (this.memo.size >= MEMO_MAX) this.memo.clear();
       this.memo.set(id, text);
     }
     return text;
   }
+}
+
+/** A top-level literal block scalar's text with its content lines moved in by `indent` (empty lines stay empty). */
+function reindent(text: string, indent: string): string {
+  return text.replace(/\n(?!\n|$)/g, `\n${indent}`);
 }
 
 function isPlainObject(v: object): boolean {
