@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { defaultWorkers } from '../synth/yaml-pool';
+import { HELM_KINDS, runHelm, unpackHelm, type HelmRun } from './helm-fleet';
 
 const ROOT = path.resolve(__dirname, '..');
 const DEFAULT_SIZES = '21,42,84,168,336';
@@ -35,6 +36,8 @@ interface SizeResult {
   write: number;
   /** Everything after process start: modules, spec, render, validate, write (not the clean-up). */
   total: number;
+  /** The same from the start of the child process (node, tsx): what a user waits for, as Helm is timed. */
+  process: number;
   /** CPU seconds of the child, all threads: below `total`, it waited for a core. */
   cpu: number;
   /** Peak resident set size of the child, in MiB. */
@@ -79,11 +82,13 @@ function child(services: number): void {
   const out = fs.mkdtempSync(path.join(ROOT, '.meridian', 'bench-'));
   let write: number;
   let total: number;
+  let wholeProcess: number;
   let cpu: NodeJS.CpuUsage;
   try {
     writeDist(path.join(out, 'dist'), rendering, { full: true });
     write = lap();
     total = seconds(started);
+    wholeProcess = process.uptime();
     cpu = process.cpuUsage();
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
@@ -98,6 +103,7 @@ function child(services: number): void {
     validate: validated,
     write,
     total,
+    process: wholeProcess,
     cpu: (cpu.user + cpu.system) / 1e6,
     peakRss: process.resourceUsage().maxRSS / 1024,
   };
@@ -144,6 +150,13 @@ function treeHash(dir: string): string {
   return h.digest('hex').slice(0, 16);
 }
 
+interface AppCommand {
+  label: string;
+  args: string[];
+  /** Whether it writes dist/ (the CLI floor renders nothing). */
+  renders: boolean;
+}
+
 interface AppRun {
   label: string;
   command: string;
@@ -152,22 +165,29 @@ interface AppRun {
   tree: string;
 }
 
-function runApp(dir: string, label: string, args: string[], runs: number): AppRun {
-  const times: number[] = [];
+/** Each command `runs` times, alternated (a, b, a, b…) so that a noisy machine weighs on all alike. */
+function runApps(dir: string, commands: AppCommand[], runs: number): AppRun[] {
+  const results: AppRun[] = commands.map((c) => ({ label: c.label, command: `npx ${c.args.join(' ')}`, seconds: [], objects: 0, tree: '' }));
   for (let i = 0; i < runs; i++) {
-    fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
-    log(`  ${label}: run ${i + 1}/${runs}: npx ${args.join(' ')}`);
-    const started = process.hrtime.bigint();
-    const r = spawnSync('npx', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
-    const s = seconds(started);
-    if (r.status !== 0) throw new Error(`npx ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
-    times.push(s);
-    log(`    ${s.toFixed(2)} s`);
+    commands.forEach((c, k) => {
+      fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+      log(`  ${c.label}: run ${i + 1}/${runs}: npx ${c.args.join(' ')}`);
+      const started = process.hrtime.bigint();
+      const r = spawnSync('npx', c.args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+      const s = seconds(started);
+      if (r.status !== 0) throw new Error(`npx ${c.args.join(' ')} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+      results[k].seconds.push(s);
+      log(`    ${s.toFixed(2)} s`);
+      if (!c.renders) return;
+      const summary = fs.readFileSync(path.join(dir, '.meridian/cdk8s-out/meridian-summary.yaml'), 'utf8');
+      results[k].objects = [...summary.matchAll(/: (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+      results[k].tree = treeHash(path.join(dir, 'dist'));
+    });
   }
-  const summary = fs.readFileSync(path.join(dir, '.meridian/cdk8s-out/meridian-summary.yaml'), 'utf8');
-  const objects = [...summary.matchAll(/: (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-  return { label, command: `npx ${args.join(' ')}`, seconds: times, objects, tree: treeHash(path.join(dir, 'dist')) };
+  return results;
 }
+
+const FLOOR_APP = `node -e "require('fs').mkdirSync(process.env.CDK8S_OUTDIR,{recursive:true})"`;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -181,10 +201,12 @@ function main(argv: string[]): void {
     .option('--sizes <list>', 'services per synthetic platform, comma-separated', DEFAULT_SIZES)
     .option('--runs <n>', 'runs of each app command (the median is shown)', '3')
     .option('--no-repo', 'skip the app command comparison on the repository')
+    .option('--no-helm', 'skip helm template of the fleet chart')
+    .option('--ts-node', 'also run the repository through the ts-node app command cdk8s init writes')
     .option('--no-fleet', 'skip the synthetic fleet')
     .option('--child <services>', 'internal: run one size in this process')
     .parse(argv, { from: 'user' });
-  const o = program.opts<{ sizes: string; runs: string; repo: boolean; fleet: boolean; child?: string }>();
+  const o = program.opts<{ sizes: string; runs: string; repo: boolean; fleet: boolean; helm: boolean; tsNode?: boolean; child?: string }>();
   if (o.child) return child(Number(o.child));
 
   const out: string[] = [
@@ -193,12 +215,25 @@ function main(argv: string[]): void {
   if (o.fleet) {
     const sizes = o.sizes.split(',').map(Number);
     const results: SizeResult[] = [];
-    sizes.forEach((n, i) => {
-      log(`[${i + 1}/${sizes.length}] synthetic platform: ${n} services × 6 regions × 3 environments`);
-      const r = runSize(n);
-      results.push(r);
-      log(`  ${r.objects} objects in ${r.total.toFixed(2)} s, peak RSS ${r.peakRss.toFixed(0)} MiB`);
-    });
+    const helmRuns: HelmRun[] = [];
+    const helmDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-bench-helm-'));
+    let helmVersion: string;
+    try {
+      const { helm, version } = o.helm ? unpackHelm(helmDir) : { helm: '', version: '' };
+      helmVersion = version;
+      sizes.forEach((n, i) => {
+        log(`[${i + 1}/${sizes.length}] synthetic platform: ${n} services × 6 regions × 3 environments`);
+        const r = runSize(n);
+        results.push(r);
+        log(`  ${r.objects} objects in ${r.total.toFixed(2)} s, peak RSS ${r.peakRss.toFixed(0)} MiB`);
+        if (!o.helm) return;
+        const h = runHelm(helm, helmDir, n, r.objects);
+        helmRuns.push(h);
+        log(`  helm template: ${h.objects} objects in ${h.seconds.toFixed(2)} s, peak RSS ${h.peakRss.toFixed(0)} MiB`);
+      });
+    } finally {
+      fs.rmSync(helmDir, { recursive: true, force: true });
+    }
     out.push('', `Synthetic fleet: spec → render → strict validation → atomic write, one process per size (YAML worker threads: ${defaultWorkers()})`, '');
     out.push(
       table(
@@ -241,26 +276,79 @@ function main(argv: string[]): void {
         }),
       ),
     );
+    if (helmRuns.length > 0) {
+      out.push(
+        '',
+        `Meridian (the whole child process: node and tsx start, modules, spec → render → strict validation → atomic write of one file per object) vs \`helm template --output-dir\` (${helmVersion}, scripts/bench-chart: ${HELM_KINDS.join(', ')} per service and cluster, no validation), same sizes, run one after the other`,
+        '',
+      );
+      out.push(
+        table(
+          [
+            'objects',
+            'Meridian s',
+            'Meridian objects/s',
+            'Meridian peak RSS MiB',
+            'Helm objects',
+            'Helm s',
+            'Helm objects/s',
+            'Helm peak RSS MiB',
+            'throughput Meridian / Helm',
+            'peak RSS Meridian / Helm',
+          ],
+          results.map((r, i) => {
+            const h = helmRuns[i];
+            const wall = r.process;
+            return [
+              r.objects,
+              wall.toFixed(2),
+              (r.objects / wall).toFixed(0),
+              r.peakRss.toFixed(0),
+              h.objects,
+              h.seconds.toFixed(2),
+              (h.objects / h.seconds).toFixed(0),
+              h.peakRss.toFixed(0),
+              `${(r.objects / wall / (h.objects / h.seconds)).toFixed(2)}×`,
+              `${(r.peakRss / h.peakRss).toFixed(2)}×`,
+            ].map(String);
+          }),
+        ),
+      );
+    }
+    const scaling = results.slice(1).map((r, i) => `${(r.total / results[i].total).toFixed(2)}× for ${(r.objects / results[i].objects).toFixed(2)}×`);
+    if (scaling.length > 0) out.push('', `Scaling (Meridian wall time for the objects of the previous size): ${scaling.join(', ')}`);
   }
   if (o.repo) {
     const runs = Math.max(1, Number(o.runs));
-    log('repository platforms: npx cdk8s synth, tsx app command vs ts-node (in a copy of the repository)');
+    log('repository platforms: npx cdk8s synth vs the cdk8s CLI alone (in a copy of the repository), runs alternated');
     const dir = repoCopy();
     try {
-      const tsx = runApp(dir, 'tsx (cdk8s.yaml)', ['cdk8s', 'synth'], runs);
-      const tsNode = runApp(dir, 'ts-node (cdk8s default)', ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], runs);
-      const ratio = median(tsx.seconds) / median(tsNode.seconds);
-      out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s)`, '');
+      const commands: AppCommand[] = [
+        { label: 'tsx (cdk8s.yaml)', args: ['cdk8s', 'synth'], renders: true },
+        // `node -e 0` alone: cdk8s then fails ("app expected to create" its output folder); the
+        // smallest app the CLI accepts makes that folder and nothing else.
+        { label: 'the CLI floor', args: ['cdk8s', 'synth', '--app', FLOOR_APP], renders: false },
+      ];
+      if (o.tsNode) commands.push({ label: 'ts-node (cdk8s default)', args: ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], renders: true });
+      const [tsx, floor, tsNode] = runApps(dir, commands, runs);
+      out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s), the commands alternated run by run`, '');
       out.push(
         table(
           ['app command', 'wall s (median)', 'runs', 'dist/ sha256'],
-          [tsx, tsNode].map((a) => [`\`${a.command}\``, median(a.seconds).toFixed(2), a.seconds.map((s) => s.toFixed(2)).join(', '), a.tree]),
+          [tsx, floor, ...(tsNode ? [tsNode] : [])].map((a) => [
+            `\`${a.command}\``,
+            median(a.seconds).toFixed(2),
+            a.seconds.map((s) => s.toFixed(2)).join(', '),
+            a.tree || '–',
+          ]),
         ),
       );
-      out.push(
-        '',
-        `tsx / ts-node: ${ratio.toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
-      );
+      out.push('', `synth − the CLI's floor: ${(median(tsx.seconds) - median(floor.seconds)).toFixed(2)} s (median), Meridian's app alone`);
+      if (tsNode)
+        out.push(
+          '',
+          `tsx / ts-node: ${(median(tsx.seconds) / median(tsNode.seconds)).toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
+        );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -41,3 +41,22 @@ export function removeTempDirs(): void {
 }
 
 export const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * The output the README shows for a command: the lines after `$ npx <command>` in a ```console
+ * block, up to the block's end, so the README's examples are checked against what is printed.
+ */
+export function readmeExample(command: string): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\`\`\`console\n$ npx ${command}\n`);
+  if (start < 0) throw new Error(`README.md has no \`\`\`console block starting with "$ npx ${command}"`);
+  const body = readme.slice(start + `\`\`\`console\n$ npx ${command}\n`.length);
+  // A block inside the example (drift prints ```diff) is indented by four spaces in the README.
+  const end = body.search(/^```$/m);
+  return body
+    .slice(0, end)
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => l.replace(/^ {4}(?=```)/, ''))
+    .join('\n');
+}

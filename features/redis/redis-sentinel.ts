@@ -334,7 +334,13 @@ export class RedisSentinel extends Construct {
       spec: {
         serviceName: this.headlessServiceName,
         replicas: this.replicas,
-        podManagementPolicy: 'OrderedReady',
+        // Every missing pod is created at once: the start scripts decide a node's role from a
+        // majority of the sentinels, which OrderedReady kept from existing (pod 0 started alone
+        // and waited failoverTimeout + 5 s after a whole-group restart) and a lost zone's pod
+        // kept the controller from recreating any higher one. Rolling updates are not affected
+        // (still one pod at a time, highest ordinal first, each ready before the next).
+        // Immutable on a live StatefulSet: docs/redis.md "Changing podManagementPolicy".
+        podManagementPolicy: 'Parallel',
         selector: { matchLabels: this.selector },
         // Deleting or scaling down the StatefulSet keeps the data volumes.
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },

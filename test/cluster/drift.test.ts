@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fleetTargets } from '../../cluster/fleet';
 import { ownersOf } from '../../cluster/managed-fields';
 import { main } from '../../cli/main';
-import { ROOT } from '../helpers';
+import { ROOT, readmeExample } from '../helpers';
 import { startFakeFleet, type FakeCluster, type FakeFleet } from './fake-api';
 import { ARGOCD_MANAGER, find, healthyFleet } from './fleet-fixture';
 
@@ -86,6 +86,12 @@ describe('meridian drift', () => {
         '```',
       ].join('\n'),
     );
+  });
+
+  it("is the README's example for a hand-edited Deployment", async () => {
+    const { clusters } = handEdited();
+    const r = await run(clusters, ['drift', 'ggen', 'prod']);
+    expect(r.out).toBe(readmeExample('meridian drift ggen prod'));
   });
 
   it('reports an object missing from the cluster and a Meridian object dist/ no longer has', async () => {

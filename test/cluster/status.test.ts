@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fleetTargets } from '../../cluster/fleet';
 import { sentinelReport } from '../../cluster/status';
 import { main } from '../../cli/main';
-import { ROOT } from '../helpers';
+import { ROOT, readmeExample } from '../helpers';
 import { startFakeFleet, type FakeCluster, type FakeFleet } from './fake-api';
 import { find, healthyFleet } from './fleet-fixture';
 
@@ -241,6 +241,14 @@ describe('meridian status', () => {
     const r = await run(clusters, ['status', 'pushnchat', 'prod']);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`  ! ScaledObject ${so.metadata.namespace}/${so.metadata.name} is in fallback`);
+  });
+});
+
+describe("the README's example", () => {
+  it('is what status prints for ggen prod mid-failover', async () => {
+    const r = await run(midFailover(true), ['status', 'ggen', 'prod']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(readmeExample('meridian status ggen prod'));
   });
 });
 

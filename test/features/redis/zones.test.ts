@@ -1,0 +1,218 @@
+/**
+ * Items 3 and 9 of issue 15: pods that start all at once. The StatefulSet controller's pod
+ * creation is modelled after upstream (StatefulSetController in the harness) and follows the
+ * rendered podManagementPolicy; the pods run the rendered scripts with real redis-server and
+ * redis-sentinel.
+ *
+ * - A new group, every pod created at once (no data anywhere).
+ * - The whole group recreated while pod 0 was the master (every pod's data and sentinel state
+ *   kept): under OrderedReady pod 0 started alone and waited out its wait for a sentinel
+ *   majority that could not exist yet.
+ * - The master's zone lost while another pod is being recreated: under OrderedReady the
+ *   controller creates no pod while a lower ordinal is not ready, so the group kept one pod
+ *   and one sentinel, and no master, for as long as the zone was out.
+ *
+ * Each one counts the nodes reporting the master role at once (never two), and the writes
+ * acknowledged by WAIT 1 (never lost), and prints the time until the group took an
+ * acknowledged write again.
+ */
+import {
+  command,
+  connect,
+  ClientTarget,
+  describeRedis,
+  FAST,
+  Harness,
+  missing,
+  RedisGroup,
+  renderRedis,
+  sleep,
+  StatefulSetController,
+  waitFor,
+  Writer,
+} from './harness';
+
+// Real processes on a shared 2-core machine: a scenario that misses its time bound because
+// the machine stalled is run again (up to twice), with its first failure printed. A real
+// regression fails every attempt.
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
+/** Samples every node's role until `until` settles: the most nodes seen as master at one time, and the masters seen empty. */
+async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise<{ most: number; seen: string[] }> {
+  let most = 0;
+  const seen = new Set<string>();
+  let done = false;
+  void until
+    .finally(() => {
+      done = true;
+    })
+    .catch(() => undefined);
+  while (!done) {
+    const masters = await Promise.all(
+      group.pods.map(async (p) => {
+        try {
+          const [role] = await command<unknown[]>(p.redis, group.password, 'ROLE');
+          return role === 'master' ? p.name : undefined;
+        } catch {
+          return undefined; // down or loading
+        }
+      }),
+    );
+    const now = masters.filter((m) => m !== undefined);
+    now.forEach((m) => seen.add(m));
+    most = Math.max(most, now.length);
+    await sleep(50);
+  }
+  return { most, seen: [...seen] };
+}
+
+/** SET then WAIT 1 on one connection: true when a replica acknowledged the write. */
+async function acknowledgedWrite(target: ClientTarget, password: string, key: string): Promise<boolean> {
+  const client = connect(target, password);
+  try {
+    await client.connect();
+    await client.set(key, '1');
+    return Number(await client.call('WAIT', '1', '500')) >= 1;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Waits until the master a majority of the sentinels name takes a write that a replica
+ * acknowledges, as a Sentinel client would find it; returns the ms since `t0`.
+ */
+async function writableAfter(group: RedisGroup, t0: number, timeoutMs: number, tag: string): Promise<number> {
+  let n = 0;
+  await waitFor(
+    'a master that takes acknowledged writes',
+    timeoutMs,
+    async () => {
+      const named = (await group.sentinelMasters()).filter((m) => m !== undefined);
+      const host = named.find((m) => named.filter((x) => x === m).length > group.pods.length / 2);
+      if (!host) return undefined;
+      return (await acknowledgedWrite(group.pods[group.index(host)].redis, group.password, `${tag}:${n++}`)) ? true : undefined;
+    },
+    () => group.describe(),
+    100,
+  );
+  return Math.round(performance.now() - t0);
+}
+
+/** The pods the controller created from its `from`th creation on, as "ordinal@ms since t0". */
+const createdSince = (ctl: StatefulSetController, from: number, t0: number) =>
+  ctl.created
+    .slice(from)
+    .map((c) => `${c.ordinal}@${Math.round(c.at - t0)}ms`)
+    .join(', ');
+
+const settled = (group: RedisGroup, ms = 30_000) =>
+  waitFor(
+    'one master with every replica attached',
+    ms,
+    () => group.settledMaster(),
+    () => group.describe(),
+  );
+
+describeRedis('Redis pods created all at once (real redis-server and redis-sentinel, the StatefulSet controller modelled)', () => {
+  const h = new Harness(8);
+  const rendered = () => renderRedis({ namespace: 'redis-zones', regions: ['us-central1'], redis: FAST }).get('us-central1')!;
+  let restart: RedisGroup;
+  let restartCtl: StatefulSetController;
+  let zone: RedisGroup;
+  let zoneCtl: StatefulSetController;
+
+  beforeAll(() => {
+    restart = h.group(rendered());
+    zone = h.group(renderRedis({ namespace: 'redis-zoneloss', regions: ['us-central1'], redis: FAST }).get('us-central1')!);
+  });
+
+  afterAll(async () => {
+    restartCtl?.stop();
+    zoneCtl?.stop();
+    await h.cleanup();
+  }, 30_000);
+
+  test('the rendered StatefulSet creates its pods in parallel', () => {
+    expect(restart.podManagementPolicy).toBe('Parallel');
+  });
+
+  test('a new group, every pod created at once: one master (pod 0), never two', async () => {
+    const t0 = performance.now();
+    restartCtl = new StatefulSetController(restart).start();
+    const writable = writableAfter(restart, t0, 60_000, 'fresh');
+    const masters = watchMasters(restart, writable);
+    const ms = await writable;
+    const master = await settled(restart);
+    // eslint-disable-next-line no-console
+    console.log(`new group (${restart.podManagementPolicy}): pods created at ${createdSince(restartCtl, 0, t0)}; ` + `acknowledged writes after ${ms} ms`);
+    expect((await masters).most).toBe(1);
+    expect(master).toBe(0);
+  }, 90_000);
+
+  test('9. the whole group recreated while pod 0 was the master: pod 0 decides with a majority of sentinels, not after its wait; no acknowledged write lost', async () => {
+    const group = restart;
+    expect(await settled(group)).toBe(0);
+    const writer = new Writer(group, 0, 'restart', 1);
+    await writer.acknowledgedAtLeast(300);
+    await writer.stop();
+
+    // Every pod gone at once (a node pool recreated, a cluster restarted); the volumes stay.
+    await Promise.all(group.pods.map((_, i) => group.removePod(i)));
+    const t0 = performance.now();
+    const created = restartCtl.created.length;
+    const writable = writableAfter(group, t0, 90_000, 'restart-probe');
+    const masters = watchMasters(group, writable);
+    const ms = await writable.catch(async (e) => {
+      await masters;
+      throw e;
+    });
+    const seen = await masters;
+    const after = await settled(group);
+    // eslint-disable-next-line no-console
+    console.log(
+      `whole-group restart, pod 0 the master (${group.podManagementPolicy}): pods created at ` +
+        `${createdSince(restartCtl, created, t0)}; acknowledged writes after ${ms} ms; master ${group.pods[after].name}`,
+    );
+
+    expect(seen.most).toBe(1);
+    // Pod 0 had a majority of sentinels to decide with: it did not wait out its deadline.
+    expect(group.pods[0].log('redis', 80)).not.toMatch(/no clear answer in/);
+    for (let i = 0; i < group.pods.length; i++) expect(await missing(group, i, writer.acknowledged)).toEqual([]);
+  }, 150_000);
+
+  test("3. the master's zone lost while another pod is down: the down pod is recreated, a new master elected; no acknowledged write lost", async () => {
+    const group = zone;
+    zoneCtl = new StatefulSetController(group).start();
+    expect(await settled(group)).toBe(0);
+    const writer = new Writer(group, 0, 'zone', 1);
+    await writer.acknowledgedAtLeast(200);
+
+    // Pod 0's zone goes out (its pod stays, not ready) while pod 2 is being recreated (its
+    // node drained, or lost in a zone that came back).
+    await group.loseZone(0);
+    const t0 = performance.now();
+    await writer.stop();
+    await group.deletePod(2);
+    const writable = writableAfter(group, t0, 45_000, 'zone-probe');
+    const masters = watchMasters(group, writable);
+    const ms = await writable.catch(async (e) => {
+      await masters;
+      throw e;
+    });
+    const seen = await masters;
+    // eslint-disable-next-line no-console
+    console.log(`zone of the master lost, pod 2 down (${group.podManagementPolicy}): acknowledged writes after ${ms} ms`);
+    expect(seen.most).toBe(1);
+    const roles = await group.roles();
+    const next = roles.indexOf('master');
+    expect(next).toBeGreaterThan(0);
+    expect(await missing(group, next, writer.acknowledged)).toEqual([]);
+
+    // The zone returns: the evicted pod is deleted at last and recreated; it follows the new master.
+    group.pods[0].lost = false;
+    group.pods[0].exists = false;
+    expect(await settled(group)).toBe(next);
+    for (let i = 0; i < group.pods.length; i++) expect(await missing(group, i, writer.acknowledged)).toEqual([]);
+  }, 150_000);
+});
