@@ -10,8 +10,8 @@
  */
 import * as os from 'node:os';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { stringify } from 'yaml';
 import type { ToStringOptions } from 'yaml';
+import { FastYaml } from './yaml-fast';
 
 /** Below this many objects, starting workers costs more than it saves. */
 const INLINE_OBJECTS = 2000;
@@ -66,12 +66,16 @@ export class YamlPool {
   public offloaded = 0;
   /** How many objects past the inline ones the main thread made itself while the workers were busy. */
   public stolen = 0;
+  /** The main thread's writer: the library's bytes, faster (synth/yaml-fast.ts). */
+  private readonly fast: FastYaml;
 
   /** @param workers how many threads stringify; 0 for none. @default - see defaultWorkers() */
   constructor(
     private readonly options: ToStringOptions,
     private readonly workers = defaultWorkers(),
-  ) {}
+  ) {
+    this.fast = new FastYaml(options);
+  }
 
   /** Queues an object; returns its index in `finish()`'s result. */
   add(object: unknown): number {
@@ -92,7 +96,7 @@ export class YamlPool {
           this.dispatch();
           const batch = this.queue.pop();
           if (!batch) break;
-          batch.objects.forEach((o, i) => (this.contents[batch.start + i] = stringify(o, this.options)));
+          batch.objects.forEach((o, i) => (this.contents[batch.start + i] = this.fast.stringify(o)));
           this.stolen += batch.objects.length;
         }
         for (const lane of this.lanes) while (lane.pending > 0) this.receive(lane);
@@ -111,7 +115,7 @@ export class YamlPool {
     this.batch = [];
     this.batchStart += objects.length;
     if (this.workers < 1 || start + objects.length <= INLINE_OBJECTS) {
-      objects.forEach((o, i) => (this.contents[start + i] = stringify(o, this.options)));
+      objects.forEach((o, i) => (this.contents[start + i] = this.fast.stringify(o)));
       return;
     }
     this.lanes ??= this.start();
