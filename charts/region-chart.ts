@@ -35,7 +35,7 @@ import {
 
 import { autoscalerProps } from '../features/autoscaling/resolve';
 import { addSyncWaves, LABEL_ENV, LABEL_PLATFORM, LABEL_REGION } from '../kernel/labels';
-import { ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
+import { ANNOTATION_REDIS_FENCED, ANNOTATION_REDIS_MASTER, canaryImage, canaryProps, ingressGatewayProps, serviceRouting } from '../features/traffic/resolve';
 import { addObservability, alertsLeaveTheCluster, ScrapedWorkload } from '../features/observability/resolve';
 import { gatewayRateLimitProps } from '../features/rate-limit/resolve';
 import { TEMPLATE_NUMBER } from '../features/previews/previews';
@@ -120,6 +120,7 @@ export class RegionChart extends Chart {
         () => new RedisSentinel(this, `Redis-${name}`, redisSentinelProps(c, name, redis, password.secretName)),
       );
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
+      if (redis.fencedFor !== undefined) sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_FENCED, redis.fencedFor);
       this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstream: redis.upstream }));
       this.redisGroups.set(name, sentinel);
     }

@@ -85,15 +85,46 @@ export function main(argv: string[], io: Io = stdio): number | Promise<number> {
 
   program
     .command('promote')
-    .description('make REGION the primary of PLATFORM in ENV: edit its overlay, re-render, print what changed per cluster')
+    .description(
+      'make REGION the primary of PLATFORM in ENV in two steps (1 fence, 2 move: each run does the next one and refuses another): edit its overlay, re-render, print what changed per cluster',
+    )
     .argument('<platform>')
     .argument('<env>')
     .argument('<region>')
+    .option('--step <n>', 'the step you expect to run (1 fence, 2 move); refused unless it is the next one')
+    .option('--primary-lost', 'the primary region is gone: move the master now, without fence or check (loses what REGION had not received)')
+    .option('--kubeconfig <file>', "kubeconfig for step 2's check (kubectl exec into the Redis pods; default $KUBECONFIG)")
     .option('--keep-weights', "leave routing.weights as they are (default: the new primary takes the old primary's weight)")
     .option('--dist <dir>', 'output folder', path.join(ROOT, 'dist'))
-    .action((platform: string, env: string, region: string, o: { keepWeights?: boolean; dist: string }) => {
-      code = runPromote({ root: ROOT, dist: path.resolve(o.dist), platform, env, region, keepWeights: o.keepWeights }, io);
-    });
+    .action(
+      (
+        platform: string,
+        env: string,
+        region: string,
+        o: { keepWeights?: boolean; dist: string; step?: string; primaryLost?: boolean; kubeconfig?: string },
+      ) => {
+        const step = o.step === undefined ? undefined : Number(o.step);
+        if (step !== undefined && step !== 1 && step !== 2) {
+          io.err(`--step: must be 1 (fence) or 2 (move) (got ${JSON.stringify(o.step)})`);
+          code = 2;
+          return;
+        }
+        code = runPromote(
+          {
+            root: ROOT,
+            dist: path.resolve(o.dist),
+            platform,
+            env,
+            region,
+            keepWeights: o.keepWeights,
+            step,
+            primaryLost: o.primaryLost,
+            kubeconfig: o.kubeconfig,
+          },
+          io,
+        );
+      },
+    );
 
   program
     .command('flows')

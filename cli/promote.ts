@@ -1,21 +1,27 @@
 /**
  * `meridian promote <platform> <env> <region>`: makes a region the primary of an environment
- * the GitOps way. It edits the environment's overlay (YAML Document API: comments and layout
- * stay), renders and validates through the normal synth (dist/ swapped in atomically, the
- * overlay restored on any failure), and prints per region cluster what changed, from a diff
- * of the rendered objects before and after.
+ * the GitOps way, in two steps, each a commit whose rendered state is safe however ArgoCD
+ * orders the regions' syncs (docs/redis.md, "Runbook: promote a region"):
+ * 1. fence: `promotion.to` in the overlay; the old primary's Redis masters refuse every write.
+ * 2. move: after a check that every group is fenced and the new primary holds all it took,
+ *    the region roles (and weights) swap and `promotion` goes.
+ * Each run does the next step and refuses any other. It edits the environment's overlay (YAML
+ * Document API: comments and layout stay), renders and validates through the normal synth
+ * (dist/ swapped in atomically, the overlay restored on any failure), and prints per region
+ * cluster what changed, from a diff of the rendered objects before and after.
  */
 import * as fs from 'node:fs';
 import { fieldChanges } from './diff';
 import * as path from 'node:path';
 import { Document, isMap, isScalar, Pair, parseDocument, Scalar } from 'yaml';
-import { ANNOTATION_REDIS_MASTER } from '../features/traffic/resolve';
+import { ANNOTATION_REDIS_FENCED, ANNOTATION_REDIS_MASTER } from '../features/traffic/resolve';
 import { loadAll } from '../model';
 import type { EnvironmentPlan } from '../model/plan';
 import type { PlatformInput } from '../model/schema';
 import { render, synthesize } from '../synth';
 import type { Manifest } from '../synth/render';
 import { type Io, reportFailure } from './io';
+import { checkFence, type FenceGroup, kubectlExec, type RedisExec } from './promote-check';
 
 export interface PromoteOptions {
   /** Repository root holding `platforms/` and `overlays/`. */
@@ -28,12 +34,37 @@ export interface PromoteOptions {
   readonly region: string;
   /** Leave `routing.weights` alone; by default the new primary takes the old primary's weight and vice versa. */
   readonly keepWeights?: boolean;
+  /** The step the operator expects to run; any other is refused. @default - the next step */
+  readonly step?: number;
+  /** The old primary region is gone: move the master at once, without the fence or its check (loses what the new primary had not received). */
+  readonly primaryLost?: boolean;
+  /** How the check reads Redis in the clusters. @default - `kubectl exec` with each cluster's context */
+  readonly exec?: RedisExec;
+  /** @default - $KUBECONFIG, else ~/.kube/config */
+  readonly kubeconfig?: string;
 }
+
+/** The steps of a planned promotion, as `promote` prints them. */
+export const PROMOTION_STEPS = [
+  "fence: the old primary's Redis masters refuse every write (overlay: promotion.to); sync it and let its Redis rollout finish",
+  "move: once every group is fenced and the new primary's first pod holds all the master took (promote checks), the region roles swap; the regions may sync in any order",
+] as const;
 
 type Key = string | number;
 type Json = unknown;
 
-/** One field that differs between two rendered objects. */
+/** What the check reads: each group's pods in the old primary and first pod in the new one. */
+function fenceGroups(environment: EnvironmentPlan, from: string, to: string): FenceGroup[] {
+  const cluster = (region: string) => environment.clusters.find((c) => c.region === region)!;
+  const old = cluster(from);
+  const next = cluster(to);
+  return Object.entries(old.redis).map(([name, r]) => ({
+    name,
+    from: Array.from({ length: r.replicas }, (_, i) => ({ context: old.cluster, namespace: r.namespace, pod: `${name}-${i}` })),
+    to: { context: next.cluster, namespace: r.namespace, pod: `${name}-0` },
+  }));
+}
+
 /** 0: promoted (or already primary), 1: refused, nothing changed. */
 export function runPromote(opts: PromoteOptions, io: Io): number {
   const refuse = (line: string) => {
@@ -57,21 +88,48 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
   }
   const oldPrimary = environment.primaryRegion;
   const scope = `${platform.name}/${environment.env}`;
+  const underway = platform.promotion?.to;
   if (oldPrimary === opts.region) {
     io.out(`promote: ${opts.region} is already the primary region of ${scope}; nothing to do`);
     return 0;
   }
+  if (underway !== undefined && underway !== opts.region)
+    return refuse(
+      `promote: a promotion of ${underway} is under way in ${scope} (step 1 done): finish it (\`promote ${platform.name} ${environment.env} ${underway}\`), or abort it by removing promotion from the overlay`,
+    );
+  const groups = Object.keys(platform.redis);
+  // Without Redis there is nothing to fence: the move is the only step.
+  const next = groups.length === 0 || opts.primaryLost ? 2 : underway === undefined ? 1 : 2;
+  if (opts.step !== undefined && opts.step !== next) {
+    const why =
+      next === 1 ? `step 1 (fence) comes first: no promotion is under way in the overlay` : `step 1 (fence) is already in the overlay; step 2 (move) is next`;
+    return refuse(`promote: refusing step ${opts.step}: ${why}`);
+  }
 
-  // What the overlay must say: roles swapped, and the primary's share of the weighted split
-  // moved with it (the old primary is likely the region in trouble).
-  const edits: { path: Key[]; before: Json; after: Json }[] = [
-    { path: ['regions', opts.region, 'role'], before: 'secondary', after: 'primary' },
-    { path: ['regions', oldPrimary, 'role'], before: 'primary', after: 'secondary' },
-  ];
-  const weights = platform.routing.weights;
-  if (weights && !opts.keepWeights && weights[opts.region] !== weights[oldPrimary]) {
-    edits.push({ path: ['routing', 'weights', opts.region], before: weights[opts.region], after: weights[oldPrimary] });
-    edits.push({ path: ['routing', 'weights', oldPrimary], before: weights[oldPrimary], after: weights[opts.region] });
+  const edits: { path: Key[]; before: Json; after: Json }[] = [];
+  if (next === 1) {
+    edits.push({ path: ['promotion', 'to'], before: undefined, after: opts.region });
+  } else {
+    if (underway !== undefined && !opts.primaryLost) {
+      const fence = checkFence(fenceGroups(environment, oldPrimary, opts.region), opts.exec ?? kubectlExec(opts.kubeconfig));
+      fence.lines.forEach((l) => io.out(`check: ${l}`));
+      if (!fence.ok)
+        return refuse(
+          `promote: refusing step 2 (move): the check did not pass; sync step 1 to ${oldPrimary}, wait for its Redis rollout, and run promote again`,
+        );
+    }
+    // What the overlay must say: roles swapped, and the primary's share of the weighted split
+    // moved with it (the old primary is likely the region in trouble).
+    edits.push(
+      { path: ['regions', opts.region, 'role'], before: 'secondary', after: 'primary' },
+      { path: ['regions', oldPrimary, 'role'], before: 'primary', after: 'secondary' },
+    );
+    const weights = platform.routing.weights;
+    if (weights && !opts.keepWeights && weights[opts.region] !== weights[oldPrimary]) {
+      edits.push({ path: ['routing', 'weights', opts.region], before: weights[opts.region], after: weights[oldPrimary] });
+      edits.push({ path: ['routing', 'weights', oldPrimary], before: weights[oldPrimary], after: weights[opts.region] });
+    }
+    if (underway !== undefined) edits.push({ path: ['promotion', 'to'], before: underway, after: undefined });
   }
 
   const baseFile = environment.files[0];
@@ -99,14 +157,29 @@ export function runPromote(opts: PromoteOptions, io: Io): number {
     return refused(e);
   }
 
-  io.out(`promote ${scope}: ${opts.region} becomes the primary region (was ${oldPrimary})`);
+  if (groups.length === 0) io.out(`promote ${scope}: ${opts.region} becomes the primary region (was ${oldPrimary}); no Redis group, nothing to fence`);
+  else if (opts.primaryLost)
+    io.out(
+      `promote ${scope}: ${opts.region} becomes the primary region (was ${oldPrimary}), unplanned (--primary-lost): no fence; what ${opts.region} had not received from ${oldPrimary} is lost`,
+    );
+  else {
+    io.out(
+      `promote ${scope}: step ${next} of 2: ${next === 1 ? `fence ${oldPrimary} for the move to ${opts.region}` : `${opts.region} becomes the primary region (was ${oldPrimary})`}`,
+    );
+    PROMOTION_STEPS.forEach((s, i) => io.out(`  ${i + 1}. ${i + 1 < next ? '[done] ' : i + 1 === next ? '[this run] ' : ''}${s}`));
+    io.out(
+      next === 1
+        ? `next: commit and sync; when ${oldPrimary}'s Redis pods have rolled, run \`meridian promote ${platform.name} ${environment.env} ${opts.region} --step 2\` (it checks the fence first)`
+        : `next: commit; the regions may sync in any order (one master takes writes at any time)`,
+    );
+  }
   io.out(`${overlayFile}:`);
   for (const e of edits) io.out(`  ${e.path.join('.')}: ${show(e.before)} → ${show(e.after)}`);
   io.out(`rendered and validated ${after.size} objects into ${path.relative(opts.root, opts.dist ?? path.join(opts.root, 'dist')) || '.'}/${scope}`);
   for (const cluster of environment.clusters) {
     const wasPrimary = cluster.region === oldPrimary;
     const isPrimary = cluster.region === opts.region;
-    const role = wasPrimary || isPrimary ? `: ${wasPrimary ? 'primary → secondary' : 'secondary → primary'}` : '';
+    const role = next === 2 && (wasPrimary || isPrimary) ? `: ${wasPrimary ? 'primary → secondary' : 'secondary → primary'}` : '';
     io.out('');
     io.out(`${cluster.region} (cluster ${cluster.cluster})${role}`);
     reportCluster(`${scope}/${cluster.region}/`, cluster.gcpRegion, before, after).forEach((l) => io.out(`  ${l}`));
@@ -288,7 +361,10 @@ function reportCluster(prefix: string, gcpRegion: string, before: Map<string, Ma
     const now = (sts.metadata.annotations as Record<string, string> | undefined)?.[ANNOTATION_REDIS_MASTER];
     if (now === undefined) continue;
     const was = (before.get(file)?.metadata.annotations as Record<string, string> | undefined)?.[ANNOTATION_REDIS_MASTER];
-    lines.push(`Redis ${sts.metadata.name}: master in ${now}${was === now ? ' (unchanged)' : ` (was ${was ?? 'none'})`}`);
+    const fenced = (sts.metadata.annotations as Record<string, string> | undefined)?.[ANNOTATION_REDIS_FENCED];
+    lines.push(
+      `Redis ${sts.metadata.name}: master in ${now}${was === now ? ' (unchanged)' : ` (was ${was ?? 'none'})`}${fenced ? `, fenced: refuses every write until the move to ${fenced}` : ''}`,
+    );
   }
   for (const [file, dr] of inCluster(after, 'DestinationRule')) {
     const target = (o: Manifest | undefined) => spec(o).trafficPolicy?.loadBalancer?.localityLbSetting?.failover?.find((f) => f.from === gcpRegion)?.to;

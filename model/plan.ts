@@ -35,6 +35,8 @@ export type RedisPlan = RedisSpec & {
   readonly masterRegion: string;
   /** For a secondary, the host of the primary region's group it replicates from. */
   readonly upstream?: string;
+  /** In the primary region during a promotion (`promotion.to`): the region the master moves to; the masters here refuse writes. */
+  readonly fencedFor?: string;
 };
 
 /** What one region cluster of one environment runs. */
@@ -133,7 +135,13 @@ export function planRedis(platform: Platform, region: string): Record<string, Re
   return Object.fromEntries(
     Object.entries(platform.redis).map(([name, redis]) => [
       name,
-      { ...redis, role, masterRegion, upstream: role === 'secondary' ? redisCrossRegionHost(name, redis, masterRegion) : undefined },
+      {
+        ...redis,
+        role,
+        masterRegion,
+        upstream: role === 'secondary' ? redisCrossRegionHost(name, redis, masterRegion) : undefined,
+        fencedFor: role === 'primary' ? platform.promotion?.to : undefined,
+      },
     ]),
   );
 }

@@ -264,6 +264,12 @@ export const Platform = z
     previews: Previews.optional(),
     /** Scraping, alert thresholds and runbooks (docs/observability.md). @default - the seeds' thresholds */
     monitoring: Monitoring.prefault({}),
+    /**
+     * A promotion under way (docs/redis.md, "Runbook: promote a region"): `meridian promote`
+     * step 1 wrote it. The primary region's Redis masters are fenced (they refuse every write)
+     * until step 2 moves the master to `to` and removes this field. @default - none
+     */
+    promotion: z.strictObject({ to: dnsLabel }).optional(),
   })
   .superRefine((p, ctx) => {
     for (const [name, job] of Object.entries(p.jobs)) {
@@ -278,6 +284,16 @@ export const Platform = z
         message: `needs exactly one region with role primary, found ${primaries.length} (${primaries.join(', ') || 'none'})`,
         input: primaries,
       });
+    }
+    if (p.promotion !== undefined) {
+      const others = regions.filter((r) => p.regions[r].role !== 'primary');
+      if (!others.includes(p.promotion.to))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['promotion', 'to'],
+          message: `must be a secondary region, the one the master moves to (allowed: ${others.join(', ') || 'none'})`,
+          input: p.promotion.to,
+        });
     }
     for (const [name, region] of Object.entries(p.regions)) {
       if (!region.gcpRegion && !isGcpRegion(name)) {

@@ -69,6 +69,13 @@ export interface RedisSentinelProps {
   /** Host a secondary group's first pod replicates from (port 6379); required for, and only for, a secondary. @default - none */
   readonly upstream?: string;
   /**
+   * Step 1 of a promotion to this region: every master of this (primary) group refuses every
+   * write (`min-replicas-to-write` no count of replicas reaches), so the region the master moves
+   * to can catch up and nothing is written that a move could lose. Only for a primary.
+   * @default - not fenced
+   */
+  readonly fencedFor?: string;
+  /**
    * Renders `<name>-<region>` (redis port, ready pods): the name the other regions' replicas
    * dial, and this region's clients read from when it is a secondary. In Istio's
    * multi-primary mesh every cluster knows it, and the other regions' sidecars reach it
@@ -86,6 +93,8 @@ export interface RedisSentinelProps {
 }
 
 export const REDIS_PORT = 6379;
+/** `min-replicas-to-write` of a fenced master: no count of replicas reaches it (redis takes up to INT_MAX), so it refuses every write with NOREPLICAS. */
+export const FENCE_MIN_REPLICAS = 2147483647;
 export const SENTINEL_PORT = 26379;
 /** The name sentinels monitor the master under; clients ask for it. */
 export const MASTER_SET = 'master';
@@ -215,6 +224,7 @@ export class RedisSentinel extends Construct {
       refuse('storage', formatSize(this.storage), `must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
     }
     if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
+    if (props.fencedFor !== undefined && this.role !== 'primary') fail(`fencedFor ("${props.fencedFor}") is only for a primary: a secondary takes no writes`);
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
     if (props.region !== undefined && !isDnsLabel(props.region)) refuse('region', props.region, DNS_LABEL_RULE);
     if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
@@ -237,6 +247,7 @@ export class RedisSentinel extends Construct {
         maxmemory: this.maxmemoryMebibytes,
         policy: props.maxmemoryPolicy ?? 'allkeys-lru',
         minReplicasToWrite: this.minReplicasToWrite,
+        fencedFor: props.fencedFor,
         maxLag: lagSeconds,
         backlog: Math.max(1, Math.floor(memoryMi * 0.05)),
         replicaBuffer: Math.max(16, Math.floor(memoryMi * 0.1)),
@@ -465,6 +476,7 @@ interface RedisConfOptions {
   maxmemory: number;
   policy: string;
   minReplicasToWrite: number;
+  fencedFor?: string;
   maxLag: number;
   backlog: number;
   replicaBuffer: number;
@@ -488,7 +500,8 @@ function redisConf(o: RedisConfOptions): string {
     `maxmemory ${o.maxmemory}mb`,
     `maxmemory-policy ${o.policy}`,
     // A master cut off from its replicas stops taking writes it would lose on failover.
-    `min-replicas-to-write ${o.minReplicasToWrite}`,
+    // Fenced (a promotion's step 1): no count of replicas reaches it, so every write is refused.
+    `min-replicas-to-write ${o.fencedFor === undefined ? o.minReplicasToWrite : FENCE_MIN_REPLICAS}`,
     `min-replicas-max-lag ${o.maxLag}`,
     'replica-read-only yes',
     'replica-serve-stale-data yes',
@@ -496,6 +509,9 @@ function redisConf(o: RedisConfOptions): string {
     'repl-diskless-sync-delay 0',
     `repl-backlog-size ${o.backlog}mb`,
     `client-output-buffer-limit replica ${o.replicaBuffer}mb ${Math.floor(o.replicaBuffer / 2)}mb 60`,
+    ...(o.fencedFor === undefined
+      ? []
+      : [`# Fenced for the move of the master to ${o.fencedFor} (meridian promote, step 1): min-replicas-to-write refuses every write.`]),
     '',
   ].join('\n');
 }

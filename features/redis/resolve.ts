@@ -36,6 +36,7 @@ export function redisSentinelProps(c: ClusterPlan, name: string, redis: RedisPla
     region: c.region,
     role: c.role,
     upstream: redis.upstream,
+    fencedFor: redis.fencedFor,
     crossRegionService: c.multiRegion,
   };
 }

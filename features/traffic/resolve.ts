@@ -16,6 +16,8 @@ import { IngressGatewayProps, MeshDestination, MeshRoute, MeshRoutingProps, Micr
 export const CANARY_VERSION = 'canary';
 /** On a Redis StatefulSet: the region whose group holds the master; `meridian promote` moves it. */
 export const ANNOTATION_REDIS_MASTER = 'meridian.dev/redis-master-region';
+/** On the primary's Redis StatefulSets during a promotion: the region the master moves to (its masters refuse writes). */
+export const ANNOTATION_REDIS_FENCED = 'meridian.dev/redis-fenced-for';
 
 const STREAMING = new Set(['websocket', 'sse']);
 

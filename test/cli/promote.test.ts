@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { editOverlay, runPromote } from '../../cli/promote';
+import { editOverlay, runPromote, type PromoteOptions } from '../../cli/promote';
+import type { RedisExec, RedisTarget } from '../../cli/promote-check';
 import { synthesize } from '../../synth';
 import { ROOT, tempDir } from '../helpers';
 
@@ -37,11 +38,39 @@ function changedFiles(a: Map<string, string>, b: Map<string, string>): string[] 
   return [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f)).sort();
 }
 
-function promote(root: string, platform: string, env: string, region: string, extra: { keepWeights?: boolean; dist?: string } = {}) {
+type Extra = Partial<Pick<PromoteOptions, 'keepWeights' | 'dist' | 'step' | 'primaryLost' | 'exec'>>;
+
+/**
+ * What redis-cli answers in the clusters during a promotion, as redis 7 prints it: the old
+ * primary's pods with `fence` as min-replicas-to-write, pod 0 its master at offset 5000; the
+ * new primary's pod 0 a replica at `caughtUp`. Every command it was asked is in `asked`.
+ * (test/features/redis/promotion.test.ts runs the same check on real redis-server.)
+ */
+function clusters(oldContext: string, opts: { fence: string; caughtUp: number }): RedisExec & { asked: string[] } {
+  const asked: string[] = [];
+  const exec = (t: RedisTarget, args: readonly string[]) => {
+    asked.push(`${t.context} ${t.namespace}/${t.pod}: ${args.join(' ')}`);
+    if (args[0] === 'CONFIG') return `min-replicas-to-write\n${opts.fence}\n`;
+    const replid = 'replid:8c3f1c2f35a1e0b37f3ab8e1f0b1f0e2d5c6a7b8';
+    if (t.context === oldContext && t.pod.endsWith('-0'))
+      return `# Replication\r\nrole:master\r\nconnected_slaves:3\r\nmaster_${replid}\r\nmaster_repl_offset:5000\r\n`;
+    return `# Replication\r\nrole:slave\r\nmaster_link_status:up\r\nmaster_${replid}\r\nmaster_repl_offset:${t.context === oldContext ? 5000 : opts.caughtUp}\r\n`;
+  };
+  return Object.assign(exec, { asked });
+}
+
+function promote(root: string, platform: string, env: string, region: string, extra: Extra = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const code = runPromote({ root, platform, env, region, ...extra }, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** Both steps, the check passing. */
+function promoteFully(root: string, platform: string, env: string, region: string, primary: string, extra: Extra = {}) {
+  const first = promote(root, platform, env, region, { ...extra, step: 1 });
+  if (first.code !== 0) return first;
+  return promote(root, platform, env, region, { ...extra, step: 2, exec: clusters(`${platform}-${env}-${primary}`, { fence: '2147483647', caughtUp: 5000 }) });
 }
 
 const roots: string[] = [];
@@ -52,8 +81,72 @@ describe('meridian promote', () => {
   roots.push(root);
   const initial = tree(root);
 
-  test('promoting us-east1 in ggen prod edits the overlay and changes exactly the expected objects', () => {
+  test('step 1 fences the old primary only: its Redis config, nothing in any other cluster', () => {
     const result = promote(root, 'ggen', 'prod', 'us-east1');
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    const after = tree(root);
+    expect(changedFiles(initial, after)).toEqual([
+      'dist/ggen/prod/us-central1/marketplace/configmap-cache-config.yaml',
+      // The checksum of the config rolls the pods: the master hands over to a fenced replica.
+      'dist/ggen/prod/us-central1/marketplace/statefulset-cache.yaml',
+      'overlays/ggen/prod.yaml',
+    ]);
+    expect(after.get('overlays/ggen/prod.yaml')).toBe(`${initial.get('overlays/ggen/prod.yaml')}promotion:\n  to: us-east1\n`);
+    expect(after.get('dist/ggen/prod/us-central1/marketplace/configmap-cache-config.yaml')).toContain('min-replicas-to-write 2147483647');
+    expect(`${result.out.replace(/validated [0-9]+ objects/, 'validated N objects')}\n`).toBe(
+      fs.readFileSync(path.join(GOLDEN, 'promote-ggen-prod-us-east1-step1.txt'), 'utf8'),
+    );
+  });
+
+  test('fails when a step is skipped or repeated, or another region is promoted meanwhile: exit 1, nothing touched', () => {
+    const now = tree(root);
+    expect(promote(root, 'ggen', 'prod', 'us-east1', { step: 1 })).toEqual({
+      code: 1,
+      out: '',
+      err: 'promote: refusing step 1: step 1 (fence) is already in the overlay; step 2 (move) is next\npromote: nothing was changed',
+    });
+    expect(promote(root, 'ggen', 'prod', 'europe-west1')).toEqual({
+      code: 1,
+      out: '',
+      err: 'promote: a promotion of us-east1 is under way in ggen/prod (step 1 done): finish it (`promote ggen prod us-east1`), or abort it by removing promotion from the overlay\npromote: nothing was changed',
+    });
+    expect(promote(root, 'ggen', 'staging', 'us-east1', { step: 2 })).toEqual({
+      code: 1,
+      out: '',
+      err: 'promote: refusing step 2: step 1 (fence) comes first: no promotion is under way in the overlay\npromote: nothing was changed',
+    });
+    expect(changedFiles(now, tree(root))).toEqual([]);
+  });
+
+  test('fails when the check does not pass: old primary not fenced, or the new primary behind; exit 1, nothing touched', () => {
+    const now = tree(root);
+    const unfenced = clusters('ggen-prod-us-central1', { fence: '1', caughtUp: 5000 });
+    const r1 = promote(root, 'ggen', 'prod', 'us-east1', { exec: unfenced });
+    expect(r1.code).toBe(1);
+    expect(r1.out).toBe(
+      'check: redis cache: not yet: ggen-prod-us-central1/cache-0, ggen-prod-us-central1/cache-1, ggen-prod-us-central1/cache-2 not fenced (step 1 not synced, or its rollout not finished)',
+    );
+    expect(r1.err).toBe(
+      'promote: refusing step 2 (move): the check did not pass; sync step 1 to us-central1, wait for its Redis rollout, and run promote again\npromote: nothing was changed',
+    );
+    const behind = clusters('ggen-prod-us-central1', { fence: '2147483647', caughtUp: 4990 });
+    expect(promote(root, 'ggen', 'prod', 'us-east1', { exec: behind }).out).toBe(
+      'check: redis cache: not yet: ggen-prod-us-east1/cache-0 is at offset 4990, the master ggen-prod-us-central1/cache-0 at 5000',
+    );
+    // The master is read before the new primary's first pod: its offset bounds what that pod must hold.
+    expect(behind.asked).toEqual([
+      ...[0, 1, 2].flatMap((i) => [
+        `ggen-prod-us-central1 marketplace/cache-${i}: CONFIG GET min-replicas-to-write`,
+        `ggen-prod-us-central1 marketplace/cache-${i}: INFO replication`,
+      ]),
+      'ggen-prod-us-east1 marketplace/cache-0: INFO replication',
+    ]);
+    expect(changedFiles(now, tree(root))).toEqual([]);
+  });
+
+  test('step 2 moves the master once the check passes, and changes exactly the expected objects', () => {
+    const result = promote(root, 'ggen', 'prod', 'us-east1', { exec: clusters('ggen-prod-us-central1', { fence: '2147483647', caughtUp: 5000 }) });
     expect(result.err).toBe('');
     expect(result.code).toBe(0);
     const after = tree(root);
@@ -103,7 +196,7 @@ describe('meridian promote', () => {
   });
 
   test('promoting back restores the overlay and dist/ byte for byte', () => {
-    const result = promote(root, 'ggen', 'prod', 'us-central1');
+    const result = promoteFully(root, 'ggen', 'prod', 'us-central1', 'us-east1');
     expect(result.code).toBe(0);
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
@@ -143,13 +236,24 @@ describe('meridian promote', () => {
   });
 
   test('--keep-weights changes only the roles', () => {
-    expect(promote(root, 'ggen', 'staging', 'europe-west1', { keepWeights: true }).code).toBe(0);
+    expect(promoteFully(root, 'ggen', 'staging', 'europe-west1', 'us-central1', { keepWeights: true }).code).toBe(0);
     const after = tree(root);
     expect(changedFiles(initial, after).filter((f) => f.includes('virtualservice'))).toEqual([]);
     expect(after.get('overlays/ggen/staging.yaml')).toBe(
       `${initial.get('overlays/ggen/staging.yaml')}regions:\n  europe-west1:\n    role: primary\n  us-central1:\n    role: secondary\n`,
     );
-    expect(promote(root, 'ggen', 'staging', 'us-central1', { keepWeights: true }).code).toBe(0);
+    expect(promoteFully(root, 'ggen', 'staging', 'us-central1', 'europe-west1', { keepWeights: true }).code).toBe(0);
+    expect(changedFiles(initial, tree(root))).toEqual([]);
+  });
+
+  test('--primary-lost moves the master in one step, without fence or check', () => {
+    const result = promote(root, 'ggen', 'dev', 'us-east1', { primaryLost: true });
+    expect(result.code).toBe(0);
+    expect(result.out.split('\n')[0]).toBe(
+      'promote ggen/dev: us-east1 becomes the primary region (was us-central1), unplanned (--primary-lost): no fence; what us-east1 had not received from us-central1 is lost',
+    );
+    expect(tree(root).get('overlays/ggen/dev.yaml')).toMatch(/us-east1:\n {4}role: primary\n/);
+    expect(promote(root, 'ggen', 'dev', 'us-central1', { primaryLost: true }).code).toBe(0);
     expect(changedFiles(initial, tree(root))).toEqual([]);
   });
 

@@ -157,6 +157,15 @@ describe('spec errors name the file, the field, the value and what is allowed', 
     ]);
   });
 
+  test('fails when a promotion names the primary or no region (meridian promote, step 1)', () => {
+    expect(problems(shopPlatform(), { prod: 'promotion:\n  to: us-east1\n' })).toEqual([
+      'overlays/shop/prod.yaml: promotion.to: must be a secondary region, the one the master moves to (allowed: europe-west1) (got "us-east1")',
+    ]);
+    expect(problems(shopPlatform(), { prod: 'promotion:\n  to: asia-east1\n' })).toEqual([
+      'overlays/shop/prod.yaml: promotion.to: must be a secondary region, the one the master moves to (allowed: europe-west1) (got "asia-east1")',
+    ]);
+  });
+
   test('fails when a region-specific difference is invalid, naming the region path', () => {
     expect(renderProblems(shopPlatform(), { prod: 'regions:\n  europe-west1:\n    services:\n      api:\n        autoscaling: { min: 3, max: 1 }\n' })).toEqual(
       [

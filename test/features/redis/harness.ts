@@ -102,6 +102,8 @@ export interface RenderOptions {
   readonly primary?: string;
   /** The redis group `cache`'s spec (namespace and passwordSecret are filled in). */
   readonly redis?: Obj;
+  /** `promotion.to`: step 1 of a promotion to this region (`meridian promote`) is in the spec. @default - none */
+  readonly promotion?: string;
 }
 
 /** Loads a platform with one redis group `cache` and builds its region charts as synth does. */
@@ -117,6 +119,7 @@ export function renderRedis(opts: RenderOptions): Map<string, RenderedGroup> {
     services: { app: { namespace: opts.namespace, image: { repository: 'example.com/app', tag: '1' }, dependsOn: ['redis:cache'] } },
     redis: { cache: { namespace: opts.namespace, passwordSecret: 'cache-password', ...opts.redis } },
     gitops: { repoURL: 'https://example.com/fleet.git' },
+    ...(opts.promotion ? { promotion: { to: opts.promotion } } : {}),
   };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'meridian-redis-spec-'));
   try {

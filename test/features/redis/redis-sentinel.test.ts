@@ -235,6 +235,20 @@ describe('RedisSentinel', () => {
     });
   });
 
+  test('a fenced primary refuses every write: min-replicas-to-write no count of replicas reaches', () => {
+    const conf = (c: ReturnType<typeof render>) => manifests(c).find((m) => m.kind === 'ConfigMap')!.data['redis.conf'] as string;
+    expect(conf(render({}))).toContain('\nmin-replicas-to-write 1\n');
+    const fenced = conf(render({ fencedFor: 'us-east1' }));
+    expect(fenced).toContain('\nmin-replicas-to-write 2147483647\n');
+    expect(fenced).not.toContain('min-replicas-to-write 1\n');
+  });
+
+  test('fails when a secondary is fenced', () => {
+    expect(() => render({ role: 'secondary', upstream: 'cache-us-central1.shop.svc.cluster.local', fencedFor: 'us-east1' })).toThrow(
+      `RedisSentinel 'cache': fencedFor ("us-east1") is only for a primary: a secondary takes no writes`,
+    );
+  });
+
   test('fails when replicas is below 3', () => {
     expect(() => render({ replicas: 2 })).toThrow("RedisSentinel 'cache': replicas (2) must be a whole number >= 3");
   });

@@ -1,0 +1,221 @@
+/**
+ * Issue 15 item 4: a promotion carried out step by step as `meridian promote` prints it, with
+ * real redis-server and redis-sentinel in two regions, while a writer tries every node of both
+ * regions all the time. Step 1 (the rendered fence) rolls out in the old primary; `promote`'s
+ * own check (cli/promote-check.ts, here through redis-cli instead of kubectl exec) must pass;
+ * step 2 is then applied in the order that opened a two-master window before: the new primary
+ * first, the old primary after. No write acknowledged by WAIT is lost, and no two nodes ever
+ * accept writes in overlapping time.
+ */
+import { spawnSync } from 'node:child_process';
+import type Redis from 'ioredis';
+import { checkFence, type FenceCheck, type FenceGroup, type RedisExec } from '../../../cli/promote-check';
+import { connect, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sleep, waitFor } from './harness';
+
+jest.retryTimes(2, { logErrorsBeforeRetry: true });
+
+const NS = 'redis-promotion';
+const REGIONS = ['us-central1', 'us-east1'];
+const UPSTREAM = (region: string) => `cache-${region}.${NS}.svc.cluster.local`;
+
+interface Attempt {
+  readonly key: string;
+  readonly region: string;
+  readonly pod: string;
+  /** performance.now() when the node answered OK to the SET. */
+  readonly accepted: number;
+  readonly acknowledged: boolean;
+}
+
+/** Tries a SET (then WAIT 1) on every node of every group, round after round; keeps what each node accepted. */
+class EveryNodeWriter {
+  readonly attempts: Attempt[] = [];
+  refused = 0;
+  private stopped = false;
+  private readonly clients = new Map<string, Redis>();
+  readonly done: Promise<void>;
+
+  constructor(private readonly groups: readonly RedisGroup[]) {
+    this.done = this.run();
+  }
+
+  private client(group: RedisGroup, i: number): Redis {
+    const pod = group.pods[i];
+    // A recreated pod has a new address: a new connection.
+    const id = `${pod.hostname}@${pod.address}`;
+    let c = this.clients.get(id);
+    if (!c) {
+      c = connect(pod.redis, group.password);
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  private async run(): Promise<void> {
+    for (let round = 0; !this.stopped; round++) {
+      await Promise.all(
+        this.groups.flatMap((g) =>
+          g.pods.map(async (p, i) => {
+            const key = `w:${round}:${p.name}@${g.region}`;
+            const c = this.client(g, i);
+            try {
+              if (c.status === 'wait' || c.status === 'end') {
+                if (c.status === 'end') throw new Error('closed');
+                await c.connect();
+              }
+              await c.set(key, String(round));
+              const accepted = performance.now();
+              const acked = Number(await c.call('WAIT', '1', '500')) >= 1;
+              this.attempts.push({ key, region: g.region, pod: p.name, accepted, acknowledged: acked });
+            } catch {
+              // READONLY (a replica), NOREPLICAS (fenced, or no replica), or the pod is away.
+              this.refused++;
+              if (c.status === 'end') this.clients.delete(`${p.hostname}@${p.address}`);
+            }
+          }),
+        ),
+      );
+      await sleep(5);
+    }
+  }
+
+  acknowledged(region?: string): string[] {
+    return this.attempts.filter((a) => a.acknowledged && (region === undefined || a.region === region)).map((a) => a.key);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+    for (const c of this.clients.values()) c.disconnect();
+  }
+}
+
+describeRedis('A promotion in two steps, as meridian promote prints them (real redis-server and redis-sentinel)', () => {
+  const h = new Harness(8);
+  const opts = { namespace: NS, regions: REGIONS, redis: FAST };
+  const start = renderRedis(opts);
+  const fenced = renderRedis({ ...opts, promotion: 'us-east1' });
+  const moved = renderRedis({ ...opts, primary: 'us-east1' });
+  let central: RedisGroup;
+  let east: RedisGroup;
+
+  beforeAll(async () => {
+    central = h.group(start.get('us-central1')!);
+    east = h.group(start.get('us-east1')!);
+    await h.proxy(UPSTREAM('us-central1'), central, undefined, false, true);
+    await h.proxy(UPSTREAM('us-east1'), east, undefined, false, true);
+    await Promise.all([central.bootstrap(), east.bootstrap()]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await h.cleanup();
+  }, 30_000);
+
+  /** promote's check, reading the pods with redis-cli as `kubectl exec` would in a cluster. */
+  const exec: RedisExec = (t, args) => {
+    const group = t.context === 'us-central1' ? central : east;
+    const pod = group.pods.find((p) => p.name === t.pod)!;
+    const r = spawnSync('redis-cli', ['-h', pod.hostname, '-p', '6379', '--no-auth-warning', '-a', group.password, ...args], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    if (r.status !== 0 || /^(Could not connect|ERR|NOAUTH)/.test(r.stdout)) throw new Error(`${t.pod}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  };
+  const check = (): FenceCheck => {
+    const fence: FenceGroup = {
+      name: 'cache',
+      from: central.pods.map((p) => ({ context: 'us-central1', namespace: NS, pod: p.name })),
+      to: { context: 'us-east1', namespace: NS, pod: east.pods[0].name },
+    };
+    return checkFence([fence], exec);
+  };
+
+  const holds = (group: RedisGroup, i: number, keys: readonly string[]) =>
+    waitFor(
+      `${group.pods[i].name} of ${group.region} to hold ${keys.length} keys`,
+      30_000,
+      async () => ((await missing(group, i, keys)).length === 0 ? true : undefined),
+      () => group.describe(),
+      250,
+    );
+
+  test('step 1 fences, the check passes only once the new primary holds every write, step 2 in either order loses nothing', async () => {
+    // The rendered steps: step 1 changes the old primary's redis.conf only; step 2 the roles.
+    expect(fenced.get('us-central1')!.configMap.data['redis.conf']).toContain('min-replicas-to-write 2147483647');
+    expect(fenced.get('us-east1')!.configMap).toEqual(start.get('us-east1')!.configMap);
+    expect(fenced.get('us-east1')!.statefulSet).toEqual(start.get('us-east1')!.statefulSet);
+    expect(moved.get('us-central1')!.configMap.data['redis.conf']).not.toContain('2147483647');
+
+    await waitFor(
+      'us-central1 to settle',
+      30_000,
+      () => central.settledMaster(),
+      () => central.describe(),
+    );
+    const writer = new EveryNodeWriter([central, east]);
+    await waitFor('200 acknowledged writes', 20_000, async () => (writer.acknowledged('us-central1').length >= 200 ? true : undefined));
+    // Not fenced yet: the check refuses.
+    expect(check().ok).toBe(false);
+
+    // Step 1, synced: the old primary rolls (highest ordinal first; the master hands over to a fenced replica).
+    const t0 = performance.now();
+    await central.rollingUpdate(fenced.get('us-central1')!);
+    const fenceRolled = performance.now() - t0;
+    const passed = await waitFor(
+      "promote's check to pass",
+      30_000,
+      async () => {
+        const c = check();
+        return c.ok ? c : undefined;
+      },
+      async () => check().lines.join('\n'),
+      100,
+    );
+    const checkedAt = performance.now();
+    expect(passed.lines[0]).toMatch(/^redis cache: fenced \(us-central1\/cache-[0-2] refuses writes at offset [0-9]+\); us-east1\/cache-0 holds it/);
+
+    // Step 2, applied in the order that opened the two-master window: the new primary first.
+    const t2 = performance.now();
+    await east.rollingUpdate(moved.get('us-east1')!);
+    const next = await waitFor(
+      'us-east1 to settle on a master',
+      40_000,
+      () => east.settledMaster(),
+      async () => `${await east.describe()}\n${await central.describe()}`,
+    );
+    const eastReady = performance.now() - t2;
+    const t3 = performance.now();
+    await central.rollingUpdate(moved.get('us-central1')!);
+    const centralRolled = performance.now() - t3;
+    await waitFor('100 acknowledged writes in us-east1', 20_000, async () => (writer.acknowledged('us-east1').length >= 100 ? true : undefined));
+    await writer.stop();
+
+    // Never two nodes accepting writes: every write us-central1 accepted came before the check
+    // passed, and before the first one us-east1 accepted.
+    const accepted = (region: string) => writer.attempts.filter((a) => a.region === region).map((a) => a.accepted);
+    const lastCentral = Math.max(...accepted('us-central1'));
+    const firstEast = Math.min(...accepted('us-east1'));
+    expect(lastCentral).toBeLessThan(checkedAt);
+    expect(lastCentral).toBeLessThan(firstEast);
+    expect(new Set(writer.attempts.filter((a) => a.region === 'us-east1').map((a) => a.pod))).toEqual(new Set([east.pods[next].name]));
+
+    // Nothing acknowledged is lost: the new master holds every acknowledged write of both regions, and so does every old-primary node.
+    const acknowledged = writer.acknowledged();
+    await holds(east, next, acknowledged);
+    for (let i = 0; i < central.pods.length; i++) await holds(central, i, acknowledged);
+    expect(await central.roles()).toEqual(['slave', 'slave', 'slave']);
+    expect(await central.sentinelMasters()).toEqual([undefined, undefined, undefined]);
+
+    // eslint-disable-next-line no-console
+    console.log(
+      [
+        `promotion in two steps (down-after 1 s, 3 pods per region):`,
+        `step 1 rollout ${Math.round(fenceRolled)} ms, check passed ${Math.round(checkedAt - t0 - fenceRolled)} ms after it;`,
+        `step 2: new primary rolled and settled in ${Math.round(eastReady)} ms, old primary rolled in ${Math.round(centralRolled)} ms;`,
+        `writes: ${writer.acknowledged('us-central1').length} acknowledged in us-central1, ${writer.acknowledged('us-east1').length} in us-east1, ${writer.refused} refused attempts, 0 lost;`,
+        `no node accepted a write for ${Math.round(firstEast - lastCentral)} ms (last in us-central1 ${Math.round(lastCentral - t0)} ms after step 1 began, first in us-east1 ${Math.round(firstEast - t2)} ms after step 2 began)`,
+      ].join(' '),
+    );
+  }, 240_000);
+});
