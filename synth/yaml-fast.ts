@@ -68,41 +68,34 @@ export class FastYaml {
     if (seen.has(arr)) throw new Fallback();
     seen.add(arr);
     let lead = first;
-    const inner = `${indent}  `;
     for (let i = 0; i < arr.length; i++) {
       if (!(i in arr)) throw new Fallback();
-      const v = arr[i];
       out.push(lead, '-');
       lead = indent;
-      if (v !== null && typeof v === 'object') {
-        if (Array.isArray(v)) {
-          if (v.length === 0) out.push(' []\n');
-          else this.seq(v, inner, out, seen, ' ');
-        } else if (isPlainObject(v)) {
-          if (Object.keys(v).length === 0) out.push(' {}\n');
-          else this.map(v as Record<string, unknown>, inner, out, seen, ' ');
-        } else throw new Fallback();
-      } else out.push(' ', this.scalar(v, indent), '\n');
+      this.value(arr[i], indent, out, seen, true);
     }
   }
 
-  /** After `key:`: ` scalar\n`, ` {}\n`, or a newline and the nested collection one level in. */
-  private value(v: unknown, indent: string, out: string[], seen: Set<object>): void {
-    if (v !== null && typeof v === 'object') {
-      if (Array.isArray(v)) {
-        if (v.length === 0) out.push(' []\n');
-        else {
-          out.push('\n');
-          this.seq(v, `${indent}  `, out, seen);
-        }
-      } else if (isPlainObject(v)) {
-        if (Object.keys(v).length === 0) out.push(' {}\n');
-        else {
-          out.push('\n');
-          this.map(v as Record<string, unknown>, `${indent}  `, out, seen);
-        }
-      } else throw new Fallback();
-    } else out.push(' ', this.scalar(v, indent), '\n');
+  /**
+   * After `key:` or `-`: ` scalar\n`, ` {}\n` / ` []\n`, or the nested collection one level in,
+   * starting on the next line after a key and on the dash's own line after a dash.
+   */
+  private value(v: unknown, indent: string, out: string[], seen: Set<object>, afterDash = false): void {
+    if (v === null || typeof v !== 'object') {
+      out.push(' ', this.scalar(v, indent), '\n');
+      return;
+    }
+    const inner = `${indent}  `;
+    const first = afterDash ? ' ' : inner;
+    if (Array.isArray(v)) {
+      if (v.length === 0) return void out.push(' []\n');
+      if (!afterDash) out.push('\n');
+      this.seq(v, inner, out, seen, first);
+    } else if (isPlainObject(v)) {
+      if (Object.keys(v).length === 0) return void out.push(' {}\n');
+      if (!afterDash) out.push('\n');
+      this.map(v as Record<string, unknown>, inner, out, seen, first);
+    } else throw new Fallback();
   }
 
   private key(k: string): string {
