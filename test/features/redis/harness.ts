@@ -33,6 +33,7 @@ import { loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
 import { gcpZones } from '../../../kernel/gcp-regions';
 import { announceSkip, onPath } from '../../programs';
+import { parseInfo } from '../../../cli/promote-check';
 
 type Obj = Record<string, any>;
 
@@ -827,13 +828,7 @@ export class RedisGroup {
 
   /** INFO replication of a node as key → value. */
   async replication(i: number): Promise<Record<string, string>> {
-    const text = await command<string>(this.pods[i].redis, this.password, 'INFO', 'replication');
-    return Object.fromEntries(
-      text
-        .split('\r\n')
-        .filter((l) => l.includes(':'))
-        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
-    );
+    return parseInfo(await command<string>(this.pods[i].redis, this.password, 'INFO', 'replication'));
   }
 
   /** The master each sentinel names (hostname), or undefined when it is down or knows none. */
