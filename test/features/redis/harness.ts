@@ -409,6 +409,22 @@ export class Harness {
   }
 
   /**
+   * One group per region, each reachable from every region at `crossRegionHost(region)` (the
+   * region's Service, which the mesh routes to from every cluster), started together: a
+   * secondary's first pod retries until the primary answers.
+   */
+  async regionGroups(
+    rendered: ReadonlyMap<string, RenderedGroup>,
+    regions: readonly string[],
+    crossRegionHost: (region: string) => string,
+  ): Promise<RedisGroup[]> {
+    const groups = regions.map((r) => this.group(rendered.get(r)!));
+    for (const [i, r] of regions.entries()) await this.proxy(crossRegionHost(r), groups[i], undefined, false, true);
+    await Promise.all(groups.map((g) => g.bootstrap()));
+    return groups;
+  }
+
+  /**
    * A Service of `target`'s cluster (cluster.local) or of the fleet (clusterset.local).
    * @param meshWide the name resolves in every cluster: a Service of one cluster that Istio's
    *   multi-primary mesh routes to from the others (through the east-west gateway)

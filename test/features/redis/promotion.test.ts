@@ -100,11 +100,7 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
   let east: RedisGroup;
 
   beforeAll(async () => {
-    central = h.group(start.get('us-central1')!);
-    east = h.group(start.get('us-east1')!);
-    await h.proxy(UPSTREAM('us-central1'), central, undefined, false, true);
-    await h.proxy(UPSTREAM('us-east1'), east, undefined, false, true);
-    await Promise.all([central.bootstrap(), east.bootstrap()]);
+    [central, east] = await h.regionGroups(start, ['us-central1', 'us-east1'], UPSTREAM);
   }, 90_000);
 
   afterAll(async () => {

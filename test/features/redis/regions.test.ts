@@ -24,12 +24,7 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
   let east: RedisGroup;
 
   beforeAll(async () => {
-    central = h.group(before.get('us-central1')!);
-    east = h.group(before.get('us-east1')!);
-    await h.proxy(UPSTREAM('us-central1'), central, undefined, false, true);
-    await h.proxy(UPSTREAM('us-east1'), east, undefined, false, true);
-    // Both clusters start together; the secondary's first pod retries until the primary is up.
-    await Promise.all([central.bootstrap(), east.bootstrap()]);
+    [central, east] = await h.regionGroups(before, ['us-central1', 'us-east1'], UPSTREAM);
   }, 90_000);
 
   afterAll(async () => {
