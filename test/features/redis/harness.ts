@@ -309,6 +309,20 @@ export async function command<T = unknown>(target: ClientTarget, password: strin
   }
 }
 
+/** Runs `sample` every `intervalMs` until `until` settles (resolved or rejected). */
+export async function sampleUntil(until: Promise<unknown>, intervalMs: number, sample: () => Promise<void>): Promise<void> {
+  let done = false;
+  void until
+    .finally(() => {
+      done = true;
+    })
+    .catch(() => undefined);
+  while (!done) {
+    await sample();
+    await sleep(intervalMs);
+  }
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,

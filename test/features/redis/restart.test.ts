@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { command, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sleep, waitFor, Writer } from './harness';
+import { command, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sampleUntil, waitFor, Writer } from './harness';
 
 // Real processes on a shared 2-core machine: a scenario that misses its time bound because
 // the machine stalled is run again (up to twice), with its first failure printed. A real
@@ -15,13 +15,7 @@ jest.retryTimes(2, { logErrorsBeforeRetry: true });
 /** Samples every node until `until` resolves; returns the nodes seen as a master holding no key. */
 async function watchEmptyMasters(group: RedisGroup, until: Promise<unknown>): Promise<string[]> {
   const seen = new Set<string>();
-  let done = false;
-  void until
-    .finally(() => {
-      done = true;
-    })
-    .catch(() => undefined);
-  while (!done) {
+  await sampleUntil(until, 25, async () => {
     await Promise.all(
       group.pods.map(async (p) => {
         try {
@@ -32,8 +26,7 @@ async function watchEmptyMasters(group: RedisGroup, until: Promise<unknown>): Pr
         }
       }),
     );
-    await sleep(25);
-  }
+  });
   return [...seen];
 }
 

@@ -26,7 +26,7 @@ import {
   missing,
   RedisGroup,
   renderRedis,
-  sleep,
+  sampleUntil,
   StatefulSetController,
   waitFor,
   Writer,
@@ -39,13 +39,7 @@ import {
 async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise<{ most: number; seen: string[] }> {
   let most = 0;
   const seen = new Set<string>();
-  let done = false;
-  void until
-    .finally(() => {
-      done = true;
-    })
-    .catch(() => undefined);
-  while (!done) {
+  await sampleUntil(until, 50, async () => {
     const masters = await Promise.all(
       group.pods.map(async (p) => {
         try {
@@ -59,8 +53,7 @@ async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise
     const now = masters.filter((m) => m !== undefined);
     now.forEach((m) => seen.add(m));
     most = Math.max(most, now.length);
-    await sleep(50);
-  }
+  });
   return { most, seen: [...seen] };
 }
 
