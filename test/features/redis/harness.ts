@@ -875,6 +875,16 @@ export class RedisGroup {
     );
   }
 
+  /** Waits up to `timeoutMs` for one master with every replica attached; returns its index. */
+  settled(timeoutMs = 30_000): Promise<number> {
+    return waitFor(
+      `${this.namespace}: one master with every replica attached`,
+      timeoutMs,
+      () => this.settledMaster(),
+      () => this.describe(),
+    );
+  }
+
   /**
    * The master, when the group is settled on one: every sentinel names it, it is the only
    * node reporting the master role, and `replicas` nodes replicate from it with the link up.

@@ -143,12 +143,7 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
     expect(fenced.get('us-east1')!.statefulSet).toEqual(start.get('us-east1')!.statefulSet);
     expect(moved.get('us-central1')!.configMap.data['redis.conf']).not.toContain('2147483647');
 
-    await waitFor(
-      'us-central1 to settle',
-      30_000,
-      () => central.settledMaster(),
-      () => central.describe(),
-    );
+    await central.settled(30_000);
     const writer = new EveryNodeWriter([central, east]);
     await waitFor('200 acknowledged writes', 20_000, async () => (writer.acknowledged('us-central1').length >= 200 ? true : undefined));
     // Not fenced yet: the check refuses.

@@ -48,12 +48,7 @@ describeRedis("Restoring a group's data from an RDB snapshot (real redis-server 
     const rendered = renderRedis({ namespace: 'redis-naive', regions: ['us-central1'], redis: FAST }).get('us-central1')!;
     const group = h.group(rendered);
     await group.bootstrap();
-    const master = await waitFor(
-      'the group to settle',
-      30_000,
-      () => group.settledMaster(),
-      () => group.describe(),
-    );
+    const master = await group.settled(30_000);
     const w = new Writer(group, master, 'naive');
     await w.acknowledgedAtLeast(200);
     await w.stop();
@@ -94,12 +89,7 @@ describeRedis("Restoring a group's data from an RDB snapshot (real redis-server 
   test('a snapshot taken with redis-cli --rdb, converted by the runbook, starts a new group with every key', async () => {
     const group = h.group(lost.get('us-central1')!);
     await group.bootstrap();
-    const master = await waitFor(
-      'the group to settle',
-      30_000,
-      () => group.settledMaster(),
-      () => group.describe(),
-    );
+    const master = await group.settled(30_000);
     const before = new Writer(group, master, 'before');
     await before.acknowledgedAtLeast(2000);
     await before.stop();
@@ -132,12 +122,7 @@ describeRedis("Restoring a group's data from an RDB snapshot (real redis-server 
     expect(fs.readdirSync(dataDir).sort()).toEqual(['appendonlydir']);
 
     await restored.bootstrap();
-    const next = await waitFor(
-      'the restored group to settle',
-      30_000,
-      () => restored.settledMaster(),
-      () => restored.describe(),
-    );
+    const next = await restored.settled(30_000);
     expect(next).toBe(0);
     for (let i = 0; i < restored.pods.length; i++) {
       const gone = await waitFor(

@@ -110,14 +110,6 @@ async function lostOnAnyPod(group: RedisGroup, keys: readonly string[], ms = 20_
   }
 }
 
-const settled = (group: RedisGroup, ms = 30_000) =>
-  waitFor(
-    'one master with every replica attached',
-    ms,
-    () => group.settledMaster(),
-    () => group.describe(),
-  );
-
 describeRedis('Redis pods created all at once (real redis-server and redis-sentinel, the StatefulSet controller modelled)', () => {
   const h = new Harness(8);
   const rendered = () => renderRedis({ namespace: 'redis-zones', regions: ['us-central1'], redis: FAST }).get('us-central1')!;
@@ -147,7 +139,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
     const writable = writableAfter(restart, t0, 60_000, 'fresh');
     const masters = watchMasters(restart, writable);
     const ms = await writable;
-    const master = await settled(restart);
+    const master = await restart.settled();
     // eslint-disable-next-line no-console
     console.log(`new group (${restart.podManagementPolicy}): pods created at ${createdSince(restartCtl, 0, t0)}; ` + `acknowledged writes after ${ms} ms`);
     expect((await masters).most).toBe(1);
@@ -156,7 +148,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
 
   test('9. the whole group recreated while pod 0 was the master: pod 0 decides with a majority of sentinels, not after its wait; no acknowledged write lost', async () => {
     const group = restart;
-    expect(await settled(group)).toBe(0);
+    expect(await group.settled()).toBe(0);
     const writer = new Writer(group, 0, 'restart', 1);
     await writer.acknowledgedAtLeast(300);
     await writer.stop();
@@ -172,7 +164,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
       throw e;
     });
     const seen = await masters;
-    const after = await settled(group);
+    const after = await group.settled();
     // eslint-disable-next-line no-console
     console.log(
       `whole-group restart, pod 0 the master (${group.podManagementPolicy}): pods created at ` +
@@ -188,7 +180,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
   test("3. the master's zone lost while another pod is down: the down pod is recreated, a new master elected; no acknowledged write lost", async () => {
     const group = zone;
     zoneCtl = new StatefulSetController(group).start();
-    expect(await settled(group)).toBe(0);
+    expect(await group.settled()).toBe(0);
     const writer = new Writer(group, 0, 'zone', 1);
     await writer.acknowledgedAtLeast(200);
 
@@ -218,7 +210,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
     group.pods[0].exists = false;
     // One master with every replica attached: the one elected during the outage, or another
     // if Sentinel failed over again while pod 0 rejoined (seen once; no write is lost either way).
-    expect(await settled(group)).toBeGreaterThanOrEqual(0);
+    expect(await group.settled()).toBeGreaterThanOrEqual(0);
     expect(await lostOnAnyPod(group, writer.acknowledged)).toEqual([]);
   }, 150_000);
 });
