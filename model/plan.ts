@@ -35,6 +35,8 @@ export type RedisPlan = RedisSpec & {
   readonly masterRegion: string;
   /** For a secondary, the host of the primary region's group it replicates from. */
   readonly upstream?: string;
+  /** Snapshots to Cloud Storage: set in the primary region only (a secondary's data is the primary's). */
+  readonly backup?: RedisSpec['backup'];
   /** In the primary region during a promotion (`promotion.to`): the region the master moves to; the masters here refuse writes. */
   readonly fencedFor?: string;
 };
@@ -141,6 +143,8 @@ export function planRedis(platform: Platform, region: string): Record<string, Re
         masterRegion,
         upstream: role === 'secondary' ? redisCrossRegionHost(name, redis, masterRegion) : undefined,
         fencedFor: role === 'primary' ? platform.promotion?.to : undefined,
+        // The primary region's group is the one backed up: a secondary holds a copy of it.
+        backup: role === 'primary' ? redis.backup : undefined,
       },
     ]),
   );

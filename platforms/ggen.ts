@@ -173,6 +173,8 @@ export default definePlatform({
       memory: '2Gi',
       storage: '20Gi',
       passwordSecret: 'ggen-redis-password',
+      // Seed §3.1: "Backups to GCS daily", taken in the primary region (docs/redis.md, "Backups").
+      backup: { bucket: 'ggen-redis-backups', interval: '24h' },
     },
   },
   ingress: {

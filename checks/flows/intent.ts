@@ -6,6 +6,8 @@
 import type { ClusterPlan, EnvironmentPlan } from '../../model/plan';
 import { REDIS_EXPORTER_PORT } from '../../features/observability/resolve';
 import { pushServiceAccount, taskPush } from '../../features/autoscaling/rules';
+import { CLOUD_STORAGE } from '../../features/access/resolve';
+import { BACKUP_METRICS_PORT } from '../../features/redis/redis-sentinel';
 
 export type SystemRole =
   /** The platform's Istio ingress gateway: the internet edge, identity `<ingressGateway.serviceAccount>`. */
@@ -293,7 +295,20 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
     for (const [name, r] of Object.entries(c.redis)) {
       const w = here(r.namespace, name);
       const what = `redis:${name}`;
-      basics(w, what, false, true);
+      // A backed-up group's backup container gets a token (Workload Identity) and uploads to Cloud Storage.
+      basics(w, what, r.backup !== undefined, true);
+      if (r.backup) {
+        egress(w, `the backup container of ${what}`, [CLOUD_STORAGE]);
+        flows.push({
+          kind: 'scrape',
+          from: sys('gmp'),
+          to: w,
+          port: BACKUP_METRICS_PORT,
+          protocol: 'TCP',
+          http: { method: 'GET', path: '/metrics' },
+          why: `Managed Prometheus scrapes /metrics of the ${what} backup container`,
+        });
+      }
       for (const port of [6379, 26379]) {
         flows.push({
           kind: 'redis-peers',

@@ -134,8 +134,13 @@ export function redisEndpoint(
     crossRegionPorts: across.crossRegion ? [REDIS_PORT] : undefined,
     failover: false,
     remoteUpstream: across.upstream !== undefined,
+    // The backup container uploads snapshots with the pod's Workload Identity.
+    ...(redis.backupInterval ? { workloadIdentity: true, egress: [CLOUD_STORAGE] } : {}),
   };
 }
+
+/** Where a backed-up Redis group's snapshots go: Cloud Storage's JSON API. */
+export const CLOUD_STORAGE: EgressSpec = { host: 'storage.googleapis.com', port: 443, protocol: 'tls' };
 
 /** Renders MeshSecurity, NetworkPolicies, MeshEgress and MeshSidecars for each namespace. */
 export function addAccessControl(scope: Construct, namespaces: readonly string[], endpoints: readonly MeshEndpoint[], opts: AccessOptions): void {

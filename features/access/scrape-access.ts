@@ -18,6 +18,12 @@ export interface ScrapeAccessProps {
   readonly port: number;
   /** The metrics paths. */
   readonly paths: string[];
+  /**
+   * More metrics ports of the same pods, with their paths: one object each for all ports, since
+   * Istio applies only the oldest of several workload PeerAuthentications selecting a pod.
+   * @default []
+   */
+  readonly also?: readonly { readonly port: number; readonly paths: readonly string[] }[];
   /** Namespace of the scrapers. @default 'gmp-system' (GKE Managed Service for Prometheus) */
   readonly scraperNamespace?: string;
   /** @default {} */
@@ -34,21 +40,25 @@ export interface ScrapeAccessProps {
 export class ScrapeAccess extends Construct {
   constructor(scope: Construct, id: string, props: ScrapeAccessProps) {
     super(scope, id);
-    if (!Number.isInteger(props.port) || props.port < 1 || props.port > 65535) {
-      throw new Error(`ScrapeAccess '${id}': port (${props.port}) must be a port number`);
+    const all = [{ port: props.port, paths: props.paths }, ...(props.also ?? [])];
+    for (const p of all) {
+      if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) {
+        throw new Error(`ScrapeAccess '${id}': port (${p.port}) must be a port number`);
+      }
     }
     const scrapers = props.scraperNamespace ?? 'gmp-system';
     const metadata = { name: `${props.name}-scrape`, namespace: props.namespace, labels: props.labels };
-    const port = String(props.port);
 
     new PeerAuthentication(this, 'Resource', {
       metadata: {
         ...metadata,
-        annotations: { [MTLS_EXCEPTION]: `Managed Prometheus (${scrapers}) scrapes ${props.paths.join(', ')} on port ${port} from outside the mesh` },
+        annotations: {
+          [MTLS_EXCEPTION]: `Managed Prometheus (${scrapers}) scrapes ${all.map((p) => `${p.paths.join(', ')} on port ${p.port}`).join(' and ')} from outside the mesh`,
+        },
       },
       spec: {
         selector: { matchLabels: props.selector },
-        portLevelMtls: { [port]: { mode: PeerAuthenticationSpecPortLevelMtlsMode.PERMISSIVE } },
+        portLevelMtls: Object.fromEntries(all.map((p) => [String(p.port), { mode: PeerAuthenticationSpecPortLevelMtlsMode.PERMISSIVE }])),
       },
     });
 
@@ -57,7 +67,7 @@ export class ScrapeAccess extends Construct {
       spec: {
         selector: { matchLabels: props.selector },
         action: AuthorizationPolicySpecAction.ALLOW,
-        rules: [{ to: [{ operation: { ports: [port], paths: props.paths, methods: ['GET'] } }] }],
+        rules: all.map((p) => ({ to: [{ operation: { ports: [String(p.port)], paths: [...p.paths], methods: ['GET'] } }] })),
       },
     });
 
@@ -69,7 +79,7 @@ export class ScrapeAccess extends Construct {
         ingress: [
           {
             from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': scrapers } } }],
-            ports: [{ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(props.port) }],
+            ports: all.map((p) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(p.port) })),
           },
         ],
       },

@@ -3,7 +3,7 @@ import type { ClusterPlan } from '../../model/plan';
 import { AlertRules } from './alert-rules';
 import { GrafanaDashboard } from './grafana-dashboard';
 import { MetricsScrape } from './metrics-scrape';
-import { EXPORTER_PORT, SENTINEL_PORT } from '../redis/redis-sentinel';
+import { BACKUP_METRICS_PORT, BACKUP_PORT_NAME, EXPORTER_PORT, SENTINEL_PORT } from '../redis/redis-sentinel';
 import { ScrapeAccess } from '../access/scrape-access';
 import { parseDuration } from '../../kernel/units';
 import { LABEL_REGION } from '../../kernel/labels';
@@ -20,6 +20,7 @@ import {
   ISTIO_SCRAPE,
   KEDA_SCRAPE,
   REGION_LABEL,
+  redisBackupJob,
   redisJob,
   redisRuleGroups,
   sentinelJob,
@@ -137,12 +138,23 @@ export function addObservability(scope: Construct, c: ClusterPlan, workloads: Ob
       endpoints: [{ port: REDIS_EXPORTER_PORT.name, path: '/scrape', params: { target: [`redis://localhost:${SENTINEL_PORT}`] } }],
       metrics: ['redis_*'],
     });
+    if (redis.backup) {
+      // The backup container's own metrics: when it last uploaded a snapshot Cloud Storage confirmed.
+      new MetricsScrape(group, `Redis-${name}-BackupMetrics`, {
+        name: redisBackupJob(name),
+        namespace: redis.namespace,
+        selector,
+        endpoints: [{ port: BACKUP_PORT_NAME, path: '/metrics' }],
+        metrics: ['meridian_redis_backup_*'],
+      });
+    }
     new ScrapeAccess(group, `Redis-${name}-ScrapeAccess`, {
       name: redisJob(name),
       namespace: redis.namespace,
       selector,
       port: REDIS_EXPORTER_PORT.port,
       paths: ['/metrics', '/scrape'],
+      also: redis.backup ? [{ port: BACKUP_METRICS_PORT, paths: ['/metrics'] }] : [],
     });
     if (!m.rules) continue;
     new AlertRules(group, `Redis-${name}-Rules`, {

@@ -23,6 +23,10 @@ import { parseDuration } from '../../kernel/units';
 /** The `job` label of a Redis group's redis and sentinel series (the PodMonitorings' names). */
 export const redisJob = (group: string): string => `${group}-redis`;
 export const sentinelJob = (group: string): string => `${group}-sentinel`;
+/** The scrape job of a backed-up group's `backup` containers. */
+export const redisBackupJob = (group: string): string => `${group}-redis-backup`;
+/** How much older than its interval the last successful backup may be before RedisBackupStale fires: retries, a slow upload, a failover moving the snapshot taker. */
+export const BACKUP_STALE_MARGIN = Duration.minutes(30);
 /** The PodMonitoring of the Istio sidecars in each namespace (its `job` label). */
 export const ISTIO_SCRAPE = 'istio-proxies';
 /**
@@ -544,7 +548,22 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
           description: `{{ $labels.pod }} has used more than 90 % of its maxmemory for 10 minutes: ${name} holds ${held} under noeviction, so at 100 % it refuses writes (RedisWritesRejected). Raise redis.${name}.memory, or look for keys without a TTL.`,
         },
       ];
-  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both, ...state];
+  const backup: AlertingRule[] = redis.backup
+    ? [
+        {
+          alert: 'RedisBackupStale',
+          // Each pod reports the last snapshot it uploaded; the group's last is the newest of them
+          // (a failover moves the snapshot taker). 0 means none yet.
+          expr: `time() - max by (namespace) (meridian_redis_backup_last_success_timestamp_seconds{job="${redisBackupJob(name)}"}) > ${seconds(redis.backup.interval) + BACKUP_STALE_MARGIN.toSeconds()}\nor\nabsent(meridian_redis_backup_last_success_timestamp_seconds{job="${redisBackupJob(name)}"})`,
+          for: Duration.minutes(15),
+          severity: 'critical',
+          labels,
+          summary: `${where}: no successful backup for over ${redis.backup.interval} + 30m`,
+          description: `No snapshot of ${name} in ${c.region} has reached gs://${redis.backup.bucket} intact for longer than its interval (${redis.backup.interval}) plus 30 minutes, or no backup container is scraped: a restore (docs/redis.md, "Runbook: restore") would start from an older snapshot. Read the backup container's log of the snapshot taker (kubectl logs <pod> -c backup).`,
+        },
+      ]
+    : [];
+  const alerts = [...common, ...(redis.role === 'primary' ? primary : secondary), ...both, ...state, ...backup];
   return [
     { name: `${name}.redis-records`, interval: Duration.seconds(30), rules: records },
     { name: `${name}.redis-alerts`, interval: Duration.seconds(30), rules: alerts },

@@ -16,10 +16,29 @@ export type RedisRole = 'primary' | 'secondary';
 /** The redis_exporter sidecar, pinned; Managed Prometheus reads it (docs/observability.md). */
 export const REDIS_EXPORTER_IMAGE = 'docker.io/oliver006/redis_exporter:v1.67.0-alpine';
 export const EXPORTER_PORT = 9121;
+/** The image of the `backup` container, pinned: Python's standard library speaks Redis' SYNC, the metadata server, Cloud Storage's JSON API (TLS verified) and serves the metrics. */
+export const BACKUP_IMAGE = 'docker.io/library/python:3.13.1-alpine3.21';
+/** Where the `backup` container serves its metrics (meridian_redis_backup_*). */
+export const BACKUP_METRICS_PORT = 9122;
+export const BACKUP_PORT_NAME = 'http-backup';
 /** A group's name: its StatefulSet's pods carry a controller-revision-hash label `<name>-<10 characters>`, a 63-character label. */
 export const MAX_REDIS_NAME = 52;
 export type MaxmemoryPolicy =
   'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'volatile-lru' | 'volatile-lfu' | 'volatile-ttl' | 'allkeys-random' | 'volatile-random';
+
+/** A scheduled RDB snapshot of the group to Cloud Storage, taken by one replica (docs/redis.md, "Backups"). */
+export interface RedisBackupProps {
+  /** Cloud Storage bucket the snapshots are uploaded to. */
+  readonly bucket: string;
+  /** Start of every object name: a snapshot is `<prefix><UTC time>-<pod>.rdb`. */
+  readonly prefix: string;
+  /** Time between two snapshots. @default Duration.hours(24) */
+  readonly interval?: Duration;
+  /** The Google service account the group's Kubernetes ServiceAccount acts as (Workload Identity). */
+  readonly gcpServiceAccount: string;
+  /** @default BACKUP_IMAGE */
+  readonly image?: string;
+}
 
 export interface RedisSentinelProps {
   /** Name of the StatefulSet and of the Service for Sentinel clients. */
@@ -88,6 +107,8 @@ export interface RedisSentinelProps {
   readonly handoverTimeout?: Duration;
   /** @default 'cluster.local' */
   readonly clusterDomain?: string;
+  /** Snapshots to Cloud Storage, taken by one replica's `backup` container; only for a primary. @default - no backup */
+  readonly backup?: RedisBackupProps;
   /** @default {} */
   readonly labels?: Record<string, string>;
 }
@@ -107,6 +128,7 @@ const DATA_DIR = '/data';
 const RUN_DIR = '/tmp';
 
 const SCRIPTS = ['common.sh', 'start-redis.sh', 'start-sentinel.sh'] as const;
+const BACKUP_SCRIPT = 'backup.py';
 const SCRIPT_DIR = path.join(__dirname, 'scripts');
 
 /**
@@ -164,6 +186,8 @@ export class RedisSentinel extends Construct {
   /** The region's Service (`<name>-<region>`), when `crossRegionService`. */
   public readonly crossRegionServiceName?: string;
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
+  /** Time between two snapshots, when the group is backed up. */
+  public readonly backupInterval?: Duration;
 
   constructor(scope: Construct, id: string, props: RedisSentinelProps) {
     super(scope, id);
@@ -228,6 +252,11 @@ export class RedisSentinel extends Construct {
     if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
     if (props.region !== undefined && !isDnsLabel(props.region)) refuse('region', props.region, DNS_LABEL_RULE);
     if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
+    if (props.backup && this.role !== 'primary') fail("backup is only for a primary: a secondary's data is the primary's");
+    this.backupInterval = props.backup ? (props.backup.interval ?? Duration.hours(24)) : undefined;
+    const intervalSeconds = this.backupInterval ? this.backupInterval.toMilliseconds() / 1000 : 0;
+    if (props.backup && (!Number.isInteger(intervalSeconds) || intervalSeconds < 60))
+      refuse('backup.interval', formatDuration(this.backupInterval!), 'must be whole seconds, at least 1m');
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
@@ -254,9 +283,11 @@ export class RedisSentinel extends Construct {
       }),
     };
     for (const script of SCRIPTS) configData[script] = fs.readFileSync(path.join(SCRIPT_DIR, script), 'utf8');
+    if (props.backup) configData[BACKUP_SCRIPT] = fs.readFileSync(path.join(SCRIPT_DIR, BACKUP_SCRIPT), 'utf8');
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: meta(props.name),
+      // Workload Identity: the GKE metadata server hands the backup container tokens of this Google service account.
+      metadata: props.backup ? { ...meta(props.name), annotations: { 'iam.gke.io/gcp-service-account': props.backup.gcpServiceAccount } } : meta(props.name),
       automountServiceAccountToken: false,
     });
 
@@ -440,6 +471,7 @@ export class RedisSentinel extends Construct {
                 startupProbe: { tcpSocket: { port: port(EXPORTER_PORT) }, periodSeconds: 2, failureThreshold: 30 },
                 securityContext,
               },
+              ...(props.backup ? [backupContainer(props.backup, intervalSeconds, props.passwordSecret, props.name, securityContext)] : []),
             ],
             volumes: [
               { name: 'config', configMap: { name: configName, defaultMode: 0o444 } },
@@ -470,6 +502,65 @@ export class RedisSentinel extends Construct {
       spec: { maxUnavailable: port(1), selector: { matchLabels: this.selector } },
     });
   }
+}
+
+/**
+ * The `backup` container: every check it asks its own redis whether this pod is the group's
+ * snapshot taker (a replica in sync, the lowest ordinal that is not the master's), and when the
+ * last success it recorded is older than the interval, takes an RDB with SYNC from localhost (no
+ * mesh hop, no load on the master) onto the data volume and uploads it to Cloud Storage with the
+ * pod's Workload Identity token. It serves meridian_redis_backup_* on BACKUP_METRICS_PORT.
+ */
+function backupContainer(
+  b: RedisBackupProps,
+  intervalSeconds: number,
+  passwordSecret: string,
+  statefulSet: string,
+  securityContext: ReturnType<typeof containerSecurityContext>,
+): kplus.k8s.Container {
+  const q = (s: string) => k8s.Quantity.fromString(s);
+  // A failed attempt is retried after a tenth of the interval (at most 5 minutes); the loop looks every minute at most.
+  const retry = Math.min(300, Math.max(1, Math.floor(intervalSeconds / 10)));
+  const check = Math.min(60, Math.max(1, Math.floor(intervalSeconds / 60)));
+  return {
+    name: 'backup',
+    image: b.image ?? BACKUP_IMAGE,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['python3', `${CONFIG_DIR}/${BACKUP_SCRIPT}`],
+    env: [
+      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: passwordSecret, key: 'password' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'STATEFULSET', value: statefulSet },
+      { name: 'BACKUP_BUCKET', value: b.bucket },
+      { name: 'BACKUP_PREFIX', value: b.prefix },
+      { name: 'BACKUP_INTERVAL_SECONDS', value: String(intervalSeconds) },
+      { name: 'BACKUP_RETRY_SECONDS', value: String(retry) },
+      { name: 'BACKUP_CHECK_SECONDS', value: String(check) },
+      // On the data volume: the snapshot (smaller than maxmemory, which the storage rule leaves room for) and the last success, which survives restarts.
+      { name: 'BACKUP_DIR', value: `${DATA_DIR}/backup` },
+      { name: 'BACKUP_METRICS_PORT', value: String(BACKUP_METRICS_PORT) },
+      { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
+      { name: 'PYTHONUNBUFFERED', value: '1' },
+    ],
+    ports: [{ name: BACKUP_PORT_NAME, containerPort: BACKUP_METRICS_PORT }],
+    resources: {
+      requests: { cpu: q('20m'), memory: q('48Mi'), 'ephemeral-storage': q('8Mi') },
+      limits: { memory: q('96Mi'), 'ephemeral-storage': q('16Mi') },
+    },
+    readinessProbe: {
+      httpGet: { path: '/metrics', port: k8s.IntOrString.fromNumber(BACKUP_METRICS_PORT) },
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    },
+    livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(BACKUP_METRICS_PORT) }, periodSeconds: 20, timeoutSeconds: 2, failureThreshold: 3 },
+    startupProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(BACKUP_METRICS_PORT) }, periodSeconds: 2, failureThreshold: 30 },
+    securityContext,
+    volumeMounts: [
+      { name: 'data', mountPath: DATA_DIR },
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+    ],
+  };
 }
 
 interface RedisConfOptions {

@@ -38,7 +38,18 @@ export function redisSentinelProps(c: ClusterPlan, name: string, redis: RedisPla
     upstream: redis.upstream,
     fencedFor: redis.fencedFor,
     crossRegionService: c.multiRegion,
+    backup: redis.backup && {
+      bucket: redis.backup.bucket,
+      prefix: redis.backup.prefix ?? `${c.env}/${name}/`,
+      interval: parseDuration(redis.backup.interval),
+      gcpServiceAccount: redisBackupServiceAccount(c, name, redis.backup.gcpServiceAccount),
+    },
   };
+}
+
+/** The Google service account a backed-up group's pods act as: the spec's, else `redis-<name>@<project>.iam.gserviceaccount.com`. */
+export function redisBackupServiceAccount(c: ClusterPlan, name: string, given: string | undefined): string {
+  return given ?? `redis-${name}@${c.platform.project}.iam.gserviceaccount.com`;
 }
 
 /** The spec field each prop of group `name`'s RedisSentinel comes from, for reporting a refusal there. */
@@ -55,6 +66,7 @@ export function redisSources(name: string): Record<string, FieldPath> {
     failoverTimeout: [...at, 'failoverTimeout'],
     memory: [...at, 'memory'],
     storage: [...at, 'storage'],
+    'backup.interval': [...at, 'backup', 'interval'],
   };
 }
 

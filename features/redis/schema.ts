@@ -13,6 +13,31 @@ import { maxLagCeilingSeconds } from './redis-sentinel';
 /** What a Redis group may hold (`redis.<g>.holds`). */
 export const REDIS_USES = ['cache', 'sessions', 'locks', 'rate-limits'] as const;
 
+/** A Cloud Storage bucket name (cloud.google.com/storage/docs/buckets#naming), without dots: a dotted name needs domain verification. */
+const bucketName = z.string().regex(/^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$/, {
+  message: 'must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit',
+});
+
+/**
+ * The scheduled RDB snapshot of a group to Cloud Storage (docs/redis.md, "Backups"): taken in
+ * the primary region by one replica's `backup` container, uploaded with Workload Identity.
+ */
+export const RedisBackup = z.strictObject({
+  /** The bucket the snapshots go to; its lifecycle rule (set where the bucket is managed) decides how long they are kept. */
+  bucket: bucketName,
+  /** Time between two snapshots; the stale-backup alert fires once the last success is older than this plus 30 minutes. @default 24h */
+  interval: duration.default('24h').refine((d) => durationMs(d) >= 60_000 && durationMs(d) <= 7 * 24 * 3600_000, {
+    message: 'must be between 1m and 168h (7 days): each snapshot costs the replica a fork and a full transfer',
+  }),
+  /** Object names start with this (a snapshot is `<prefix><UTC time>-<pod>.rdb`). @default - `<env>/<group>/` */
+  prefix: z
+    .string()
+    .regex(/^([A-Za-z0-9._-]+\/)*$/, { message: 'must be empty or folders ending with "/", e.g. redis/cache/' })
+    .optional(),
+  /** The Google service account the group's pods act as (Workload Identity); it needs roles/storage.objectCreator on the bucket. @default - `redis-<group>@<project>.iam.gserviceaccount.com` */
+  gcpServiceAccount: z.string().email().optional(),
+});
+
 export const Redis = z
   .strictObject({
     namespace: dnsLabel,
@@ -64,6 +89,8 @@ export const Redis = z
         message: 'must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal',
       })
       .optional(),
+    /** A scheduled RDB snapshot to Cloud Storage, in the primary region. @default - none */
+    backup: RedisBackup.optional(),
   })
   // What a group holds decides its eviction policy (a spec rule: the construct takes the policy).
   // The rules on a group's other values are RedisSentinel's (features/redis/redis-sentinel.ts),

@@ -78,6 +78,53 @@ describe('flows of the committed platforms', () => {
   });
 });
 
+describe('Redis backups (issue 15 item 5): the backup container of the primary region', () => {
+  const plan = env('ggen', 'prod');
+  const backupFlows = (r: FlowReport) =>
+    r.intended
+      .filter(
+        (v) =>
+          (v.flow.from.kind === 'workload' && v.flow.from.name === 'cache') ||
+          (v.flow.to.kind === 'workload' && v.flow.to.name === 'cache' && v.flow.port === 9122),
+      )
+      .filter((v) => v.flow.kind === 'metadata' || v.flow.kind === 'egress' || v.flow.kind === 'scrape')
+      .map(
+        (v) =>
+          `${v.allowed ? 'allowed' : 'denied'} ${v.flow.from.kind === 'workload' ? v.flow.from.region : 'gmp'} > ${v.flow.to.kind === 'external' ? v.flow.to.name : v.flow.to.region}:${v.flow.port}`,
+      );
+
+  it('gets a token from the metadata server and uploads to Cloud Storage, Managed Prometheus reads its metrics; the secondaries have no backup', () => {
+    expect(backupFlows(checkFlows(plan, objects(plan)))).toEqual([
+      'allowed us-central1 > GKE metadata server:80',
+      'allowed us-central1 > GKE metadata server (988):988',
+      'allowed us-central1 > storage.googleapis.com:443',
+      'allowed gmp > us-central1:9122',
+    ]);
+  });
+
+  it('fails when the NetworkPolicy does not let the snapshot out, or Managed Prometheus in', () => {
+    const list = objects(plan);
+    const np = find(list, 'us-central1', 'NetworkPolicy', 'marketplace', 'cache');
+    np.obj.spec.egress = np.obj.spec.egress.filter((r: any) => !r.ports.some((p: any) => p.port === 443));
+    const scrape = find(list, 'us-central1', 'NetworkPolicy', 'marketplace', 'cache-redis-scrape');
+    scrape.obj.spec.ingress[0].ports = scrape.obj.spec.ingress[0].ports.filter((p: any) => p.port !== 9122);
+    const report = checkFlows(plan, list);
+    expect(backupFlows(report)).toEqual([
+      'allowed us-central1 > GKE metadata server:80',
+      'allowed us-central1 > GKE metadata server (988):988',
+      'denied us-central1 > storage.googleapis.com:443',
+      'denied gmp > us-central1:9122',
+    ]);
+    expect(lines(report)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(
+          'flow us-central1/marketplace/cache → storage.googleapis.com:443 denied by NetworkPolicy egress [NetworkPolicy marketplace/cache, NetworkPolicy marketplace/default-deny',
+        ),
+      ]),
+    );
+  });
+});
+
 describe('the six defects of issue 14, put back', () => {
   it('1. cross-region Redis replication: fails when the primary does not admit the east-west gateway', () => {
     const plan = env('ggen', 'prod');

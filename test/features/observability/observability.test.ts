@@ -101,6 +101,7 @@ describe('observability of a region cluster (ggen prod us-central1)', () => {
       'HealthCheckFailingInRegions',
       'HealthCheckSuccessLow',
       'PodRestartingOften',
+      'RedisBackupStale',
       'RedisCacheHitRateLow',
       'RedisDown',
       'RedisFailoverOccurred',

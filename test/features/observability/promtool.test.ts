@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
 import { render, type Manifest } from '../../../synth/render';
-import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisJob, sentinelJob } from '../../../features/observability/resolve';
+import { GATEWAY_SCRAPE, ISTIO_SCRAPE, KEDA_SCRAPE, kedaHpa, redisBackupJob, redisJob, sentinelJob } from '../../../features/observability/resolve';
 import { scopeExpr, scopeLabels, scopeRuleLabels, type EvaluatorLocation, type RuleKind } from '../../../features/observability/gmp-scope';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
@@ -596,6 +596,46 @@ const FIXTURES: Record<string, Fixture> = {
         checks: lifecycle(s, 0, [warning({ job })]),
       },
       { name: 'the exporter is scraped', series: { [g.sel('up', { namespace: ns, job, pod: `${s.labels.redis}-0` })]: gauge(1) }, checks: silent(s, 0) },
+    ];
+  },
+
+  RedisBackupStale: (s, c, g) => {
+    const redis = c.redis[s.labels.redis];
+    const ns = redis.namespace;
+    const job = redisBackupJob(s.labels.redis);
+    const every = minutes(redis.backup!.interval);
+    // Each pod's last confirmed upload (seconds since the epoch, promtool's time 0); the taker is pod 1, the others never took one.
+    const lastSuccess = (taker: (n: number) => string): Series =>
+      Object.fromEntries(
+        [0, 1, 2].map((i) => [
+          g.sel('meridian_redis_backup_last_success_timestamp_seconds', { namespace: ns, job, pod: `${s.labels.redis}-${i}` }),
+          i === 1 ? taker : gauge(0),
+        ]),
+      );
+    const step = 5;
+    return [
+      {
+        // The first snapshot at time 0, then none: stale once older than the interval plus 30 minutes (strictly, at the next evaluation).
+        name: 'no upload since the first one',
+        interval: step,
+        series: lastSuccess(gauge(0)),
+        checks: lifecycle(s, every + 30 + 1, [critical({ namespace: ns })]),
+      },
+      {
+        name: 'an upload every interval',
+        interval: step,
+        series: lastSuccess((n) =>
+          Array.from({ length: n }, (_, k) => Math.floor((k * step) / every) * every * 60)
+            .map(String)
+            .join(' '),
+        ),
+        checks: [at(every + 31 + 15, []), at(2 * every + 31 + 15, [])],
+      },
+      {
+        name: 'no backup container is scraped',
+        series: { [g.sel('up', { namespace: ns, job: 'istio-proxies', pod: 'x' })]: gauge(1) },
+        checks: lifecycle(s, 0, [critical({ job })]),
+      },
     ];
   },
 

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
-import { redisJob, sentinelJob } from '../../../features/observability/rules';
+import { redisBackupJob, redisJob, sentinelJob } from '../../../features/observability/rules';
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
 import { findPromtool, runPromtool } from '../../promtool';
@@ -75,6 +75,9 @@ function steadyState(role: 'primary' | 'secondary', region: string, upstream: st
       );
     }
   }
+  // The backup containers (rendered in the primary region only; a secondary's rules do not read them):
+  // pod 1, the snapshot taker, confirmed its last upload at time 0, within the 24h interval.
+  for (let i = 0; i < 3; i++) gauge(sel('meridian_redis_backup_last_success_timestamp_seconds', { job: redisBackupJob('cache'), pod: pod(i) }), 0);
   // The first pod's replicas (the master's in the primary region) acknowledge every second.
   for (const r of [1, 2])
     gauge(sel('redis_connected_slave_lag_seconds', { job, pod: pod(0), slave_ip: host(region, r), slave_port: '6379', slave_state: 'online' }), 0);
@@ -142,6 +145,9 @@ test('promtool is installed, or the run is local', () => {
     const secondary = alertsOf(rendered.get('us-east1')!);
     expect(primary).toEqual(expect.arrayContaining(['RedisNoMaster', 'RedisMultipleMasters', 'RedisSentinelsDisagree', 'RedisReplicaEmpty']));
     expect(primary).not.toContain('RedisUpstreamLinkDown');
+    // Backups are the primary's (seed 004 §3.1): a secondary holds a copy of the primary's data.
+    expect(primary).toContain('RedisBackupStale');
+    expect(alertsOf(rendered.get('us-east1')!)).not.toContain('RedisBackupStale');
     expect(secondary).toEqual(expect.arrayContaining(['RedisUpstreamLinkDown', 'RedisUpstreamSilent', 'RedisSecondaryHasMaster', 'RedisReplicaEmpty']));
     expect(secondary).not.toContain('RedisNoMaster');
     expect(rendered.get('europe-west1')).toEqual(rendered.get('us-east1')!.map((g) => JSON.parse(JSON.stringify(g).replace(/us-east1/g, 'europe-west1'))));
@@ -159,6 +165,33 @@ test('promtool is installed, or the run is local', () => {
     expect(() => check('us-central1', steadyState('secondary', 'us-central1', upstream), {})).toThrow(/RedisNoMaster/);
     check('us-central1', steadyState('secondary', 'us-central1', upstream), { RedisNoMaster: [labels('us-central1', 'critical')] });
     check('us-east1', steadyState('primary', 'us-east1', upstream), { RedisSecondaryHasMaster: [labels('us-east1', 'critical')] });
+  });
+
+  test('primary region: RedisBackupStale fires 15 minutes after no backup container is scraped any more', () => {
+    const series = steadyState('primary', 'us-central1', upstream).filter((x) => !x.series.startsWith('meridian_redis_backup_'));
+    const dir = tempDir('meridian-redis-alerts-');
+    try {
+      const groups = rendered.get('us-central1')!;
+      fs.writeFileSync(path.join(dir, 'rules.yaml'), stringify({ groups }));
+      // absent() keeps the selector's labels: the job (Managed Prometheus adds the Rules' namespace).
+      const firing = [expected(groups, 'RedisBackupStale', { ...labels('us-central1', 'critical'), namespace: '', job: redisBackupJob('cache') })];
+      delete firing[0].exp_labels.namespace;
+      const tests = [
+        {
+          interval: '30s',
+          input_series: series,
+          alert_rule_test: [
+            { eval_time: '14m30s', alertname: 'RedisBackupStale', exp_alerts: [] },
+            { eval_time: '15m', alertname: 'RedisBackupStale', exp_alerts: firing },
+          ],
+        },
+      ];
+      fs.writeFileSync(path.join(dir, 'test.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '30s', tests }, { lineWidth: 0 }));
+      const r = runPromtool(PROMTOOL!, ['test', 'rules', 'test.yaml'], dir);
+      if (r.code !== 0) throw new Error(r.output);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a secondary replica whose upstream link is down raises RedisUpstreamLinkDown within 2 minutes', () => {

@@ -501,7 +501,7 @@ interface Container {
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 
-export type ContainerName = 'redis' | 'sentinel';
+export type ContainerName = 'redis' | 'sentinel' | 'backup';
 
 function containerOf(rendered: RenderedGroup, name: ContainerName): Container {
   const c = (rendered.statefulSet.spec.template.spec.containers as Container[]).find((x) => x.name === name);
@@ -705,15 +705,18 @@ export class RedisGroup {
     this.startContainer(i, 'sentinel');
   }
 
-  /** Starts (or restarts, as the kubelet does after a crash) one container of a running pod. */
-  startContainer(i: number, name: ContainerName): Proc {
+  /**
+   * Starts (or restarts, as the kubelet does after a crash) one container of a running pod;
+   * `extra` adds variables the manifest does not set (a stand-in's address).
+   */
+  startContainer(i: number, name: ContainerName, extra: NodeJS.ProcessEnv = {}): Proc {
     const pod = this.pods[i];
     const c = this.container(i, name);
     const argv = Harness.inCluster(
       this.hostsFile,
       c.command.map((a) => this.mapPath(pod, c, a)),
     );
-    const proc = this.harness.spawn(`${this.region}/${pod.name}/${name}`, argv, this.processEnv(pod, c), path.join(pod.dir, `${name}.log`));
+    const proc = this.harness.spawn(`${this.region}/${pod.name}/${name}`, argv, { ...this.processEnv(pod, c), ...extra }, path.join(pod.dir, `${name}.log`));
     pod.containers.set(name, proc);
     return proc;
   }
@@ -1139,6 +1142,18 @@ export class StatefulSetController {
 export const FAST = { downAfter: '1000ms', failoverTimeout: '5s', minReplicasMaxLag: '1s', memory: '256Mi', storage: '1Gi' };
 export const DOWN_AFTER_MS = 1000;
 export const FAILOVER_TIMEOUT_MS = 5000;
+
+/** The shell block that follows the `restore-steps` marker in docs/redis.md, unindented: the restore runbook's steps as written. */
+export function restoreSteps(): string {
+  const doc = fs.readFileSync(path.join(__dirname, '../../../docs/redis.md'), 'utf8');
+  const at = doc.indexOf('<!-- restore-steps');
+  if (at < 0) throw new Error('docs/redis.md has no restore-steps block');
+  const block = /```sh\n([\s\S]*?)\n\s*```/.exec(doc.slice(at));
+  if (!block) throw new Error('docs/redis.md: no sh block after the restore-steps marker');
+  const lines = block[1].split('\n');
+  const indent = /^\s*/.exec(lines.find((l) => l.trim() !== '') ?? '')![0].length;
+  return `${lines.map((l) => l.slice(Math.min(indent, /^\s*/.exec(l)![0].length))).join('\n')}\n`;
+}
 
 /** Writes `key:n` one by one, each followed by WAIT <replicas>; keeps the keys that many replicas acknowledged. */
 export class Writer {

@@ -7,22 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, tempDir } from '../../helpers';
-import { describeRedis, FAST, Harness, missing, renderRedis, waitFor, Writer } from './harness';
+import { tempDir } from '../../helpers';
+import { describeRedis, FAST, Harness, missing, renderRedis, restoreSteps, waitFor, Writer } from './harness';
 
 jest.retryTimes(2, { logErrorsBeforeRetry: true });
-
-/** The shell block that follows the `restore-steps` marker in docs/redis.md, unindented. */
-function restoreSteps(): string {
-  const doc = fs.readFileSync(path.join(ROOT, 'docs/redis.md'), 'utf8');
-  const at = doc.indexOf('<!-- restore-steps');
-  if (at < 0) throw new Error('docs/redis.md has no restore-steps block');
-  const block = /```sh\n([\s\S]*?)\n\s*```/.exec(doc.slice(at));
-  if (!block) throw new Error('docs/redis.md: no sh block after the restore-steps marker');
-  const lines = block[1].split('\n');
-  const indent = /^\s*/.exec(lines.find((l) => l.trim() !== '') ?? '')![0].length;
-  return `${lines.map((l) => l.slice(Math.min(indent, /^\s*/.exec(l)![0].length))).join('\n')}\n`;
-}
 
 describeRedis("Restoring a group's data from an RDB snapshot (real redis-server and redis-sentinel)", () => {
   const h = new Harness(10);
