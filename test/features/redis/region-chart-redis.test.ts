@@ -152,6 +152,54 @@ describe('RegionChart: Redis across regions', () => {
     );
   });
 
+  test('backup: a hardened backup container, Workload Identity and the scrape in the primary region only; nothing without it', () => {
+    const backup = { bucket: 'shop-redis-backups', interval: '6h' };
+    const charts = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' }, { backup })));
+    const sts = (region: string) => charts.get(region)!.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'cache')!;
+    const sa = (region: string) => charts.get(region)!.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'cache')!;
+    const c = sts('us-central1').spec.template.spec.containers.find((x: Obj) => x.name === 'backup');
+    expect(c.image).toBe('docker.io/library/python:3.13.1-alpine3.21');
+    expect(c.securityContext).toEqual(sts('us-central1').spec.template.spec.containers[0].securityContext);
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.resources.limits.memory).toBe('96Mi');
+    expect(Object.fromEntries(c.env.filter((e: Obj) => e.value).map((e: Obj) => [e.name, e.value]))).toMatchObject({
+      BACKUP_BUCKET: 'shop-redis-backups',
+      BACKUP_PREFIX: 'prod/cache/',
+      BACKUP_INTERVAL_SECONDS: '21600',
+      BACKUP_RETRY_SECONDS: '300',
+      BACKUP_CHECK_SECONDS: '60',
+      BACKUP_DIR: '/data/backup',
+    });
+    expect(sa('us-central1').metadata.annotations['iam.gke.io/gcp-service-account']).toBe('redis-cache@shop-project.iam.gserviceaccount.com');
+    const config = charts.get('us-central1')!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'cache-config')!;
+    expect(Object.keys(config.data)).toContain('backup.py');
+    expect(charts.get('us-central1')!.some((o) => o.kind === 'PodMonitoring' && o.metadata.name === 'cache-redis-backup')).toBe(true);
+    // A secondary holds the primary's data: no container, no identity, no scrape, no script.
+    expect(sts('us-east1').spec.template.spec.containers.map((x: Obj) => x.name)).toEqual(['redis', 'sentinel', 'metrics']);
+    expect(sa('us-east1').metadata.annotations?.['iam.gke.io/gcp-service-account']).toBeUndefined();
+    expect(charts.get('us-east1')!.some((o) => o.kind === 'PodMonitoring' && o.metadata.name === 'cache-redis-backup')).toBe(false);
+    // Without backup, the primary renders as before.
+    const none = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
+    expect(JSON.stringify(none.get('us-central1'))).not.toMatch(/backup|storage\.googleapis/);
+  });
+
+  test('fails when backup names no valid bucket or interval, naming the field', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'Shop_Backups!' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.bucket: must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit (got "Shop_Backups!")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', interval: '30s' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.interval: must be between 1m and 168h (7 days): each snapshot costs the replica a fork and a full transfer (got "30s")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', retention: '30d' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.retention: unknown field (allowed: bucket, interval, prefix, gcpServiceAccount)',
+    );
+  });
+
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
     expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 })), 'shop/prod')).toThrow(
       `platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3) (RedisSentinel 'Redis-cache': minReplicasToWrite)`,
