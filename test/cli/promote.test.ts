@@ -159,15 +159,32 @@ describe('meridian promote', () => {
       ...regions.flatMap((r) => [
         // The environment's GlobalRules are evaluated in the primary region's cluster: they move with it.
         ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/_cluster/globalrules-ggen-prod-global.yaml`]),
+        // The Redis backups (docs/redis.md, "Backups to Cloud Storage") are the primary's: its script, scrape and egress move with it.
+        ...(r === 'europe-west1'
+          ? []
+          : [`dist/ggen/prod/${r}/marketplace/authorizationpolicy-cache-redis-scrape.yaml`, `dist/ggen/prod/${r}/marketplace/configmap-cache-config.yaml`]),
         // Redis clients follow their region's role (docs/redis.md): the old and the new primary change.
         ...(r === 'europe-west1'
           ? []
           : [`dist/ggen/prod/${r}/marketplace/deployment-api.yaml`, `dist/ggen/prod/${r}/marketplace/deployment-replication-worker.yaml`]),
         `dist/ggen/prod/${r}/marketplace/destinationrule-api.yaml`,
-        // The old and the new primary: which one admits replication through the east-west gateway.
-        ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/marketplace/networkpolicy-cache.yaml`]),
-        // Redis alerts follow the region's role.
-        ...(r === 'europe-west1' ? [] : [`dist/ggen/prod/${r}/marketplace/rules-cache-redis.yaml`]),
+        // The old and the new primary: which one admits replication through the east-west gateway (and lets the backups out).
+        ...(r === 'europe-west1'
+          ? []
+          : [
+              `dist/ggen/prod/${r}/marketplace/networkpolicy-cache-redis-scrape.yaml`,
+              `dist/ggen/prod/${r}/marketplace/networkpolicy-cache.yaml`,
+              `dist/ggen/prod/${r}/marketplace/peerauthentication-cache-redis-scrape.yaml`,
+              `dist/ggen/prod/${r}/marketplace/podmonitoring-cache-redis-backup.yaml`,
+            ]),
+        // Redis alerts follow the region's role; the backup's Workload Identity and Cloud Storage move with the primary.
+        ...(r === 'europe-west1'
+          ? []
+          : [
+              `dist/ggen/prod/${r}/marketplace/rules-cache-redis.yaml`,
+              `dist/ggen/prod/${r}/marketplace/serviceaccount-cache.yaml`,
+              `dist/ggen/prod/${r}/marketplace/serviceentry-egress-storage.googleapis.com.yaml`,
+            ]),
         // The Sidecars of the Redis pods import the new primary's Service.
         `dist/ggen/prod/${r}/marketplace/sidecar-cache.yaml`,
         `dist/ggen/prod/${r}/marketplace/sidecar-default.yaml`,
