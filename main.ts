@@ -11,26 +11,20 @@
  */
 import { reportFailure, ROOT } from './cli/io';
 import { summaryLine, writeCdk8sSummary } from './cli/synth-output';
-import { SynthCache } from './synth/cache';
+import { cacheWanted, SynthCache } from './synth/cache';
 import { synthesizeCached } from './synth/cached';
 import type { SynthResult } from './synth';
 
 const toStderr = (line: string) => process.stderr.write(`${line}\n`);
 const io = { out: toStderr, err: toStderr };
 
-/** Whether this synth renders everything: CI, or the cache turned off. */
-export function fullRender(env: NodeJS.ProcessEnv): boolean {
-  const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
-  return ci || env.MERIDIAN_SYNTH_CACHE === 'off';
-}
-
-const cache = fullRender(process.env) ? undefined : new SynthCache(ROOT);
+const cache = cacheWanted(process.env) ? new SynthCache(ROOT, { loadedModules: () => Object.keys(require.cache) }) : undefined;
 let code: number;
 let result: Pick<SynthResult, 'perCluster'> | undefined;
 if (cache?.lookup().complete) {
   const started = process.hrtime.bigint();
   try {
-    const cached = synthesizeCached(ROOT, cache, (scope, n) => io.out(`  ${scope}: ${n} objects (unchanged: from the synth cache)`));
+    const cached = synthesizeCached(cache, undefined, (scope, n) => io.out(`  ${scope}: ${n} objects (unchanged: from the synth cache)`));
     io.out(summaryLine(cached, started));
     result = cached;
     code = 0;

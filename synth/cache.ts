@@ -82,6 +82,15 @@ export interface Lookup {
   readonly complete: boolean;
 }
 
+/**
+ * Whether `npx cdk8s synth` may use the cache: not in CI (`CI` set to anything but `false` or
+ * `0`), not with `MERIDIAN_SYNTH_CACHE=off`. Those render everything and leave the cache alone.
+ */
+export function cacheWanted(env: NodeJS.ProcessEnv): boolean {
+  const ci = env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0';
+  return !ci && env.MERIDIAN_SYNTH_CACHE !== 'off';
+}
+
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
 export class SynthCache {
@@ -91,28 +100,36 @@ export class SynthCache {
   /** Environment keys used by this synth, by scope. */
   private readonly envKeys = new Map<string, string>();
 
-  /** @param root the repository root */
+  /** Where the code the key hashes lives. */
+  readonly codeRoot: string;
+
+  /**
+   * @param root the repository root: `platforms/`, `overlays/`, and the cache under `.meridian/`
+   * @param opts.codeRoot where the app's code is (`root` itself for `npx cdk8s synth`; tests render fixture repositories with this one's code)
+   * @param opts.loadedModules the modules the app loaded (`Object.keys(require.cache)` in main.ts), checked by `uncoveredModules` before storing
+   */
   constructor(
     readonly root: string,
-    dir = path.join(root, '.meridian', 'synth-cache'),
+    private readonly opts: { dir?: string; codeRoot?: string; loadedModules?: () => readonly string[] } = {},
   ) {
-    this.dir = dir;
+    this.dir = opts.dir ?? path.join(root, '.meridian', 'synth-cache');
+    this.codeRoot = opts.codeRoot ?? root;
   }
 
   /** The hash of every code file (see the file comment), and the files it covers (absolute paths). */
   codeState(): { key: string; files: Set<string> } {
     if (this.code) return this.code;
     const files: string[] = [];
-    for (const entry of fs.readdirSync(this.root, { withFileTypes: true })) {
+    for (const entry of fs.readdirSync(this.codeRoot, { withFileTypes: true })) {
       if (NOT_CODE.has(entry.name) || entry.name.startsWith('.')) continue;
-      const abs = path.join(this.root, entry.name);
+      const abs = path.join(this.codeRoot, entry.name);
       if (entry.isDirectory()) files.push(...walk(abs));
       else if (entry.isFile()) files.push(abs);
     }
-    for (const rel of INSTALLED) if (fs.existsSync(path.join(this.root, rel))) files.push(path.join(this.root, rel));
+    for (const rel of INSTALLED) if (fs.existsSync(path.join(this.codeRoot, rel))) files.push(path.join(this.codeRoot, rel));
     files.sort();
     const hash = createHash('sha256').update(`${FORMAT}\n${process.version}\n`);
-    for (const f of files) hash.update(`${path.relative(this.root, f)}\u0000${sha(fs.readFileSync(f))}\n`);
+    for (const f of files) hash.update(`${path.relative(this.codeRoot, f)}\u0000${sha(fs.readFileSync(f))}\n`);
     this.code = { key: hash.digest('hex'), files: new Set(files) };
     return this.code;
   }
@@ -122,14 +139,15 @@ export class SynthCache {
    * (outside node_modules, outside the platform files and their helpers): entries keyed
    * without them could go stale, so `store` is refused when there are any.
    */
-  uncoveredModules(loaded: readonly string[] = Object.keys(require.cache)): string[] {
+  uncoveredModules(loaded: readonly string[] = this.opts.loadedModules?.() ?? []): string[] {
     const { files } = this.codeState();
     const platforms = path.join(this.root, 'platforms') + path.sep;
+    const code = this.codeRoot + path.sep;
+    const inRepository = (m: string) =>
+      (m.startsWith(code) && !m.startsWith(path.join(this.codeRoot, 'node_modules') + path.sep)) || m.startsWith(this.root + path.sep);
     const isPlatformFile = (m: string) => m.startsWith(platforms) && !m.slice(platforms.length).includes(path.sep);
     const isHelper = (m: string) => isPlatformFile(m) && path.basename(m).startsWith('_');
-    const uncovered = loaded.filter(
-      (m) => m.startsWith(this.root + path.sep) && !m.startsWith(path.join(this.root, 'node_modules') + path.sep) && !isPlatformFile(m) && !files.has(m),
-    );
+    const uncovered = loaded.filter((m) => inRepository(m) && !isPlatformFile(m) && !files.has(m));
     // A platform's key holds its own file and the helpers, not another platform's file.
     for (const m of loaded.filter(isPlatformFile)) {
       const children = (require.cache[m]?.children ?? []).map((c) => c.filename);
@@ -155,7 +173,14 @@ export class SynthCache {
       const file = path.join('platforms', f);
       const overlays = this.overlayFiles(name);
       const key = sha(
-        [FORMAT, code, file, sha(fs.readFileSync(path.join(this.root, file))), ...helpers, ...overlays.map((o) => `overlay\u0000${o.slice(0, o.indexOf('\u0000'))}`)].join('\n'),
+        [
+          FORMAT,
+          code,
+          file,
+          sha(fs.readFileSync(path.join(this.root, file))),
+          ...helpers,
+          ...overlays.map((o) => `overlay\u0000${o.slice(0, o.indexOf('\u0000'))}`),
+        ].join('\n'),
       );
       const known = index?.platforms[file];
       const envs = known?.key === key ? known.envs : undefined;
@@ -189,7 +214,14 @@ export class SynthCache {
   /** The keys of the objects the last synth wrote (all had passed their checks); empty when unreadable. */
   passedObjects(): Set<string> {
     const body = unseal(readOrUndefined(path.join(this.dir, 'passed')));
-    return new Set(body ? body.toString('latin1').split('\n').filter((k) => k.length === 64) : []);
+    return new Set(
+      body
+        ? body
+            .toString('latin1')
+            .split('\n')
+            .filter((k) => k.length === 64)
+        : [],
+    );
   }
 
   /**

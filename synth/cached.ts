@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ProblemError } from '../kernel/problems';
 import type { CachedFile, EnvironmentOutput, SynthCache } from './cache';
 import { ClusterPlacement } from './placement';
-import type { Manifest, RenderedDocument, RenderedFile, Rendering } from './render';
+import type { Manifest, RenderedDocument, RenderedFile, Rendering } from './types';
 import { writeDist } from './write';
 
 /** A file taken from the synth cache: its object is read back from its text only if asked for. */
@@ -39,11 +39,12 @@ export const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.
 
 /**
  * The synth when `cache.lookup().complete`: every environment from the cache.
+ * @param dist the output folder, `<root>/dist` by default
  * @throws ProblemError when two environments now place one object in one cluster
  */
 export function synthesizeCached(
-  root: string,
   cache: SynthCache,
+  dist = path.join(cache.root, 'dist'),
   onEnvironment?: (scope: string, objects: number, cached?: boolean) => void,
 ): { rendering: Rendering; perCluster: Map<string, number>; reuse: { rendered: number; cached: number } } {
   const { platforms, hits, complete } = cache.lookup();
@@ -59,7 +60,7 @@ export function synthesizeCached(
   const problems = into.placed.problems();
   if (problems.length > 0) throw new ProblemError('output', problems);
   const rendering: Rendering = { files: into.files.sort(byPath), documents: into.documents.sort(byPath), scopes: into.scopes.sort() };
-  writeDist(path.join(root, 'dist'), rendering, { full: true });
+  writeDist(dist, rendering, { full: true });
   cache.store(
     platforms.map((p) => ({ file: p.file, name: p.name, envs: p.envs ?? [] })),
     [],

@@ -13,39 +13,11 @@ import type { EnvironmentPlan } from '../model/plan';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
 import type { EnvironmentOutput } from './cache';
+import type { Manifest, RenderedDocument, RenderedFile, Rendering } from './types';
 import { byPath, takeCached } from './cached';
 import { ClusterPlacement, placementKey } from './placement';
 
-/** A Kubernetes object as rendered: plain JSON. */
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-export interface RenderedFile {
-  /** Path relative to the dist folder: `<platform>/<env>/<region|argocd>/<namespace>/<kind>-<name>.yaml`. */
-  readonly path: string;
-  readonly manifest: Manifest;
-  /** File content: a header naming the sources, then the object as YAML. */
-  readonly content: string;
-}
-
-/** A file that is not a Kubernetes object (e.g. `<platform>/ARCHITECTURE.md`). */
-export interface RenderedDocument {
-  readonly path: string;
-  readonly content: string;
-}
-
-export interface Rendering {
-  /** Sorted by path. */
-  readonly files: readonly RenderedFile[];
-  /** Written beside the objects, not validated as objects. */
-  readonly documents: readonly RenderedDocument[];
-  /** The `<platform>/<env>` folders this rendering owns entirely. */
-  readonly scopes: readonly string[];
-}
+export type { Manifest, RenderedDocument, RenderedFile, Rendering } from './types';
 
 /**
  * cdk8s's `Yaml.stringify` options (YAML 1.1 quoting, no line folding); `directives: false`
@@ -157,7 +129,8 @@ export function renderWith(
     }
     // The diagram of a platform is drawn from its last (most production-like) environment.
     const envs = environment.platform.environments;
-    if (environment.env === envs[envs.length - 1]) own.push({ path: `${environment.platform.name}/ARCHITECTURE.md`, content: architectureDocument(environment) });
+    if (environment.env === envs[envs.length - 1])
+      own.push({ path: `${environment.platform.name}/ARCHITECTURE.md`, content: architectureDocument(environment) });
     documents.push(...own);
     pending.push({ plan: environment, scope, from: before, to: rendered.length, documents: own, placement });
     onEnvironment?.(scope, rendered.length - before);
@@ -167,7 +140,12 @@ export function renderWith(
   const made: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
   const fresh = pending.map((p) => {
     const own = made.slice(p.from, p.to);
-    const output: EnvironmentOutput = { scope: p.scope, files: own.map((f) => ({ path: f.path, content: f.content })), documents: p.documents, placement: p.placement };
+    const output: EnvironmentOutput = {
+      scope: p.scope,
+      files: own.map((f) => ({ path: f.path, content: f.content })),
+      documents: p.documents,
+      placement: p.placement,
+    };
     return { plan: p.plan, files: own, output };
   });
   files.push(...made);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Rendering } from './render';
+import type { Rendering } from './types';
 
 /**
  * Makes `distDir` hold the rendering, touching only what differs, all or nothing.
