@@ -142,9 +142,8 @@ export class SynthCache {
   uncoveredModules(loaded: readonly string[] = this.opts.loadedModules?.() ?? []): string[] {
     const { files } = this.codeState();
     const platforms = path.join(this.root, 'platforms') + path.sep;
-    const code = this.codeRoot + path.sep;
-    const inRepository = (m: string) =>
-      (m.startsWith(code) && !m.startsWith(path.join(this.codeRoot, 'node_modules') + path.sep)) || m.startsWith(this.root + path.sep);
+    const within = (dir: string) => (m: string) => m.startsWith(dir + path.sep) && !m.startsWith(path.join(dir, 'node_modules') + path.sep);
+    const inRepository = (m: string) => within(this.codeRoot)(m) || within(this.root)(m);
     const isPlatformFile = (m: string) => m.startsWith(platforms) && !m.slice(platforms.length).includes(path.sep);
     const isHelper = (m: string) => isPlatformFile(m) && path.basename(m).startsWith('_');
     const uncovered = loaded.filter((m) => inRepository(m) && !isPlatformFile(m) && !files.has(m));

@@ -184,6 +184,12 @@ describe('synth cache', () => {
       path.join(ROOT, 'scripts/bench.ts'),
       path.join(root, 'platforms/lib/x.ts'),
     ]);
+    // The repository's own synth: the code is where the platforms are; its node_modules stand behind the lock.
+    const own = new SynthCache(ROOT);
+    expect(
+      own.uncoveredModules([path.join(ROOT, 'node_modules/cdk8s/lib/index.js'), path.join(ROOT, 'synth/render.ts'), path.join(ROOT, 'platforms/ggen.ts')]),
+    ).toEqual([]);
+    expect(own.uncoveredModules([path.join(ROOT, 'test/helpers.ts')])).toEqual([path.join(ROOT, 'test/helpers.ts')]);
   });
 
   test('a corrupt, partial or misplaced entry is ignored: that environment is rendered again, the output is the same', () => {
