@@ -1,9 +1,10 @@
 #!/bin/sh
 # Starts redis in the role the region and the sentinels give this node.
 #
-# Secondary region: always a replica, never a master. The first pod follows the primary
-# region's group through UPSTREAM_HOST (the cross-region address), the others follow the first
-# pod, so one stream per region crosses regions. None of them can be promoted (priority 0).
+# Secondary region: always a replica, never a master. The first pod follows a replica of the
+# primary region's group (one of UPSTREAM_HOSTS, never the master: common.sh, watch_upstream),
+# the others follow the first pod, so one stream per region crosses regions. None of them can
+# be promoted (priority 0).
 #
 # Primary region: the sentinels are asked first, and the master they know with the highest
 # config epoch (the latest failover) wins:
@@ -20,7 +21,18 @@ initialized() { [ -n "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; }
 
 master=""
 if [ "$ROLE" = secondary ]; then
-  if [ "$ORDINAL" = 0 ]; then master="$UPSTREAM_HOST"; else master="$FIRST"; fi
+  if [ "$ORDINAL" = 0 ]; then
+    # A replica with its link up if there is one, else a replica, else a pod that does not answer
+    # (the watcher moves off it if it turns out to be the master), never one that is the master.
+    set -- $(best_upstream)
+    master=${1:-}
+    if [ -z "$master" ]; then
+      log "every pod of the primary region answers as a master: not replicating from a master, retrying on restart"
+      exit 1
+    fi
+  else
+    master="$FIRST"
+  fi
   log "secondary region: starting as a replica of $master"
 else
   # Following another node is always safe (the sentinels correct a replica's master), so one
@@ -111,4 +123,6 @@ if [ -n "$master" ]; then
 else
   log "starting as master"
 fi
+# The first pod of a secondary keeps its upstream a replica (common.sh); the loop ends with redis.
+if [ "$ROLE" = secondary ] && [ "$ORDINAL" = 0 ]; then watch_upstream "$$" & fi
 exec redis-server "$conf"

@@ -24,7 +24,7 @@ describeRedis('Redis across two regions (real redis-server and redis-sentinel)',
   let east: RedisGroup;
 
   beforeAll(async () => {
-    [central, east] = await h.regionGroups(before, ['us-central1', 'us-east1'], UPSTREAM);
+    [central, east] = await h.regionGroups(before, ['us-central1', 'us-east1']);
   }, 90_000);
 
   afterAll(async () => {
