@@ -39,15 +39,20 @@ let shared: SchemaValidator | undefined;
  * cluster folder's objects against each other.
  * @param context objects read only for cross-references (other region clusters of the same
  *   environment); their own problems are not reported
+ * @param passed objects (by file) known to pass the per-object checks: the same text passed
+ *   them under the same code (the synth cache); only the checks across objects run on them
  */
 export function validateObjects(
   objects: readonly ObjectFile[],
-  validator: SchemaValidator = (shared ??= new SchemaValidator()),
+  validator?: SchemaValidator,
   context: readonly ObjectFile[] = [],
+  passed: ReadonlySet<string> = new Set(),
 ): Problem[] {
   const problems: Problem[] = [];
   const malformed = new Set<string>();
   for (const { file, manifest } of objects) {
+    if (passed.has(file)) continue;
+    validator ??= shared ??= new SchemaValidator();
     const id = objectProblem(file, { kind: manifest.kind ?? '?', metadata: manifest.metadata }, '', '');
     const schema = validator.validate(manifest);
     for (const p of schema) problems.push({ ...id, ...p });

@@ -30,8 +30,9 @@ export function platformFiles(root: string): string[] {
 /**
  * Loads every platform (or those named) with all their environments. Problems of all
  * platforms are gathered into one ProblemError (source spec).
+ * @param only.files only these platform files (`platforms/<name>.ts`), e.g. those the synth cache cannot answer for
  */
-export function loadAll(root: string, only?: { platform?: string; env?: string }): EnvironmentPlan[] {
+export function loadAll(root: string, only?: { platform?: string; env?: string; files?: readonly string[] }): EnvironmentPlan[] {
   const problems: Problem[] = [];
   const out: EnvironmentPlan[] = [];
   let files = platformFiles(root);
@@ -50,6 +51,7 @@ export function loadAll(root: string, only?: { platform?: string; env?: string }
     }
     files = [file];
   }
+  if (only?.files) files = files.filter((f) => only.files!.includes(f));
   for (const file of files) {
     let input: PlatformInput;
     try {

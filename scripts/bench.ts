@@ -155,6 +155,10 @@ interface AppCommand {
   args: string[];
   /** Whether it writes dist/ (the CLI floor renders nothing). */
   renders: boolean;
+  /** Added to the environment (e.g. `MERIDIAN_SYNTH_CACHE=off` for a full render). */
+  env?: Record<string, string>;
+  /** Run before each run, untimed (the edit loop edits an overlay); dist/ is then kept from the previous run. */
+  before?: (dir: string, run: number) => void;
 }
 
 interface AppRun {
@@ -170,10 +174,11 @@ function runApps(dir: string, commands: AppCommand[], runs: number): AppRun[] {
   const results: AppRun[] = commands.map((c) => ({ label: c.label, command: `npx ${c.args.join(' ')}`, seconds: [], objects: 0, tree: '' }));
   for (let i = 0; i < runs; i++) {
     commands.forEach((c, k) => {
-      fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+      if (c.before) c.before(dir, i);
+      else fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
       log(`  ${c.label}: run ${i + 1}/${runs}: npx ${c.args.join(' ')}`);
       const started = process.hrtime.bigint();
-      const r = spawnSync('npx', c.args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+      const r = spawnSync('npx', c.args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...c.env } });
       const s = seconds(started);
       if (r.status !== 0) throw new Error(`npx ${c.args.join(' ')} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
       results[k].seconds.push(s);
@@ -185,6 +190,61 @@ function runApps(dir: string, commands: AppCommand[], runs: number): AppRun[] {
     });
   }
   return results;
+}
+
+/** The overlay the edit loop edits, and the value it changes run by run (an image tag: objects change, not only the overlay's text). */
+const EDITED_OVERLAY = 'overlays/ggen/staging.yaml';
+
+function editOverlay(dir: string, run: number): void {
+  const file = path.join(dir, EDITED_OVERLAY);
+  const text = fs.readFileSync(file, 'utf8');
+  const edited = text.replace(/tag: "[^"]*"/, `tag: "9.9.${run}"`);
+  if (edited === text) throw new Error(`${EDITED_OVERLAY}: no \`tag: "..."\` to edit for the edit loop`);
+  fs.writeFileSync(file, edited);
+}
+
+/**
+ * The edit loop: with the synth cache (as `npx cdk8s synth` runs outside CI), one overlay
+ * edited before each run, against a run with nothing edited and the CLI's floor, alternated.
+ * Then a full render of the same inputs must give the same dist/.
+ */
+function editLoop(dir: string, runs: number, out: string[]): void {
+  log(`edit loop: ${EDITED_OVERLAY} edited before each run, the synth cache on, alternated with an unchanged run and the CLI floor`);
+  const cacheOn = { MERIDIAN_SYNTH_CACHE: 'on', CI: '' };
+  // The cache is filled once (a cold synth), as after a checkout.
+  const cold = spawnSync('npx', ['cdk8s', 'synth'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...cacheOn } });
+  if (cold.status !== 0) throw new Error(`npx cdk8s synth failed (exit ${cold.status}):\n${cold.stdout}${cold.stderr}`);
+  const [edited, unchanged, floor] = runApps(
+    dir,
+    [
+      { label: 'one overlay edited', args: ['cdk8s', 'synth'], renders: true, env: cacheOn, before: editOverlay },
+      { label: 'nothing edited', args: ['cdk8s', 'synth'], renders: true, env: cacheOn, before: () => undefined },
+      { label: 'the CLI floor', args: ['cdk8s', 'synth', '--app', FLOOR_APP], renders: false, before: () => undefined },
+    ],
+    runs,
+  );
+  const cachedTree = treeHash(path.join(dir, 'dist'));
+  fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
+  const full = spawnSync('npx', ['cdk8s', 'synth'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', MERIDIAN_SYNTH_CACHE: 'off' },
+  });
+  if (full.status !== 0) throw new Error(`npx cdk8s synth failed (exit ${full.status}):\n${full.stdout}${full.stderr}`);
+  const fullTree = treeHash(path.join(dir, 'dist'));
+  out.push('', `Edit loop: \`${EDITED_OVERLAY}\` edited (an image tag) before each run, the synth cache on, median of ${runs} run(s), alternated`, '');
+  out.push(
+    table(
+      ['run', 'wall s (median)', 'runs', 'above the floor s (median)'],
+      [edited, unchanged, floor].map((a) => [
+        a.label,
+        median(a.seconds).toFixed(2),
+        a.seconds.map((s) => s.toFixed(2)).join(', '),
+        a === floor ? '–' : (median(a.seconds) - median(floor.seconds)).toFixed(2),
+      ]),
+    ),
+  );
+  out.push('', `dist/ after the edit loop ${cachedTree === fullTree ? 'is byte-identical to' : 'DIFFERS FROM'} a full render of the same inputs (${fullTree})`);
 }
 
 const FLOOR_APP = `node -e "require('fs').mkdirSync(process.env.CDK8S_OUTDIR,{recursive:true})"`;
@@ -324,7 +384,8 @@ function main(argv: string[]): void {
     const dir = repoCopy();
     try {
       const commands: AppCommand[] = [
-        { label: 'tsx (cdk8s.yaml)', args: ['cdk8s', 'synth'], renders: true },
+        // A full render: the synth cache off (it is what CI runs, CI=true).
+        { label: 'tsx (cdk8s.yaml)', args: ['cdk8s', 'synth'], renders: true, env: { MERIDIAN_SYNTH_CACHE: 'off' } },
         // `node -e 0` alone: cdk8s then fails ("app expected to create" its output folder); the
         // smallest app the CLI accepts makes that folder and nothing else.
         { label: 'the CLI floor', args: ['cdk8s', 'synth', '--app', FLOOR_APP], renders: false },
@@ -349,6 +410,7 @@ function main(argv: string[]): void {
           '',
           `tsx / ts-node: ${(median(tsx.seconds) / median(tsNode.seconds)).toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
         );
+      editLoop(dir, runs, out);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

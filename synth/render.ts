@@ -12,37 +12,12 @@ import { RegionChart } from '../charts/region-chart';
 import type { EnvironmentPlan } from '../model/plan';
 import { architectureDocument } from './architecture';
 import { YamlPool } from './yaml-pool';
+import type { EnvironmentOutput } from './cache';
+import type { Manifest, RenderedDocument, RenderedFile, Rendering } from './types';
+import { byPath, takeCached } from './cached';
+import { ClusterPlacement, placementKey } from './placement';
 
-/** A Kubernetes object as rendered: plain JSON. */
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-export interface RenderedFile {
-  /** Path relative to the dist folder: `<platform>/<env>/<region|argocd>/<namespace>/<kind>-<name>.yaml`. */
-  readonly path: string;
-  readonly manifest: Manifest;
-  /** File content: a header naming the sources, then the object as YAML. */
-  readonly content: string;
-}
-
-/** A file that is not a Kubernetes object (e.g. `<platform>/ARCHITECTURE.md`). */
-export interface RenderedDocument {
-  readonly path: string;
-  readonly content: string;
-}
-
-export interface Rendering {
-  /** Sorted by path. */
-  readonly files: readonly RenderedFile[];
-  /** Written beside the objects, not validated as objects. */
-  readonly documents: readonly RenderedDocument[];
-  /** The `<platform>/<env>` folders this rendering owns entirely. */
-  readonly scopes: readonly string[];
-}
+export type { Manifest, RenderedDocument, RenderedFile, Rendering } from './types';
 
 /**
  * cdk8s's `Yaml.stringify` options (YAML 1.1 quoting, no line folding); `directives: false`
@@ -52,14 +27,42 @@ const YAML_OPTIONS: ToStringOptions & { keepUndefined: boolean; version: '1.1' }
 
 /** @param onEnvironment called after each environment is rendered, for progress output */
 export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope: string, objects: number) => void): Rendering {
+  return renderWith(envs, onEnvironment).rendering;
+}
+
+/** An environment rendered by this synth: its plan, its files (with their objects) and what the cache keeps of it. */
+export interface FreshEnvironment {
+  readonly plan: EnvironmentPlan;
+  readonly files: readonly RenderedFile[];
+  readonly output: EnvironmentOutput;
+}
+
+/**
+ * Renders the environments given as plans and takes the others as they were rendered before
+ * (the synth cache): each must appear in synth order (platforms by file, environments as
+ * listed), because the check that spans environments names the first that placed an object.
+ * @param onEnvironment called after each environment is rendered (or taken), for progress output
+ */
+export function renderWith(
+  items: readonly (EnvironmentPlan | EnvironmentOutput)[],
+  onEnvironment?: (scope: string, objects: number, cached?: boolean) => void,
+): { rendering: Rendering; fresh: FreshEnvironment[] } {
   const rendered: { path: string; manifest: Manifest; header: string; yaml: number }[] = [];
   const placed = new ClusterPlacement();
   const yaml = new YamlPool(YAML_OPTIONS);
   // Constructs refusing their props, cross-construct checks: a ProblemError of source `output`.
   const problems: Problem[] = [];
   const scopes: string[] = [];
-  const kustomizations: RenderedDocument[] = [];
-  for (const environment of envs) {
+  const documents: RenderedDocument[] = [];
+  const files: RenderedFile[] = [];
+  const pending: { plan: EnvironmentPlan; scope: string; from: number; to: number; documents: RenderedDocument[]; placement: string[] }[] = [];
+  for (const item of items) {
+    if (!('platform' in item)) {
+      takeCached(item, { placed, files, documents, scopes });
+      onEnvironment?.(item.scope, item.files.length, true);
+      continue;
+    }
+    const environment = item;
     const scope = `${environment.platform.name}/${environment.env}`;
     scopes.push(scope);
     const header = `# Rendered by Meridian from ${environment.files.join(' + ')}: edit those and run \`npx cdk8s synth\`, not this file.\n`;
@@ -78,6 +81,8 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
     // (quadratic in regions) and throws on the first failed check: validate once, take objects directly.
     problems.push(...constructErrors(charts[0][0].node.root));
     const before = rendered.length;
+    const own: RenderedDocument[] = [];
+    const placement: string[] = [];
     const template = environment.preview?.templateNamespace;
     for (const [chart, folder] of charts) {
       const inTemplate: { file: string; manifest: Manifest }[] = [];
@@ -90,7 +95,11 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
         rendered.push({ path: `${folder}/${file}`, manifest, header, yaml: yaml.add(manifest) });
         // Not `instanceof`: cdk8s's Chart answers it for any chart, whatever the subclass.
         const cluster = (chart as Partial<RegionChart>).cluster?.cluster;
-        if (cluster !== undefined) placed.add(cluster, scope, manifest);
+        if (cluster !== undefined) {
+          const key = placementKey(cluster, manifest);
+          placement.push(key);
+          placed.add(scope, key);
+        }
       }
       if (template !== undefined && inTemplate.length > 0) {
         const base = previewBaseNamespace(environment.platform);
@@ -115,27 +124,40 @@ export function render(envs: readonly EnvironmentPlan[], onEnvironment?: (scope:
           ),
           { lineWidth: 0, aliasDuplicateObjects: false },
         );
-        kustomizations.push({ path: `${folder}/${template}/kustomization.yaml`, content: header + content });
+        own.push({ path: `${folder}/${template}/kustomization.yaml`, content: header + content });
       }
     }
+    // The diagram of a platform is drawn from its last (most production-like) environment.
+    const envs = environment.platform.environments;
+    if (environment.env === envs[envs.length - 1])
+      own.push({ path: `${environment.platform.name}/ARCHITECTURE.md`, content: architectureDocument(environment) });
+    documents.push(...own);
+    pending.push({ plan: environment, scope, from: before, to: rendered.length, documents: own, placement });
     onEnvironment?.(scope, rendered.length - before);
   }
   problems.push(...placed.problems());
   const contents = yaml.finish();
-  const files: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const made: RenderedFile[] = rendered.map((r) => ({ path: r.path, manifest: r.manifest, content: r.header + contents[r.yaml] }));
+  const fresh = pending.map((p) => {
+    const own = made.slice(p.from, p.to);
+    const output: EnvironmentOutput = {
+      scope: p.scope,
+      files: own.map((f) => ({ path: f.path, content: f.content })),
+      documents: p.documents,
+      placement: p.placement,
+    };
+    return { plan: p.plan, files: own, output };
+  });
+  files.push(...made);
+  files.sort(byPath);
+  // Every path starts with its environment's folder: two files of one path come from one environment.
   for (let i = 1; i < files.length; i++) {
     if (files[i].path === files[i - 1].path)
       problems.push({ file: files[i].path, path: '', message: `two objects render to the same file: ${describe(files[i].manifest)}` });
   }
   if (problems.length > 0) throw new ProblemError('output', problems);
-  // The diagram of a platform is drawn from its last (most production-like) environment.
-  const documents = envs
-    .filter((e) => e.env === e.platform.environments[e.platform.environments.length - 1])
-    .map((e) => ({ path: `${e.platform.name}/ARCHITECTURE.md`, content: architectureDocument(e) }))
-    .concat(kustomizations)
-    .sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { files, documents, scopes: scopes.sort() };
+  documents.sort(byPath);
+  return { rendering: { files, documents, scopes: scopes.sort() }, fresh };
 }
 
 /**
@@ -153,39 +175,6 @@ export function buildEnvironment(input: EnvironmentPlan, scope: string, pullRequ
     distPath: `${environment.platform.gitops.path}/${scope}`,
   });
   return [...regions.map((chart): [Chart, string] => [chart, `${scope}/${chart.cluster.region}`]), [gitops, `${scope}/argocd`]];
-}
-
-/**
- * Which environment renders each object into each cluster (by its ArgoCD name): two
- * environments (or platforms) that put the same object into one cluster would have two
- * Applications own it, each undoing the other's sync.
- */
-class ClusterPlacement {
-  private readonly owner = new Map<string, string>();
-  /** `<cluster>\0<scope a>\0<scope b>` → the objects both render. */
-  private readonly clashes = new Map<string, string[]>();
-
-  add(cluster: string, scope: string, m: Manifest): void {
-    const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
-    const key = `${cluster}\u0000${group}/${m.kind}\u0000${m.metadata.namespace ?? ''}\u0000${m.metadata.name}`;
-    const first = this.owner.get(key);
-    if (first === undefined) {
-      this.owner.set(key, scope);
-      return;
-    }
-    if (first === scope) return;
-    const pair = `${cluster}\u0000${first}\u0000${scope}`;
-    this.clashes.set(pair, [...(this.clashes.get(pair) ?? []), describe(m)]);
-  }
-
-  problems(): Problem[] {
-    return [...this.clashes].map(([pair, objects]) => {
-      const [cluster, a, b] = pair.split('\u0000');
-      const shown = objects.slice(0, 3).join(', ') + (objects.length > 3 ? `, and ${objects.length - 3} more` : '');
-      const message = `renders ${objects.length} object(s) that ${a} also renders into cluster ${cluster} (${shown}): two ArgoCD Applications would own them and undo each other's syncs; give one of them its own cluster (regions.<region>.cluster) or other names`;
-      return { file: b, path: '', message };
-    });
-  }
 }
 
 function constructErrors(root: Construct): Problem[] {

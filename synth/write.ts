@@ -1,48 +1,129 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Rendering } from './render';
+import type { Rendering } from './types';
 
 /**
- * Replaces the folders the rendering owns inside `distDir` and nothing else, all at once:
- * the new tree is built beside it and swapped in with renames, so a failure at any point
- * leaves the old tree in place, and files no longer rendered disappear.
+ * Makes `distDir` hold the rendering, touching only what differs, all or nothing.
+ *
+ * The folder of each environment the rendering owns (`<platform>/<env>`) is one unit, every
+ * other file (a platform's ARCHITECTURE.md) is its own unit. The current `distDir` is read and
+ * compared byte for byte (never trusted: it may have been edited or checked out): units that
+ * already hold exactly what was rendered are left alone. The others are written whole into a
+ * folder beside `distDir`, then swapped in by renames: old unit out, new unit in. Any failure
+ * before or during the swap puts back every unit already swapped, so `distDir` is as it was;
+ * the only window is a crash between two renames. With `full`, anything in `distDir` that the
+ * rendering does not hold (a removed platform, a stray file, an empty folder) goes too.
+ * When `distDir` does not exist, the whole tree is built beside it and renamed into place.
  */
 export function writeDist(distDir: string, rendering: Rendering, opts: { full: boolean }): void {
   const staging = `${distDir}.tmp-${process.pid}`;
   const old = `${distDir}.old-${process.pid}`;
+  const all = [...rendering.files, ...rendering.documents];
   fs.rmSync(staging, { recursive: true, force: true });
+  fs.rmSync(old, { recursive: true, force: true });
   try {
-    if (!opts.full && fs.existsSync(distDir)) {
-      fs.cpSync(distDir, staging, { recursive: true });
-      for (const scope of rendering.scopes) fs.rmSync(path.join(staging, scope), { recursive: true, force: true });
-    } else {
-      fs.mkdirSync(staging, { recursive: true });
-    }
-    const all = [...rendering.files, ...rendering.documents];
-    const dirs = new Set(all.map((f) => path.dirname(path.join(staging, f.path))));
-    for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
-    for (const f of all) fs.writeFileSync(path.join(staging, f.path), f.content);
-    pruneEmptyDirs(staging);
-
-    const hadDist = fs.existsSync(distDir);
-    if (hadDist) fs.renameSync(distDir, old);
-    try {
+    if (!isDirectory(distDir)) {
+      writeFiles(staging, all);
+      fs.rmSync(distDir, { force: true });
       fs.renameSync(staging, distDir);
-    } catch (e) {
-      if (hadDist) fs.renameSync(old, distDir);
-      throw e;
+      return;
     }
-    fs.rmSync(old, { recursive: true, force: true });
+    const scopes = new Set(rendering.scopes);
+    const unitOf = (rel: string) => {
+      const scope = rel.split('/').slice(0, 2).join('/');
+      return scopes.has(scope) && rel.length > scope.length ? scope : rel;
+    };
+    const expected = new Map(all.map((f) => [f.path, f.content]));
+    const dirty = new Set<string>();
+    const gone = new Set<string>();
+    const seen = new Set<string>();
+    // Folders holding an owned unit: looked into even when not `full`.
+    const above = new Set<string>();
+    for (const p of [...scopes, ...expected.keys()]) for (let d = path.posix.dirname(p); d !== '.'; d = path.posix.dirname(d)) above.add(d);
+    // What is there now: every file of the owned units (all of distDir when full).
+    const visit = (rel: string): boolean => {
+      const entries = fs.readdirSync(path.join(distDir, rel), { withFileTypes: true });
+      let kept = 0;
+      for (const e of entries) {
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        const unit = unitOf(child);
+        const owned = scopes.has(unit) || expected.has(unit);
+        if (e.isDirectory() && (opts.full || owned || above.has(child))) {
+          if (visit(child)) kept++;
+          else if (owned) dirty.add(unit);
+          else if (opts.full) gone.add(child);
+          continue;
+        }
+        if (!owned) {
+          if (opts.full) gone.add(child);
+          else kept++;
+          continue;
+        }
+        kept++;
+        seen.add(child);
+        const want = expected.get(child);
+        if (want === undefined || !e.isFile() || !fs.readFileSync(path.join(distDir, child)).equals(Buffer.from(want))) dirty.add(unit);
+      }
+      return kept > 0;
+    };
+    visit('');
+    for (const p of expected.keys()) if (!seen.has(p)) dirty.add(unitOf(p));
+    // An owned environment that now renders nothing: its folder goes.
+    for (const s of scopes) if (!all.some((f) => unitOf(f.path) === s) && fs.existsSync(path.join(distDir, s))) dirty.add(s);
+    if (dirty.size === 0 && gone.size === 0) return;
+
+    writeFiles(
+      staging,
+      all.filter((f) => dirty.has(unitOf(f.path))),
+    );
+    swap(distDir, staging, old, [...dirty].sort(), [...gone].sort());
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(old, { recursive: true, force: true });
   }
 }
 
-function pruneEmptyDirs(dir: string): boolean {
-  let empty = true;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() && pruneEmptyDirs(path.join(dir, entry.name))) fs.rmdirSync(path.join(dir, entry.name));
-    else empty = false;
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
-  return empty;
+}
+
+function writeFiles(dir: string, files: readonly { path: string; content: string }[]): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const dirs = new Set(files.map((f) => path.dirname(path.join(dir, f.path))));
+  for (const d of dirs) fs.mkdirSync(d, { recursive: true });
+  for (const f of files) fs.writeFileSync(path.join(dir, f.path), f.content);
+}
+
+/**
+ * Moves each unit of `distDir` out to `old` and its new version (if any) in from `staging`;
+ * on any failure, undoes every move done so far, in reverse, and rethrows.
+ */
+function swap(distDir: string, staging: string, old: string, units: readonly string[], gone: readonly string[]): void {
+  const done: [from: string, to: string][] = [];
+  const move = (from: string, to: string) => {
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(from, to);
+    done.push([from, to]);
+  };
+  try {
+    for (const unit of [...units, ...gone]) {
+      if (fs.existsSync(path.join(distDir, unit))) move(path.join(distDir, unit), path.join(old, unit));
+      if (fs.existsSync(path.join(staging, unit))) move(path.join(staging, unit), path.join(distDir, unit));
+    }
+  } catch (e) {
+    for (const [from, to] of done.reverse()) fs.renameSync(to, from);
+    throw e;
+  }
+  // Folders that held only what went (a removed environment's platform folder).
+  for (const unit of [...units, ...gone]) {
+    for (let dir = path.dirname(unit); dir !== '.'; dir = path.dirname(dir)) {
+      const abs = path.join(distDir, dir);
+      if (!fs.existsSync(abs) || fs.readdirSync(abs).length > 0) break;
+      fs.rmdirSync(abs);
+    }
+  }
 }

@@ -137,6 +137,23 @@ export function maxLagCeilingSeconds(downAfterMs: number): number {
   return Math.max(1, Math.floor(downAfterMs / 1000) - 2);
 }
 
+/** Time allowed for redis to load its dataset at start, on top of the start script's waits. */
+export const LOAD_ALLOWANCE_SECONDS = 180;
+
+/**
+ * The longest start-redis.sh can take before redis-server listens, plus loading the dataset:
+ * the wait for a sentinel majority (max(30 s, failover-timeout + 5 s)), then, for a master that
+ * stopped without a handover, the wait for its replica's promotion (down-after +
+ * failover-timeout + 5 s), then LOAD_ALLOWANCE_SECONDS; at least the 300 s the probe had
+ * before. The script never exits while it waits (an exit would put the container in the
+ * kubelet's restart back-off: 10 s, doubling up to 5 min).
+ */
+export function startupBudgetSeconds(downAfterMs: number, failoverTimeoutMs: number): number {
+  const majorityWait = Math.max(30, Math.floor(failoverTimeoutMs / 1000) + 5);
+  const crashWait = Math.floor((downAfterMs + failoverTimeoutMs) / 1000) + 5;
+  return Math.max(300, majorityWait + crashWait + LOAD_ALLOWANCE_SECONDS);
+}
+
 /**
  * The Service `<name>-<region>` over a group's ready pods: what the region's own clients read
  * from (a secondary region) and what the fleet exports for the other regions to replicate from.
@@ -437,8 +454,14 @@ export class RedisSentinel extends Construct {
                 },
                 readinessProbe: { ...common('ready'), periodSeconds: 5, timeoutSeconds: 4, failureThreshold: 2 },
                 livenessProbe: { tcpSocket: { port: port(REDIS_PORT) }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 6 },
-                // The start script may wait for the sentinels (30 s) and load a large dataset.
-                startupProbe: { tcpSocket: { port: port(REDIS_PORT) }, periodSeconds: 5, failureThreshold: 60 },
+                // Redis listens only after the start script's waits and the dataset's load: the
+                // startup budget covers them, so the liveness probe (which runs only after it)
+                // never kills a start that waits as designed (startupBudgetSeconds).
+                startupProbe: {
+                  tcpSocket: { port: port(REDIS_PORT) },
+                  periodSeconds: 5,
+                  failureThreshold: Math.ceil(startupBudgetSeconds(this.downAfter.toMilliseconds(), this.failoverTimeout.toMilliseconds()) / 5),
+                },
                 lifecycle: { preStop: common('handover') },
                 securityContext,
                 volumeMounts: mounts,

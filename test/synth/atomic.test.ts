@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 
 // jest.mock factories may only use variables named mock*.
-const mockFault = { writes: 0, failAfter: Infinity };
+const mockFault = { writes: 0, failAfter: Infinity, renames: 0, renamesBeforeFailure: Infinity };
 jest.mock('node:fs', () => {
   const real = jest.requireActual('node:fs');
   return {
@@ -10,6 +10,13 @@ jest.mock('node:fs', () => {
     writeFileSync: (...args: unknown[]) => {
       if (++mockFault.writes > mockFault.failAfter) throw new Error('ENOSPC: no space left on device');
       return real.writeFileSync(...args);
+    },
+    renameSync: (...args: unknown[]) => {
+      if (++mockFault.renames > mockFault.renamesBeforeFailure) {
+        mockFault.renamesBeforeFailure = Infinity;
+        throw new Error('EIO: i/o error, rename');
+      }
+      return real.renameSync(...args);
     },
   };
 });
@@ -50,4 +57,27 @@ test('fails when a write breaks half-way, and dist/ is untouched with no tempora
   expect(mockFault.writes).toBe(21);
   expect(snapshot(dist)).toEqual(before);
   expect(fs.readdirSync(path.dirname(dist))).toEqual(['dist']);
+});
+
+test('fails when a rename breaks half-way through the swap: the folders already swapped are put back', () => {
+  const quiet = { out: () => undefined, err: () => undefined };
+  const root = fixtureRepo(shopPlatform());
+  const dist = path.join(tempDir(), 'dist');
+  expect(runSynth({ root, dist }, quiet).code).toBe(0);
+  // Every environment differs from what synth renders: each folder is swapped (two renames each).
+  for (const env of ['staging', 'prod']) fs.writeFileSync(path.join(dist, `shop/${env}/us-east1/shop/deployment-api.yaml`), 'edited by hand\n');
+  fs.writeFileSync(path.join(dist, 'stray.yaml'), 'not rendered\n');
+  const before = snapshot(dist);
+
+  mockFault.renames = 0;
+  mockFault.renamesBeforeFailure = 3;
+  expect(() => runSynth({ root, dist }, quiet)).toThrow('EIO');
+  expect(snapshot(dist)).toEqual(before);
+  expect(fs.readdirSync(path.dirname(dist))).toEqual(['dist']);
+
+  // Without the fault: the hand edits and the stray file are gone, the rest is as rendered.
+  expect(runSynth({ root, dist }, quiet).code).toBe(0);
+  const fresh = path.join(tempDir(), 'dist');
+  expect(runSynth({ root, dist: fresh }, quiet).code).toBe(0);
+  expect(snapshot(dist)).toEqual(snapshot(fresh));
 });

@@ -201,6 +201,30 @@ watch_upstream() {
   done
 }
 
+# One line per other pod of the group: "<ordinal> <master_replid> <offset>" when its redis is a
+# replica of this node that lost its link to this node's previous process (so it holds that
+# process's data up to <offset>), can be promoted (priority > 0) and lost the link recently
+# enough for the sentinels to promote it (10 × down-after, Sentinel's own limit); otherwise
+# "<ordinal> -" (down, another role, or a process started since that never had the link:
+# master_link_down_since_seconds is -1 then).
+own_replicas() {
+  or_max=$((DOWN_AFTER_MS * 10 / 1000))
+  for or_n in $(seq 0 $((REPLICAS - 1)) | grep -vx "$ORDINAL"); do
+    or_info=$(rcli "$(pod "$or_n")" "$REDIS_PORT" info replication) || or_info=""
+    printf '%s\n' "$or_info" | tr -d '\r' | awk -F: -v n="$or_n" -v self="$SELF" -v max="$or_max" '
+      { v[$1] = $2 }
+      END {
+        down = v["master_link_down_since_seconds"]
+        if (v["role"] == "slave" && v["master_host"] == self && v["master_link_status"] == "down" &&
+            down != "" && down + 0 >= 0 && down + 0 <= max && v["slave_priority"] + 0 > 0 &&
+            v["slave_repl_offset"] + 0 > 0 && v["master_sync_in_progress"] == "0")
+          print n, v["master_replid"], v["slave_repl_offset"]
+        else
+          print n, "-"
+      }'
+  done
+}
+
 ready() {
   info=$(rcli "$LOCAL" "$REDIS_PORT" info) || return 1
   printf '%s\n' "$info" | grep -q '^role:' || return 1

@@ -19,6 +19,47 @@
 # The volume has held a redis dataset before (redis creates the AOF folder on first start).
 initialized() { [ -n "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; }
 
+# The sentinels still name this node master and it has data, but its previous process
+# stopped without handing over (a crash, an OOM kill, a liveness kill: a clean stop hands
+# over first) and came back before down-after, so no failover happened. Started as master,
+# it reloads its AOF under a new replication id (redis restores the id only from an RDB it
+# loads with AOF off) and every replica does a full resync; min-replicas-to-write refuses
+# every write until one has finished, a time that grows with the dataset (15 s at 739 MB).
+# While enough replicas still hold this node's data (more than min-replicas-to-write: one to
+# promote, the others to follow it with a partial resync), have one promoted and follow it
+# instead: writes resume after the failover whatever the dataset size, only this node
+# resyncs. With fewer, the promoted replica would wait for a full resync as well: start as
+# master then.
+# If every replica holds the same offset, whichever the sentinels pick has every write a
+# replica acknowledged, so they are asked now (SENTINEL FAILOVER). Otherwise (they differ,
+# or one does not answer) the sentinels fail over on their own after down-after, and pick the
+# most advanced replica from fresh INFO replies. Sets master to the promoted replica; if none
+# is promoted in down-after + failover-timeout + 5 s, starts as master after all. Never exits:
+# an exit would put the container in the kubelet's restart back-off.
+hand_over_after_crash() {
+  held=$(own_replicas)
+  holders=$(printf '%s\n' "$held" | grep -vc ' -$' || true)
+  needed=$(awk '$1 == "min-replicas-to-write" { print $2 }' "$CONFIG_DIR/redis.conf")
+  if [ "$holders" -le "${needed:-0}" ]; then
+    [ "$holders" -eq 0 ] || log "only $holders replica(s) still hold this node's data, min-replicas-to-write is ${needed:-0}: a failover would not keep writes going; starting as master"
+    return 0
+  fi
+  crash_wait=$(((DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS) / 1000 + 5))
+  log "this node stopped without a handover and $holders replica(s) still hold its data: not starting as master (its new replication id would make every replica resync in full, refusing writes until one has finished)"
+  offsets=$(printf '%s\n' "$held" | awk '$2 != "-" { print $2, $3 }' | sort -u | wc -l)
+  if [ "$holders" -eq $((REPLICAS - 1)) ] && [ "$offsets" -eq 1 ]; then
+    log "every replica holds the same offset ($(printf '%s\n' "$held" | awk '$2 != "-" { print $3; exit }')): asking the sentinels to promote one"
+    request_failover || log "no sentinel accepted the failover: waiting for the sentinels to fail over on their own"
+  else
+    log "the replicas differ or one does not answer ($(printf '%s\n' "$held" | awk '{ printf "%s%s", sep, $0; sep = "; " }')): waiting for the sentinels to fail over on their own (down-after ${DOWN_AFTER_MS}ms)"
+  fi
+  if promoted=$(wait_other_master "$crash_wait"); then
+    master="$promoted"
+  else
+    log "no replica was promoted in ${crash_wait}s: starting as master with the data on the volume"
+  fi
+}
+
 master=""
 if [ "$ROLE" = secondary ]; then
   if [ "$ORDINAL" = 0 ]; then
@@ -75,6 +116,7 @@ else
     if [ "$master" = "$SELF" ]; then
       if initialized; then
         master=""
+        [ "$up" -lt "$majority" ] || hand_over_after_crash
       elif [ "$replicas" -eq 0 ]; then
         log "a new group: no replica holds data yet"
         master=""

@@ -815,6 +815,23 @@ export class RedisGroup {
     pod.exists = false;
   }
 
+  /**
+   * The container's process dies (kill -9: a crash, an OOM kill) and the kubelet restarts it in
+   * the same pod: same address, same volumes (the tmp emptyDir too), the other containers left
+   * running. A first crash is restarted without back-off (pkg/kubelet/kuberuntime/
+   * kuberuntime_manager.go, doBackOff: a container with no back-off entry is started at once;
+   * the entry, 10 s doubling to 5 min, only delays the next restarts), once the pod worker sees
+   * the exit: the PLEG relists every second (pkg/kubelet/kubelet.go, genericPlegRelistPeriod),
+   * hence `restartAfterMs`. Resolves with the new process, once started.
+   */
+  async crashContainer(i: number, name: ContainerName, restartAfterMs = 1000): Promise<Proc> {
+    const proc = this.pods[i].containers.get(name);
+    if (!proc?.running) throw new Error(`${this.pods[i].name}/${name} is not running`);
+    await proc.stop('SIGKILL');
+    await sleep(restartAfterMs);
+    return this.startContainer(i, name);
+  }
+
   /** A whole-node crash: every container of the pod killed at once. */
   async killPod(i: number): Promise<void> {
     await Promise.all([...this.pods[i].containers.values()].map((p) => p.stop('SIGKILL')));

@@ -177,6 +177,19 @@ describe('RedisSentinel', () => {
     expect(Object.keys(only(render(), 'ConfigMap').data).sort()).toEqual(['common.sh', 'redis.conf', 'start-redis.sh', 'start-sentinel.sh']);
   });
 
+  test("the startup probe outlasts the start script's waits and the load: the liveness probe never kills a start that waits", () => {
+    // start-redis.sh waits up to max(30 s, failover-timeout + 5 s) for a sentinel majority, then, for
+    // a master that crashed, up to down-after + failover-timeout + 5 s for a replica's promotion.
+    const budget = (chart: ReturnType<typeof render>) => {
+      const p = container('redis', chart).startupProbe;
+      return p.periodSeconds * p.failureThreshold;
+    };
+    expect(budget(render())).toBeGreaterThanOrEqual(65 + 70 + 180);
+    expect(container('redis').startupProbe).toEqual({ tcpSocket: { port: 6379 }, periodSeconds: 5, failureThreshold: 63 });
+    expect(budget(render({ failoverTimeout: Duration.minutes(5) }))).toBeGreaterThanOrEqual(305 + 310 + 180);
+    expect(budget(render({ downAfter: Duration.seconds(1), failoverTimeout: Duration.seconds(5) }))).toBe(300);
+  });
+
   test('the scripts are valid POSIX shell', () => {
     const dir = tempDir();
     for (const [file, text] of Object.entries(only(render(), 'ConfigMap').data as Record<string, string>)) {
