@@ -148,13 +148,20 @@ upstream_rank() {
     }'
 }
 
-# Prints "<host> <rank> <offset>" of the best upstream: the highest rank, then the highest
-# offset (the replica that has the most of the stream), then the lowest ordinal; nothing when
-# every pod answered as a master.
+# Where the first pod points while no pod of the primary region is a replica: an address
+# reserved for documentation (RFC 5737, TEST-NET-1), which nothing answers; an address, not a
+# name, so that redis resolves nothing in its main thread. A pod that does not answer may come
+# back as the master, so it is never chosen; redis keeps trying this one, harmlessly, until the
+# watcher finds a replica.
+NO_UPSTREAM=192.0.2.1
+
+# Prints "<host> <rank> <offset>" of the best upstream among the replicas: the highest rank,
+# then the highest offset (the replica that has the most of the stream), then the lowest
+# ordinal; "$NO_UPSTREAM 1 0" when no pod answers as a replica.
 best_upstream() {
   for bu_host in $UPSTREAM_HOSTS; do
     echo "$bu_host $(upstream_rank "$bu_host")"
-  done | awk '$2 > 0 && (best == "" || $2 > r || ($2 == r && $3 > o)) { best = $1; r = $2; o = $3 } END { if (best != "") print best, r, o }'
+  done | awk -v none="$NO_UPSTREAM" '$2 >= 2 && (best == "" || $2 > r || ($2 == r && $3 > o)) { best = $1; r = $2; o = $3 } END { if (best != "") print best, r, o; else print none, 1, 0 }'
 }
 
 # The local node's replication field FIELD (master_host, slave_repl_offset...).
@@ -165,7 +172,8 @@ local_replication() {
 # The watcher of a secondary region's first pod, in the background of its redis container
 # until redis (PID $1) exits: every UPSTREAM_CHECK_SECONDS it asks its upstream's ROLE and
 # moves to a better one (REPLICAOF) when the upstream was promoted (a failover in the primary
-# region), stopped answering, or lost its own master while another replica has one. Off a
+# region), stopped answering, or lost its own master while another replica has one; off a
+# master with no replica to go to, it points at NO_UPSTREAM. Off a
 # promoted upstream it first waits (up to 1 s) for the next one to have the offset this node
 # has, so that the move is a partial resync rather than a full one.
 watch_upstream() {
@@ -174,11 +182,13 @@ watch_upstream() {
     kill -0 "$wu_redis" 2>/dev/null || return 0
     wu_current=$(local_replication master_host) || continue
     [ -n "$wu_current" ] || continue
-    set -- $(upstream_rank "$wu_current")
-    wu_rank=$1
+    if [ "$wu_current" = "$NO_UPSTREAM" ]; then wu_rank=1; else
+      set -- $(upstream_rank "$wu_current")
+      wu_rank=$1
+    fi
     [ "$wu_rank" -ge 3 ] && continue
     set -- $(best_upstream)
-    [ $# -eq 3 ] && [ "$1" != "$wu_current" ] && [ "$2" -gt "$wu_rank" ] || continue
+    [ "$1" != "$wu_current" ] && [ "$2" -gt "$wu_rank" ] || continue
     wu_next=$1
     if [ "$wu_rank" = 0 ] && [ "$2" = 3 ]; then
       wu_tries=10
@@ -193,7 +203,7 @@ watch_upstream() {
     kill -0 "$wu_redis" 2>/dev/null || return 0
     case "$wu_rank" in
       0) wu_why="was promoted: it is the master now" ;;
-      1) wu_why="does not answer" ;;
+      1) wu_why="does not answer (or none was a replica)" ;;
       *) wu_why="has lost its master" ;;
     esac
     log "upstream $wu_current $wu_why: replicating from $wu_next"

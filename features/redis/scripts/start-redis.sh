@@ -63,14 +63,10 @@ hand_over_after_crash() {
 master=""
 if [ "$ROLE" = secondary ]; then
   if [ "$ORDINAL" = 0 ]; then
-    # A replica with its link up if there is one, else a replica, else a pod that does not answer
-    # (the watcher moves off it if it turns out to be the master), never one that is the master.
+    # A replica with its link up if there is one, else a replica; never a master, nor a pod that
+    # does not answer (it may come back as the master): then NO_UPSTREAM until the watcher finds one.
     set -- $(best_upstream)
-    master=${1:-}
-    if [ -z "$master" ]; then
-      log "every pod of the primary region answers as a master: not replicating from a master, retrying on restart"
-      exit 1
-    fi
+    master=$1
   else
     master="$FIRST"
   fi
