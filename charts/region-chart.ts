@@ -121,7 +121,7 @@ export class RegionChart extends Chart {
       );
       sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_MASTER, redis.masterRegion);
       if (redis.fencedFor !== undefined) sentinel.statefulSet.metadata.addAnnotation(ANNOTATION_REDIS_FENCED, redis.fencedFor);
-      this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstream: redis.upstream }));
+      this.endpoints.push(redisEndpoint(name, sentinel, { crossRegion: c.multiRegion && redis.role === 'primary', upstreams: redis.upstreams }));
       this.redisGroups.set(name, sentinel);
     }
 

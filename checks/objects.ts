@@ -187,6 +187,24 @@ export function matchesLabels(wanted: Readonly<Record<string, string>>, labels: 
   return Object.entries(wanted).every(([k, v]) => labels[k] === v);
 }
 
+/** The label the StatefulSet controller gives each pod it creates: `<statefulset>-<ordinal>`. */
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
+/**
+ * A Service selector (equality) selects pods of this template: its labels, plus, for a
+ * StatefulSet, the pod-name label the controller adds to each pod (kubernetes
+ * pkg/controller/statefulset stateful_set_utils.go, `updateIdentity`), one per ordinal below
+ * `spec.replicas`.
+ */
+export function selectsTemplatePods(wanted: Readonly<Record<string, string>>, t: PodTemplate): boolean {
+  const { [POD_NAME_LABEL]: podName, ...rest } = wanted;
+  if (podName === undefined) return matchesLabels(wanted, t.labels);
+  if (t.owner.obj.kind !== 'StatefulSet' || !matchesLabels(rest, t.labels)) return false;
+  const name = String(t.owner.obj.metadata.name);
+  const ordinal = podName.startsWith(`${name}-`) ? podName.slice(name.length + 1) : '';
+  return /^(0|[1-9][0-9]*)$/.test(ordinal) && Number(ordinal) < (t.owner.obj.spec?.replicas ?? 1);
+}
+
 export function isEmptySelector(selector: LabelSelector | undefined): boolean {
   return !selector || (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0);
 }

@@ -275,7 +275,7 @@ async function readRedisGroup(client: ClusterClient, t: RegionTarget, g: Rendere
   const votes = new Map<string, number>();
   for (const r of known) votes.set(r.master!, (votes.get(r.master!) ?? 0) + 1);
   const [master, agreeing] = [...votes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0] ?? [undefined, 0];
-  const masterWhereSpecSays = master === undefined ? undefined : plan.role === 'primary' ? inRegion(master) : master === plan.upstream;
+  const masterWhereSpecSays = master === undefined ? undefined : plan.role === 'primary' ? inRegion(master) : (plan.upstreams ?? []).includes(master);
   return {
     name: g.name,
     namespace: g.namespace ?? '',
@@ -313,9 +313,10 @@ export function sentinelReport(log: string): MasterReport {
   return { master, previous, failoverInProgress };
 }
 
-/** A secondary region's redis log: the host it replicates, from start-redis.sh's line. */
+/** A secondary region's redis log: the host it replicates, from start-redis.sh's line or its watcher's latest move. */
 export function replicaReport(log: string): MasterReport {
-  const m = [...log.matchAll(/secondary region: starting as a replica of (\S+)/g)].pop();
+  // The start script's choice, then each move of the first pod's watcher (common.sh).
+  const m = [...log.matchAll(/(?:secondary region: starting as a replica of|: replicating from) (\S+)/g)].pop();
   return { master: m?.[1], failoverInProgress: false };
 }
 

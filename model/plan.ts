@@ -33,8 +33,11 @@ export type RedisPlan = RedisSpec & {
   readonly role: RegionRole;
   /** The region whose group holds the master. */
   readonly masterRegion: string;
-  /** For a secondary, the host of the primary region's group it replicates from. */
-  readonly upstream?: string;
+  /**
+   * For a secondary, the hosts of the primary region's pods, by ordinal (one Service per pod):
+   * its first pod replicates from one of them that is a replica, never the master.
+   */
+  readonly upstreams?: readonly string[];
   /** Snapshots to Cloud Storage: set in the primary region only (a secondary's data is the primary's). */
   readonly backup?: RedisSpec['backup'];
   /** In the primary region during a promotion (`promotion.to`): the region the master moves to; the masters here refuse writes. */
@@ -114,9 +117,10 @@ export function previewPlan(platform: Platform, env: string): PreviewPlan | unde
   return templateNamespace === undefined ? undefined : { templateNamespace };
 }
 
-/** The host secondary regions replicate a Redis group of the primary region from. */
-export function redisCrossRegionHost(name: string, redis: RedisSpec, primaryRegion: string): string {
-  return (redis.crossRegionHost ?? `${name}-{region}.${redis.namespace}.svc.cluster.local`).replace(/\{region\}/g, primaryRegion);
+/** The hosts, one per pod by ordinal, secondary regions replicate a Redis group of the primary region from. */
+export function redisCrossRegionHosts(name: string, redis: RedisSpec, primaryRegion: string): string[] {
+  const pattern = (redis.crossRegionHost ?? `${name}-{region}-{ordinal}.${redis.namespace}.svc.cluster.local`).replace(/\{region\}/g, primaryRegion);
+  return Array.from({ length: redis.replicas }, (_, i) => pattern.replace(/\{ordinal\}/g, String(i)));
 }
 
 /** A service as `platform` runs it in a region: the decisions every stage reads. */
@@ -141,7 +145,7 @@ export function planRedis(platform: Platform, region: string): Record<string, Re
         ...redis,
         role,
         masterRegion,
-        upstream: role === 'secondary' ? redisCrossRegionHost(name, redis, masterRegion) : undefined,
+        upstreams: role === 'secondary' ? redisCrossRegionHosts(name, redis, masterRegion) : undefined,
         fencedFor: role === 'primary' ? platform.promotion?.to : undefined,
         // The primary region's group is the one backed up: a secondary holds a copy of it.
         backup: role === 'primary' ? redis.backup : undefined,

@@ -320,16 +320,19 @@ export function intendedFlows(env: EnvironmentPlan): Flow[] {
           why: port === 6379 ? `replicas of ${what} replicate within the region` : `sentinels of ${what} gossip within the region`,
         });
       }
+      // The first pod dials each pod of the primary region (asking its ROLE) and replicates from a replica.
       if (r.role === 'secondary' && multiRegion) {
-        flows.push({
-          kind: 'replication',
-          from: w,
-          to: at(r.masterRegion, r.namespace, name),
-          port: 6379,
-          protocol: 'TCP',
-          host: r.upstream,
-          why: `${what} replicates from the primary region ${r.masterRegion}`,
-        });
+        for (const host of r.upstreams ?? []) {
+          flows.push({
+            kind: 'replication',
+            from: w,
+            to: at(r.masterRegion, r.namespace, name),
+            port: 6379,
+            protocol: 'TCP',
+            host,
+            why: `${what} replicates from a replica of the primary region ${r.masterRegion} (${host.split('.')[0]})`,
+          });
+        }
       }
       for (const path of ['/metrics', '/scrape']) {
         flows.push({

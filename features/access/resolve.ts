@@ -113,7 +113,7 @@ export const EAST_WEST_PORT = 15443;
 export function redisEndpoint(
   name: string,
   redis: RedisSentinel,
-  across: { readonly crossRegion?: boolean; readonly upstream?: string; readonly clusterDomain?: string } = {},
+  across: { readonly crossRegion?: boolean; readonly upstreams?: readonly string[]; readonly clusterDomain?: string } = {},
 ): MeshEndpoint {
   const pod = redis.statefulSet.toJson().spec.template.spec as { serviceAccountName?: string };
   const host = (service: string) => `${service}.${redis.namespace}.svc.${across.clusterDomain ?? 'cluster.local'}`;
@@ -127,13 +127,13 @@ export function redisEndpoint(
     // The sentinels, the pods by name (the master), and the region's Service (a secondary region's reads).
     hosts: [host(redis.name), host(redis.headlessServiceName), ...(redis.crossRegionServiceName ? [host(redis.crossRegionServiceName)] : [])],
     peers: true,
-    peerHosts: across.upstream ? [across.upstream] : [],
+    peerHosts: across.upstreams ?? [],
     // Replication from the other regions arrives through the east-west gateway, with the
     // replicas' own identity (the group's ServiceAccount, which `<name>-from-peers` admits).
     crossRegion: across.crossRegion,
     crossRegionPorts: across.crossRegion ? [REDIS_PORT] : undefined,
     failover: false,
-    remoteUpstream: across.upstream !== undefined,
+    remoteUpstream: (across.upstreams ?? []).length > 0,
     // The backup container uploads snapshots with the pod's Workload Identity.
     ...(redis.backupInterval ? { workloadIdentity: true, egress: [CLOUD_STORAGE] } : {}),
   };

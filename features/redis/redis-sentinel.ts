@@ -85,8 +85,12 @@ export interface RedisSentinelProps {
    * @default 'primary'
    */
   readonly role?: RedisRole;
-  /** Host a secondary group's first pod replicates from (port 6379); required for, and only for, a secondary. @default - none */
-  readonly upstream?: string;
+  /**
+   * The primary region's pods, one host per pod (port 6379), that a secondary group's first pod
+   * chooses its upstream from: a replica, never the master; required for, and only for, a
+   * secondary. @default - none
+   */
+  readonly upstreams?: readonly string[];
   /**
    * Step 1 of a promotion to this region: every master of this (primary) group refuses every
    * write (`min-replicas-to-write` no count of replicas reaches), so the region the master moves
@@ -95,11 +99,12 @@ export interface RedisSentinelProps {
    */
   readonly fencedFor?: string;
   /**
-   * Renders `<name>-<region>` (redis port, ready pods): the name the other regions' replicas
-   * dial, and this region's clients read from when it is a secondary. In Istio's
-   * multi-primary mesh every cluster knows it, and the other regions' sidecars reach it
-   * through this cluster's east-west gateway with mutual TLS, keeping the replicas' identity
-   * (which the group's AuthorizationPolicies admit). Needs `region`.
+   * Renders `<name>-<region>` (redis port, ready pods), which this region's clients read from
+   * when it is a secondary, and `<name>-<region>-<ordinal>` per pod (ready only), the names
+   * the other regions' first pods dial to replicate from one replica of this group. In
+   * Istio's multi-primary mesh every cluster knows them, and the other regions' sidecars reach
+   * them through this cluster's east-west gateway with mutual TLS, keeping the replicas'
+   * identity (which the group's AuthorizationPolicies admit). Needs `region`.
    * @default false
    */
   readonly crossRegionService?: boolean;
@@ -121,6 +126,14 @@ export const SENTINEL_PORT = 26379;
 export const MASTER_SET = 'master';
 /** Share of the memory limit given to the dataset (maxmemory). */
 export const MAXMEMORY_SHARE = 0.6;
+/**
+ * How often a secondary region's first pod checks its upstream (a replica of the primary
+ * region) and moves off one that was promoted or is gone: the longest time it counts for a
+ * master's WAIT after a failover promoted its upstream (docs/redis.md, "Across regions").
+ */
+export const UPSTREAM_CHECK_SECONDS = 1;
+/** The label the StatefulSet controller gives each pod: its name. */
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
 /** Where the pod mounts its volumes; the scripts read them from the environment. */
 const CONFIG_DIR = '/etc/redis';
@@ -171,6 +184,11 @@ export function redisReadServiceName(name: string, region: string): string {
   return `${name}-${region}`;
 }
 
+/** The Service `<name>-<region>-<ordinal>` over one pod of a group (when ready): what other regions replicate from. */
+export function redisPodServiceName(name: string, region: string, ordinal: number): string {
+  return `${name}-${region}-${ordinal}`;
+}
+
 /**
  * Redis with Sentinel in one region cluster: a StatefulSet whose pods each run redis and a
  * sentinel, a headless Service for their stable hostnames, a Service for Sentinel clients,
@@ -202,6 +220,8 @@ export class RedisSentinel extends Construct {
   public readonly headlessServiceName: string;
   /** The region's Service (`<name>-<region>`), when `crossRegionService`. */
   public readonly crossRegionServiceName?: string;
+  /** The per-pod Services (`<name>-<region>-<ordinal>`) other regions replicate from, when `crossRegionService`. */
+  public readonly podServiceNames: readonly string[];
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
   /** Time between two snapshots, when the group is backed up. */
   public readonly backupInterval?: Duration;
@@ -264,9 +284,11 @@ export class RedisSentinel extends Construct {
     if (this.storage.toKibibytes() < 2 * this.memory.toKibibytes()) {
       refuse('storage', formatSize(this.storage), `must be at least twice memory (${formatSize(this.memory)}): an AOF rewrite holds the old and the new file`);
     }
-    if (this.role === 'secondary' && !props.upstream) fail("upstream must be set for a secondary: the host of the primary region's group");
+    if (this.role === 'secondary' && !props.upstreams?.length) fail("upstreams must be set for a secondary: the hosts of the primary region's pods");
     if (props.fencedFor !== undefined && this.role !== 'primary') fail(`fencedFor ("${props.fencedFor}") is only for a primary: a secondary takes no writes`);
-    if (this.role === 'primary' && props.upstream) fail(`upstream ("${props.upstream}") is only for a secondary: a primary group owns the master`);
+    if (this.role === 'primary' && props.upstreams?.length)
+      fail(`upstreams ("${props.upstreams.join(' ')}") are only for a secondary: a primary group owns the master`);
+    for (const u of props.upstreams ?? []) if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(u)) fail(`upstreams: "${u}" is not a hostname`);
     if (props.region !== undefined && !isDnsLabel(props.region)) refuse('region', props.region, DNS_LABEL_RULE);
     if (props.crossRegionService && props.region === undefined) fail('crossRegionService needs region: the Service is named <name>-<region>');
     if (props.backup && this.role !== 'primary') fail("backup is only for a primary: a secondary's data is the primary's");
@@ -279,6 +301,8 @@ export class RedisSentinel extends Construct {
     if (this.headlessServiceName.length > 63)
       fail(`the headless Service name "${this.headlessServiceName}" must be at most 63 characters: shorten name or region`);
     this.crossRegionServiceName = props.crossRegionService ? redisReadServiceName(props.name, props.region!) : undefined;
+    this.podServiceNames = props.crossRegionService ? Array.from({ length: this.replicas }, (_, i) => redisPodServiceName(props.name, props.region!, i)) : [];
+    for (const n of this.podServiceNames) if (n.length > 63) fail(`the Service name "${n}" must be at most 63 characters: shorten name or region`);
 
     this.selector = { 'app.kubernetes.io/name': props.name, 'app.kubernetes.io/component': 'redis' };
     const labels = { ...props.labels, ...this.selector };
@@ -338,19 +362,35 @@ export class RedisSentinel extends Construct {
       new k8s.KubeService(this, 'Fleet', {
         metadata: meta(this.crossRegionServiceName),
         spec: {
-          // Ready pods only: a secondary region's first pod replicates from any synced node
-          // (the master or a replica of it: replicas pass the master's stream on).
+          // Ready pods only: what a secondary region's clients read.
           selector: this.selector,
           ports: [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' }],
         },
       });
     }
+    // One Service per pod (ready only): a secondary region's first pod asks each for its ROLE and
+    // replicates from a replica, never the master, whose WAIT and min-replicas-to-write it would
+    // count for without ever being promotable. Replicas pass the master's stream on unchanged.
+    this.podServiceNames.forEach((n, i) => {
+      new k8s.KubeService(this, `Pod${i}`, {
+        metadata: meta(n),
+        spec: {
+          selector: { ...this.selector, [POD_NAME_LABEL]: `${props.name}-${i}` },
+          ports: [{ name: 'tcp-redis', port: REDIS_PORT, targetPort: port(REDIS_PORT), appProtocol: 'tcp' }],
+        },
+      });
+    });
 
     const env: kplus.k8s.EnvVar[] = [
       { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: props.passwordSecret, key: 'password' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'ROLE', value: this.role },
-      ...(props.upstream ? [{ name: 'UPSTREAM_HOST', value: props.upstream }] : []),
+      ...(props.upstreams?.length
+        ? [
+            { name: 'UPSTREAM_HOSTS', value: props.upstreams.join(' ') },
+            { name: 'UPSTREAM_CHECK_SECONDS', value: String(UPSTREAM_CHECK_SECONDS) },
+          ]
+        : []),
       { name: 'STATEFULSET', value: props.name },
       { name: 'HEADLESS', value: this.headlessServiceName },
       { name: 'NAMESPACE', value: props.namespace },

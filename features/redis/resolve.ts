@@ -35,7 +35,7 @@ export function redisSentinelProps(c: ClusterPlan, name: string, redis: RedisPla
     zones: [...c.zones],
     region: c.region,
     role: c.role,
-    upstream: redis.upstream,
+    upstreams: redis.upstreams,
     fencedFor: redis.fencedFor,
     crossRegionService: c.multiRegion,
     backup: redis.backup && {

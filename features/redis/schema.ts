@@ -79,14 +79,20 @@ export const Redis = z
     passwordSecret: secretManagerName,
     image: Image.default({ repository: 'docker.io/library/redis', tag: '7.4.2-alpine' }),
     /**
-     * The host a secondary region's replicas reach the primary region's group at (port 6379);
-     * `{region}` stands for the primary region's key, so a promotion moves it.
-     * @default - `<name>-{region}.<namespace>.svc.cluster.local`: the Service each region renders, which the other clusters of the multi-primary mesh reach through its east-west gateway (mTLS)
+     * The host a secondary region's first pod reaches one pod of the primary region's group at
+     * (port 6379); `{region}` stands for the primary region's key, so a promotion moves it, and
+     * `{ordinal}` for the pod's ordinal: the secondary chooses a pod that is a replica, never the
+     * master (docs/redis.md, "Across regions").
+     * @default - `<name>-{region}-{ordinal}.<namespace>.svc.cluster.local`: the per-pod Services each region renders, which the other clusters of the multi-primary mesh reach through its east-west gateway (mTLS)
      */
     crossRegionHost: z
       .string()
       .regex(/^([a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?\.)*[a-z0-9{}]([-a-z0-9{}]*[a-z0-9{}])?$/, {
-        message: 'must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal',
+        message: 'must be a hostname; {region} stands for the primary region, {ordinal} for a pod, e.g. cache-{region}-{ordinal}.redis.internal',
+      })
+      .refine((h) => h.includes('{ordinal}'), {
+        message:
+          "must name one pod: {ordinal} stands for the pod's ordinal, e.g. cache-{region}-{ordinal}.redis.internal (a secondary replicates from a replica of the primary region, never its master, so it needs each pod's address)",
       })
       .optional(),
     /** A scheduled RDB snapshot to Cloud Storage, in the primary region. @default - none */

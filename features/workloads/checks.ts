@@ -18,6 +18,7 @@ import {
   Problem,
   problem,
   selects,
+  selectsTemplatePods,
   showSelector,
 } from '../../checks/objects';
 
@@ -69,7 +70,7 @@ export function workloadProblems(cluster: Cluster): Problem[] {
     const selector: Record<string, string> = svc.obj.spec?.selector ?? {};
     if (Object.keys(selector).length === 0) continue; // endpoints managed elsewhere (ExternalName, manual)
     const ns = svc.obj.metadata.namespace ?? 'default';
-    const pods = cluster.pods(ns).filter((p) => p.owner.obj.kind !== 'Job' && p.owner.obj.kind !== 'CronJob' && matchesLabels(selector, p.labels));
+    const pods = cluster.pods(ns).filter((p) => p.owner.obj.kind !== 'Job' && p.owner.obj.kind !== 'CronJob' && selectsTemplatePods(selector, p));
     if (pods.length === 0) {
       // A Service of a microservice that runs in other region clusters only (features/traffic/remote-service.ts):
       // Istio merges the same-named Services of the mesh's clusters, and its endpoints are theirs.

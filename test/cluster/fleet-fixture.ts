@@ -213,7 +213,7 @@ function redisLogs(t: RegionTarget, sts: Obj, pods: Obj[]): Record<string, strin
       logs[key('redis')] = `meridian-redis ${p.metadata.name}: ${i === 0 ? 'starting as master' : `starting as a replica of ${host(0)}`}\n`;
     } else {
       logs[key('sentinel')] = `meridian-redis ${p.metadata.name}: secondary region: the sentinel monitors nothing until the region is promoted\n`;
-      logs[key('redis')] = `meridian-redis ${p.metadata.name}: secondary region: starting as a replica of ${i === 0 ? plan.upstream : host(0)}\n`;
+      logs[key('redis')] = `meridian-redis ${p.metadata.name}: secondary region: starting as a replica of ${i === 0 ? plan.upstreams![1] : host(0)}\n`;
     }
   });
   return logs;

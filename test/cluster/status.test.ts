@@ -80,7 +80,7 @@ describe('meridian status', () => {
     expect(r.out).toMatch(/ {2}Deployment marketplace\/api +2\/2 ready +api:2\.14\.0\n/);
     expect(r.out).toMatch(/ {2}ScaledObject marketplace\/api +2 of max 20 +Ready=True Active=True Fallback=False\n/);
     expect(r.out).toContain('  Redis marketplace/cache: master cache-0 (3 of 3 sentinels say so); spec: master in us-central1');
-    expect(r.out).toContain('  Redis marketplace/cache: replicates cache-us-central1.marketplace.svc.cluster.local; spec: master in us-central1');
+    expect(r.out).toContain('  Redis marketplace/cache: replicates cache-us-central1-1.marketplace.svc.cluster.local; spec: master in us-central1');
     expect(r.out.split('\n').pop()).toBe('status: 3 regions: 3 healthy, 0 degraded, 0 did not answer');
   });
 

@@ -19,9 +19,9 @@ describe('ClusterPlan', () => {
 
   test('Redis groups: the master in the primary, secondaries replicate its cross-region host', () => {
     const [primary, secondary] = env('ggen', 'prod').clusters;
-    expect(primary.redis.cache).toMatchObject({ role: 'primary', masterRegion: 'us-central1', upstream: undefined });
+    expect(primary.redis.cache).toMatchObject({ role: 'primary', masterRegion: 'us-central1', upstreams: undefined });
     expect(secondary.redis.cache).toMatchObject({ role: 'secondary', masterRegion: 'us-central1' });
-    expect(secondary.redis.cache.upstream).toBe(`cache-us-central1.${secondary.redis.cache.namespace}.svc.cluster.local`);
+    expect(secondary.redis.cache.upstreams).toEqual([0, 1, 2].map((i) => `cache-us-central1-${i}.${secondary.redis.cache.namespace}.svc.cluster.local`));
   });
 
   test('services: autoscaled, traffic merged over the platform, split across regions', () => {

@@ -9,7 +9,7 @@
 # region, so a hostname is unique across clusters and never names a pod of another one.
 #
 # Environment (set by the StatefulSet, see RedisSentinel): ROLE (primary|secondary),
-# UPSTREAM_HOST (secondary only), POD_NAME, STATEFULSET, HEADLESS, NAMESPACE, CLUSTER_DOMAIN,
+# UPSTREAM_HOSTS and UPSTREAM_CHECK_SECONDS (secondary only), POD_NAME, STATEFULSET, HEADLESS, NAMESPACE, CLUSTER_DOMAIN,
 # REPLICAS, QUORUM, MASTER_SET, DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS, PARALLEL_SYNCS,
 # HANDOVER_SECONDS, CONFIG_DIR, DATA_DIR, RUN_DIR, REDIS_PASSWORD; optionally LISTEN_ADDR,
 # the one address redis and the sentinel listen on (default: every interface, reached
@@ -119,6 +119,96 @@ wait_other_master() {
     sleep 1
   done
   return 1
+}
+
+# A secondary region's first pod replicates from one pod of the primary region, reached at its
+# own Service (UPSTREAM_HOSTS, one host per pod): a replica of the primary's master, never the
+# master itself. A replica attached to the master counts for its WAIT and
+# min-replicas-to-write, and this one can never be promoted (replica-priority 0, and the
+# primary's sentinels cannot reach it): a write only it acknowledged would be lost in the next
+# failover. Attached to a replica, it counts for nothing there (a master counts its own
+# replicas only, and its sentinels list a replica's replicas nowhere), and it gets the same
+# stream: a replica passes on the master's, with the same replication id.
+
+# upstream_rank HOST: "<rank> <offset>" of a pod of the primary region as an upstream:
+# 3 a replica whose link to its master is up, 2 a replica without it, 1 no answer, 0 a master
+# (never to be used).
+upstream_rank() {
+  if ! ur_reply=$(rcli "$1" "$REDIS_PORT" role); then
+    echo "1 0"
+    return 0
+  fi
+  printf '%s\n' "$ur_reply" | tr -d '\r' | awk '
+    NR == 1 { role = $0 } NR == 4 { state = $0 } NR == 5 { offset = $0 + 0 }
+    END {
+      if (role == "master") print 0, 0
+      else if (role == "slave" && state == "connected") print 3, offset
+      else if (role == "slave") print 2, 0
+      else print 1, 0
+    }'
+}
+
+# Where the first pod points while no pod of the primary region is a replica: an address
+# reserved for documentation (RFC 5737, TEST-NET-1), which nothing answers; an address, not a
+# name, so that redis resolves nothing in its main thread. A pod that does not answer may come
+# back as the master, so it is never chosen; redis keeps trying this one, harmlessly, until the
+# watcher finds a replica.
+NO_UPSTREAM=192.0.2.1
+
+# Prints "<host> <rank> <offset>" of the best upstream among the replicas: the highest rank,
+# then the highest offset (the replica that has the most of the stream), then the lowest
+# ordinal; "$NO_UPSTREAM 1 0" when no pod answers as a replica.
+best_upstream() {
+  for bu_host in $UPSTREAM_HOSTS; do
+    echo "$bu_host $(upstream_rank "$bu_host")"
+  done | awk -v none="$NO_UPSTREAM" '$2 >= 2 && (best == "" || $2 > r || ($2 == r && $3 > o)) { best = $1; r = $2; o = $3 } END { if (best != "") print best, r, o; else print none, 1, 0 }'
+}
+
+# The local node's replication field FIELD (master_host, slave_repl_offset...).
+local_replication() {
+  rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: -v f="$1" '$1 == f { print $2 }'
+}
+
+# The watcher of a secondary region's first pod, in the background of its redis container
+# until redis (PID $1) exits: every UPSTREAM_CHECK_SECONDS it asks its upstream's ROLE and
+# moves to a better one (REPLICAOF) when the upstream was promoted (a failover in the primary
+# region), stopped answering, or lost its own master while another replica has one; off a
+# master with no replica to go to, it points at NO_UPSTREAM. Off a
+# promoted upstream it first waits (up to 1 s) for the next one to have the offset this node
+# has, so that the move is a partial resync rather than a full one.
+watch_upstream() {
+  wu_redis=$1
+  while sleep "$UPSTREAM_CHECK_SECONDS"; do
+    kill -0 "$wu_redis" 2>/dev/null || return 0
+    wu_current=$(local_replication master_host) || continue
+    [ -n "$wu_current" ] || continue
+    if [ "$wu_current" = "$NO_UPSTREAM" ]; then wu_rank=1; else
+      set -- $(upstream_rank "$wu_current")
+      wu_rank=$1
+    fi
+    [ "$wu_rank" -ge 3 ] && continue
+    set -- $(best_upstream)
+    [ "$1" != "$wu_current" ] && [ "$2" -gt "$wu_rank" ] || continue
+    wu_next=$1
+    if [ "$wu_rank" = 0 ] && [ "$2" = 3 ]; then
+      wu_tries=10
+      while [ "$wu_tries" -gt 0 ]; do
+        wu_own=$(local_replication slave_repl_offset)
+        set -- $(upstream_rank "$wu_next")
+        [ "${2:-0}" -ge "${wu_own:-0}" ] && break
+        wu_tries=$((wu_tries - 1))
+        sleep 0.1
+      done
+    fi
+    kill -0 "$wu_redis" 2>/dev/null || return 0
+    case "$wu_rank" in
+      0) wu_why="was promoted: it is the master now" ;;
+      1) wu_why="does not answer (or none was a replica)" ;;
+      *) wu_why="has lost its master" ;;
+    esac
+    log "upstream $wu_current $wu_why: replicating from $wu_next"
+    rcli "$LOCAL" "$REDIS_PORT" replicaof "$wu_next" "$REDIS_PORT" >/dev/null || true
+  done
 }
 
 # One line per other pod of the group: "<ordinal> <master_replid> <offset>" when its redis is a

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Starts redis in the role the region and the sentinels give this node.
 #
-# Secondary region: always a replica, never a master. The first pod follows the primary
-# region's group through UPSTREAM_HOST (the cross-region address), the others follow the first
-# pod, so one stream per region crosses regions. None of them can be promoted (priority 0).
+# Secondary region: always a replica, never a master. The first pod follows a replica of the
+# primary region's group (one of UPSTREAM_HOSTS, never the master: common.sh, watch_upstream),
+# the others follow the first pod, so one stream per region crosses regions. None of them can
+# be promoted (priority 0).
 #
 # Primary region: the sentinels are asked first, and the master they know with the highest
 # config epoch (the latest failover) wins:
@@ -61,7 +62,14 @@ hand_over_after_crash() {
 
 master=""
 if [ "$ROLE" = secondary ]; then
-  if [ "$ORDINAL" = 0 ]; then master="$UPSTREAM_HOST"; else master="$FIRST"; fi
+  if [ "$ORDINAL" = 0 ]; then
+    # A replica with its link up if there is one, else a replica; never a master, nor a pod that
+    # does not answer (it may come back as the master): then NO_UPSTREAM until the watcher finds one.
+    set -- $(best_upstream)
+    master=$1
+  else
+    master="$FIRST"
+  fi
   log "secondary region: starting as a replica of $master"
 else
   # Following another node is always safe (the sentinels correct a replica's master), so one
@@ -153,4 +161,6 @@ if [ -n "$master" ]; then
 else
   log "starting as master"
 fi
+# The first pod of a secondary keeps its upstream a replica (common.sh); the loop ends with redis.
+if [ "$ROLE" = secondary ] && [ "$ORDINAL" = 0 ]; then watch_upstream "$$" & fi
 exec redis-server "$conf"

@@ -131,7 +131,7 @@ describe('the six defects of issue 14, put back', () => {
     const list = objects(plan);
     dropPeers(find(list, 'us-central1', 'NetworkPolicy', 'marketplace', 'cache'), isEastWest);
     expect(lines(checkFlows(plan, list))).toContain(
-      'dist/ggen/prod/us-central1/marketplace/networkpolicy-cache.yaml: NetworkPolicy marketplace/cache: (object): flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by NetworkPolicy ingress [NetworkPolicy marketplace/cache, NetworkPolicy marketplace/default-deny, NetworkPolicy marketplace/allow-metrics-scraping, NetworkPolicy marketplace/cache-redis-scrape]: ingress of us-central1/marketplace/cache:6379 through the east-west gateway (intended: redis:cache replicates from the primary region us-central1)',
+      'dist/ggen/prod/us-central1/marketplace/networkpolicy-cache.yaml: NetworkPolicy marketplace/cache: (object): flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by NetworkPolicy ingress [NetworkPolicy marketplace/cache, NetworkPolicy marketplace/default-deny, NetworkPolicy marketplace/allow-metrics-scraping, NetworkPolicy marketplace/cache-redis-scrape]: ingress of us-central1/marketplace/cache:6379 through the east-west gateway (intended: redis:cache replicates from a replica of the primary region us-central1 (cache-us-central1-0))',
     );
   });
 
@@ -142,16 +142,22 @@ describe('the six defects of issue 14, put back', () => {
       clusters: plan.clusters.map((c) => ({
         ...c,
         redis: Object.fromEntries(
-          Object.entries(c.redis).map(([n, r]) => [n, { ...r, upstream: r.upstream?.replace('.svc.cluster.local', '.svc.clusterset.local') }]),
+          Object.entries(c.redis).map(([n, r]) => [n, { ...r, upstreams: r.upstreams?.map((u) => u.replace('.svc.cluster.local', '.svc.clusterset.local')) }]),
         ),
       })),
     };
     const problems = lines(checkFlows(mcs, objects(mcs, render([mcs]).files)));
-    expect(problems.filter((p) => p.includes('replicates from the primary'))).toEqual([
-      expect.stringContaining(
-        'flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by the source sidecar [Sidecar marketplace/cache]: REGISTRY_ONLY and the mesh knows no service cache-us-central1.marketplace.svc.clusterset.local',
+    expect(problems.filter((p) => p.includes('replicates from a replica of the primary'))).toEqual([
+      ...[0, 1, 2].map((i) =>
+        expect.stringContaining(
+          `flow us-east1/marketplace/cache → us-central1/marketplace/cache:6379 denied by the source sidecar [Sidecar marketplace/cache]: REGISTRY_ONLY and the mesh knows no service cache-us-central1-${i}.marketplace.svc.clusterset.local`,
+        ),
       ),
-      expect.stringContaining('flow europe-west1/marketplace/cache → us-central1/marketplace/cache:6379 denied by the source sidecar'),
+      ...[0, 1, 2].map((i) =>
+        expect.stringContaining(
+          `flow europe-west1/marketplace/cache → us-central1/marketplace/cache:6379 denied by the source sidecar [Sidecar marketplace/cache]: REGISTRY_ONLY and the mesh knows no service cache-us-central1-${i}.`,
+        ),
+      ),
     ]);
   });
 

@@ -259,13 +259,20 @@ describe('access control from the service graph', () => {
       passwordSecret: 'cache-password',
       region: 'us-west1',
       role: 'secondary',
-      upstream: 'cache-us-east1.shop.svc.cluster.local',
+      upstreams: [0, 1, 2].map((i) => `cache-us-east1-${i}.shop.svc.cluster.local`),
     });
-    addAccessControl(secondary, ['shop'], [redisEndpoint('cache', replica, { upstream: 'cache-us-east1.shop.svc.cluster.local' })], opts);
+    addAccessControl(
+      secondary,
+      ['shop'],
+      [redisEndpoint('cache', replica, { upstreams: [0, 1, 2].map((i) => `cache-us-east1-${i}.shop.svc.cluster.local`) })],
+      opts,
+    );
     expect(only(secondary, 'NetworkPolicy', 'cache').spec.egress).toEqual(
       expect.arrayContaining([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 15443, protocol: 'TCP' }] }]),
     );
-    expect(only(secondary, 'Sidecar', 'cache').spec.egress[0].hosts).toContain('shop/cache-us-east1.shop.svc.cluster.local');
+    expect(only(secondary, 'Sidecar', 'cache').spec.egress[0].hosts).toEqual(
+      expect.arrayContaining([0, 1, 2].map((i) => `shop/cache-us-east1-${i}.shop.svc.cluster.local`)),
+    );
   });
 
   test('a Redis group is reached as redis:<name>, with the identity its StatefulSet runs as', () => {

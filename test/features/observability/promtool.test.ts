@@ -681,7 +681,7 @@ const FIXTURES: Record<string, Fixture> = {
         namespace: redis.namespace,
         job: redisJob(s.labels.redis),
         pod: `${s.labels.redis}-0`,
-        master_host: redis.upstream!,
+        master_host: redis.upstreams![1],
         master_port: '6379',
       })]: gauge(up),
     });
@@ -689,7 +689,7 @@ const FIXTURES: Record<string, Fixture> = {
       {
         name: "the first pod's link to the primary region is down",
         series: link(0),
-        checks: lifecycle(s, 0, [critical({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstream! })]),
+        checks: lifecycle(s, 0, [critical({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstreams![1] })]),
       },
       { name: 'the link is up', series: link(1), checks: silent(s, 0) },
     ];
@@ -702,7 +702,7 @@ const FIXTURES: Record<string, Fixture> = {
         namespace: redis.namespace,
         job: redisJob(s.labels.redis),
         pod: `${s.labels.redis}-0`,
-        master_host: redis.upstream!,
+        master_host: redis.upstreams![1],
         master_port: '6379',
       })]: gauge(seconds),
     });
@@ -710,7 +710,7 @@ const FIXTURES: Record<string, Fixture> = {
       {
         name: 'nothing received for 45 s',
         series: lastIo(45),
-        checks: lifecycle(s, 0, [warning({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstream! })]),
+        checks: lifecycle(s, 0, [warning({ namespace: redis.namespace, pod: `${s.labels.redis}-0`, master_host: redis.upstreams![1] })]),
       },
       // The master's ping every 10 s keeps it under 11 s on an idle link.
       { name: 'pinged 9 s ago', series: lastIo(9), checks: silent(s, 0) },

@@ -71,13 +71,10 @@ describeRedis('Applications in every region reach Redis from their rendered envi
   beforeAll(async () => {
     central = h.group(rendered.get('us-central1')!);
     east = h.group(rendered.get('us-east1')!);
-    for (const [r, g] of [
-      ['us-central1', central],
-      ['us-east1', east],
-    ] as const) {
-      // The Services each cluster renders: the region's one (which the mesh routes to from every
+    for (const g of [central, east]) {
+      // The Services each cluster renders: the region's ones (which the mesh routes to from every
       // cluster) and the Sentinel Service (not-ready pods too).
-      await h.proxy(`cache-${r}.${NS}.svc.cluster.local`, g, undefined, false, true);
+      await h.regionServices(g);
       await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
     }
     await Promise.all([central.bootstrap(), east.bootstrap()]);

@@ -359,6 +359,8 @@ export function median(values: readonly number[]): number {
 // The harness
 
 export const REDIS = 6379;
+/** The label the StatefulSet controller puts on each pod: its name. */
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 export const SENTINEL = 26379;
 
 function which(bin: string): string {
@@ -427,15 +429,29 @@ export class Harness {
    * region's Service, which the mesh routes to from every cluster), started together: a
    * secondary's first pod retries until the primary answers.
    */
-  async regionGroups(
-    rendered: ReadonlyMap<string, RenderedGroup>,
-    regions: readonly string[],
-    crossRegionHost: (region: string) => string,
-  ): Promise<RedisGroup[]> {
+  async regionGroups(rendered: ReadonlyMap<string, RenderedGroup>, regions: readonly string[]): Promise<RedisGroup[]> {
     const groups = regions.map((r) => this.group(rendered.get(r)!));
-    for (const [i, r] of regions.entries()) await this.proxy(crossRegionHost(r), groups[i], undefined, false, true);
+    for (const g of groups) await this.regionServices(g);
     await Promise.all(groups.map((g) => g.bootstrap()));
     return groups;
+  }
+
+  /**
+   * The group's rendered Services on the redis port other than the headless one (the region's
+   * Service `<name>-<region>` and the per-pod ones), each a proxy over the pods its selector
+   * picks (`statefulset.kubernetes.io/pod-name`: one pod) whose readiness probe passes. The
+   * mesh routes their names to this cluster from every cluster (east-west gateway).
+   */
+  async regionServices(group: RedisGroup): Promise<FleetProxy[]> {
+    const out: FleetProxy[] = [];
+    for (const svc of group.renderedObjects.filter((o) => o.kind === 'Service')) {
+      if (svc.spec.clusterIP === 'None' || !(svc.spec.ports as Obj[]).some((p) => p.port === REDIS)) continue;
+      const podName = svc.spec.selector?.[POD_NAME_LABEL] as string | undefined;
+      const only = podName === undefined ? undefined : group.pods.findIndex((p) => p.name === podName);
+      if (only !== undefined && only < 0) throw new Error(`Service ${svc.metadata.name} selects ${podName}, which is not a pod of ${group.region}`);
+      out.push(await this.proxy(`${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`, group, REDIS, false, true, only));
+    }
+    return out;
   }
 
   /**
@@ -443,8 +459,8 @@ export class Harness {
    * @param meshWide the name resolves in every cluster: a Service of one cluster that Istio's
    *   multi-primary mesh routes to from the others (through the east-west gateway)
    */
-  async proxy(host: string, target: RedisGroup, port = REDIS, notReadyToo = false, meshWide = false): Promise<FleetProxy> {
-    const p = new FleetProxy(this, host, target, port, notReadyToo, meshWide);
+  async proxy(host: string, target: RedisGroup, port = REDIS, notReadyToo = false, meshWide = false, only?: number): Promise<FleetProxy> {
+    const p = new FleetProxy(this, host, target, port, notReadyToo, meshWide, only);
     await p.listen();
     this.proxies.push(p);
     return p;
@@ -619,6 +635,10 @@ export class RedisGroup {
 
   get region(): string {
     return this.rendered.region;
+  }
+  /** Every object the region chart rendered (the current revision). */
+  get renderedObjects(): Obj[] {
+    return this.rendered.objects;
   }
   get role(): string {
     return this.rendered.role;
@@ -993,6 +1013,8 @@ export class FleetProxy {
     readonly port = REDIS,
     readonly notReadyToo = false,
     meshWide = false,
+    /** The one pod the Service selects (by `statefulset.kubernetes.io/pod-name`), if any. */
+    readonly only?: number,
   ) {
     this.address = harness.address();
     if (meshWide || host.endsWith('.svc.clusterset.local')) harness.setClustersetHost(host, this.address);
@@ -1007,18 +1029,42 @@ export class FleetProxy {
     });
     const probe = async () => {
       const ready: number[] = [];
-      for (let i = 0; i < this.target.pods.length; i++) if (this.notReadyToo || (await this.target.ready(i, 'redis'))) ready.push(i);
+      for (let i = 0; i < this.target.pods.length; i++) {
+        if (this.only !== undefined && i !== this.only) continue;
+        if (this.notReadyToo || (await this.target.ready(i, 'redis'))) ready.push(i);
+      }
       this.readyPods = ready;
       if (!this.closed) this.probing = setTimeout(probe, 1000);
     };
     await probe();
   }
 
+  /** One-way delay of every byte through the Service, in each direction, ms: a link between regions. @default 0 */
+  delayMs = 0;
+  private isCut = false;
+
+  private generation = 0;
+
+  /**
+   * The link through this Service is lost at this instant: nothing arrives any more, not even
+   * the bytes still on the wire (within `delayMs`); its connections close and new ones are
+   * refused until heal().
+   */
+  cut(): void {
+    this.isCut = true;
+    this.generation++;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  heal(): void {
+    this.isCut = false;
+  }
+
   private forward(client: net.Socket): void {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     client.on('error', () => client.destroy());
-    if (this.readyPods.length === 0) {
+    if (this.readyPods.length === 0 || this.isCut) {
       client.destroy();
       return;
     }
@@ -1031,7 +1077,26 @@ export class FleetProxy {
     });
     upstream.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
+    this.relay(client, upstream);
+    this.relay(upstream, client);
+  }
+
+  /** Copies from → to, with backpressure, the link's delay, and nothing once cut. */
+  private relay(from: net.Socket, to: net.Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      if (this.isCut) return;
+      const generation = this.generation;
+      const send = () => {
+        if (generation !== this.generation) return;
+        if (!to.destroyed && !to.writableEnded && !to.write(chunk) && this.delayMs === 0) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      };
+      if (this.delayMs > 0) setTimeout(send, this.delayMs);
+      else send();
+    });
+    from.on('end', () => (this.delayMs > 0 ? setTimeout(() => to.end(), this.delayMs) : to.end()));
   }
 
   async close(): Promise<void> {

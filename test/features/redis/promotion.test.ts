@@ -16,7 +16,6 @@ jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
 const NS = 'redis-promotion';
 const REGIONS = ['us-central1', 'us-east1'];
-const UPSTREAM = (region: string) => `cache-${region}.${NS}.svc.cluster.local`;
 
 interface Attempt {
   readonly key: string;
@@ -100,7 +99,7 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
   let east: RedisGroup;
 
   beforeAll(async () => {
-    [central, east] = await h.regionGroups(start, ['us-central1', 'us-east1'], UPSTREAM);
+    [central, east] = await h.regionGroups(start, ['us-central1', 'us-east1']);
   }, 90_000);
 
   afterAll(async () => {

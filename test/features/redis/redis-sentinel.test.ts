@@ -241,10 +241,27 @@ describe('RedisSentinel', () => {
     expect(manifests(chart).map((m) => m.kind)).not.toContain('PeerAuthentication');
   });
 
-  test('a secondary replicates from the upstream host', () => {
-    expect(env(render({ role: 'secondary', upstream: 'cache-us-central1.shop.svc.clusterset.local' }))).toMatchObject({
+  test("a secondary chooses its upstream among the primary region's pods, checked every second", () => {
+    const upstreams = [0, 1, 2].map((i) => `cache-us-central1-${i}.shop.svc.cluster.local`);
+    expect(env(render({ role: 'secondary', upstreams }))).toMatchObject({
       ROLE: 'secondary',
-      UPSTREAM_HOST: 'cache-us-central1.shop.svc.clusterset.local',
+      UPSTREAM_HOSTS: upstreams.join(' '),
+      UPSTREAM_CHECK_SECONDS: '1',
+    });
+  });
+
+  test('a region Service and one Service per pod (ready pods only, selected by pod name) for the other regions', () => {
+    const services = manifests(render({ region: 'us-east1', crossRegionService: true })).filter((m) => m.kind === 'Service');
+    const pods = services.filter((s) => /^cache-us-east1-\d$/.test(s.metadata.name));
+    expect(pods.map((s) => s.metadata.name)).toEqual(['cache-us-east1-0', 'cache-us-east1-1', 'cache-us-east1-2']);
+    pods.forEach((s, i) => {
+      expect(s.spec.selector).toEqual({
+        'app.kubernetes.io/name': 'cache',
+        'app.kubernetes.io/component': 'redis',
+        'statefulset.kubernetes.io/pod-name': `cache-${i}`,
+      });
+      expect(s.spec.publishNotReadyAddresses).toBeUndefined();
+      expect(s.spec.ports).toEqual([{ name: 'tcp-redis', port: 6379, targetPort: 6379, appProtocol: 'tcp' }]);
     });
   });
 
@@ -257,7 +274,7 @@ describe('RedisSentinel', () => {
   });
 
   test('fails when a secondary is fenced', () => {
-    expect(() => render({ role: 'secondary', upstream: 'cache-us-central1.shop.svc.cluster.local', fencedFor: 'us-east1' })).toThrow(
+    expect(() => render({ role: 'secondary', upstreams: ['cache-us-central1-0.shop.svc.cluster.local'], fencedFor: 'us-east1' })).toThrow(
       `RedisSentinel 'cache': fencedFor ("us-east1") is only for a primary: a secondary takes no writes`,
     );
   });
@@ -315,13 +332,17 @@ describe('RedisSentinel', () => {
   });
 
   test('fails when a secondary has no upstream', () => {
-    expect(() => render({ role: 'secondary' })).toThrow("RedisSentinel 'cache': upstream must be set for a secondary: the host of the primary region's group");
+    expect(() => render({ role: 'secondary' })).toThrow("RedisSentinel 'cache': upstreams must be set for a secondary: the hosts of the primary region's pods");
   });
 
   test('fails when a primary has an upstream', () => {
-    expect(() => render({ upstream: 'x.example.com' })).toThrow(
-      'RedisSentinel \'cache\': upstream ("x.example.com") is only for a secondary: a primary group owns the master',
+    expect(() => render({ upstreams: ['x.example.com'] })).toThrow(
+      'RedisSentinel \'cache\': upstreams ("x.example.com") are only for a secondary: a primary group owns the master',
     );
+  });
+
+  test('fails when an upstream is not a hostname', () => {
+    expect(() => render({ role: 'secondary', upstreams: ['x.example.com', 'a b'] })).toThrow(`RedisSentinel 'cache': upstreams: "a b" is not a hostname`);
   });
 
   test('fails when crossRegionService has no region', () => {

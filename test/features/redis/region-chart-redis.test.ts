@@ -37,18 +37,19 @@ describe('RegionChart: Redis across regions', () => {
     const [prod] = loadAll(ROOT, { platform: 'ggen', env: 'prod' });
     const charts = objects(prod);
     expect(redisEnv(charts.get('us-central1')!)).toMatchObject({ ROLE: 'primary', HEADLESS: 'cache-us-central1-headless' });
-    expect(redisEnv(charts.get('us-central1')!)).not.toHaveProperty('UPSTREAM_HOST');
+    expect(redisEnv(charts.get('us-central1')!)).not.toHaveProperty('UPSTREAM_HOSTS');
     for (const region of ['us-east1', 'europe-west1']) {
       expect(redisEnv(charts.get(region)!)).toMatchObject({
         ROLE: 'secondary',
-        UPSTREAM_HOST: 'cache-us-central1.marketplace.svc.cluster.local',
+        UPSTREAM_HOSTS: [0, 1, 2].map((i) => `cache-us-central1-${i}.marketplace.svc.cluster.local`).join(' '),
         HEADLESS: `cache-${region}-headless`,
       });
     }
-    // Every region renders its group's region Service: a promotion needs no new one.
+    // Every region renders its group's region Service and per-pod Services: a promotion needs no new one.
     for (const [region, objs] of charts) {
       if (region === 'argocd') continue;
-      expect(objs.filter((o) => o.kind === 'Service' && o.metadata.name === `cache-${region}`)).toHaveLength(1);
+      for (const name of [`cache-${region}`, `cache-${region}-0`, `cache-${region}-1`, `cache-${region}-2`])
+        expect(objs.filter((o) => o.kind === 'Service' && o.metadata.name === name)).toHaveLength(1);
       expect(objs.filter((o) => o.kind === 'ServiceExport')).toEqual([]);
     }
   });
@@ -56,9 +57,10 @@ describe('RegionChart: Redis across regions', () => {
   test('a promotion (the region roles swapped) moves the master and the upstream', () => {
     const before = objects(load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' })));
     const after = objects(load(platform({ 'us-central1': 'secondary', 'us-east1': 'primary' })));
-    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-central1.data.svc.cluster.local' });
+    const hosts = (r: string) => [0, 1, 2].map((i) => `cache-${r}-${i}.data.svc.cluster.local`).join(' ');
+    expect(redisEnv(before.get('us-east1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOSTS: hosts('us-central1') });
     expect(redisEnv(after.get('us-east1')!).ROLE).toBe('primary');
-    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOST: 'cache-us-east1.data.svc.cluster.local' });
+    expect(redisEnv(after.get('us-central1')!)).toMatchObject({ ROLE: 'secondary', UPSTREAM_HOSTS: hosts('us-east1') });
     // Only the role (and the pods' rollout) changes: names and volumes stay.
     const names = (m: Map<string, Obj[]>) =>
       [...m.values()]
@@ -68,11 +70,19 @@ describe('RegionChart: Redis across regions', () => {
     expect(names(after)).toEqual(names(before));
   });
 
-  test('crossRegionHost names the address the secondaries use; {region} is the primary region', () => {
+  test('crossRegionHost names the addresses the secondaries use; {region} is the primary region, {ordinal} a pod', () => {
     const charts = objects(
-      load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' }, { crossRegionHost: 'redis-{region}.data.internal.example.com' })),
+      load(platform({ 'us-central1': 'primary', 'us-east1': 'secondary' }, { crossRegionHost: 'redis-{region}-{ordinal}.data.internal.example.com' })),
     );
-    expect(redisEnv(charts.get('us-east1')!).UPSTREAM_HOST).toBe('redis-us-central1.data.internal.example.com');
+    expect(redisEnv(charts.get('us-east1')!).UPSTREAM_HOSTS).toBe(
+      'redis-us-central1-0.data.internal.example.com redis-us-central1-1.data.internal.example.com redis-us-central1-2.data.internal.example.com',
+    );
+  });
+
+  test('fails when crossRegionHost names no pod', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { crossRegionHost: 'redis-{region}.data.internal.example.com' }))).toThrow(
+      'platforms/shop.ts: redis.cache.crossRegionHost: must name one pod: {ordinal} stands for the pod\'s ordinal, e.g. cache-{region}-{ordinal}.redis.internal (a secondary replicates from a replica of the primary region, never its master, so it needs each pod\'s address) (got "redis-{region}.data.internal.example.com")',
+    );
   });
 
   test('a single-region platform exports nothing', () => {
@@ -214,7 +224,7 @@ describe('RegionChart: Redis across regions', () => {
 
   test('fails when crossRegionHost is not a hostname', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { crossRegionHost: 'redis_{region}:6379' }))).toThrow(
-      'platforms/shop.ts: redis.cache.crossRegionHost: must be a hostname; {region} stands for the primary region, e.g. cache-{region}.redis.internal (got "redis_{region}:6379")',
+      'platforms/shop.ts: redis.cache.crossRegionHost: must be a hostname; {region} stands for the primary region, {ordinal} for a pod, e.g. cache-{region}-{ordinal}.redis.internal (got "redis_{region}:6379")',
     );
   });
 

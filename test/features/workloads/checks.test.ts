@@ -1,3 +1,4 @@
+import { selectsTemplatePods, type PodTemplate } from '../../../checks/objects';
 import { EAST, problemsAfter } from '../../checks/fixture';
 
 const WEB = `${EAST}/shop/web.yaml`;
@@ -23,6 +24,23 @@ describe('Services and workload selectors (kube-score)', () => {
     ).toEqual([
       `${EAST}/shop/service-orphan.yaml: Service shop/orphan: spec.selector: app=orphan selects no pods in namespace shop: the Service would have no endpoints`,
     ]);
+  });
+
+  test('a Service selecting one pod of a StatefulSet by its pod-name label selects it, for an ordinal below replicas only', () => {
+    const template = (kind: string): PodTemplate =>
+      ({
+        owner: { file: 'x.yaml', obj: { kind, metadata: { name: 'cache', namespace: 'shop' }, spec: { replicas: 3 } } },
+        namespace: 'shop',
+        labels: { app: 'cache' },
+        annotations: {},
+        spec: {},
+        specPath: 'spec.template.spec',
+      }) as unknown as PodTemplate;
+    const pod = (name: string) => ({ app: 'cache', 'statefulset.kubernetes.io/pod-name': name });
+    expect(['cache-0', 'cache-2'].map((n) => selectsTemplatePods(pod(n), template('StatefulSet')))).toEqual([true, true]);
+    expect(['cache-3', 'cache-01', 'other-0', 'cache-'].map((n) => selectsTemplatePods(pod(n), template('StatefulSet')))).toEqual([false, false, false, false]);
+    expect(selectsTemplatePods(pod('cache-0'), template('Deployment'))).toBe(false);
+    expect(selectsTemplatePods({ ...pod('cache-0'), app: 'web' }, template('StatefulSet'))).toBe(false);
   });
 
   test('fails when a Service targets a port name its pods do not declare', () => {
