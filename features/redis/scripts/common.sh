@@ -264,8 +264,8 @@ failover_stall() {
 # answers, so that one pod acts, the lowest), the named master does not answer here as a
 # master and no other pod reports the master role, it asks its own sentinel to fail over
 # (SENTINEL FAILOVER). It lets Sentinel retry on its own when that retry is due within 3 s or
-# was due up to 5 s ago (2 × failover-timeout after the last failover it saw start): both at
-# once would be two failovers.
+# was due up to 5 s ago (2 × failover-timeout after the last attempt started): both at once
+# would be two failovers.
 watch_failover() {
   wf_redis=$1
   wf_since=0
@@ -276,12 +276,13 @@ watch_failover() {
   wf_cooldown=$((2 * FAILOVER_TIMEOUT_MS / 1000))
   while sleep 1; do
     kill -0 "$wf_redis" 2>/dev/null || return 0
-    # "<flags> <config-epoch> <master>" as this pod's sentinel knows them.
+    # "<flags> <config-epoch> <master> <seconds since it is o_down>" as this pod's sentinel knows them.
     wf_own=$(rcli "$LOCAL" "$SENTINEL_PORT" sentinel master "$MASTER_SET" | tr -d '\r' | awk '
       NR % 2 == 1 { key = $0; next } { v[key] = $0 }
-      END { if (v["flags"] != "") print v["flags"], v["config-epoch"] + 0, v["ip"] }') || wf_own=""
+      END { if (v["flags"] != "") print v["flags"], v["config-epoch"] + 0, v["ip"], int(v["o-down-time"] / 1000) }') || wf_own=""
     set -- $wf_own
     wf_key="${2:-} ${3:-}"
+    wf_odown=${4:-0}
     case "${1:-}" in
       *failover_in_progress*) wf_state=busy ;;
       *o_down*) wf_state=$(sentinel_answers | failover_stall) || wf_state="" ;;
@@ -311,8 +312,13 @@ watch_failover() {
     [ "$wf_rank" != - ] || continue
     wf_stalled=$((wf_now - wf_since))
     [ "$wf_stalled" -ge $((STALL_SECONDS + wf_rank * STALL_STAGGER_SECONDS)) ] || continue
-    wf_retry=$((wf_busy - 1 + wf_cooldown))
-    if [ "$wf_busy_key" = "$wf_key" ] && [ $((wf_now + 3)) -ge "$wf_retry" ] && [ "$wf_now" -le $((wf_retry + 5)) ]; then
+    # The last attempt started when this watcher first saw it in progress, or, if it saw none
+    # (an attempt can abort within a poll: no good replica), when the master went o_down here:
+    # a sentinel tries at once when it sees the master o_down.
+    wf_start=$((wf_now - wf_odown))
+    if [ "$wf_busy_key" = "$wf_key" ] && [ "$wf_busy" -gt "$wf_start" ]; then wf_start=$wf_busy; fi
+    wf_retry=$((wf_start - 1 + wf_cooldown))
+    if [ $((wf_now + 3)) -ge "$wf_retry" ] && [ "$wf_now" -le $((wf_retry + 5)) ]; then
       continue
     fi
     # A promotion the sentinels have not told about yet (a leader out of sight), or a master
