@@ -87,7 +87,7 @@ function savedSentinel(group: RedisGroup, i: number): { myid: string; epoch: num
 }
 
 describeRedis('Redis Sentinel after a failover that did not complete (real redis-server and redis-sentinel)', () => {
-  const h = new Harness(12);
+  const h = new Harness(13);
 
   afterAll(async () => {
     await h.cleanup();
