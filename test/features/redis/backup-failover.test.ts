@@ -6,11 +6,13 @@
  * 1. the group settles and the containers start: one replica takes the first snapshot;
  * 2. 12 s into the interval the master's pod is killed (kill -9, every container): a replica
  *    is promoted; 8 s later the pod is recreated (empty state of its own) and rejoins as a replica;
- * 3. 3 s before the next snapshot is due, the pod that is then the taker is killed and stays down.
+ * 3. 3 s before the next snapshot is due, the pod that is then the taker is killed; it is
+ *    recreated once the next snapshot is in;
+ * 4. 3 s before the third is due, the master's pod is killed; recreated once the third is in.
  *
  * It shows that exactly one snapshot is taken per interval (none early because the taker moved
- * or a pod came back, a second one by the surviving replica, on time, while the taker's pod is
- * still down, none after it returns), that each snapshot holds every key acknowledged by every
+ * or a pod came back; the second by the surviving replica while the taker's pod is down; the
+ * third by the lowest in-sync replica after the failover; none when a pod returns), that each snapshot holds every key acknowledged by every
  * replica (`WAIT 2`) before it started (loaded into a new redis-server), and that the newest
  * last success the scraped containers report (what RedisBackupStale reads) never goes back.
  */
@@ -102,7 +104,7 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       });
 
       // 3. 3 s before the next snapshot is due: nothing taken since the first (the taker moved
-      // twice, and the recreated pod's own state is empty); then the taker's pod is lost for good.
+      // twice, and the recreated pod's own state is empty); then the taker's pod is lost.
       await sleep(Math.max(0, s1.at + INTERVAL_MS - 3_000 - Date.now()));
       expect({ objects: objects().map((o) => o.name), logs: objects().length === 1 ? '' : logs() }).toEqual({ objects: [s1.name], logs: '' });
       const t2 = takerOf(m1, all);
@@ -114,15 +116,31 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       const s2 = await nth(2, 60_000);
       expect(podOf(s2)).toBe(survivor);
       expect(startOf(s2) - startOf(s1)).toBeGreaterThanOrEqual(INTERVAL_MS);
-      const late = (startOf(s2) - (s1.at + INTERVAL_MS)) / 1000;
 
       // The lost pod comes back: it is the taker again, and takes nothing before the interval ends.
       group.startPod(t2);
       await group.waitReady(t2);
       startBackup(t2);
       await waitFor(`${group.pods[t2].name} reported as the taker`, 30_000, async () => ((await metrics(group.pods[t2].address).catch(() => undefined))?.taker === 1 ? true : undefined), async () => logs());
-      await sleep(5_000);
+
+      // 4. 3 s before the third is due, the master's pod is lost: the lowest in-sync replica
+      // after the failover takes it, before the pod is recreated.
+      await sleep(Math.max(0, s2.at + INTERVAL_MS - 3_000 - Date.now()));
       expect(objects().map((o) => o.name)).toEqual([s1.name, s2.name]);
+      await group.killPod(m1);
+      const masterKilled2 = Date.now();
+      await writers[1].stop();
+      const m2 = await waitFor('a new master', 30_000, () => newMaster(group, m1), () => group.describe());
+      const failedOver2 = Date.now();
+      writers.push(new Writer(group, m2, 'c', 2));
+      const s3 = await nth(3, 60_000);
+      expect(podOf(s3)).toBe(takerOf(m2, all.filter((i) => i !== m1)));
+      expect(startOf(s3) - startOf(s2)).toBeGreaterThanOrEqual(INTERVAL_MS);
+      group.startPod(m1);
+      await group.waitReady(m1);
+      startBackup(m1);
+      await sleep(5_000);
+      expect(objects().map((o) => o.name)).toEqual([s1.name, s2.name, s3.name]);
 
       finish();
       await sampling;
@@ -131,7 +149,7 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       // Each snapshot, loaded by a new redis-server, holds every key acknowledged before it started.
       const acked = writers.flatMap((w) => w.acknowledged.map((key, k) => ({ key, at: w.acknowledgedAt[k] })));
       const counts: number[] = [];
-      for (const s of [s1, s2]) {
+      for (const s of [s1, s2, s3]) {
         const before = acked.filter((a) => a.at < startOf(s)).map((a) => a.key);
         counts.push(before.length);
         expect(await missingFrom(s, before)).toEqual([]);
@@ -141,16 +159,18 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       const newest = samples.map((s) => Math.max(0, ...Object.values(s.lastSuccess)));
       const backwards = newest.flatMap((v, k) => (k > 0 && v < newest[k - 1] ? [{ at: (samples[k].at - started) / 1000, from: newest[k - 1], to: v, pods: samples[k].lastSuccess }] : []));
       expect(backwards).toEqual([]);
-      expect(newest[newest.length - 1]).toBeGreaterThanOrEqual(Math.floor(s2.at / 1000));
-      const twoTakers = samples.filter((s) => s.takers.length > 1).length;
+      expect(newest[newest.length - 1]).toBeGreaterThanOrEqual(Math.floor(s3.at / 1000));
+      const twoTakers = samples.filter((x) => x.takers.length > 1).length;
+      const after = (a: number, b: number) => `${((a - b) / 1000).toFixed(1)} s`;
 
       // eslint-disable-next-line no-console
       console.log(
-        `backup through a failover: first snapshot by ${group.pods[podOf(s1)].name} ${((s1.at - started) / 1000).toFixed(1)} s after the containers started; ` +
-          `master ${group.pods[m0].name} killed ${((masterKilled - s1.at) / 1000).toFixed(1)} s after it, ${group.pods[m1].name} master ${((failedOver - masterKilled) / 1000).toFixed(1)} s later; ` +
-          `taker ${group.pods[t2].name} killed ${((s1.at + INTERVAL_MS - takerKilled) / 1000).toFixed(1)} s before due; second snapshot by ${group.pods[survivor].name}, ` +
-          `started ${late.toFixed(1)} s after due (name to the second), ${((s2.at - takerKilled) / 1000).toFixed(1)} s after the taker was killed; ` +
-          `${counts.join(' and ')} acknowledged keys in them; ${samples.length} samples of the metrics, ${twoTakers} with two pods reporting taker`,
+        `backup through a failover: snapshot 1 by ${group.pods[podOf(s1)].name} ${after(s1.at, started)} after the containers started; ` +
+          `master ${group.pods[m0].name} killed ${after(masterKilled, s1.at)} after it, ${group.pods[m1].name} master ${after(failedOver, masterKilled)} later; ` +
+          `taker ${group.pods[t2].name} killed ${after(s1.at + INTERVAL_MS, takerKilled)} before due; snapshot 2 by ${group.pods[survivor].name} uploaded ${after(s2.at, s1.at + INTERVAL_MS)} after due; ` +
+          `master ${group.pods[m1].name} killed ${after(s2.at + INTERVAL_MS, masterKilled2)} before due, ${group.pods[m2].name} master ${after(failedOver2, masterKilled2)} later; ` +
+          `snapshot 3 by ${group.pods[podOf(s3)].name} uploaded ${after(s3.at, s2.at + INTERVAL_MS)} after due; ` +
+          `${counts.join(', ')} acknowledged keys checked in them; ${samples.length} samples of the metrics, ${twoTakers} with two pods reporting taker`,
       );
     } finally {
       finish();

@@ -81,10 +81,15 @@ describeRedis('Scheduled backup to Cloud Storage (real redis-server, the rendere
       [0, 2, 3],
     ]);
     expect(uploaded).toMatchObject({ failures_total: 2, attempts_total: 3, taker: 1, interval_seconds: 60 });
-    // One pod takes the snapshots, never the master.
+    // One pod takes the snapshots, never the master; the others report the group's last success, recorded in its data.
     for (let i = 0; i < group.pods.length; i++) {
       if (i === taker) continue;
-      expect(await metrics(group.pods[i].address)).toMatchObject({ taker: 0, attempts_total: 0, last_success_timestamp_seconds: 0 });
+      expect(await metrics(group.pods[i].address)).toMatchObject({ taker: 0, attempts_total: 0 });
+      const reported = await waitFor(`${group.pods[i].name} to report the group's last success`, 10_000, async () => {
+        const m = await metrics(group.pods[i].address);
+        return m.last_success_timestamp_seconds > 0 ? m.last_success_timestamp_seconds : undefined;
+      });
+      expect(reported).toBe(uploaded.last_success_timestamp_seconds);
     }
     const names = [...standIn.objects.keys()].sort();
     expect(names).toHaveLength(2);
