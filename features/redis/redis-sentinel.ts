@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { DNS_LABEL_RULE, isDnsLabel } from '../../kernel/names';
+import { DNS_LABEL_RULE, gcpServiceAccountProblem, isDnsLabel } from '../../kernel/names';
 import { PropError } from '../../kernel/prop-error';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatDuration, formatSize } from '../../kernel/units';
@@ -296,6 +296,8 @@ export class RedisSentinel extends Construct {
     const intervalSeconds = this.backupInterval ? this.backupInterval.toMilliseconds() / 1000 : 0;
     if (props.backup && (!Number.isInteger(intervalSeconds) || intervalSeconds < 60))
       refuse('backup.interval', formatDuration(this.backupInterval!), 'must be whole seconds, at least 1m');
+    const accountProblem = props.backup && gcpServiceAccountProblem(props.backup.gcpServiceAccount);
+    if (accountProblem) refuse('backup.gcpServiceAccount', props.backup!.gcpServiceAccount, accountProblem);
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
