@@ -220,21 +220,34 @@ describe('RegionChart: Redis across regions', () => {
     expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'ab' } }))).toThrow(
       'platforms/shop.ts: redis.cache.backup.bucket: must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit (got "ab")',
     );
-    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: `b${'a'.repeat(63)}` } }))).toThrow(/redis\.cache\.backup\.bucket: must be a Cloud Storage bucket name/);
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: `b${'a'.repeat(63)}` } }))).toThrow(
+      /redis\.cache\.backup\.bucket: must be a Cloud Storage bucket name/,
+    );
     expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: `b${'a'.repeat(61)}b` } }))).not.toThrow();
   });
 
   test('fails when backup.gcpServiceAccount cannot be a Google service account', () => {
-    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: 'redis@shop-project.iam.gserviceaccount.com' } }))).toThrow(
+    expect(() =>
+      load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: 'redis@shop-project.iam.gserviceaccount.com' } })),
+    ).toThrow(
       'platforms/shop.ts: redis.cache.backup.gcpServiceAccount: must be a Google service account email whose account id (before "@") is 6-30 characters, lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; "redis" is 5 characters (got "redis@shop-project.iam.gserviceaccount.com")',
     );
-    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: '9redis-cache@shop-project.iam.gserviceaccount.com' } }))).toThrow(
+    expect(() =>
+      load(
+        platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: '9redis-cache@shop-project.iam.gserviceaccount.com' } }),
+      ),
+    ).toThrow(
       'redis.cache.backup.gcpServiceAccount: must be a Google service account email whose account id (before "@") is 6-30 characters, lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; "9redis-cache" is 12 characters and breaks the rest of that rule (got "9redis-cache@shop-project.iam.gserviceaccount.com")',
     );
     expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: 'redis-cache@example.com' } }))).toThrow(
       'platforms/shop.ts: redis.cache.backup.gcpServiceAccount: must be a Google service account email: <account id>@<project id>.iam.gserviceaccount.com (got "redis-cache@example.com")',
     );
-    const ok = load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: `r${'e'.repeat(28)}s@shop-project.iam.gserviceaccount.com` } }));
+    const ok = load(
+      platform(
+        { 'us-central1': 'primary' },
+        { backup: { bucket: 'shop-backups', gcpServiceAccount: `r${'e'.repeat(28)}s@shop-project.iam.gserviceaccount.com` } },
+      ),
+    );
     expect(() => buildEnvironment(ok, 'shop/prod')).not.toThrow();
   });
 
