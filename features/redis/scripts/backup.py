@@ -224,11 +224,11 @@ def taker():
 
 
 def group_last_success():
-    """The group's last success as its data records it (read on this pod's own redis), 0 if none."""
+    """The group's last success as its data records it (read on this pod's own redis; 0: none), None if redis does not answer."""
     try:
         return float(once("GET", LAST_KEY) or 0)
     except (OSError, ValueError, Failure):
-        return 0
+        return None
 
 
 def claim(master):
@@ -428,7 +428,9 @@ def main():
         except (OSError, Failure) as e:
             chosen, why, master = False, f"redis not answering: {e}", None
         metrics["taker"] = 1 if chosen else 0
-        metrics["group_last"] = max(metrics["group_last"], group_last_success())
+        recorded = group_last_success()
+        if recorded is not None:
+            metrics["group_last"] = recorded
         if why != said:
             log(f"{'takes' if chosen else 'does not take'} the snapshots: {why}")
             said = why

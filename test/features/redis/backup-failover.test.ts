@@ -35,7 +35,11 @@ interface Sample {
 
 describeRedis('Backups through a failover (real redis-server and sentinel, the rendered backup container, a stand-in for GCS)', () => {
   const h = new Harness(12);
-  const rendered = renderRedis({ namespace: 'redis-backup-failover', regions: ['us-central1'], redis: { ...FAST, backup: { bucket: BUCKET, interval: '1m' } } });
+  const rendered = renderRedis({
+    namespace: 'redis-backup-failover',
+    regions: ['us-central1'],
+    redis: { ...FAST, backup: { bucket: BUCKET, interval: '1m' } },
+  });
   const standIn = new StandIn();
 
   afterAll(async () => {
@@ -52,7 +56,8 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
     await writers[0].acknowledgedAtLeast(300);
 
     const port = await standIn.start();
-    const startBackup = (i: number) => group.startContainer(i, 'backup', { GCE_METADATA_HOST: `127.0.0.1:${port}`, STORAGE_EMULATOR_HOST: `http://127.0.0.1:${port}` });
+    const startBackup = (i: number) =>
+      group.startContainer(i, 'backup', { GCE_METADATA_HOST: `127.0.0.1:${port}`, STORAGE_EMULATOR_HOST: `http://127.0.0.1:${port}` });
     all.forEach(startBackup);
     const started = Date.now();
 
@@ -76,9 +81,16 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
     const objects = () => [...standIn.objects.values()].sort((a, b) => a.at - b.at);
     const podOf = (o: Stored) => group.pods.findIndex((p) => o.name.endsWith(`-${p.name}.rdb`));
     /** The snapshot's start, to the second (the object's name): every key acknowledged before it must be in it. */
-    const startOf = (o: Stored) => Date.parse(/([0-9]{8}T[0-9]{6}Z)/.exec(o.name)![1].replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const startOf = (o: Stored) =>
+      Date.parse(/([0-9]{8}T[0-9]{6}Z)/.exec(o.name)![1].replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
     const nth = (n: number, timeoutMs: number) =>
-      waitFor(`snapshot ${n}`, timeoutMs, async () => objects()[n - 1], async () => `${await group.describe()}\n${all.map((i) => group.pods[i].log('backup', 8)).join('\n')}`, 200);
+      waitFor(
+        `snapshot ${n}`,
+        timeoutMs,
+        async () => objects()[n - 1],
+        async () => `${await group.describe()}\n${all.map((i) => group.pods[i].log('backup', 8)).join('\n')}`,
+        200,
+      );
     const logs = () => all.map((i) => `${group.pods[i].name}:\n${group.pods[i].log('backup', 12)}`).join('\n');
 
     try {
@@ -91,7 +103,12 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       await group.killPod(m0);
       const masterKilled = Date.now();
       await writers[0].stop();
-      const m1 = await waitFor('a new master', 30_000, () => newMaster(group, m0), () => group.describe());
+      const m1 = await waitFor(
+        'a new master',
+        30_000,
+        () => newMaster(group, m0),
+        () => group.describe(),
+      );
       const failedOver = Date.now();
       writers.push(new Writer(group, m1, 'b', 2));
       await sleep(8_000);
@@ -121,7 +138,12 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       group.startPod(t2);
       await group.waitReady(t2);
       startBackup(t2);
-      await waitFor(`${group.pods[t2].name} reported as the taker`, 30_000, async () => ((await metrics(group.pods[t2].address).catch(() => undefined))?.taker === 1 ? true : undefined), async () => logs());
+      await waitFor(
+        `${group.pods[t2].name} reported as the taker`,
+        30_000,
+        async () => ((await metrics(group.pods[t2].address).catch(() => undefined))?.taker === 1 ? true : undefined),
+        async () => logs(),
+      );
 
       // 4. 3 s before the third is due, the master's pod is lost: the lowest in-sync replica
       // after the failover takes it, before the pod is recreated.
@@ -130,11 +152,21 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
       await group.killPod(m1);
       const masterKilled2 = Date.now();
       await writers[1].stop();
-      const m2 = await waitFor('a new master', 30_000, () => newMaster(group, m1), () => group.describe());
+      const m2 = await waitFor(
+        'a new master',
+        30_000,
+        () => newMaster(group, m1),
+        () => group.describe(),
+      );
       const failedOver2 = Date.now();
       writers.push(new Writer(group, m2, 'c', 2));
       const s3 = await nth(3, 60_000);
-      expect(podOf(s3)).toBe(takerOf(m2, all.filter((i) => i !== m1)));
+      expect(podOf(s3)).toBe(
+        takerOf(
+          m2,
+          all.filter((i) => i !== m1),
+        ),
+      );
       expect(startOf(s3) - startOf(s2)).toBeGreaterThanOrEqual(INTERVAL_MS);
       group.startPod(m1);
       await group.waitReady(m1);
@@ -157,7 +189,9 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
 
       // What RedisBackupStale reads: the newest last success of the scraped containers never went back.
       const newest = samples.map((s) => Math.max(0, ...Object.values(s.lastSuccess)));
-      const backwards = newest.flatMap((v, k) => (k > 0 && v < newest[k - 1] ? [{ at: (samples[k].at - started) / 1000, from: newest[k - 1], to: v, pods: samples[k].lastSuccess }] : []));
+      const backwards = newest.flatMap((v, k) =>
+        k > 0 && v < newest[k - 1] ? [{ at: (samples[k].at - started) / 1000, from: newest[k - 1], to: v, pods: samples[k].lastSuccess }] : [],
+      );
       expect(backwards).toEqual([]);
       expect(newest[newest.length - 1]).toBeGreaterThanOrEqual(Math.floor(s3.at / 1000));
       const twoTakers = samples.filter((x) => x.takers.length > 1).length;
@@ -186,13 +220,34 @@ describeRedis('Backups through a failover (real redis-server and sentinel, the r
     const address = h.address();
     const proc = h.spawn(
       `restore ${s.name}`,
-      ['redis-server', '--bind', address, '--port', '6379', '--dir', dir, '--dbfilename', 'dump.rdb', '--appendonly', 'no', '--save', '', '--requirepass', h.password],
+      [
+        'redis-server',
+        '--bind',
+        address,
+        '--port',
+        '6379',
+        '--dir',
+        dir,
+        '--dbfilename',
+        'dump.rdb',
+        '--appendonly',
+        'no',
+        '--save',
+        '',
+        '--requirepass',
+        h.password,
+      ],
       { PATH: h.path },
       path.join(dir, 'redis.log'),
     );
     try {
       const target = { host: address, port: 6379 };
-      await waitFor(`redis-server on ${s.name}`, 20_000, async () => ((await command(target, h.password, 'PING')) === 'PONG' ? true : undefined), async () => fs.readFileSync(path.join(dir, 'redis.log'), 'utf8'));
+      await waitFor(
+        `redis-server on ${s.name}`,
+        20_000,
+        async () => ((await command(target, h.password, 'PING')) === 'PONG' ? true : undefined),
+        async () => fs.readFileSync(path.join(dir, 'redis.log'), 'utf8'),
+      );
       const out: string[] = [];
       for (let k = 0; k < keys.length; k += 500) {
         const chunk = keys.slice(k, k + 500);
