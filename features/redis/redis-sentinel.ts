@@ -570,11 +570,11 @@ export class RedisSentinel extends Construct {
 }
 
 /**
- * The `backup` container: every check it asks its own redis whether this pod is the group's
- * snapshot taker (a replica in sync, the lowest ordinal that is not the master's), and when the
- * last success it recorded is older than the interval, takes an RDB with SYNC from localhost (no
- * mesh hop, no load on the master) onto the data volume and uploads it to Cloud Storage with the
- * pod's Workload Identity token. It serves meridian_redis_backup_* on BACKUP_METRICS_PORT.
+ * The `backup` container: every check it asks its own redis, then the master, whether this pod
+ * is the group's snapshot taker (of the replicas the master lists in sync, the lowest ordinal),
+ * and when the group's last success is older than the interval, takes an RDB with SYNC from
+ * localhost (no load on the master) onto the data volume and uploads it to Cloud Storage with
+ * the pod's Workload Identity token. It serves meridian_redis_backup_* on BACKUP_METRICS_PORT.
  */
 function backupContainer(
   b: RedisBackupProps,
