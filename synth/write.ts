@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { contentHash, type FileHashes } from './file-hashes';
 import type { Rendering } from './types';
 
 /**
@@ -14,8 +15,12 @@ import type { Rendering } from './types';
  * the only window is a crash between two renames. With `full`, anything in `distDir` that the
  * rendering does not hold (a removed platform, a stray file, an empty folder) goes too.
  * When `distDir` does not exist, the whole tree is built beside it and renamed into place.
+ *
+ * With `hashes` (the synth cache's edit loop), a file is compared by its SHA-256, taken from
+ * the record of the last synth when `stat` shows the file untouched since (synth/file-hashes.ts)
+ * and read otherwise; the record is then brought up to date with what was written.
  */
-export function writeDist(distDir: string, rendering: Rendering, opts: { full: boolean }): void {
+export function writeDist(distDir: string, rendering: Rendering, opts: { full: boolean; hashes?: FileHashes }): void {
   const staging = `${distDir}.tmp-${process.pid}`;
   const old = `${distDir}.old-${process.pid}`;
   const all = [...rendering.files, ...rendering.documents];
@@ -26,14 +31,24 @@ export function writeDist(distDir: string, rendering: Rendering, opts: { full: b
       writeFiles(staging, all);
       fs.rmSync(distDir, { force: true });
       fs.renameSync(staging, distDir);
+      if (opts.hashes) {
+        for (const f of all) opts.hashes.wrote(path.join(distDir, f.path), contentHash(f));
+        opts.hashes.save();
+      }
       return;
     }
     const scopes = new Set(rendering.scopes);
     const unitOf = (rel: string) => {
-      const scope = rel.split('/').slice(0, 2).join('/');
+      const second = rel.indexOf('/', rel.indexOf('/') + 1);
+      const scope = second < 0 ? rel : rel.slice(0, second);
       return scopes.has(scope) && rel.length > scope.length ? scope : rel;
     };
-    const expected = new Map(all.map((f) => [f.path, f.content]));
+    const expected = new Map(all.map((f) => [f.path, f]));
+    const hashes = opts.hashes;
+    type Wanted = (typeof all)[number];
+    const same = hashes
+      ? (abs: string, want: Wanted) => hashes.hash(abs) === contentHash(want)
+      : (abs: string, want: Wanted) => fs.readFileSync(abs).equals(Buffer.from(want.content));
     const dirty = new Set<string>();
     const gone = new Set<string>();
     const seen = new Set<string>();
@@ -61,22 +76,31 @@ export function writeDist(distDir: string, rendering: Rendering, opts: { full: b
         }
         kept++;
         seen.add(child);
+        // A unit already found different is written whole: its other files need no comparing.
+        if (dirty.has(unit)) continue;
         const want = expected.get(child);
-        if (want === undefined || !e.isFile() || !fs.readFileSync(path.join(distDir, child)).equals(Buffer.from(want))) dirty.add(unit);
+        if (want === undefined || !e.isFile() || !same(path.join(distDir, child), want)) dirty.add(unit);
       }
       return kept > 0;
     };
     visit('');
     for (const p of expected.keys()) if (!seen.has(p)) dirty.add(unitOf(p));
     // An owned environment that now renders nothing: its folder goes.
-    for (const s of scopes) if (!all.some((f) => unitOf(f.path) === s) && fs.existsSync(path.join(distDir, s))) dirty.add(s);
-    if (dirty.size === 0 && gone.size === 0) return;
+    const rendered = new Set(all.map((f) => unitOf(f.path)));
+    for (const s of scopes) if (!rendered.has(s) && fs.existsSync(path.join(distDir, s))) dirty.add(s);
+    if (dirty.size === 0 && gone.size === 0) {
+      hashes?.save();
+      return;
+    }
 
-    writeFiles(
-      staging,
-      all.filter((f) => dirty.has(unitOf(f.path))),
-    );
+    const written = all.filter((f) => dirty.has(unitOf(f.path)));
+    writeFiles(staging, written);
     swap(distDir, staging, old, [...dirty].sort(), [...gone].sort());
+    if (hashes) {
+      for (const unit of [...dirty, ...gone]) hashes.forget(path.join(distDir, unit));
+      for (const f of written) hashes.wrote(path.join(distDir, f.path), contentHash(f));
+      hashes.save();
+    }
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
     fs.rmSync(old, { recursive: true, force: true });
