@@ -12,8 +12,9 @@
 // keep their own file names in `require.cache`, so the synth cache's check that every loaded
 // module is part of its code key (synth/cache.ts `uncoveredModules`) sees the .ts files.
 //
-// A package that is an ES module (`"type": "module"`, such as the secretlint ruleset) cannot be
-// required by node 20; like tsx, such a file is transformed to CommonJS the same way.
+// A package that is an ES module (`"type": "module"`, such as the secretlint ruleset): node
+// 20.19 and later require it themselves; earlier versions throw ERR_REQUIRE_ESM, and then, as
+// tsx does, the file is transformed to CommonJS the same way.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
