@@ -552,8 +552,9 @@ count by (namespace) (redis_db_keys{${job}} > 0)`,
     ? [
         {
           alert: 'RedisBackupStale',
-          // Each pod reports the last snapshot it uploaded; the group's last is the newest of them
-          // (a failover moves the snapshot taker). 0 means none yet.
+          // Each pod reports the group's last success as it knows it (its own upload, or the one
+          // recorded in the group's data); the newest of them counts, so a pod that is not scraped
+          // (the taker lost) does not make it stale. 0 means none yet.
           expr: `time() - max by (namespace) (meridian_redis_backup_last_success_timestamp_seconds{job="${redisBackupJob(name)}"}) > ${seconds(redis.backup.interval) + BACKUP_STALE_MARGIN.toSeconds()}\nor\nabsent(meridian_redis_backup_last_success_timestamp_seconds{job="${redisBackupJob(name)}"})`,
           for: Duration.minutes(15),
           severity: 'critical',

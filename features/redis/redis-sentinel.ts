@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { DNS_LABEL_RULE, isDnsLabel } from '../../kernel/names';
+import { DNS_LABEL_RULE, gcpServiceAccountProblem, isDnsLabel } from '../../kernel/names';
 import { PropError } from '../../kernel/prop-error';
 import { containerSecurityContext, podSecurityContext } from '../../kernel/hardening';
 import { formatDuration, formatSize } from '../../kernel/units';
@@ -296,6 +296,8 @@ export class RedisSentinel extends Construct {
     const intervalSeconds = this.backupInterval ? this.backupInterval.toMilliseconds() / 1000 : 0;
     if (props.backup && (!Number.isInteger(intervalSeconds) || intervalSeconds < 60))
       refuse('backup.interval', formatDuration(this.backupInterval!), 'must be whole seconds, at least 1m');
+    const accountProblem = props.backup && gcpServiceAccountProblem(props.backup.gcpServiceAccount);
+    if (accountProblem) refuse('backup.gcpServiceAccount', props.backup!.gcpServiceAccount, accountProblem);
 
     this.headlessServiceName = props.region ? `${props.name}-${props.region}-headless` : `${props.name}-headless`;
     if (this.headlessServiceName.length > 63)
@@ -568,11 +570,11 @@ export class RedisSentinel extends Construct {
 }
 
 /**
- * The `backup` container: every check it asks its own redis whether this pod is the group's
- * snapshot taker (a replica in sync, the lowest ordinal that is not the master's), and when the
- * last success it recorded is older than the interval, takes an RDB with SYNC from localhost (no
- * mesh hop, no load on the master) onto the data volume and uploads it to Cloud Storage with the
- * pod's Workload Identity token. It serves meridian_redis_backup_* on BACKUP_METRICS_PORT.
+ * The `backup` container: every check it asks its own redis, then the master, whether this pod
+ * is the group's snapshot taker (of the replicas the master lists in sync, the lowest ordinal),
+ * and when the group's last success is older than the interval, takes an RDB with SYNC from
+ * localhost (no load on the master) onto the data volume and uploads it to Cloud Storage with
+ * the pod's Workload Identity token. It serves meridian_redis_backup_* on BACKUP_METRICS_PORT.
  */
 function backupContainer(
   b: RedisBackupProps,

@@ -67,6 +67,7 @@ export function redisSources(name: string): Record<string, FieldPath> {
     memory: [...at, 'memory'],
     storage: [...at, 'storage'],
     'backup.interval': [...at, 'backup', 'interval'],
+    'backup.gcpServiceAccount': [...at, 'backup', 'gcpServiceAccount'],
   };
 }
 

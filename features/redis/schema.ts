@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from '../../kernel/quantities';
+import { gcpServiceAccountProblem } from '../../kernel/names';
 import { byteQuantity, dnsLabel, duration } from '../../kernel/schema';
 import { secretManagerName } from '../secrets/schema';
 import { Image } from '../workloads/schema';
@@ -13,10 +14,19 @@ import { maxLagCeilingSeconds } from './redis-sentinel';
 /** What a Redis group may hold (`redis.<g>.holds`). */
 export const REDIS_USES = ['cache', 'sessions', 'locks', 'rate-limits'] as const;
 
-/** A Cloud Storage bucket name (cloud.google.com/storage/docs/buckets#naming), without dots: a dotted name needs domain verification. */
-const bucketName = z.string().regex(/^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$/, {
-  message: 'must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit',
-});
+/**
+ * A Cloud Storage bucket name (cloud.google.com/storage/docs/naming-buckets), without dots: a
+ * dotted name needs domain verification (and without dots no name looks like an IP address).
+ * Google also refuses names that begin with "goog" or contain "google" or a close misspelling
+ * ("g00gle"): Meridian refuses "google" with any "o" written as "0".
+ */
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][-_a-z0-9]{1,61}[a-z0-9]$/, {
+    message: 'must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit',
+  })
+  .refine((b) => !b.startsWith('goog'), { message: 'must not begin with "goog": Cloud Storage reserves the prefix' })
+  .refine((b) => !/g[o0][o0]gle/.test(b), { message: 'must not contain "google" or a close misspelling such as "g00gle": Cloud Storage refuses such names' });
 
 /**
  * The scheduled RDB snapshot of a group to Cloud Storage (docs/redis.md, "Backups"): taken in
@@ -35,7 +45,13 @@ export const RedisBackup = z.strictObject({
     .regex(/^([A-Za-z0-9._-]+\/)*$/, { message: 'must be empty or folders ending with "/", e.g. redis/cache/' })
     .optional(),
   /** The Google service account the group's pods act as (Workload Identity); it needs roles/storage.objectCreator on the bucket. @default - `redis-<group>@<project>.iam.gserviceaccount.com` */
-  gcpServiceAccount: z.string().email().optional(),
+  gcpServiceAccount: z
+    .string()
+    .superRefine((email, ctx) => {
+      const problem = gcpServiceAccountProblem(email);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: email });
+    })
+    .optional(),
 });
 
 export const Redis = z

@@ -1,13 +1,16 @@
 """Scheduled RDB snapshot of a Redis group to Cloud Storage (docs/redis.md, "Backups").
 
 Runs as the `backup` container of every pod of a primary region's group. Each check it asks
-its own redis (localhost: no mesh hop) whether this pod takes the group's snapshots: a replica
-whose link to the master is up and in sync, with the lowest ordinal that is not the master's
-(pod 0, or pod 1 while pod 0 is the master), so one pod uploads per interval and the master is
-never loaded. When the last success it recorded is older than the interval, it takes an RDB
-with SYNC (what `redis-cli --rdb` does) onto the data volume, uploads it to Cloud Storage with a
-token of the pod's Workload Identity, and records the success only once Cloud Storage reports
-an object of the same size and MD5. Metrics (meridian_redis_backup_*) on BACKUP_METRICS_PORT.
+its own redis (localhost) whether this pod takes the group's snapshots: a replica in sync with
+the master, and, in the master's own list of replicas, the in-sync one with the lowest ordinal
+(pod 0 while it is a replica and in sync, else the next), so one pod uploads per interval, a
+lost pod's turn passes to the next, and the master is never loaded. When the group's last
+success (the newest of this pod's own and the one the group's data records, so a taker that
+moves does not take one early) is older than the interval, it claims the snapshot with a lease
+on the master, takes an RDB with SYNC (what `redis-cli --rdb` does) onto the data volume,
+uploads it to Cloud Storage with a token of the pod's Workload Identity, and records the
+success only once Cloud Storage reports an object of the same size and MD5: on its volume and
+in the group's data. Metrics (meridian_redis_backup_*) on BACKUP_METRICS_PORT.
 
 Standard library only: the pinned python image has no other package.
 """
@@ -42,6 +45,16 @@ REDIS_PORT = 6379
 METADATA = ENV.get("GCE_METADATA_HOST") or "metadata.google.internal"
 STORAGE = ENV.get("STORAGE_EMULATOR_HOST") or "https://storage.googleapis.com"
 STATE = os.path.join(DIR, "state.json")
+# Group-wide, in the group's own data (db 0; replicated to every pod, so a pod that becomes the
+# taker knows the last success of the one before it): the end of the last confirmed snapshot,
+# and who is taking one now (a lease, so two pods that both see themselves the taker for a
+# moment during a failover do not both take one).
+LAST_KEY = f"meridian:backup:{STATEFULSET}:last-success"
+LEASE_KEY = f"meridian:backup:{STATEFULSET}:taking"
+LEASE = RETRY
+# A replica the master heard from within this many seconds is in sync (replicas acknowledge every
+# second); one whose pod died without closing its connection drops out after it.
+IN_SYNC_LAG = 10
 SNAPSHOT = os.path.join(DIR, "snapshot.rdb")
 TIMEOUT = 60
 BLOCK = 1 << 20
@@ -60,8 +73,8 @@ class Failure(Exception):
 
 
 class Redis:
-    def __init__(self):
-        self.sock = socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=TIMEOUT)
+    def __init__(self, host=REDIS_HOST, port=REDIS_PORT):
+        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
         self.buf = b""
         self.call("AUTH", PASSWORD)
 
@@ -159,13 +172,16 @@ class Redis:
         return size
 
 
-def info(section):
-    r = Redis()
+def once(*args, host=REDIS_HOST, port=REDIS_PORT):
+    r = Redis(host, port)
     try:
-        text = r.call("INFO", section) or ""
+        return r.call(*args)
     finally:
         r.close()
-    return dict(l.split(":", 1) for l in text.splitlines() if ":" in l and not l.startswith("#"))
+
+
+def parse_info(text):
+    return dict(l.split(":", 1) for l in (text or "").splitlines() if ":" in l and not l.startswith("#"))
 
 
 def ordinal(hostname):
@@ -173,19 +189,78 @@ def ordinal(hostname):
     return int(m.group(1)) if m else None
 
 
+def in_sync(master_info):
+    """Ordinals of the replicas the master lists online, acknowledged within IN_SYNC_LAG seconds (they announce their hostnames)."""
+    out = []
+    for k, v in master_info.items():
+        if not re.match(r"^slave[0-9]+$", k):
+            continue
+        r = dict(kv.split("=", 1) for kv in v.split(",") if "=" in kv)
+        n = ordinal(r.get("ip", ""))
+        if n is not None and r.get("state") == "online" and int(r.get("lag", IN_SYNC_LAG + 1)) <= IN_SYNC_LAG:
+            out.append(n)
+    return sorted(out)
+
+
 def taker():
-    """Whether this pod takes the group's snapshots now, and why (for the log)."""
-    rep = info("replication")
+    """Whether this pod takes the group's snapshots now, why (for the log), and the master's (host, port)."""
+    rep = parse_info(once("INFO", "replication"))
     if rep.get("role") != "slave":
-        return False, f"role {rep.get('role')}: the master is never loaded with a snapshot"
+        return False, f"role {rep.get('role')}: the master is never loaded with a snapshot", None
     if rep.get("master_link_status") != "up" or rep.get("master_sync_in_progress") != "0":
-        return False, "not in sync with the master"
-    master = ordinal(rep.get("master_host", ""))
+        return False, "not in sync with the master", None
+    master = (rep.get("master_host", ""), int(rep.get("master_port", REDIS_PORT)))
     me = ordinal(POD)
-    if master is None or me is None:
-        return False, f"cannot tell ordinals (master {rep.get('master_host')}, pod {POD})"
-    chosen = 1 if master == 0 else 0
-    return me == chosen, f"the snapshot taker is pod {chosen} while pod {master} is the master"
+    if me is None:
+        return False, f"cannot tell this pod's ordinal ({POD})", None
+    # Every replica asks the same master: one answer, whichever pod asks.
+    try:
+        listed = in_sync(parse_info(once("INFO", "replication", host=master[0], port=master[1])))
+    except (OSError, Failure) as e:
+        return False, f"the master does not answer: {e}", None
+    if not listed:
+        return False, "the master lists no replica in sync", None
+    return me == listed[0], f"the snapshot taker is pod {listed[0]}, the lowest in-sync replica of {master[0].split('.')[0]}", master
+
+
+def group_last_success():
+    """The group's last success as its data records it (read on this pod's own redis; 0: none), None if redis does not answer."""
+    try:
+        return float(once("GET", LAST_KEY) or 0)
+    except (OSError, ValueError, Failure):
+        return None
+
+
+def claim(master):
+    """Takes the lease on the master; False if another pod holds it."""
+    r = Redis(*master)
+    try:
+        try:
+            if r.call("SET", LEASE_KEY, POD, "NX", "EX", str(LEASE)) is not None:
+                return True
+            holder = r.call("GET", LEASE_KEY)
+            if holder != POD:
+                log(f"{holder} is taking the snapshot")
+                return False
+            r.call("SET", LEASE_KEY, POD, "EX", str(LEASE))
+            return True
+        except Failure as e:
+            # READONLY: it is no longer the master. Otherwise (a full noeviction group, too few
+            # replicas for min-replicas-to-write) a snapshot matters more than the lease.
+            if "READONLY" in str(e):
+                raise
+            log(f"no lease ({e}): taking the snapshot without it")
+            return True
+    finally:
+        r.close()
+
+
+def record(master, done):
+    """Records the success in the group's data, for the pod that takes the next snapshot."""
+    try:
+        once("SET", LAST_KEY, f"{done:.3f}", host=master[0], port=master[1])
+    except (OSError, Failure) as e:
+        log(f"the success is recorded on this pod only ({e}): a pod that becomes the taker may take one early")
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,14 +336,18 @@ def save_state(state):
 
 
 lock = threading.Lock()
-metrics = {"attempts": 0, "failures": 0, "taker": 0, "last_attempt": 0.0}
+metrics = {"attempts": 0, "failures": 0, "taker": 0, "last_attempt": 0.0, "group_last": 0.0}
+
+
+def last_success(state):
+    return max(state.get("last_success", 0), metrics["group_last"])
 
 
 def exposition():
     with lock:
         state = load_state()
         rows = [
-            ("last_success_timestamp_seconds", "gauge", "End of the last snapshot this pod uploaded and Cloud Storage confirmed (0: none).", state.get("last_success", 0)),
+            ("last_success_timestamp_seconds", "gauge", "End of the group's last snapshot Cloud Storage confirmed, taken by this pod or recorded in the group's data by another (0: none).", last_success(state)),
             ("last_size_bytes", "gauge", "Size of that snapshot.", state.get("size", 0)),
             ("last_duration_seconds", "gauge", "Time that snapshot took, SYNC and upload.", state.get("duration", 0)),
             ("last_attempt_timestamp_seconds", "gauge", "Start of this pod's last attempt (0: none since it started).", metrics["last_attempt"]),
@@ -303,7 +382,7 @@ class Metrics(http.server.BaseHTTPRequestHandler):
 # The loop
 
 
-def attempt():
+def attempt(master):
     started = time.time()
     name = f"{PREFIX}{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-{POD}.rdb"
     digest = hashlib.md5()
@@ -326,6 +405,7 @@ def attempt():
         done = time.time()
         with lock:
             save_state({"last_success": round(done, 3), "size": size, "duration": round(done - started, 3), "object": name})
+        record(master, done)
         log(f"uploaded gs://{BUCKET}/{name}: {size} bytes, SYNC {synced - started:.2f}s, upload {done - synced:.2f}s")
         return True
     finally:
@@ -344,23 +424,32 @@ def main():
     said = None
     while True:
         try:
-            chosen, why = taker()
+            chosen, why, master = taker()
         except (OSError, Failure) as e:
-            chosen, why = False, f"redis not answering: {e}"
+            chosen, why, master = False, f"redis not answering: {e}", None
         metrics["taker"] = 1 if chosen else 0
+        recorded = group_last_success()
+        if recorded is not None:
+            metrics["group_last"] = recorded
         if why != said:
             log(f"{'takes' if chosen else 'does not take'} the snapshots: {why}")
             said = why
         now = time.time()
-        due = now - load_state().get("last_success", 0) >= INTERVAL
+        due = now - last_success(load_state()) >= INTERVAL
         if chosen and due and now - metrics["last_attempt"] >= RETRY:
-            metrics["last_attempt"] = now
-            metrics["attempts"] += 1
             try:
-                attempt()
-            except (OSError, ValueError, KeyError, Failure, http.client.HTTPException) as e:
-                metrics["failures"] += 1
-                log(f"snapshot failed, retrying in {RETRY}s: {e}")
+                claimed = claim(master)
+            except (OSError, Failure) as e:
+                claimed = False
+                log(f"cannot claim the snapshot: {e}")
+            if claimed:
+                metrics["last_attempt"] = now
+                metrics["attempts"] += 1
+                try:
+                    attempt(master)
+                except (OSError, ValueError, KeyError, Failure, http.client.HTTPException) as e:
+                    metrics["failures"] += 1
+                    log(f"snapshot failed, retrying in {RETRY}s: {e}")
         time.sleep(CHECK)
 
 

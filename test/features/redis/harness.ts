@@ -1240,6 +1240,8 @@ export function restoreSteps(): string {
 /** Writes `key:n` one by one, each followed by WAIT <replicas>; keeps the keys that many replicas acknowledged. */
 export class Writer {
   readonly acknowledged: string[] = [];
+  /** When each acknowledged key's WAIT returned (ms since the epoch), in the same order. */
+  readonly acknowledgedAt: number[] = [];
   private stopped = false;
   readonly done: Promise<void>;
 
@@ -1251,7 +1253,10 @@ export class Writer {
         for (let n = 0; !this.stopped; n++) {
           const key = `${prefix}:${n}`;
           await client.set(key, `v${n}`);
-          if (Number(await client.call('WAIT', String(replicas), '1000')) >= replicas) this.acknowledged.push(key);
+          if (Number(await client.call('WAIT', String(replicas), '1000')) >= replicas) {
+            this.acknowledged.push(key);
+            this.acknowledgedAt.push(Date.now());
+          }
         }
       } catch {
         // The master died under the writer: what it acknowledged so far is what counts.

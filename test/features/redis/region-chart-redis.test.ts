@@ -210,6 +210,56 @@ describe('RegionChart: Redis across regions', () => {
     );
   });
 
+  test('fails when the bucket name is one Cloud Storage reserves', () => {
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'goog-redis-backups' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.bucket: must not begin with "goog": Cloud Storage reserves the prefix (got "goog-redis-backups")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-g00gle-backups' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.bucket: must not contain "google" or a close misspelling such as "g00gle": Cloud Storage refuses such names (got "shop-g00gle-backups")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'ab' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.bucket: must be a Cloud Storage bucket name: 3-63 lowercase letters, digits, "-" and "_", starting and ending with a letter or digit (got "ab")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: `b${'a'.repeat(63)}` } }))).toThrow(
+      /redis\.cache\.backup\.bucket: must be a Cloud Storage bucket name/,
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: `b${'a'.repeat(61)}b` } }))).not.toThrow();
+  });
+
+  test('fails when backup.gcpServiceAccount cannot be a Google service account', () => {
+    expect(() =>
+      load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: 'redis@shop-project.iam.gserviceaccount.com' } })),
+    ).toThrow(
+      'platforms/shop.ts: redis.cache.backup.gcpServiceAccount: must be a Google service account email whose account id (before "@") is 6-30 characters, lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; "redis" is 5 characters (got "redis@shop-project.iam.gserviceaccount.com")',
+    );
+    expect(() =>
+      load(
+        platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: '9redis-cache@shop-project.iam.gserviceaccount.com' } }),
+      ),
+    ).toThrow(
+      'redis.cache.backup.gcpServiceAccount: must be a Google service account email whose account id (before "@") is 6-30 characters, lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; "9redis-cache" is 12 characters and breaks the rest of that rule (got "9redis-cache@shop-project.iam.gserviceaccount.com")',
+    );
+    expect(() => load(platform({ 'us-central1': 'primary' }, { backup: { bucket: 'shop-backups', gcpServiceAccount: 'redis-cache@example.com' } }))).toThrow(
+      'platforms/shop.ts: redis.cache.backup.gcpServiceAccount: must be a Google service account email: <account id>@<project id>.iam.gserviceaccount.com (got "redis-cache@example.com")',
+    );
+    const ok = load(
+      platform(
+        { 'us-central1': 'primary' },
+        { backup: { bucket: 'shop-backups', gcpServiceAccount: `r${'e'.repeat(28)}s@shop-project.iam.gserviceaccount.com` } },
+      ),
+    );
+    expect(() => buildEnvironment(ok, 'shop/prod')).not.toThrow();
+  });
+
+  test("fails when the default service account's id, redis-<group>, is longer than 30 characters: the field to set is named", () => {
+    const name = 'sessions-for-the-checkout'; // redis-sessions-for-the-checkout: 31 characters
+    const input = platform({ 'us-central1': 'primary' });
+    input.redis = { [name]: { namespace: 'data', passwordSecret: 'cache-password', backup: { bucket: 'shop-backups' } } };
+    expect(() => buildEnvironment(load(input), 'shop/prod')).toThrow(
+      `platforms/shop.ts: redis.${name}.backup.gcpServiceAccount: must be a Google service account email whose account id (before "@") is 6-30 characters, lowercase letters, digits and "-", starting with a letter and ending with a letter or digit; "redis-${name}" is 31 characters (got "redis-${name}@shop-project.iam.gserviceaccount.com") (RedisSentinel 'Redis-${name}': backup.gcpServiceAccount)`,
+    );
+  });
+
   test('fails when minReplicasToWrite leaves no replica to lose', () => {
     expect(() => buildEnvironment(load(platform({ 'us-central1': 'primary' }, { minReplicasToWrite: 3 })), 'shop/prod')).toThrow(
       `platforms/shop.ts: redis.cache.minReplicasToWrite: must be <= replicas - 1 (2) (got 3) (RedisSentinel 'Redis-cache': minReplicasToWrite)`,
