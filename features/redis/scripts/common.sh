@@ -47,8 +47,8 @@ now() { date +%s; }
 
 # One line per sentinel of the group: "<ordinal> down" (no answer or an error such as a wrong
 # password), "<ordinal> none" (knows no master) or "<ordinal> <config-epoch> <master host>
-# <replicas it knows> <failing over: 1|0>". The host is the one the sentinel gives clients:
-# during a failover, the promoted replica as soon as it is promoted.
+# <replicas it knows> <failing over: 1|0> <master objectively down: 1|0>". The host is the one
+# the sentinel gives clients: during a failover, the promoted replica as soon as it is promoted.
 sentinel_answers() {
   sa_n=0
   while [ "$sa_n" -lt "$REPLICAS" ]; do
@@ -63,7 +63,7 @@ sentinel_answers() {
         END {
           if (none) print n, "none"
           else if (addr == "" || v["ip"] == "") print n, "down"
-          else print n, v["config-epoch"] + 0, addr, v["num-slaves"] + 0, (v["flags"] ~ /failover_in_progress/) ? 1 : 0
+          else print n, v["config-epoch"] + 0, addr, v["num-slaves"] + 0, (v["flags"] ~ /failover_in_progress/) ? 1 : 0, (v["flags"] ~ /o_down/) ? 1 : 0
         }'
     else
       echo "$sa_n down"
@@ -77,8 +77,8 @@ sentinel_answers() {
 # one. Of equal epochs, the answer knowing the most replicas wins: a sentinel that lost its
 # state knows none. "failing over" is 1 when any sentinel is in the middle of a failover.
 best_master() {
-  awk 'NF == 5 { busy = busy || $5 }
-    NF == 5 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
+  awk 'NF == 6 { busy = busy || $5 }
+    NF == 6 && (best == "" || $2 + 0 > e || ($2 + 0 == e && $4 + 0 > r)) { e = $2 + 0; r = $4 + 0; best = $2 " " $3 " " $4 }
     END { if (best != "") print best, busy + 0 }'
 }
 
@@ -208,6 +208,137 @@ watch_upstream() {
     esac
     log "upstream $wu_current $wu_why: replicating from $wu_next"
     rcli "$LOCAL" "$REDIS_PORT" replicaof "$wu_next" "$REDIS_PORT" >/dev/null || true
+  done
+}
+
+# After an aborted failover Sentinel waits 2 × failover-timeout (120 s by default) before it
+# tries again: sentinelStartFailoverIfNeeded starts no attempt while less than that has passed
+# since the last one started, and sentinelVoteLeader sets the same start time on a sentinel
+# that votes for another. A failover aborts when no sentinel wins the election (a split vote:
+# each survivor of a lost zone votes for itself, "-failover-abort-not-elected" after
+# min(10 s, failover-timeout)), when the leader is lost before it promotes, or when the
+# promoted replica does not take the promotion ("-failover-abort-slave-timeout"). The
+# primary region had no master, and took no write, for two minutes. SENTINEL FAILOVER
+# (SRI_FORCE_FAILOVER) skips both the election and that wait, and selects the replica with
+# the same rule as Sentinel's own attempt (sentinelSelectSlave: priority, offset, run id), so
+# the pods' watchers use it, under conditions that make it the attempt Sentinel itself would
+# start at the end of its wait. See docs/redis.md, "An aborted failover".
+
+# How long the sentinels must agree the master is down with no failover in progress before a
+# watcher forces one. A failover in progress shows on the sentinel running it
+# (failover_in_progress, set as it starts, before the election) until the others learn the
+# new master from its hellos (every 2 s); 5 s is more than twice that.
+STALL_SECONDS=5
+# The next watcher in ordinal order acts this much later, only if the failover is still stalled.
+STALL_STAGGER_SECONDS=3
+
+# Reads sentinel_answers. Prints "busy" when a sentinel that answers has a failover in
+# progress. Prints "<master host> <rank>" when the failover is stalled: a majority of the
+# group's sentinels answer (a minority side of a partition never acts), every one of them
+# names the same master at the same config epoch and reports it objectively down, and none
+# fails over; <rank> is this pod's place among the ordinals of the sentinels that answer
+# (0: the lowest), "-" when its own sentinel does not answer. Prints nothing otherwise.
+failover_stall() {
+  awk -v self="$ORDINAL" -v majority=$((REPLICAS / 2 + 1)) '
+    $2 == "none" { mixed = 1 }
+    NF != 6 { next }
+    {
+      up++
+      if ($5 + 0) busy = 1
+      if (!($6 + 0)) alive = 1
+      if (key == "") key = $2 " " $3
+      else if (key != $2 " " $3) mixed = 1
+      if ($1 + 0 < self + 0) below++
+      if ($1 + 0 == self + 0) mine = 1
+    }
+    END {
+      if (busy) print "busy"
+      else if (up >= majority && !mixed && !alive) { split(key, k, " "); print k[2], (mine ? below + 0 : "-") }
+    }'
+}
+
+# The failover watcher of a primary region's pod, in the background of its redis container
+# until redis (PID $1) exits. Every second it asks its own sentinel about the master; when that
+# one reports it objectively down, it asks every sentinel (failover_stall). When the failover
+# has stalled for STALL_SECONDS (+ STALL_STAGGER_SECONDS per lower ordinal whose sentinel
+# answers, so that one pod acts, the lowest), the named master does not answer here as a
+# master and no other pod reports the master role, it asks its own sentinel to fail over
+# (SENTINEL FAILOVER). It lets Sentinel retry on its own when that retry is due within 3 s or
+# was due up to 5 s ago (2 × failover-timeout after the last attempt started): both at once
+# would be two failovers.
+watch_failover() {
+  wf_redis=$1
+  wf_since=0
+  wf_busy=0
+  wf_busy_key=""
+  wf_was_busy=0
+  wf_said=""
+  wf_cooldown=$((2 * FAILOVER_TIMEOUT_MS / 1000))
+  while sleep 1; do
+    kill -0 "$wf_redis" 2>/dev/null || return 0
+    # "<flags> <config-epoch> <master> <seconds since it is o_down>" as this pod's sentinel knows them.
+    wf_own=$(rcli "$LOCAL" "$SENTINEL_PORT" sentinel master "$MASTER_SET" | tr -d '\r' | awk '
+      NR % 2 == 1 { key = $0; next } { v[key] = $0 }
+      END { if (v["flags"] != "") print v["flags"], v["config-epoch"] + 0, v["ip"], int(v["o-down-time"] / 1000) }') || wf_own=""
+    set -- $wf_own
+    wf_key="${2:-} ${3:-}"
+    wf_odown=${4:-0}
+    case "${1:-}" in
+      *failover_in_progress*) wf_state=busy ;;
+      *o_down*) wf_state=$(sentinel_answers | failover_stall) || wf_state="" ;;
+      *) wf_state="" ;;
+    esac
+    wf_now=$(now)
+    if [ "$wf_state" = busy ]; then
+      # A failover started (Sentinel's own, or one this or another watcher asked for): its
+      # start time is within the poll before this one.
+      if [ "$wf_was_busy" = 0 ]; then
+        wf_busy=$wf_now
+        wf_busy_key=$wf_key
+      fi
+      wf_was_busy=1
+      wf_since=0
+      continue
+    fi
+    wf_was_busy=0
+    if [ -z "$wf_state" ]; then
+      wf_since=0
+      continue
+    fi
+    set -- $wf_state
+    wf_host=$1
+    wf_rank=$2
+    [ "$wf_since" -gt 0 ] || wf_since=$wf_now
+    [ "$wf_rank" != - ] || continue
+    wf_stalled=$((wf_now - wf_since))
+    [ "$wf_stalled" -ge $((STALL_SECONDS + wf_rank * STALL_STAGGER_SECONDS)) ] || continue
+    # The last attempt started when this watcher first saw it in progress, or, if it saw none
+    # (an attempt can abort within a poll: no good replica), when the master went o_down here:
+    # a sentinel tries at once when it sees the master o_down.
+    wf_start=$((wf_now - wf_odown))
+    if [ "$wf_busy_key" = "$wf_key" ] && [ "$wf_busy" -gt "$wf_start" ]; then wf_start=$wf_busy; fi
+    wf_retry=$((wf_start - 1 + wf_cooldown))
+    if [ $((wf_now + 3)) -ge "$wf_retry" ] && [ "$wf_now" -le $((wf_retry + 5)) ]; then
+      continue
+    fi
+    # A promotion the sentinels have not told about yet (a leader out of sight), or a master
+    # the sentinels cannot reach but this pod can: not a stalled failover.
+    [ "$(rcli "$wf_host" "$REDIS_PORT" role | head -n 1)" != master ] || continue
+    wf_other=$(master_node) || wf_other=""
+    [ -z "$wf_other" ] || continue
+    kill -0 "$wf_redis" 2>/dev/null || return 0
+    wf_reply=$(rcli "$LOCAL" "$SENTINEL_PORT" sentinel failover "$MASTER_SET" | head -n 1) || wf_reply="no answer"
+    case "$wf_reply" in
+      OK)
+        log "the sentinels have agreed for ${wf_stalled}s that $wf_host is down with no failover in progress (Sentinel's next attempt waits 2 x failover-timeout): this pod's sentinel fails over"
+        wf_said=""
+        ;;
+      *)
+        [ "$wf_said" = "$wf_reply" ] || log "the failover of $wf_host is stalled, and this pod's sentinel refused to fail over: ${wf_reply:-no answer}"
+        wf_said=$wf_reply
+        ;;
+    esac
+    wf_since=0
   done
 }
 

@@ -163,4 +163,7 @@ else
 fi
 # The first pod of a secondary keeps its upstream a replica (common.sh); the loop ends with redis.
 if [ "$ROLE" = secondary ] && [ "$ORDINAL" = 0 ]; then watch_upstream "$$" & fi
+# In the primary region every pod watches for a failover that aborted and would wait out
+# Sentinel's 2 x failover-timeout before its next attempt (common.sh); the loop ends with redis.
+if [ "$ROLE" = primary ]; then watch_failover "$$" & fi
 exec redis-server "$conf"
