@@ -28,10 +28,14 @@ export class ValidatorCache {
 
   /**
    * The validator of `schema`. `refs` stands for the schemas it refers to (e.g. a hash of
-   * their text) and must change whenever they do.
+   * their text) and must change whenever they do; `prepare` is called before ajv compiles
+   * (not when the validator is loaded from the cache), to add the schemas referred to.
    */
-  compile(schema: object, refs = ''): ValidateFunction {
-    if (!this.dir) return this.ajv.compile(schema);
+  compile(schema: object, refs = '', prepare?: () => void): ValidateFunction {
+    if (!this.dir) {
+      prepare?.();
+      return this.ajv.compile(schema);
+    }
     this.setup ??= JSON.stringify([VERSIONS, this.ajv.opts, this.ajv.formats, Object.keys(this.ajv.RULES.keywords)], sourceReplacer());
     const key = createHash('sha256')
       .update(`${this.setup}\n${JSON.stringify(schema)}\n${refs}`)
@@ -40,6 +44,7 @@ export class ValidatorCache {
     const file = path.join(this.dir, `${key}.js`);
     const cached = load(file);
     if (cached) return cached;
+    prepare?.();
     const validate = this.ajv.compile(schema);
     try {
       const code = standaloneCode(this.ajv, validate);

@@ -6,7 +6,7 @@
  *    validation and the atomic write (into `.meridian/bench-*`, on the file system of dist/,
  *    removed afterwards), through the functions `synthesize` calls.
  * 2. The repository's own platforms (a copy of it, so dist/ is not touched) through
- *    `npx cdk8s synth` with this repository's app command (tsx: no type-checking) and with
+ *    `npx cdk8s synth` with this repository's app command (bin/register.js: esbuild, no type-checking) and with
  *    the app command `cdk8s init` writes (`npx ts-node main.ts`, which type-checks).
  *
  * Timings depend on the machine and on what else runs on it: read the ratios, not the
@@ -165,21 +165,26 @@ interface AppRun {
   label: string;
   command: string;
   seconds: number[];
+  /** CPU seconds (user + system) of each run's process tree, where /proc tells them. */
+  cpu: number[];
   objects: number;
   tree: string;
 }
 
 /** Each command `runs` times, alternated (a, b, a, b…) so that a noisy machine weighs on all alike. */
 function runApps(dir: string, commands: AppCommand[], runs: number): AppRun[] {
-  const results: AppRun[] = commands.map((c) => ({ label: c.label, command: `npx ${c.args.join(' ')}`, seconds: [], objects: 0, tree: '' }));
+  const results: AppRun[] = commands.map((c) => ({ label: c.label, command: `npx ${c.args.join(' ')}`, seconds: [], cpu: [], objects: 0, tree: '' }));
   for (let i = 0; i < runs; i++) {
     commands.forEach((c, k) => {
       if (c.before) c.before(dir, i);
       else fs.rmSync(path.join(dir, 'dist'), { recursive: true, force: true });
       log(`  ${c.label}: run ${i + 1}/${runs}: npx ${c.args.join(' ')}`);
       const started = process.hrtime.bigint();
+      const cpuBefore = childrenCpu();
       const r = spawnSync('npx', c.args, { cwd: dir, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...c.env } });
       const s = seconds(started);
+      const cpuAfter = childrenCpu();
+      if (cpuBefore !== undefined && cpuAfter !== undefined) results[k].cpu.push(cpuAfter - cpuBefore);
       if (r.status !== 0) throw new Error(`npx ${c.args.join(' ')} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
       results[k].seconds.push(s);
       log(`    ${s.toFixed(2)} s`);
@@ -190,6 +195,21 @@ function runApps(dir: string, commands: AppCommand[], runs: number): AppRun[] {
     });
   }
   return results;
+}
+
+/**
+ * CPU seconds used so far by this process's finished children and their descendants (Linux
+ * /proc: cutime + cstime), or undefined elsewhere. On a shared machine a run's CPU time varies
+ * far less than its wall time.
+ */
+function childrenCpu(): number | undefined {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    // Fields 16 and 17 of stat(5), counted from the state (field 3) here.
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The overlay the edit loop edits, and the value it changes run by run (an image tag: objects change, not only the overlay's text). */
@@ -235,12 +255,14 @@ function editLoop(dir: string, runs: number, out: string[]): void {
   out.push('', `Edit loop: \`${EDITED_OVERLAY}\` edited (an image tag) before each run, the synth cache on, median of ${runs} run(s), alternated`, '');
   out.push(
     table(
-      ['run', 'wall s (median)', 'runs', 'above the floor s (median)'],
+      ['run', 'wall s (median)', 'runs', 'above the floor s (median)', 'CPU s (median)', 'CPU above the floor s (median)'],
       [edited, unchanged, floor].map((a) => [
         a.label,
         median(a.seconds).toFixed(2),
         a.seconds.map((s) => s.toFixed(2)).join(', '),
         a === floor ? '–' : (median(a.seconds) - median(floor.seconds)).toFixed(2),
+        a.cpu.length > 0 ? median(a.cpu).toFixed(2) : '–',
+        a === floor || a.cpu.length === 0 ? '–' : (median(a.cpu) - median(floor.cpu)).toFixed(2),
       ]),
     ),
   );
@@ -264,9 +286,19 @@ function main(argv: string[]): void {
     .option('--no-helm', 'skip helm template of the fleet chart')
     .option('--ts-node', 'also run the repository through the ts-node app command cdk8s init writes')
     .option('--no-fleet', 'skip the synthetic fleet')
+    .option('--no-full-render', "skip the repository's full render vs the floor (the edit loop still runs)")
     .option('--child <services>', 'internal: run one size in this process')
     .parse(argv, { from: 'user' });
-  const o = program.opts<{ sizes: string; runs: string; repo: boolean; fleet: boolean; helm: boolean; tsNode?: boolean; child?: string }>();
+  const o = program.opts<{
+    sizes: string;
+    runs: string;
+    repo: boolean;
+    fleet: boolean;
+    helm: boolean;
+    fullRender: boolean;
+    tsNode?: boolean;
+    child?: string;
+  }>();
   if (o.child) return child(Number(o.child));
 
   const out: string[] = [
@@ -383,39 +415,44 @@ function main(argv: string[]): void {
     log('repository platforms: npx cdk8s synth vs the cdk8s CLI alone (in a copy of the repository), runs alternated');
     const dir = repoCopy();
     try {
-      const commands: AppCommand[] = [
-        // A full render: the synth cache off (it is what CI runs, CI=true).
-        { label: 'tsx (cdk8s.yaml)', args: ['cdk8s', 'synth'], renders: true, env: { MERIDIAN_SYNTH_CACHE: 'off' } },
-        // `node -e 0` alone: cdk8s then fails ("app expected to create" its output folder); the
-        // smallest app the CLI accepts makes that folder and nothing else.
-        { label: 'the CLI floor', args: ['cdk8s', 'synth', '--app', FLOOR_APP], renders: false },
-      ];
-      if (o.tsNode) commands.push({ label: 'ts-node (cdk8s default)', args: ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], renders: true });
-      const [tsx, floor, tsNode] = runApps(dir, commands, runs);
-      out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s), the commands alternated run by run`, '');
-      out.push(
-        table(
-          ['app command', 'wall s (median)', 'runs', 'dist/ sha256'],
-          [tsx, floor, ...(tsNode ? [tsNode] : [])].map((a) => [
-            `\`${a.command}\``,
-            median(a.seconds).toFixed(2),
-            a.seconds.map((s) => s.toFixed(2)).join(', '),
-            a.tree || '–',
-          ]),
-        ),
-      );
-      out.push('', `synth − the CLI's floor: ${(median(tsx.seconds) - median(floor.seconds)).toFixed(2)} s (median), Meridian's app alone`);
-      if (tsNode)
-        out.push(
-          '',
-          `tsx / ts-node: ${(median(tsx.seconds) / median(tsNode.seconds)).toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
-        );
+      if (o.fullRender) fullRender(dir, runs, o.tsNode === true, out);
       editLoop(dir, runs, out);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** The repository rendered whole by `npx cdk8s synth` (the cache off, as CI), alternated with the floor. */
+function fullRender(dir: string, runs: number, withTsNode: boolean, out: string[]): void {
+  const commands: AppCommand[] = [
+    // A full render: the synth cache off (it is what CI runs, CI=true).
+    { label: 'cdk8s.yaml app', args: ['cdk8s', 'synth'], renders: true, env: { MERIDIAN_SYNTH_CACHE: 'off' } },
+    // `node -e 0` alone: cdk8s then fails ("app expected to create" its output folder); the
+    // smallest app the CLI accepts makes that folder and nothing else.
+    { label: 'the CLI floor', args: ['cdk8s', 'synth', '--app', FLOOR_APP], renders: false },
+  ];
+  if (withTsNode) commands.push({ label: 'ts-node (cdk8s default)', args: ['cdk8s', 'synth', '--app', 'npx ts-node main.ts'], renders: true });
+  const [tsx, floor, tsNode] = runApps(dir, commands, runs);
+  out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s), the commands alternated run by run`, '');
+  out.push(
+    table(
+      ['app command', 'wall s (median)', 'runs', 'dist/ sha256'],
+      [tsx, floor, ...(tsNode ? [tsNode] : [])].map((a) => [
+        `\`${a.command}\``,
+        median(a.seconds).toFixed(2),
+        a.seconds.map((s) => s.toFixed(2)).join(', '),
+        a.tree || '–',
+      ]),
+    ),
+  );
+  out.push('', `synth − the CLI's floor: ${(median(tsx.seconds) - median(floor.seconds)).toFixed(2)} s (median), Meridian's app alone`);
+  if (tsNode)
+    out.push(
+      '',
+      `cdk8s.yaml app / ts-node: ${(median(tsx.seconds) / median(tsNode.seconds)).toFixed(2)}×${tsx.tree === tsNode.tree ? '; both render the same dist/' : '; THE TWO RENDER DIFFERENT dist/ TREES'}`,
+    );
 }
 
 main(process.argv.slice(2));

@@ -30,19 +30,26 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { contentHash, FileHashes } from './file-hashes';
 
 /** Bumped whenever what an entry holds, or how keys are made, changes. */
-const FORMAT = 'meridian-synth-cache 1';
+const FORMAT = 'meridian-synth-cache 2';
 
 /** Top-level entries of the repository that are not code: inputs, outputs, tests, docs, tool state. */
 const NOT_CODE = new Set(['dist', 'overlays', 'platforms', 'test', 'docs', 'scripts', 'node_modules', 'coverage', 'README.md', 'LICENSE']);
+/** The records of synth/file-hashes.ts kept beside the entries: the code's files, dist/'s files. */
+const CODE_FILES = 'code-files';
+const DIST_FILES = 'dist-files';
 /** Files inside `node_modules/` that stand for all of it: npm rewrites it whenever it installs. */
 const INSTALLED = ['node_modules/.package-lock.json'];
 
 /** A rendered file as the cache keeps it. */
 export interface CachedFile {
   readonly path: string;
+  /** Decoded from the entry when first asked for: a synth that finds dist/ up to date never needs it. */
   readonly content: string;
+  /** The SHA-256 (hex) of the content, kept in the entry. */
+  readonly sha256?: string;
 }
 
 /** What one environment rendered: its files, documents, and what it placed in which cluster. */
@@ -129,7 +136,10 @@ export class SynthCache {
     for (const rel of INSTALLED) if (fs.existsSync(path.join(this.codeRoot, rel))) files.push(path.join(this.codeRoot, rel));
     files.sort();
     const hash = createHash('sha256').update(`${FORMAT}\n${process.version}\n`);
-    for (const f of files) hash.update(`${path.relative(this.codeRoot, f)}\u0000${sha(fs.readFileSync(f))}\n`);
+    // A file untouched since the last synth (by stat) is not read again: synth/file-hashes.ts.
+    const known = new FileHashes(path.join(this.dir, CODE_FILES));
+    for (const f of files) hash.update(`${path.relative(this.codeRoot, f)}\u0000${known.hash(f) ?? sha(fs.readFileSync(f))}\n`);
+    known.save();
     this.code = { key: hash.digest('hex'), files: new Set(files) };
     return this.code;
   }
@@ -204,10 +214,16 @@ export class SynthCache {
   /**
    * The key of an object file's text under this code: an object whose key is in `passedObjects`
    * passed every per-object check (schema, policy, pod security, PromQL, regexes, secrets),
-   * which read nothing but the object and the code.
+   * which read nothing but the object and the code. Made from the text's SHA-256, which a file
+   * taken from the cache carries.
    */
-  objectKey(content: string): string {
-    return createHash('sha256').update(this.codeState().key).update('\u0000').update(content).digest('hex');
+  objectKey(file: { readonly content: string; readonly sha256?: string }): string {
+    return createHash('sha256').update(this.codeState().key).update('\u0000').update(contentHash(file)).digest('hex');
+  }
+
+  /** The record of dist/'s files for `writeDist` (synth/file-hashes.ts): files untouched since the last synth are not read. */
+  distHashes(): FileHashes {
+    return new FileHashes(path.join(this.dir, DIST_FILES));
   }
 
   /** The keys of the objects the last synth wrote (all had passed their checks); empty when unreadable. */
@@ -237,7 +253,7 @@ export class SynthCache {
   ): void {
     const { platforms: states } = this.lookup();
     const index: Index = { format: FORMAT, platforms: {} };
-    const keep = new Set<string>(['index', 'passed']);
+    const keep = new Set<string>(['index', 'passed', CODE_FILES, DIST_FILES]);
     for (const p of platforms) {
       const state = states.find((s) => s.file === p.file);
       if (!state) return;
@@ -345,8 +361,8 @@ function unseal(data: Buffer | undefined): Buffer | undefined {
 }
 
 /**
- * An entry: a sealed body made of one JSON line (format, key, scope, the paths and byte
- * lengths of its files and documents, the placement keys), then the contents back to back.
+ * An entry: a sealed body made of one JSON line (format, key, scope, the paths, byte lengths
+ * and SHA-256 of its files and documents, the placement keys), then the contents back to back.
  */
 function encodeEntry(key: string, out: EnvironmentOutput): Buffer {
   const contents = [...out.files, ...out.documents].map((f) => Buffer.from(f.content));
@@ -354,8 +370,8 @@ function encodeEntry(key: string, out: EnvironmentOutput): Buffer {
     format: FORMAT,
     key,
     scope: out.scope,
-    files: out.files.map((f, i) => [f.path, contents[i].length]),
-    documents: out.documents.map((d, i) => [d.path, contents[out.files.length + i].length]),
+    files: out.files.map((f, i) => [f.path, contents[i].length, sha(contents[i])]),
+    documents: out.documents.map((d, i) => [d.path, contents[out.files.length + i].length, sha(contents[out.files.length + i])]),
     placement: out.placement,
   };
   return seal(Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), ...contents]));
@@ -370,16 +386,23 @@ function decodeEntry(data: Buffer | undefined, key: string, scope: string): Envi
       format: string;
       key: string;
       scope: string;
-      files: [string, number][];
-      documents: [string, number][];
+      files: [string, number, string][];
+      documents: [string, number, string][];
       placement: string[];
     };
     if (head.format !== FORMAT || head.key !== key || head.scope !== scope) return undefined;
     let at = nl + 1;
-    const take = ([p, n]: [string, number]): CachedFile => {
-      const content = body.subarray(at, at + n).toString('utf8');
+    const take = ([p, n, hash]: [string, number, string]): CachedFile => {
+      const bytes = body.subarray(at, at + n);
       at += n;
-      return { path: p, content };
+      let content: string | undefined;
+      return {
+        path: p,
+        sha256: hash,
+        get content() {
+          return (content ??= bytes.toString('utf8'));
+        },
+      };
     };
     const files = head.files.map(take);
     const documents = head.documents.map(take);

@@ -16,7 +16,10 @@ export function cachedFile(f: CachedFile): RenderedFile {
   let manifest: Manifest | undefined;
   return {
     path: f.path,
-    content: f.content,
+    sha256: f.sha256,
+    get content() {
+      return f.content;
+    },
     get manifest(): Manifest {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       return (manifest ??= (require('yaml') as typeof import('yaml')).parse(f.content, { version: '1.1' }) as Manifest);
@@ -60,11 +63,11 @@ export function synthesizeCached(
   const problems = into.placed.problems();
   if (problems.length > 0) throw new ProblemError('output', problems);
   const rendering: Rendering = { files: into.files.sort(byPath), documents: into.documents.sort(byPath), scopes: into.scopes.sort() };
-  writeDist(dist, rendering, { full: true });
+  writeDist(dist, rendering, { full: true, hashes: cache.distHashes() });
   cache.store(
     platforms.map((p) => ({ file: p.file, name: p.name, envs: p.envs ?? [] })),
     [],
-    rendering.files.map((f) => cache.objectKey(f.content)),
+    rendering.files.map((f) => cache.objectKey(f)),
   );
   const perCluster = new Map<string, number>();
   for (const f of rendering.files) {

@@ -68,7 +68,7 @@ export function synthesize(opts: SynthOptions): SynthResult {
   const rendered = fresh.flatMap((e) => e.files);
   // With a cache, objects whose text passed the per-object checks under this code are not checked again.
   const known = cache?.passedObjects();
-  const passed = new Set(known ? rendered.filter((f) => known.has(cache!.objectKey(f.content))).map((f) => path.join(distName, f.path)) : []);
+  const passed = new Set(known ? rendered.filter((f) => known.has(cache!.objectKey(f))).map((f) => path.join(distName, f.path)) : []);
   const problems = validateObjects(
     rendered.map((f) => ({ file: path.join(distName, f.path), manifest: f.manifest })),
     undefined,
@@ -84,7 +84,7 @@ export function synthesize(opts: SynthOptions): SynthResult {
   }
   // Problems in the rendered objects: nothing is written.
   if (problems.length > 0) throw new ProblemError('output', problems);
-  writeDist(dist, rendering, { full: !opts.platform && !opts.env });
+  writeDist(dist, rendering, { full: !opts.platform && !opts.env, hashes: cache?.distHashes() });
   let uncovered: string[] = [];
   if (cache && hit) {
     const platforms = hit.platforms.map((p) => ({
@@ -97,7 +97,7 @@ export function synthesize(opts: SynthOptions): SynthResult {
       cache.store(
         platforms,
         fresh.map((e) => e.output),
-        rendering.files.map((f) => cache.objectKey(f.content)),
+        rendering.files.map((f) => cache.objectKey(f)),
       );
   }
 

@@ -14,12 +14,16 @@ export interface RenderedFile {
   readonly manifest: Manifest;
   /** File content: a header naming the sources, then the object as YAML. */
   readonly content: string;
+  /** The SHA-256 (hex) of `content` as UTF-8, when already known (a file taken from the synth cache). */
+  readonly sha256?: string;
 }
 
 /** A file that is not a Kubernetes object (e.g. `<platform>/ARCHITECTURE.md`). */
 export interface RenderedDocument {
   readonly path: string;
   readonly content: string;
+  /** The SHA-256 (hex) of `content` as UTF-8, when already known. */
+  readonly sha256?: string;
 }
 
 export interface Rendering {

@@ -44,17 +44,19 @@ test('fails when a write breaks half-way, and dist/ is untouched with no tempora
   const root = fixtureRepo(shopPlatform());
   const dist = path.join(tempDir(), 'dist');
   expect(runSynth({ root, dist }, quiet).code).toBe(0);
-  fs.writeFileSync(path.join(dist, 'shop/prod/us-east1/shop/deployment-api.yaml'), 'edited by hand\n');
+  // Only files that differ are written: three of them, the second write fails.
+  for (const env of ['staging', 'prod']) fs.writeFileSync(path.join(dist, `shop/${env}/us-east1/shop/deployment-api.yaml`), 'edited by hand\n');
+  fs.rmSync(path.join(dist, 'shop/prod/us-east1/shop/service-api.yaml'));
   const before = snapshot(dist);
 
   mockFault.writes = 0;
-  mockFault.failAfter = 20;
+  mockFault.failAfter = 1;
   try {
     expect(() => runSynth({ root, dist }, quiet)).toThrow('ENOSPC');
   } finally {
     mockFault.failAfter = Infinity;
   }
-  expect(mockFault.writes).toBe(21);
+  expect(mockFault.writes).toBe(2);
   expect(snapshot(dist)).toEqual(before);
   expect(fs.readdirSync(path.dirname(dist))).toEqual(['dist']);
 });
@@ -64,7 +66,7 @@ test('fails when a rename breaks half-way through the swap: the folders already 
   const root = fixtureRepo(shopPlatform());
   const dist = path.join(tempDir(), 'dist');
   expect(runSynth({ root, dist }, quiet).code).toBe(0);
-  // Every environment differs from what synth renders: each folder is swapped (two renames each).
+  // A file of each environment differs from what synth renders: each is swapped (two renames each), the stray file goes (one).
   for (const env of ['staging', 'prod']) fs.writeFileSync(path.join(dist, `shop/${env}/us-east1/shop/deployment-api.yaml`), 'edited by hand\n');
   fs.writeFileSync(path.join(dist, 'stray.yaml'), 'not rendered\n');
   const before = snapshot(dist);

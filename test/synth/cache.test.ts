@@ -2,6 +2,7 @@
  * The synth cache (synth/cache.ts): after an edit only what the edit can affect is rendered
  * again, and the result is byte for byte what a full render writes.
  */
+import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -101,6 +102,42 @@ describe('synth cache', () => {
     expect(fs.statSync(fs.readdirSync(untouched).map((f) => path.join(untouched, f))[0]).ino).toBe(inode);
     // Entries of the old inputs are dropped: one per environment.
     expect(entries(root)).toHaveLength(4);
+  });
+
+  test('dist/ by difference: only the files that differ are rewritten, and a hand edit is found even with its size and times put back', () => {
+    const root = twoPlatforms();
+    const dist = path.join(tempDir(), 'dist');
+    expect(cachedSynth(root, dist).code).toBe(0);
+    // Past the racy window (synth/file-hashes.ts): the next synth records the files as trusted.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100);
+    expect(cachedSynth(root, dist).rendered).toEqual([]);
+
+    // A hand edit of the same size, its modification time put back: stat still tells (ctime).
+    const file = path.join(dist, 'mall/prod/us-east1/mall/deployment-api.yaml');
+    const text = fs.readFileSync(file, 'utf8');
+    const stamp = path.join(tempDir(), 'stamp');
+    fs.writeFileSync(stamp, '');
+    expect(spawnSync('touch', ['-r', file, stamp]).status).toBe(0);
+    fs.writeFileSync(file, text.replace('name: tmp', 'name: tmq'));
+    // touch -r copies the times to the nanosecond; node's utimes would round them.
+    expect(spawnSync('touch', ['-r', stamp, file]).status).toBe(0);
+    expect(fs.statSync(file, { bigint: true }).mtimeNs).toBe(fs.statSync(stamp, { bigint: true }).mtimeNs);
+    expect(fs.readFileSync(file, 'utf8')).not.toBe(text);
+    expect(fs.statSync(file).size).toBe(Buffer.byteLength(text));
+
+    // An overlay edit in shop/prod: its changed files are rewritten, the others keep their inode.
+    const dir = path.join(dist, 'shop/prod/us-east1/shop');
+    const inodes = new Map(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f)).ino]));
+    const before = tree(dist);
+    fs.writeFileSync(path.join(root, 'overlays/shop/prod.yaml'), 'services:\n  worker:\n    replicas: 4\n');
+    expect(cachedSynth(root, dist).rendered).toEqual(['shop/prod']);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    const after = tree(dist);
+    expect(after).toEqual(tree(fullSynth(root)));
+    const rewritten = [...inodes].filter(([f, ino]) => fs.statSync(path.join(dir, f)).ino !== ino).map(([f]) => f);
+    const changed = [...inodes.keys()].filter((f) => after[`shop/prod/us-east1/shop/${f}`] !== before[`shop/prod/us-east1/shop/${f}`]);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(rewritten).toEqual(changed);
   });
 
   test('what decides an environment: its platform file re-renders the platform, a new overlay file the platform, another platform nothing of it', () => {
