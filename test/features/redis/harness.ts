@@ -154,6 +154,47 @@ export function renderRedis(opts: RenderOptions): Map<string, RenderedGroup> {
   }
 }
 
+/**
+ * A region's group as committed in dist/ (the YAML ArgoCD syncs), not re-rendered: the
+ * StatefulSet `group`, its ConfigMap `<group>-config` and every object of the cluster's folder
+ * (its Services among them). `clientEnv` is empty: the caller reads the workloads itself
+ * (`workloadRedisEnv`).
+ */
+export function renderedFromDist(region: string, role: 'primary' | 'secondary', objects: readonly Obj[], group: string): RenderedGroup {
+  const find = (kind: string, name: string) => {
+    const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+    if (found.length !== 1) throw new Error(`${region}: ${found.length} ${kind} ${name} in dist/, expected one`);
+    return found[0];
+  };
+  return { region, role, clientEnv: {}, configMap: find('ConfigMap', `${group}-config`), statefulSet: find('StatefulSet', group), objects: [...objects] };
+}
+
+/** A rendered workload's pod template: a Deployment's, a Job's or a CronJob's. */
+export function podTemplate(workload: Obj): Obj | undefined {
+  if (workload.kind === 'Deployment' || workload.kind === 'Job') return workload.spec.template.spec;
+  if (workload.kind === 'CronJob') return workload.spec.jobTemplate.spec.template.spec;
+  return undefined;
+}
+
+/**
+ * The REDIS_* variables of each container of a rendered workload, as `appClient` takes them:
+ * literal values, `secret:<name>/<key>` for a Secret reference. Containers without any are left out.
+ */
+export function workloadRedisEnv(workload: Obj): { container: string; env: Record<string, string> }[] {
+  const spec = podTemplate(workload);
+  if (!spec) return [];
+  return (spec.containers as Obj[])
+    .map((c) => ({
+      container: c.name as string,
+      env: Object.fromEntries(
+        ((c.env ?? []) as Obj[])
+          .filter((e) => (e.name as string).startsWith('REDIS_'))
+          .map((e) => [e.name, e.value ?? `secret:${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]),
+      ) as Record<string, string>,
+    }))
+    .filter((c) => Object.keys(c.env).length > 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // /etc/hosts
 
