@@ -27,7 +27,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { command, connect, ClientTarget, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sampleUntil, waitFor, Writer } from './harness';
+import { command, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sampleUntil, waitFor, Writer, writableAfter } from './harness';
 
 const FAILOVER_TIMEOUT_MS = 15_000;
 const OPTIONS = { ...FAST, failoverTimeout: `${FAILOVER_TIMEOUT_MS / 1000}s` };
@@ -40,39 +40,6 @@ async function mostMasters(group: RedisGroup, until: Promise<unknown>): Promise<
     most = Math.max(most, roles.filter((r) => r === 'master').length);
   });
   return most;
-}
-
-/** SET then WAIT 1 on one connection: true when a replica acknowledged the write. */
-async function acknowledgedWrite(target: ClientTarget, password: string, key: string): Promise<boolean> {
-  const client = connect(target, password);
-  try {
-    await client.connect();
-    await client.set(key, '1');
-    return Number(await client.call('WAIT', '1', '500')) >= 1;
-  } finally {
-    client.disconnect();
-  }
-}
-
-/**
- * Waits until the master a majority of the sentinels name takes an acknowledged write, up to
- * `deadline` (performance.now()); returns the ms since `t0`.
- */
-async function writableBy(group: RedisGroup, t0: number, deadline: number, tag: string): Promise<number> {
-  let n = 0;
-  await waitFor(
-    'a master that takes acknowledged writes',
-    Math.max(0, deadline - performance.now()),
-    async () => {
-      const named = (await group.sentinelMasters()).filter((m) => m !== undefined);
-      const host = named.find((m) => named.filter((x) => x === m).length > group.pods.length / 2);
-      if (!host) return undefined;
-      return (await acknowledgedWrite(group.pods[group.index(host)].redis, group.password, `${tag}:${n++}`)) ? true : undefined;
-    },
-    () => group.describe(),
-    100,
-  );
-  return Math.round(performance.now() - t0);
 }
 
 /** How often `pattern` occurs in the whole log of a container of pods `from`. */
@@ -106,7 +73,7 @@ describeRedis('Redis Sentinel after a failover that did not complete (real redis
   /** After the master's loss at t0: a master by Sentinel's own earliest retry, never two, one failover, no write lost. */
   async function expectRecovered(group: RedisGroup, writer: Writer, t0: number, what: string): Promise<number> {
     const ownRetry = t0 + 2 * FAILOVER_TIMEOUT_MS;
-    const writable = writableBy(group, t0, ownRetry, `${group.namespace}-probe`);
+    const writable = writableAfter(group, t0, Math.max(0, ownRetry - performance.now()), `${group.namespace}-probe`);
     const most = mostMasters(group, writable);
     const ms = await writable.catch(async (e) => {
       await most;

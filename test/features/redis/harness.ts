@@ -1381,3 +1381,36 @@ export function appClient(group: RedisGroup, env: Record<string, string>): { cli
   });
   return { client, writes: env.REDIS_SENTINELS !== undefined };
 }
+
+/** SET then WAIT 1 on one connection: true when a replica acknowledged the write. */
+export async function acknowledgedWrite(target: ClientTarget, password: string, key: string): Promise<boolean> {
+  const client = connect(target, password);
+  try {
+    await client.connect();
+    await client.set(key, '1');
+    return Number(await client.call('WAIT', '1', '500')) >= 1;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Waits until the master a majority of the sentinels name takes a write that a replica
+ * acknowledges, as a Sentinel client would find it; returns the ms since `t0`.
+ */
+export async function writableAfter(group: RedisGroup, t0: number, timeoutMs: number, tag: string): Promise<number> {
+  let n = 0;
+  await waitFor(
+    'a master that takes acknowledged writes',
+    timeoutMs,
+    async () => {
+      const named = (await group.sentinelMasters()).filter((m) => m !== undefined);
+      const host = named.find((m) => named.filter((x) => x === m).length > group.pods.length / 2);
+      if (!host) return undefined;
+      return (await acknowledgedWrite(group.pods[group.index(host)].redis, group.password, `${tag}:${n++}`)) ? true : undefined;
+    },
+    () => group.describe(),
+    100,
+  );
+  return Math.round(performance.now() - t0);
+}

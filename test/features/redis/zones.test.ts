@@ -18,8 +18,6 @@
  */
 import {
   command,
-  connect,
-  ClientTarget,
   describeRedis,
   FAST,
   Harness,
@@ -29,6 +27,7 @@ import {
   sampleUntil,
   StatefulSetController,
   waitFor,
+  writableAfter,
   Writer,
 } from './harness';
 
@@ -55,39 +54,6 @@ async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise
     most = Math.max(most, now.length);
   });
   return { most, seen: [...seen] };
-}
-
-/** SET then WAIT 1 on one connection: true when a replica acknowledged the write. */
-async function acknowledgedWrite(target: ClientTarget, password: string, key: string): Promise<boolean> {
-  const client = connect(target, password);
-  try {
-    await client.connect();
-    await client.set(key, '1');
-    return Number(await client.call('WAIT', '1', '500')) >= 1;
-  } finally {
-    client.disconnect();
-  }
-}
-
-/**
- * Waits until the master a majority of the sentinels name takes a write that a replica
- * acknowledges, as a Sentinel client would find it; returns the ms since `t0`.
- */
-async function writableAfter(group: RedisGroup, t0: number, timeoutMs: number, tag: string): Promise<number> {
-  let n = 0;
-  await waitFor(
-    'a master that takes acknowledged writes',
-    timeoutMs,
-    async () => {
-      const named = (await group.sentinelMasters()).filter((m) => m !== undefined);
-      const host = named.find((m) => named.filter((x) => x === m).length > group.pods.length / 2);
-      if (!host) return undefined;
-      return (await acknowledgedWrite(group.pods[group.index(host)].redis, group.password, `${tag}:${n++}`)) ? true : undefined;
-    },
-    () => group.describe(),
-    100,
-  );
-  return Math.round(performance.now() - t0);
 }
 
 /** The pods the controller created from its `from`th creation on, as "ordinal@ms since t0". */
