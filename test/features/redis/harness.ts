@@ -22,7 +22,7 @@
  *
  * Every process is started by the harness and stopped by its pid in cleanup().
  */
-import { execFile, execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -33,7 +33,7 @@ import { loadEnvironments, PlatformInput } from '../../../model';
 import { buildEnvironment } from '../../../synth/render';
 import { gcpZones } from '../../../kernel/gcp-regions';
 import { announceSkip, onPath } from '../../programs';
-import { parseInfo } from '../../../cli/promote-check';
+import { parseInfo, type RedisExec } from '../../../cli/promote-check';
 
 type Obj = Record<string, any>;
 
@@ -1413,4 +1413,18 @@ export async function writableAfter(group: RedisGroup, t0: number, timeoutMs: nu
     100,
   );
   return Math.round(performance.now() - t0);
+}
+
+/** promote's check reading the pods with redis-cli, as `kubectl exec` would in a cluster; `groupOf` maps a context to its group. */
+export function redisCliExec(groupOf: (context: string) => RedisGroup): RedisExec {
+  return (t, args) => {
+    const group = groupOf(t.context);
+    const pod = group.pods.find((p) => p.name === t.pod)!;
+    const r = spawnSync('redis-cli', ['-h', pod.hostname, '-p', '6379', '--no-auth-warning', '-a', group.password, ...args], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    if (r.status !== 0 || /^(Could not connect|ERR|NOAUTH)/.test(r.stdout)) throw new Error(`${t.pod}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  };
 }

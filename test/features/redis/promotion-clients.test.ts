@@ -17,10 +17,9 @@
  * scenarios with the fix, which it must then prove (it fails today at random, so it cannot be
  * a CI test before).
  */
-import { spawnSync } from 'node:child_process';
 import type Redis from 'ioredis';
-import { checkFence, type FenceCheck, type RedisExec } from '../../../cli/promote-check';
-import { appClient, describeRedis, FAST, Harness, missing, RedisGroup, type RenderedGroup, renderRedis, sleep, waitFor } from './harness';
+import { checkFence, type FenceCheck } from '../../../cli/promote-check';
+import { appClient, describeRedis, FAST, Harness, missing, RedisGroup, type RenderedGroup, renderRedis, sleep, waitFor, redisCliExec } from './harness';
 
 const NS = 'redis-promotion-clients';
 const REGIONS = ['us-central1', 'us-east1'];
@@ -222,17 +221,7 @@ else
       await h.cleanup();
     }, 30_000);
 
-    /** promote's check, reading the pods with redis-cli as `kubectl exec` would in a cluster. */
-    const exec: RedisExec = (t, args) => {
-      const group = t.context === 'us-central1' ? central : east;
-      const pod = group.pods.find((p) => p.name === t.pod)!;
-      const r = spawnSync('redis-cli', ['-h', pod.hostname, '-p', '6379', '--no-auth-warning', '-a', group.password, ...args], {
-        encoding: 'utf8',
-        timeout: 5000,
-      });
-      if (r.status !== 0 || /^(Could not connect|ERR|NOAUTH)/.test(r.stdout)) throw new Error(`${t.pod}: ${(r.stderr || r.stdout).trim()}`);
-      return r.stdout;
-    };
+    const exec = redisCliExec((context) => (context === 'us-central1' ? central : east));
     const check = (): FenceCheck =>
       checkFence(
         [

@@ -7,10 +7,9 @@
  * first, the old primary after. No write acknowledged by WAIT is lost, and no two nodes ever
  * accept writes in overlapping time.
  */
-import { spawnSync } from 'node:child_process';
 import type Redis from 'ioredis';
-import { checkFence, type FenceCheck, type FenceGroup, type RedisExec } from '../../../cli/promote-check';
-import { connect, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sleep, waitFor } from './harness';
+import { checkFence, type FenceCheck, type FenceGroup } from '../../../cli/promote-check';
+import { connect, describeRedis, FAST, Harness, missing, RedisGroup, renderRedis, sleep, waitFor, redisCliExec } from './harness';
 
 jest.retryTimes(2, { logErrorsBeforeRetry: true });
 
@@ -106,17 +105,7 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
     await h.cleanup();
   }, 30_000);
 
-  /** promote's check, reading the pods with redis-cli as `kubectl exec` would in a cluster. */
-  const exec: RedisExec = (t, args) => {
-    const group = t.context === 'us-central1' ? central : east;
-    const pod = group.pods.find((p) => p.name === t.pod)!;
-    const r = spawnSync('redis-cli', ['-h', pod.hostname, '-p', '6379', '--no-auth-warning', '-a', group.password, ...args], {
-      encoding: 'utf8',
-      timeout: 5000,
-    });
-    if (r.status !== 0 || /^(Could not connect|ERR|NOAUTH)/.test(r.stdout)) throw new Error(`${t.pod}: ${(r.stderr || r.stdout).trim()}`);
-    return r.stdout;
-  };
+  const exec = redisCliExec((context) => (context === 'us-central1' ? central : east));
   const check = (): FenceCheck => {
     const fence: FenceGroup = {
       name: 'cache',
