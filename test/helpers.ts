@@ -1,4 +1,5 @@
 import { App, Chart } from 'cdk8s';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,4 +60,22 @@ export function readmeExample(command: string): string {
     .split('\n')
     .map((l) => l.replace(/^ {4}(?=```)/, ''))
     .join('\n');
+}
+
+/** path → sha256 of every file under dir. */
+export function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const p = path.join(rel, e.name);
+      if (e.isDirectory()) walk(p);
+      else
+        out[p] = crypto
+          .createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, p)))
+          .digest('hex');
+    }
+  };
+  walk('');
+  return out;
 }

@@ -4,10 +4,9 @@
  * dist/ of a full render (`CI=true`), and a damaged entry of the loader's cache is not used.
  */
 import { spawnSync } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, tempDir } from '../helpers';
+import { ROOT, tempDir, tree } from '../helpers';
 
 /** The repository's code and inputs, without dist/, Git or tool state; node_modules linked. */
 function repoCopy(): string {
@@ -18,24 +17,6 @@ function repoCopy(): string {
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   return dir;
-}
-
-/** path → sha256 of every file under dir. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const p = path.join(rel, e.name);
-      if (e.isDirectory()) walk(p);
-      else
-        out[p] = crypto
-          .createHash('sha256')
-          .update(fs.readFileSync(path.join(dir, p)))
-          .digest('hex');
-    }
-  };
-  walk('');
-  return out;
 }
 
 const APP = /^app: (.+)$/m.exec(fs.readFileSync(path.join(ROOT, 'cdk8s.yaml'), 'utf8'))![1];

@@ -3,32 +3,13 @@
  * again, and the result is byte for byte what a full render writes.
  */
 import { spawnSync } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runSynth } from '../../cli/synth';
 import { cacheWanted, SynthCache } from '../../synth/cache';
 import { synthesizeCached } from '../../synth/cached';
 import { fixtureRepo, shopPlatform } from '../model/fixtures';
-import { ROOT, tempDir } from '../helpers';
-
-/** path → sha256 of every file under dir. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string) => {
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const p = path.join(rel, e.name);
-      if (e.isDirectory()) walk(p);
-      else
-        out[p] = crypto
-          .createHash('sha256')
-          .update(fs.readFileSync(path.join(dir, p)))
-          .digest('hex');
-    }
-  };
-  if (fs.existsSync(dir)) walk('');
-  return out;
-}
+import { ROOT, tempDir, tree } from '../helpers';
 
 /** Two platforms (shop and mall), each with staging and prod, staging and prod overlays for shop. */
 function twoPlatforms(): string {
