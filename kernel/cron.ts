@@ -77,7 +77,7 @@ const longestGaps = new Map<string, number>();
  * changes) or its first 2000 runs, whichever ends first.
  *
  * Its answer is the one cron-parser's iteration gives (`iteratedLongestGapMinutes`), which
- * costs up to 2000 steps of luxon date arithmetic, about 0.3 s for an hourly schedule. So
+ * costs up to 2000 steps of luxon date arithmetic, about 0.15 s for an hourly schedule. So
  * each (schedule, zone) is worked out once per process (the same schedules repeat across
  * regions and environments), and where the zone's UTC offset does not change over the runs
  * read, without iterating (`fastLongestGapMinutes`).
@@ -95,9 +95,12 @@ export function longestGapMinutes(expr: string, tz = 'Etc/UTC'): number {
 /** `longestGapMinutes` by cron-parser's iteration, run by run: the reference the fast path is tested against. */
 export function iteratedLongestGapMinutes(expr: string, tz = 'Etc/UTC'): number {
   const it = CronExpressionParser.parse(expr, { tz, currentDate: new Date(WINDOW_START), endDate: new Date(WINDOW_END) });
-  const runs: number[] = [];
-  for (let i = 0; i < MAX_RUNS && it.hasNext(); i++) runs.push(it.next().getTime());
-  return longestGap(expr, runs);
+  // take() is next() until it throws (past the end): what hasNext() then next() give, at half
+  // the cost, as hasNext() finds the next run and forgets it.
+  return longestGap(
+    expr,
+    it.take(MAX_RUNS).map((d) => d.getTime()),
+  );
 }
 
 /**
