@@ -94,6 +94,31 @@ master_node() {
   done
 }
 
+# Step 2 of a promotion (and `--primary-lost`): this region has just become the primary, and
+# its first pod, still running the secondary's spec until the rollout reaches it, holds the
+# old primary's stream (everything the fenced master accepted; `promote` checked it). The
+# rollout goes from the highest ordinal down, so without this the pods that roll first would
+# follow a replica, their sentinels would see the master they monitor report the replica role,
+# and pod 0 would be deleted last without a handover (its preStop is the secondary's): a
+# failover by down detection, racing pod 0's restart (issue 15, the step-2 defect). So the
+# first pod of the new primary that starts, before its sentinel monitors anything, promotes
+# the stream holder where it is: pod 0, whose upstream is outside the group,
+# when no node of the group is a master. It then leaves the old stream (so no hello message
+# of the old primary's sentinels reaches this group's sentinels through it), its replicas
+# continue with a partial resync, and when the rollout reaches it, its preStop hands over
+# like any master's. The old primary is fenced (or gone): this master is the only one that
+# takes writes.
+take_stream() {
+  [ "$ROLE" = primary ] || return 0
+  # The holder is always pod 0 (a secondary's other pods follow it): one question on every
+  # start of a primary's pod, more only during a promotion.
+  ts_up=$(rcli "$FIRST" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: '$1 == "master_host" { print $2 }') || return 0
+  case "$ts_up" in "" | *".$DOMAIN") return 0 ;; esac
+  [ -z "$(master_node)" ] || return 0
+  log "this region is the primary now and no node of the group is a master: $FIRST holds the stream of $ts_up (the old primary): promoting it where it is"
+  rcli "$FIRST" "$REDIS_PORT" replicaof no one >/dev/null || log "$FIRST did not take the promotion"
+}
+
 # Asks the sentinels, other pods' first, to fail over; succeeds when one accepted or one is
 # already failing over.
 request_failover() {
@@ -101,10 +126,28 @@ request_failover() {
     rf_reply=$(rcli "$(pod "$rf_n")" "$SENTINEL_PORT" sentinel failover "$MASTER_SET" | head -n 1) || continue
     case "$rf_reply" in
       OK | INPROG*) log "sentinel of $STATEFULSET-$rf_n fails over ($rf_reply)"; return 0 ;;
-      *) log "sentinel of $STATEFULSET-$rf_n refused the failover: ${rf_reply:-no answer}" ;;
+      *) [ "${1:-}" = quiet ] || log "sentinel of $STATEFULSET-$rf_n refused the failover: ${rf_reply:-no answer}" ;;
     esac
   done
   return 1
+}
+
+# request_failover, again every second until one accepts or the time DEADLINE (seconds since
+# the epoch) has passed. A sentinel learns replicas from the master's INFO, every 10 s: one
+# started moments ago (its pod just rolled) may know none yet, or only a pod that has since
+# been recreated, and refuses with NOGOODSLAVE until the next INFO lists the replicas. Used by
+# the handover of a new primary's pod 0 (take_stream), whose own sentinel monitors nothing and
+# the others all started during the rollout; a primary's master asks its own sentinel last,
+# which has watched the replicas all along (and a fenced master, whose replicas may not be
+# promoted, does not wait for nothing).
+request_failover_until() {
+  request_failover || {
+    while [ "$(now)" -lt "$1" ]; do
+      sleep 1
+      request_failover quiet && return 0
+    done
+    return 1
+  }
 }
 
 # Waits up to N seconds until the sentinels name a master other than this node; prints it.
@@ -180,8 +223,18 @@ watch_upstream() {
   wu_redis=$1
   while sleep "$UPSTREAM_CHECK_SECONDS"; do
     kill -0 "$wu_redis" 2>/dev/null || return 0
+    # Promoted where it is by the new primary's first pod (take_stream), or handed over to a
+    # node of its own group since: the region is the primary now, and the old primary's stream
+    # (with its sentinels' hellos) must never come back through this pod.
+    case "$(local_replication role)" in
+      master) log "this node is a master now: the region was promoted; the upstream watcher stops"; return 0 ;;
+      '') continue ;;
+    esac
     wu_current=$(local_replication master_host) || continue
-    [ -n "$wu_current" ] || continue
+    case "$wu_current" in
+      '') continue ;;
+      *".$DOMAIN") log "this node follows $wu_current of its own group now: the region was promoted; the upstream watcher stops"; return 0 ;;
+    esac
     if [ "$wu_current" = "$NO_UPSTREAM" ]; then wu_rank=1; else
       set -- $(upstream_rank "$wu_current")
       wu_rank=$1
@@ -377,14 +430,21 @@ sentinel_ready() {
   [ "$(rcli "$LOCAL" "$SENTINEL_PORT" ping)" = PONG ]
 }
 
+# The handover's request: a new primary's pod 0 asks until 5 s before END (request_failover_until).
+handover_failover() {
+  if [ "$ROLE" = secondary ]; then request_failover_until $(($1 - 5)); else request_failover; fi
+}
+
 # preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
 # promote it and follows it, so the writes it acknowledged survive the shutdown. Paused
 # writes fail over too: they get READONLY after the switch and are retried on the new master.
+# A secondary's pod is never a master, except a first pod the new primary's first started pod
+# promoted (take_stream): its preStop is still the secondary's, and hands over too.
 handover() {
-  [ "$ROLE" = primary ] || return 0
   [ "$(rcli "$LOCAL" "$REDIS_PORT" role | head -n 1)" = master ] || return 0
   log "preStop: this node is the master: handing over"
   rcli "$LOCAL" "$REDIS_PORT" client pause "$((HANDOVER_SECONDS * 1000))" write >/dev/null || true
+  ho_end=$(($(now) + HANDOVER_SECONDS))
   ho_deadline=$(($(now) + 5))
   ho_synced=""
   while [ "$(now)" -lt "$ho_deadline" ]; do
@@ -397,9 +457,9 @@ handover() {
   done
   if [ -z "$ho_synced" ]; then
     log "preStop: no replica has every write: shutting down without a handover"
-  elif ! request_failover; then
+  elif ! handover_failover "$ho_end"; then
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
-  elif ho_master=$(wait_other_master "$HANDOVER_SECONDS"); then
+  elif ho_master=$(wait_other_master $((ho_end - $(now)))); then
     rcli "$LOCAL" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
     log "preStop: $ho_master is the master now; this node follows it"
   else

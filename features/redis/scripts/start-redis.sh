@@ -77,6 +77,8 @@ else
   # missed a failover while this node was away, so that takes a majority of the sentinels (or
   # a brand-new group) and no failover in progress, or, failing that, the wait running out
   # (a whole-group restart in pod order: the other pods start once this one is ready).
+  # Just promoted to the primary (step 2): the first pod holds the old primary's stream (common.sh).
+  take_stream
   majority=$((REPLICAS / 2 + 1))
   wait_s=$((FAILOVER_TIMEOUT_MS / 1000 + 5))
   [ "$wait_s" -ge 30 ] || wait_s=30

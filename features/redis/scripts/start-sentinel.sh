@@ -20,6 +20,9 @@ master=""
 # and epoch kept) and learns the rest from their hello messages. Only when no sentinel
 # answers (the whole group restarting) is its own saved state the best there is.
 if [ "$ROLE" = primary ]; then
+  # Just promoted to the primary (step 2): the stream holder becomes the master before this
+  # sentinel monitors it (common.sh), so the old primary's hellos never reach this sentinel.
+  take_stream
   master=$(sentinel_answers | best_master | awk '{ print $2 }')
 fi
 if [ -s "$conf" ]; then

@@ -627,6 +627,8 @@ export class RedisGroup {
   readonly pods: Pod[];
   readonly dir: string;
   readonly namespace: string;
+  /** The pods' hostnames end in `.<domain>`: the headless Service's names. */
+  readonly domain: string;
   private rendered: RenderedGroup;
 
   constructor(
@@ -637,10 +639,10 @@ export class RedisGroup {
     const sts = rendered.statefulSet;
     this.namespace = sts.metadata.namespace;
     this.dir = path.join(harness.root, this.namespace, rendered.region);
-    const domain = `${sts.spec.serviceName}.${this.namespace}.svc.${this.env('redis').CLUSTER_DOMAIN ?? 'cluster.local'}`;
+    this.domain = `${sts.spec.serviceName}.${this.namespace}.svc.${this.env('redis').CLUSTER_DOMAIN ?? 'cluster.local'}`;
     this.pods = Array.from({ length: sts.spec.replicas }, (_, i) => {
       const name = `${sts.metadata.name}-${i}`;
-      return new Pod(this, i, name, `${name}.${domain}`, rendered);
+      return new Pod(this, i, name, `${name}.${this.domain}`, rendered);
     });
     this.hostsFile = path.join(this.dir, 'hosts');
     for (const p of this.pods) harness.hosts.set(p.hostname, p.address);
@@ -686,6 +688,10 @@ export class RedisGroup {
   }
   get password(): string {
     return this.harness.password;
+  }
+  /** The name the sentinels monitor the master under (MASTER_SET). */
+  get masterSet(): string {
+    return this.env('sentinel').MASTER_SET;
   }
 
   /** The environment variables a container of the current StatefulSet revision declares, literal values only. */
@@ -947,7 +953,7 @@ export class RedisGroup {
     return Promise.all(
       this.pods.map(async (p) => {
         try {
-          const addr = await command<[string, string] | null>(p.sentinel, this.password, 'SENTINEL', 'get-master-addr-by-name', 'master');
+          const addr = await command<[string, string] | null>(p.sentinel, this.password, 'SENTINEL', 'get-master-addr-by-name', this.masterSet);
           return addr ? addr[0] : undefined;
         } catch {
           return undefined;
@@ -993,8 +999,8 @@ export class RedisGroup {
   async sentinelsKnowGroup(): Promise<boolean> {
     const up = (entries: string[][]) => entries.filter((e) => !/s_down|disconnected/.test(e[e.indexOf('flags') + 1])).length;
     for (const p of this.pods) {
-      const replicas = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'REPLICAS', 'master');
-      const sentinels = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'SENTINELS', 'master');
+      const replicas = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'REPLICAS', this.masterSet);
+      const sentinels = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'SENTINELS', this.masterSet);
       if (up(replicas) < this.pods.length - 1 || up(sentinels) < this.pods.length - 1) return false;
     }
     return true;

@@ -11,15 +11,30 @@
  * Deployment; in step 2 each region's Application syncs its StatefulSet and Deployment at once,
  * the new primary first (the order that opened a two-master window before the fence).
  *
- * Opt-in for now (MERIDIAN_REPRO_PROMOTION_STEP2=1): it reproduces the known defect of step 2
- * (docs/redis.md, "Open"): in about 2 of 5 runs the new primary's rolled pod 0 starts as master
- * while its sentinels promote pod 2, and acknowledged writes are lost. It joins the CI
- * scenarios with the fix, which it must then prove (it fails today at random, so it cannot be
- * a CI test before).
+ * It found the step-2 defect (docs/redis.md, "Step 2 inside the new primary"): the new
+ * primary's pods 2 and 1 rolled first and followed pod 0, still the old secondary's replica;
+ * pod 0, rolled last with the secondary's preStop (no handover), was failed over by down
+ * detection while its recreated process could start as master: 736–1033 acknowledged writes
+ * lost in 3 of 8 runs, and in every run the new primary's sentinels saw their master down
+ * (`+sdown master`), which is what this scenario asserts never happens: every move of the
+ * master in the new primary is a handover.
  */
 import type Redis from 'ioredis';
 import { checkFence, type FenceCheck } from '../../../cli/promote-check';
-import { appClient, describeRedis, FAST, Harness, missing, RedisGroup, type RenderedGroup, renderRedis, sleep, waitFor, redisCliExec } from './harness';
+import {
+  appClient,
+  command,
+  describeRedis,
+  FAST,
+  Harness,
+  missing,
+  RedisGroup,
+  type RenderedGroup,
+  renderRedis,
+  sleep,
+  waitFor,
+  redisCliExec,
+} from './harness';
 
 const NS = 'redis-promotion-clients';
 const REGIONS = ['us-central1', 'us-east1'];
@@ -189,188 +204,200 @@ class Fleet {
 
 const SCENARIO =
   'Applications of every region through a promotion in two steps, configured from each stage’s rendered Deployment (real redis-server and redis-sentinel)';
-if (process.env.MERIDIAN_REPRO_PROMOTION_STEP2 !== '1')
-  describe.skip(SCENARIO, () => {
-    test('reproduces the known defect of step 2 with MERIDIAN_REPRO_PROMOTION_STEP2=1', () => undefined);
-  });
-else
-  describeRedis(SCENARIO, () => {
-    const h = new Harness(15);
-    const opts = { namespace: NS, regions: REGIONS, redis: FAST };
-    const start = renderRedis(opts);
-    const fenced = renderRedis({ ...opts, promotion: 'us-east1' });
-    const moved = renderRedis({ ...opts, primary: 'us-east1' });
-    let central: RedisGroup;
-    let east: RedisGroup;
-    let fleet: Fleet;
+describeRedis(SCENARIO, () => {
+  const h = new Harness(15);
+  const opts = { namespace: NS, regions: REGIONS, redis: FAST };
+  const start = renderRedis(opts);
+  const fenced = renderRedis({ ...opts, promotion: 'us-east1' });
+  const moved = renderRedis({ ...opts, primary: 'us-east1' });
+  let central: RedisGroup;
+  let east: RedisGroup;
+  let fleet: Fleet;
 
-    beforeAll(async () => {
-      central = h.group(start.get('us-central1')!);
-      east = h.group(start.get('us-east1')!);
-      for (const g of [central, east]) {
-        // The Services each cluster renders: the region's (which the mesh routes to from every
-        // cluster) and the Sentinel Service `cache` (not-ready pods too).
-        await h.regionServices(g);
-        await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
-      }
-      await Promise.all([central.bootstrap(), east.bootstrap()]);
-    }, 90_000);
+  beforeAll(async () => {
+    central = h.group(start.get('us-central1')!);
+    east = h.group(start.get('us-east1')!);
+    for (const g of [central, east]) {
+      // The Services each cluster renders: the region's (which the mesh routes to from every
+      // cluster) and the Sentinel Service `cache` (not-ready pods too).
+      await h.regionServices(g);
+      await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
+    }
+    await Promise.all([central.bootstrap(), east.bootstrap()]);
+  }, 90_000);
 
-    afterAll(async () => {
-      if (fleet) await fleet.stop();
-      await h.cleanup();
-    }, 30_000);
+  afterAll(async () => {
+    if (fleet) await fleet.stop();
+    await h.cleanup();
+  }, 30_000);
 
-    const exec = redisCliExec((context) => (context === 'us-central1' ? central : east));
-    const check = (): FenceCheck =>
-      checkFence(
-        [
-          {
-            name: 'cache',
-            from: central.pods.map((p) => ({ context: 'us-central1', namespace: NS, pod: p.name })),
-            to: { context: 'us-east1', namespace: NS, pod: east.pods[0].name },
-          },
-        ],
-        exec,
-      );
+  const exec = redisCliExec((context) => (context === 'us-central1' ? central : east));
+  const check = (): FenceCheck =>
+    checkFence(
+      [
+        {
+          name: 'cache',
+          from: central.pods.map((p) => ({ context: 'us-central1', namespace: NS, pod: p.name })),
+          to: { context: 'us-east1', namespace: NS, pod: east.pods[0].name },
+        },
+      ],
+      exec,
+    );
 
-    const deployment = (r: RenderedGroup) => r.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'app')!;
+  const deployment = (r: RenderedGroup) => r.objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'app')!;
 
-    /** One region's Application synced: its StatefulSet and its Deployment roll at the same time. */
-    const sync = async (group: RedisGroup, next: RenderedGroup) => {
-      await Promise.all([group.rollingUpdate(next), fleet.roll(group, next.clientEnv)]);
-    };
+  /** One region's Application synced: its StatefulSet and its Deployment roll at the same time. */
+  const sync = async (group: RedisGroup, next: RenderedGroup) => {
+    await Promise.all([group.rollingUpdate(next), fleet.roll(group, next.clientEnv)]);
+  };
 
-    test('reads continue in both regions, writes are refused while no region may write, none acknowledged is lost; after step 2 the new primary writes and the old one reads it', async () => {
-      // What each stage renders for the applications: step 1 changes no Deployment; step 2 swaps the contracts.
-      for (const r of REGIONS) expect(deployment(fenced.get(r)!)).toEqual(deployment(start.get(r)!));
-      expect(Object.keys(start.get('us-central1')!.clientEnv)).toContain('REDIS_SENTINELS');
-      expect(Object.keys(start.get('us-east1')!.clientEnv)).toContain('REDIS_READ_HOST');
-      expect(moved.get('us-east1')!.clientEnv.REDIS_SENTINELS).toBe(`cache.${NS}.svc.cluster.local:26379`);
-      expect(moved.get('us-central1')!.clientEnv.REDIS_READ_HOST).toBe(`cache-us-central1.${NS}.svc.cluster.local`);
-      const strategy = deployment(start.get('us-central1')!).spec;
-      expect(strategy.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: '25%' });
-      // 25 % of 2 replicas: surge rounds up to 1, unavailable down to 0 (Kubernetes' rounding).
-      expect(strategy.replicas).toBe(2);
+  test('reads continue in both regions, writes are refused while no region may write, none acknowledged is lost; after step 2 the new primary writes and the old one reads it', async () => {
+    // What each stage renders for the applications: step 1 changes no Deployment; step 2 swaps the contracts.
+    for (const r of REGIONS) expect(deployment(fenced.get(r)!)).toEqual(deployment(start.get(r)!));
+    expect(Object.keys(start.get('us-central1')!.clientEnv)).toContain('REDIS_SENTINELS');
+    expect(Object.keys(start.get('us-east1')!.clientEnv)).toContain('REDIS_READ_HOST');
+    expect(moved.get('us-east1')!.clientEnv.REDIS_SENTINELS).toBe(`cache.${NS}.svc.cluster.local:26379`);
+    expect(moved.get('us-central1')!.clientEnv.REDIS_READ_HOST).toBe(`cache-us-central1.${NS}.svc.cluster.local`);
+    const strategy = deployment(start.get('us-central1')!).spec;
+    expect(strategy.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: '25%' });
+    // 25 % of 2 replicas: surge rounds up to 1, unavailable down to 0 (Kubernetes' rounding).
+    expect(strategy.replicas).toBe(2);
 
-      await central.settled(30_000);
-      fleet = new Fleet(strategy.replicas);
-      const t0 = performance.now();
-      await Promise.all([fleet.deploy(central, start.get('us-central1')!.clientEnv), fleet.deploy(east, start.get('us-east1')!.clientEnv)]);
-      await waitFor('writes and reads to flow', 20_000, async () => (fleet.acks.length >= 100 ? true : undefined));
-      expect(check().ok).toBe(false);
+    await central.settled(30_000);
+    fleet = new Fleet(strategy.replicas);
+    const t0 = performance.now();
+    await Promise.all([fleet.deploy(central, start.get('us-central1')!.clientEnv), fleet.deploy(east, start.get('us-east1')!.clientEnv)]);
+    await waitFor('writes and reads to flow', 20_000, async () => (fleet.acks.length >= 100 ? true : undefined));
+    expect(check().ok).toBe(false);
 
-      // Step 1: the old primary's StatefulSet rolls to the fence; no Deployment changes.
-      const t1 = performance.now();
-      await central.rollingUpdate(fenced.get('us-central1')!);
-      await waitFor(
-        "promote's check to pass",
-        30_000,
-        async () => (check().ok ? true : undefined),
-        async () => check().lines.join('\n'),
-        100,
-      );
-      const ackedBeforeStep2 = fleet.acks.length;
+    // Step 1: the old primary's StatefulSet rolls to the fence; no Deployment changes.
+    const t1 = performance.now();
+    await central.rollingUpdate(fenced.get('us-central1')!);
+    await waitFor(
+      "promote's check to pass",
+      30_000,
+      async () => (check().ok ? true : undefined),
+      async () => check().lines.join('\n'),
+      100,
+    );
+    const ackedBeforeStep2 = fleet.acks.length;
 
-      // Step 2, the new primary's Application first, then the old primary's.
-      const t2 = performance.now();
-      await sync(east, moved.get('us-east1')!);
-      await waitFor(
-        'us-east1 to settle on a master',
-        40_000,
-        () => east.settledMaster(),
-        async () => `${await east.describe()}\n${await central.describe()}`,
-      );
-      const t3 = performance.now();
-      await sync(central, moved.get('us-central1')!);
-      const t4 = performance.now();
+    // Step 2, the new primary's Application first, then the old primary's.
+    const t2 = performance.now();
+    await sync(east, moved.get('us-east1')!);
+    await waitFor(
+      'us-east1 to settle on a master',
+      40_000,
+      () => east.settledMaster(),
+      async () => `${await east.describe()}\n${await central.describe()}`,
+    );
+    const t3 = performance.now();
+    await sync(central, moved.get('us-central1')!);
+    const t4 = performance.now();
+    // The master moved within the new primary by handovers only (each master's preStop): no
+    // sentinel there ever saw its master down, nor took another region's configuration.
+    const events = east.pods.flatMap((p) =>
+      p
+        .log('sentinel', 1_000_000)
+        .split('\n')
+        .filter((l) => /\+sdown master|\+odown/.test(l) || (l.includes('+config-update-from') && !l.includes(`.${east.domain} 26379 @`)))
+        .map((l) => `${p.name}: ${l.trim()}`),
+    );
+    expect(events).toEqual([]);
+    // The new primary's sentinels know their own group only: no sentinel of the old primary
+    // (whose hello messages, published on its master, flow down every replication stream).
+    for (const p of east.pods) {
+      const known = await command<string[][]>(p.sentinel, east.password, 'SENTINEL', 'SENTINELS', east.masterSet);
+      const hosts = known.map((e) => e[e.indexOf('ip') + 1]);
+      expect(hosts.filter((x) => !x.endsWith(`.${east.domain}`))).toEqual([]);
+    }
 
-      // After: the new primary's clients write, the old primary's read those writes.
-      const eastAcks = () => fleet.acks.filter((a) => a.region === 'us-east1');
-      const n = eastAcks().length;
-      await waitFor('the new primary’s clients to write and the old primary’s to read it', 30_000, async () =>
-        eastAcks().length >= n + 100 && fleet.running('us-central1').every((p) => p.foreignHits >= 20) ? true : undefined,
-      );
-      const t5 = performance.now();
-      const oldReaders = fleet.running('us-central1');
-      expect(oldReaders.map((p) => p.writes)).toEqual([false, false]);
-      expect(fleet.running('us-east1').map((p) => p.writes)).toEqual([true, true]);
-      // The old primary's clients are read-only now.
-      await expect(oldReaders[0].client.set('x', 'y')).rejects.toThrow(/READONLY/);
-      await fleet.stop();
+    // After: the new primary's clients write, the old primary's read those writes.
+    const eastAcks = () => fleet.acks.filter((a) => a.region === 'us-east1');
+    const n = eastAcks().length;
+    await waitFor('the new primary’s clients to write and the old primary’s to read it', 30_000, async () =>
+      eastAcks().length >= n + 100 && fleet.running('us-central1').every((p) => p.foreignHits >= 20) ? true : undefined,
+    );
+    const t5 = performance.now();
+    const oldReaders = fleet.running('us-central1');
+    expect(oldReaders.map((p) => p.writes)).toEqual([false, false]);
+    expect(fleet.running('us-east1').map((p) => p.writes)).toEqual([true, true]);
+    // The old primary's clients are read-only now.
+    await expect(oldReaders[0].client.set('x', 'y')).rejects.toThrow(/READONLY/);
+    await fleet.stop();
 
-      // Nothing the applications saw acknowledged is lost: on the new master, and readable through
-      // the old primary's rendered client contract.
-      const acknowledged = fleet.acks.map((a) => a.key);
-      const master = await east.settled(30_000);
-      const lost = new Set(await missing(east, master, acknowledged));
-      if (lost.size > 0) {
-        const where = new Map<string, number>();
-        for (const a of fleet.acks.filter((x) => lost.has(x.key))) where.set(`${a.region}→${a.node}`, (where.get(`${a.region}→${a.node}`) ?? 0) + 1);
-        // eslint-disable-next-line no-console
-        console.log(
-          `lost, by where they were written: ${JSON.stringify([...where])}; now ${east.pods.map((p) => `${p.name}=${p.address}`).join(' ')} ${central.pods.map((p) => `${p.name}=${p.address}`).join(' ')}\n${await east.describe()}\n${await central.describe()}`,
-        );
-      }
-      expect([...lost]).toEqual([]);
-      const reader = appClient(central, moved.get('us-central1')!.clientEnv).client;
-      try {
-        await reader.connect();
-        await waitFor(
-          'every acknowledged write readable in us-central1',
-          30_000,
-          async () => {
-            for (let i = 0; i < acknowledged.length; i += 500) {
-              const values = await reader.mget(...acknowledged.slice(i, i + 500));
-              if (values.some((v) => v === null)) return undefined;
-            }
-            return true;
-          },
-          () => central.describe(),
-          250,
-        );
-      } finally {
-        reader.disconnect();
-      }
-      for (let i = 0; i < central.pods.length; i++) expect(await missing(central, i, acknowledged)).toEqual([]);
-
-      // Who wrote where: us-central1 before the fence took hold, us-east1 only after step 2; never both at once.
-      const acked = (region: string) => fleet.acks.filter((a) => a.region === region).map((a) => a.at);
-      const lastCentral = Math.max(...acked('us-central1'));
-      const firstEast = Math.min(...acked('us-east1'));
-      expect(lastCentral).toBeLessThan(t2);
-      expect(firstEast).toBeGreaterThan(t2);
-      expect(fleet.acks.length).toBeGreaterThan(ackedBeforeStep2);
-      const other = fleet.pods.flatMap((p) => [...p.otherErrors]);
-      expect(other).toEqual([]);
-
-      const sum = (region: string, f: (p: AppPod) => number) => fleet.pods.filter((p) => p.group.region === region).reduce((s, p) => s + f(p), 0);
-      const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-      const gaps = (region: string) =>
-        [
-          ['before', t0, t1],
-          ['step 1', t1, t2],
-          ['step 2', t2, t4],
-          ['after', t4, t5],
-        ]
-          .map(([stage, a, b]) => {
-            const g = fleet.readGaps(region, a as number, b as number);
-            return `${stage} ${s(g.region)}/${s(g.pod)}`;
-          })
-          .join(', ');
-      const refused = (region: string) => (['READONLY', 'NOREPLICAS', 'no master'] as const).map((r) => `${sum(region, (p) => p.refused[r])} ${r}`).join(', ');
+    // Nothing the applications saw acknowledged is lost: on the new master, and readable through
+    // the old primary's rendered client contract.
+    const acknowledged = fleet.acks.map((a) => a.key);
+    const master = await east.settled(30_000);
+    const lost = new Set(await missing(east, master, acknowledged));
+    if (lost.size > 0) {
+      const where = new Map<string, number>();
+      for (const a of fleet.acks.filter((x) => lost.has(x.key))) where.set(`${a.region}→${a.node}`, (where.get(`${a.region}→${a.node}`) ?? 0) + 1);
       // eslint-disable-next-line no-console
       console.log(
-        [
-          `promotion with application clients (down-after 1 s, 3 redis pods and 2 app pods per region):`,
-          `step 1 took ${s(t2 - t1)} (rollout and check), step 2: us-east1 synced and settled in ${s(t3 - t2)}, us-central1 synced in ${s(t4 - t3)};`,
-          `longest read gap per stage (region/any serving pod): us-central1 ${gaps('us-central1')}; us-east1 ${gaps('us-east1')};`,
-          `writes: ${fleet.acks.length} acknowledged (${acked('us-central1').length} in us-central1, ${acked('us-east1').length} in us-east1), 0 lost;`,
-          `no write acknowledged anywhere for ${s(firstEast - lastCentral)} (last in us-central1 ${s(lastCentral - t1)} after step 1 began, first in us-east1 ${s(firstEast - t2)} after step 2 began);`,
-          `refused: us-central1 ${refused('us-central1')}; us-east1 ${refused('us-east1')};`,
-          `accepted but not acknowledged: ${sum('us-central1', (p) => p.accepted) + sum('us-east1', (p) => p.accepted) - fleet.acks.length};`,
-          `reads: ${sum('us-central1', (p) => p.reads.length)} in us-central1 (${sum('us-central1', (p) => p.readErrors)} failed), ${sum('us-east1', (p) => p.reads.length)} in us-east1 (${sum('us-east1', (p) => p.readErrors)} failed)`,
-        ].join(' '),
+        `lost, by where they were written: ${JSON.stringify([...where])}; now ${east.pods.map((p) => `${p.name}=${p.address}`).join(' ')} ${central.pods.map((p) => `${p.name}=${p.address}`).join(' ')}\n${await east.describe()}\n${await central.describe()}`,
       );
-    }, 240_000);
-  });
+    }
+    expect([...lost]).toEqual([]);
+    const reader = appClient(central, moved.get('us-central1')!.clientEnv).client;
+    try {
+      await reader.connect();
+      await waitFor(
+        'every acknowledged write readable in us-central1',
+        30_000,
+        async () => {
+          for (let i = 0; i < acknowledged.length; i += 500) {
+            const values = await reader.mget(...acknowledged.slice(i, i + 500));
+            if (values.some((v) => v === null)) return undefined;
+          }
+          return true;
+        },
+        () => central.describe(),
+        250,
+      );
+    } finally {
+      reader.disconnect();
+    }
+    for (let i = 0; i < central.pods.length; i++) expect(await missing(central, i, acknowledged)).toEqual([]);
+
+    // Who wrote where: us-central1 before the fence took hold, us-east1 only after step 2; never both at once.
+    const acked = (region: string) => fleet.acks.filter((a) => a.region === region).map((a) => a.at);
+    const lastCentral = Math.max(...acked('us-central1'));
+    const firstEast = Math.min(...acked('us-east1'));
+    expect(lastCentral).toBeLessThan(t2);
+    expect(firstEast).toBeGreaterThan(t2);
+    expect(fleet.acks.length).toBeGreaterThan(ackedBeforeStep2);
+    const other = fleet.pods.flatMap((p) => [...p.otherErrors]);
+    expect(other).toEqual([]);
+
+    const sum = (region: string, f: (p: AppPod) => number) => fleet.pods.filter((p) => p.group.region === region).reduce((s, p) => s + f(p), 0);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const gaps = (region: string) =>
+      [
+        ['before', t0, t1],
+        ['step 1', t1, t2],
+        ['step 2', t2, t4],
+        ['after', t4, t5],
+      ]
+        .map(([stage, a, b]) => {
+          const g = fleet.readGaps(region, a as number, b as number);
+          return `${stage} ${s(g.region)}/${s(g.pod)}`;
+        })
+        .join(', ');
+    const refused = (region: string) => (['READONLY', 'NOREPLICAS', 'no master'] as const).map((r) => `${sum(region, (p) => p.refused[r])} ${r}`).join(', ');
+    // eslint-disable-next-line no-console
+    console.log(
+      [
+        `promotion with application clients (down-after 1 s, 3 redis pods and 2 app pods per region):`,
+        `step 1 took ${s(t2 - t1)} (rollout and check), step 2: us-east1 synced and settled in ${s(t3 - t2)}, us-central1 synced in ${s(t4 - t3)};`,
+        `longest read gap per stage (region/any serving pod): us-central1 ${gaps('us-central1')}; us-east1 ${gaps('us-east1')};`,
+        `writes: ${fleet.acks.length} acknowledged (${acked('us-central1').length} in us-central1, ${acked('us-east1').length} in us-east1), 0 lost;`,
+        `no write acknowledged anywhere for ${s(firstEast - lastCentral)} (last in us-central1 ${s(lastCentral - t1)} after step 1 began, first in us-east1 ${s(firstEast - t2)} after step 2 began);`,
+        `refused: us-central1 ${refused('us-central1')}; us-east1 ${refused('us-east1')};`,
+        `accepted but not acknowledged: ${sum('us-central1', (p) => p.accepted) + sum('us-east1', (p) => p.accepted) - fleet.acks.length};`,
+        `reads: ${sum('us-central1', (p) => p.reads.length)} in us-central1 (${sum('us-central1', (p) => p.readErrors)} failed), ${sum('us-east1', (p) => p.reads.length)} in us-east1 (${sum('us-east1', (p) => p.readErrors)} failed)`,
+      ].join(' '),
+    );
+  }, 240_000);
+});
