@@ -69,10 +69,23 @@ function unquote(literal: string): string {
   return body.replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v' })[c as 'n'] ?? c);
 }
 
+/** The selectors of queries already read, bounded as `parsed` is (the checks read each rule's query in every scope). */
+const selectorsOf = new Map<string, readonly VectorSelector[]>();
+
 /** Every vector selector of a valid query, in the order written. Throws on invalid PromQL. */
 export function vectorSelectors(query: string): VectorSelector[] {
-  const errors = promqlErrors(query);
-  if (errors.length > 0) throw new Error(`not valid PromQL: ${errors.join('; ')}`);
+  let selectors = selectorsOf.get(query);
+  if (selectors === undefined) {
+    const errors = promqlErrors(query);
+    if (errors.length > 0) throw new Error(`not valid PromQL: ${errors.join('; ')}`);
+    if (selectorsOf.size >= MAX_CACHED) selectorsOf.clear();
+    selectors = readSelectors(query);
+    selectorsOf.set(query, selectors);
+  }
+  return [...selectors];
+}
+
+function readSelectors(query: string): VectorSelector[] {
   const out: VectorSelector[] = [];
   const text = (n: { from: number; to: number }) => query.slice(n.from, n.to);
   parser.parse(query).iterate({

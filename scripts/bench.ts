@@ -438,16 +438,19 @@ function fullRender(dir: string, runs: number, withTsNode: boolean, out: string[
   out.push('', `Repository platforms (${tsx.objects} objects), npx cdk8s synth, median of ${runs} run(s), the commands alternated run by run`, '');
   out.push(
     table(
-      ['app command', 'wall s (median)', 'runs', 'dist/ sha256'],
+      ['app command', 'wall s (median)', 'runs', 'CPU s (median)', 'CPU runs', 'dist/ sha256'],
       [tsx, floor, ...(tsNode ? [tsNode] : [])].map((a) => [
         `\`${a.command}\``,
         median(a.seconds).toFixed(2),
         a.seconds.map((s) => s.toFixed(2)).join(', '),
+        a.cpu.length > 0 ? median(a.cpu).toFixed(2) : '–',
+        a.cpu.map((s) => s.toFixed(2)).join(', ') || '–',
         a.tree || '–',
       ]),
     ),
   );
-  out.push('', `synth − the CLI's floor: ${(median(tsx.seconds) - median(floor.seconds)).toFixed(2)} s (median), Meridian's app alone`);
+  const cpuAbove = tsx.cpu.length > 0 && floor.cpu.length > 0 ? `, ${(median(tsx.cpu) - median(floor.cpu)).toFixed(2)} CPU s` : '';
+  out.push('', `synth − the CLI's floor: ${(median(tsx.seconds) - median(floor.seconds)).toFixed(2)} s (median)${cpuAbove}, Meridian's app alone`);
   if (tsNode)
     out.push(
       '',

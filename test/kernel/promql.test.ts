@@ -1,4 +1,4 @@
-import { promqlErrors } from '../../kernel/promql';
+import { promqlErrors, vectorSelectors } from '../../kernel/promql';
 
 describe('promqlErrors', () => {
   test.each([
@@ -19,5 +19,36 @@ describe('promqlErrors', () => {
 
   test('fails when empty', () => {
     expect(promqlErrors('  ')).toEqual(['is empty']);
+  });
+});
+
+describe('vectorSelectors', () => {
+  const query = 'sum(rate(http_requests_total{job="api",code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))';
+
+  // Selectors are kept per query: asking again (as every scope's check does) gives the same, and a
+  // caller changing the list it got does not change what the next caller gets.
+  test('reads each selector, the same when asked again', () => {
+    const first = vectorSelectors(query);
+    expect(first.map((s) => [s.metric, s.matchers, s.text, s.hasMatchers, s.hasBraces])).toEqual([
+      [
+        'http_requests_total',
+        [
+          { name: 'job', op: '=', value: 'api' },
+          { name: 'code', op: '=~', value: '5..' },
+        ],
+        'http_requests_total{job="api",code=~"5.."}',
+        true,
+        true,
+      ],
+      ['http_requests_total', [], 'http_requests_total', false, false],
+    ]);
+    first.pop();
+    expect(vectorSelectors(query)).toHaveLength(2);
+    expect(vectorSelectors(query)).toEqual(vectorSelectors(query));
+  });
+
+  test('fails on invalid PromQL every time it is asked', () => {
+    expect(() => vectorSelectors('sum(rate(x[2m])')).toThrow('not valid PromQL: syntax error at column 16: unexpected end of query');
+    expect(() => vectorSelectors('sum(rate(x[2m])')).toThrow('not valid PromQL');
   });
 });

@@ -4,6 +4,7 @@
  * reports what a freshly compiled one does, and the benchmark's synthetic fleet is a valid
  * platform. (Speed itself is measured by `npm run bench`, never asserted here.)
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
@@ -12,6 +13,7 @@ import { loadEnvironments } from '../../model/load';
 import { render } from '../../synth/render';
 import { defaultWorkers, YamlPool } from '../../synth/yaml-pool';
 import { formatProblem, validateObjects } from '../../checks';
+import type { ValidatorCache } from '../../checks/compiled';
 import { SchemaValidator } from '../../checks/schema';
 import { tempDir } from '../helpers';
 
@@ -94,7 +96,12 @@ describe('SchemaValidator cache', () => {
 
     const warm = new SchemaValidator(undefined, dir);
     expect(objects.map((o) => warm.validate(o))).toEqual(expected);
-    expect(fs.readdirSync(dir)).toEqual(files);
+    // The first load keeps V8's code cache beside each entry; the next load uses it.
+    const withCodeCache = fs.readdirSync(dir);
+    expect(withCodeCache).toEqual([...files, ...files.map((f) => f.replace(/\.js$/, '.v8'))].sort());
+    const hot = new SchemaValidator(undefined, dir);
+    expect(objects.map((o) => hot.validate(o))).toEqual(expected);
+    expect(fs.readdirSync(dir)).toEqual(withCodeCache);
   });
 
   test('a different schema gets a different cache entry', () => {
@@ -117,6 +124,49 @@ describe('SchemaValidator cache', () => {
     const expected = new SchemaValidator(undefined, dir).validate(deployment);
     for (const f of fs.readdirSync(dir)) fs.writeFileSync(path.join(dir, f), 'module.exports = {');
     expect(new SchemaValidator(undefined, dir).validate(deployment)).toEqual(expected);
+  });
+});
+
+describe('ValidatorCache', () => {
+  // Each load in its own process, as synths are: within one process V8 reuses the script it
+  // already compiled and never reads the code cache.
+  const ROOT = path.resolve(__dirname, '../..');
+  const load = (dir: string) => {
+    const script = `
+      const Ajv = require('ajv').default;
+      const { ValidatorCache } = require('./checks/compiled.ts');
+      const cache = new ValidatorCache(new Ajv({ allErrors: true, code: { source: true } }), ${JSON.stringify(dir)});
+      const validate = cache.compile({ type: 'object', properties: { port: { type: 'integer', minimum: 1 } }, additionalProperties: false });
+      const results = [validate({ port: 80 }), validate({ port: 0, host: 'x' }) || validate.errors.length];
+      process.stdout.write(JSON.stringify({ counts: cache.counts, results }));`;
+    const r = spawnSync(process.execPath, ['-r', './bin/register.js', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout) as { counts: ValidatorCache['counts']; results: unknown[] };
+  };
+
+  test('compiles once, then loads the code, then loads it with the code cache of V8', () => {
+    const dir = tempDir('meridian-ajv-');
+    const runs = [load(dir), load(dir), load(dir)];
+    expect(runs.map((r) => r.counts)).toEqual([
+      { compiled: 1, loaded: 0, codeCached: 0 },
+      { compiled: 0, loaded: 1, codeCached: 0 },
+      { compiled: 0, loaded: 1, codeCached: 1 },
+    ]);
+    expect(runs.map((r) => r.results)).toEqual([
+      [true, 2],
+      [true, 2],
+      [true, 2],
+    ]);
+  });
+
+  test('a code cache V8 rejects is made again, and the validator still works', () => {
+    const dir = tempDir('meridian-ajv-');
+    load(dir);
+    load(dir);
+    const [v8] = fs.readdirSync(dir).filter((f) => f.endsWith('.v8'));
+    fs.writeFileSync(path.join(dir, v8), 'not a code cache');
+    expect(load(dir)).toEqual({ counts: { compiled: 0, loaded: 1, codeCached: 0 }, results: [true, 2] });
+    expect(load(dir)).toEqual({ counts: { compiled: 0, loaded: 1, codeCached: 1 }, results: [true, 2] });
   });
 });
 

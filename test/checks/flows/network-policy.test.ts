@@ -1,4 +1,4 @@
-import { NetPod, NetworkPolicyModel, Protocol } from '../../../checks/flows/network-policy';
+import { inBlock, inRange, NetPod, NetworkPolicyModel, Protocol } from '../../../checks/flows/network-policy';
 import { E2E_CASES, E2ECase, Expectation, PeerRef, POD_IPS } from './netpol-e2e-cases';
 
 const PORTS = [80, 81].flatMap((port) =>
@@ -105,5 +105,24 @@ describe('NetworkPolicy evaluator beyond the suite', () => {
     ]);
     expect(m.connect({ ip: '10.1.0.5' }, { pod: api }, 8080).allowed).toBe(false);
     expect(m.connect({ pod: web }, { pod: api }, 8080).allowed).toBe(true);
+  });
+});
+
+describe('inRange and inBlock', () => {
+  // Parsed addresses and blocks are kept for the process: asking again gives the same answers.
+  test.each([1, 2])('answers the same on pass %d', () => {
+    expect(inRange('10.4.0.7', '10.4.0.0/16')).toBe(true);
+    expect(inRange('10.5.0.7', '10.4.0.0/16')).toBe(false);
+    expect(inRange('10.4.0.7', '::/0')).toBe(false);
+    expect(inRange('fd00::1', 'fd00::/8')).toBe(true);
+    expect(inBlock('10.4.0.7', '10.0.0.0/8', ['10.4.0.0/16'])).toBe(false);
+    expect(inBlock('10.5.0.7', '10.0.0.0/8', ['10.4.0.0/16'])).toBe(true);
+  });
+
+  test('fails on a malformed block every time it is asked, not only the first', () => {
+    expect(() => inRange('10.4.0.7', '10.4.0.0/33')).toThrow();
+    expect(() => inRange('10.4.0.7', '10.4.0.0/33')).toThrow();
+    expect(() => inRange('10.4.0.999', '10.4.0.0/16')).toThrow();
+    expect(() => inRange('10.4.0.999', '10.4.0.0/16')).toThrow();
   });
 });
