@@ -435,6 +435,21 @@ handover_failover() {
   if [ "$ROLE" = secondary ]; then request_failover_until $(($1 - 5)); else request_failover; fi
 }
 
+# Whether the sentinel of another pod lists a replica it could promote (flags exactly
+# "slave": not down, not disconnected; priority above 0).
+sentinel_knows_replica() {
+  for skr_n in $(seq 0 $((REPLICAS - 1)) | grep -vx "$ORDINAL"); do
+    skr_count=$(rcli "$(pod "$skr_n")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
+      NR % 2 == 1 { key = $0; next }
+      key == "name" { n++ }
+      key == "flags" { f[n] = $0 }
+      key == "slave-priority" { p[n] = $0 }
+      END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) c++; print c + 0 }') || skr_count=0
+    [ "${skr_count:-0}" -gt 0 ] && return 0
+  done
+  return 1
+}
+
 # preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
 # promote it and follows it, so the writes it acknowledged survive the shutdown. Paused
 # writes fail over too: they get READONLY after the switch and are retried on the new master.
@@ -443,6 +458,21 @@ handover_failover() {
 handover() {
   [ "$(rcli "$LOCAL" "$REDIS_PORT" role | head -n 1)" = master ] || return 0
   log "preStop: this node is the master: handing over"
+  if [ "$ROLE" = secondary ]; then
+    # A new primary's pod 0 (take_stream): its sentinels all started during the rollout and
+    # learn replicas from its INFO, every 10 s, over a link that a pause of writes would block
+    # (the sentinels' PUBLISH of their hellos waits, and their PINGs behind it: after
+    # down-after they would see this master down). So wait, writes going on, until one knows a
+    # replica it could promote.
+    ho_wait=$(($(now) + HANDOVER_SECONDS / 2))
+    until sentinel_knows_replica; do
+      [ "$(now)" -lt "$ho_wait" ] || break
+      sleep 0.5
+    done
+  fi
+  # Its replicas, to move to the new master with it (a replica that attached after the
+  # sentinels' last INFO is one they do not know, and would stay chained to this node).
+  ho_replicas=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' '$1 ~ /^slave[0-9]+$/ { print $3 }')
   rcli "$LOCAL" "$REDIS_PORT" client pause "$((HANDOVER_SECONDS * 1000))" write >/dev/null || true
   ho_end=$(($(now) + HANDOVER_SECONDS))
   ho_deadline=$(($(now) + 5))
@@ -461,7 +491,10 @@ handover() {
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
   elif ho_master=$(wait_other_master $((ho_end - $(now)))); then
     rcli "$LOCAL" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
-    log "preStop: $ho_master is the master now; this node follows it"
+    for ho_r in $ho_replicas; do
+      [ "$ho_r" = "$ho_master" ] || rcli "$ho_r" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
+    done
+    log "preStop: $ho_master is the master now; this node and its replicas follow it"
   else
     log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s"
   fi

@@ -174,7 +174,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       const handover = performance.now() - t0;
       await deleting;
       await writer.stop();
-      expect(group.pods[old].log('redis', 40)).toMatch(/is the master now; this node follows it/);
+      expect(group.pods[old].log('redis', 40)).toMatch(/is the master now; this node and its replicas follow it/);
       expect(await missing(group, next, writer.acknowledged)).toEqual([]);
       // eslint-disable-next-line no-console
       console.log(`preStop handover: a new master ${Math.round(handover)} ms after the pod's deletion began`);
