@@ -69,15 +69,9 @@ describeRedis('Applications in every region reach Redis from their rendered envi
   const clients: Redis[] = [];
 
   beforeAll(async () => {
-    central = h.group(rendered.get('us-central1')!);
-    east = h.group(rendered.get('us-east1')!);
-    for (const g of [central, east]) {
-      // The Services each cluster renders: the region's ones (which the mesh routes to from every
-      // cluster) and the Sentinel Service (not-ready pods too).
-      await h.regionServices(g);
-      await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
-    }
-    await Promise.all([central.bootstrap(), east.bootstrap()]);
+    // The Services each cluster renders: the region's (which the mesh routes to from every
+    // cluster) and the Sentinel Service `cache`.
+    [central, east] = await h.regionGroups(rendered, ['us-central1', 'us-east1'], `cache.${NS}.svc.cluster.local`);
   }, 90_000);
 
   afterAll(async () => {

@@ -470,9 +470,13 @@ export class Harness {
    * region's Service, which the mesh routes to from every cluster), started together: a
    * secondary's first pod retries until the primary answers.
    */
-  async regionGroups(rendered: ReadonlyMap<string, RenderedGroup>, regions: readonly string[]): Promise<RedisGroup[]> {
+  async regionGroups(rendered: ReadonlyMap<string, RenderedGroup>, regions: readonly string[], sentinelService?: string): Promise<RedisGroup[]> {
     const groups = regions.map((r) => this.group(rendered.get(r)!));
-    for (const g of groups) await this.regionServices(g);
+    for (const g of groups) {
+      await this.regionServices(g);
+      // The Sentinel Service of the group (not-ready pods too), for clients configured from a rendered env.
+      if (sentinelService) await this.proxy(sentinelService, g, 26379, true);
+    }
     await Promise.all(groups.map((g) => g.bootstrap()));
     return groups;
   }

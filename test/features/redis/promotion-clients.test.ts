@@ -215,15 +215,9 @@ describeRedis(SCENARIO, () => {
   let fleet: Fleet;
 
   beforeAll(async () => {
-    central = h.group(start.get('us-central1')!);
-    east = h.group(start.get('us-east1')!);
-    for (const g of [central, east]) {
-      // The Services each cluster renders: the region's (which the mesh routes to from every
-      // cluster) and the Sentinel Service `cache` (not-ready pods too).
-      await h.regionServices(g);
-      await h.proxy(`cache.${NS}.svc.cluster.local`, g, 26379, true);
-    }
-    await Promise.all([central.bootstrap(), east.bootstrap()]);
+    // The Services each cluster renders: the region's (which the mesh routes to from every
+    // cluster) and the Sentinel Service `cache`.
+    [central, east] = await h.regionGroups(start, ['us-central1', 'us-east1'], `cache.${NS}.svc.cluster.local`);
   }, 90_000);
 
   afterAll(async () => {
