@@ -125,12 +125,26 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
     return checkFence([fence], exec);
   };
 
-  const holds = (group: RedisGroup, i: number, keys: readonly string[]) =>
+  /** Which acknowledged writes a node lacks: per node that acknowledged them, how many and when (wall clock, as in the logs). */
+  const lacking = async (writer: EveryNodeWriter, group: RedisGroup, i: number, keys: readonly string[]): Promise<string> => {
+    const gone = new Set(await missing(group, i, keys));
+    const byPod = new Map<string, number[]>();
+    for (const a of writer.attempts) {
+      if (!a.acknowledged || !gone.has(a.key)) continue;
+      const at = performance.timeOrigin + a.accepted;
+      byPod.set(`${a.pod}@${a.region}`, [...(byPod.get(`${a.pod}@${a.region}`) ?? []), at]);
+    }
+    const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
+    const lines = [...byPod].map(([pod, ts]) => `  ${ts.length} acknowledged by ${pod} between ${iso(Math.min(...ts))} and ${iso(Math.max(...ts))}`);
+    return `${gone.size} acknowledged writes missing:\n${lines.join('\n')}`;
+  };
+
+  const holds = (writer: EveryNodeWriter, group: RedisGroup, i: number, keys: readonly string[]) =>
     waitFor(
       `${group.pods[i].name} of ${group.region} to hold ${keys.length} keys`,
       30_000,
       async () => ((await missing(group, i, keys)).length === 0 ? true : undefined),
-      () => group.describe(),
+      async () => `${await lacking(writer, group, i, keys)}\n${await group.describe()}`,
       250,
     );
 
@@ -195,8 +209,8 @@ describeRedis('A promotion in two steps, as meridian promote prints them (real r
 
     // Nothing acknowledged is lost: the new master holds every acknowledged write of both regions, and so does every old-primary node.
     const acknowledged = writer.acknowledged();
-    await holds(east, next, acknowledged);
-    for (let i = 0; i < central.pods.length; i++) await holds(central, i, acknowledged);
+    await holds(writer, east, next, acknowledged);
+    for (let i = 0; i < central.pods.length; i++) await holds(writer, central, i, acknowledged);
     expect(await central.roles()).toEqual(['slave', 'slave', 'slave']);
     expect(await central.sentinelMasters()).toEqual([undefined, undefined, undefined]);
 
