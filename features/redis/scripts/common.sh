@@ -421,9 +421,17 @@ own_replicas() {
 
 ready() {
   info=$(rcli "$LOCAL" "$REDIS_PORT" info) || return 1
+  info=$(printf '%s\n' "$info" | tr -d '\r')
   printf '%s\n' "$info" | grep -q '^role:' || return 1
   # A replica in the middle of a full sync (or loading its data) has not got the data yet.
-  ! printf '%s\n' "$info" | grep -qE '^(loading|master_sync_in_progress):1'
+  printf '%s\n' "$info" | grep -qE '^(loading|master_sync_in_progress):1' && return 1
+  # Nor has a primary region's replica whose link to its master has never been up since it
+  # started (redis reports the link down "since -1"): it is still connecting, or cannot reach
+  # the master, and holds only what its volume had. Ready, the rollout would move on (to the
+  # master, whose handover could then promote it) and the PDB would let the master's node be
+  # drained. A secondary region's replica stays ready then: it serves its volume's data,
+  # stale, while the upstream is away (the link alert says so).
+  [ "$ROLE" = secondary ] || ! printf '%s\n' "$info" | grep -qx 'master_link_down_since_seconds:-1'
 }
 
 sentinel_ready() {
@@ -450,6 +458,20 @@ sentinel_knows_replica() {
   return 1
 }
 
+# The replicas the sentinels could promote (flags exactly "slave", priority above 0), as any
+# sentinel of the group lists them: their hostnames, on one line.
+sentinel_candidates() {
+  for sc_n in $(seq 0 $((REPLICAS - 1))); do
+    rcli "$(pod "$sc_n")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
+      NR % 2 == 1 { key = $0; next }
+      key == "name" { n++ }
+      key == "ip" { ip[n] = $0 }
+      key == "flags" { f[n] = $0 }
+      key == "slave-priority" { p[n] = $0 }
+      END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) print ip[i] }'
+  done | sort -u | tr '\n' ' '
+}
+
 # preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
 # promote it and follows it, so the writes it acknowledged survive the shutdown. Paused
 # writes fail over too: they get READONLY after the switch and are retried on the new master.
@@ -473,20 +495,36 @@ handover() {
   # Its replicas, to move to the new master with it (a replica that attached after the
   # sentinels' last INFO is one they do not know, and would stay chained to this node).
   ho_replicas=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' '$1 ~ /^slave[0-9]+$/ { print $3 }')
+  # Sentinel picks the replica to promote by the offsets of its last INFO, up to 10 s old: a
+  # replica that has since fallen behind (its process restarted, its link lost) may be picked
+  # over one that has every write. So every replica a sentinel could pick must have them.
+  ho_candidates=$(sentinel_candidates)
   rcli "$LOCAL" "$REDIS_PORT" client pause "$((HANDOVER_SECONDS * 1000))" write >/dev/null || true
   ho_end=$(($(now) + HANDOVER_SECONDS))
   ho_deadline=$(($(now) + 5))
   ho_synced=""
   while [ "$(now)" -lt "$ho_deadline" ]; do
-    ho_synced=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' '
+    ho_synced=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' -v want="$ho_candidates" '
       $1 == "master_repl_offset" { offset = $2 }
-      $1 ~ /^slave[0-9]+$/ { for (i = 2; i < NF; i += 2) s[$i] = $(i + 1); if (s["state"] == "online") best = (s["offset"] + 0 > best + 0) ? s["offset"] : best }
-      END { if (best != "" && best + 0 >= offset + 0) print "yes" }')
-    [ -n "$ho_synced" ] && break
+      $1 ~ /^slave[0-9]+$/ {
+        s["ip"] = ""; s["state"] = ""; s["offset"] = ""
+        for (i = 2; i < NF; i += 2) s[$i] = $(i + 1)
+        if (s["state"] == "online") { has[s["ip"]] = s["offset"]; best = (s["offset"] + 0 > best + 0) ? s["offset"] : best }
+      }
+      END {
+        if (best == "" || best + 0 < offset + 0) { print "no replica"; exit }
+        n = split(want, w, " ")
+        for (i = 1; i <= n; i++) if (!(w[i] in has) || has[w[i]] + 0 < offset + 0) { print w[i]; exit }
+        print "yes"
+      }')
+    [ "$ho_synced" = yes ] && break
     sleep 0.2
   done
-  if [ -z "$ho_synced" ]; then
-    log "preStop: no replica has every write: shutting down without a handover"
+  if [ "$ho_synced" != yes ]; then
+    case "$ho_synced" in
+      "" | "no replica") log "preStop: no replica has every write: shutting down without a handover" ;;
+      *) log "preStop: $ho_synced, a replica the sentinels could promote, does not have every write: shutting down without a handover" ;;
+    esac
   elif ! handover_failover "$ho_end"; then
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
   elif ho_master=$(wait_other_master $((ho_end - $(now)))); then

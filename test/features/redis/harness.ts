@@ -850,6 +850,15 @@ export class RedisGroup {
     }
   }
 
+  /** Runs the container's preStop hook, if it has one, as the kubelet does before SIGTERM; its output goes to the container's log. */
+  async preStop(i: number, name: ContainerName, graceMs = 30_000): Promise<{ code: number; output: string } | undefined> {
+    const hook = this.container(i, name).lifecycle?.preStop?.exec?.command;
+    if (!hook) return undefined;
+    const result = await this.exec(i, name, hook, graceMs);
+    fs.appendFileSync(path.join(this.pods[i].dir, `${name}.log`), result.output);
+    return result;
+  }
+
   /** Deletes a pod: preStop hooks, SIGTERM to each container after its hook, SIGKILL after the grace period. */
   async deletePod(i: number): Promise<void> {
     const pod = this.pods[i];
@@ -858,11 +867,7 @@ export class RedisGroup {
       (['redis', 'sentinel'] as ContainerName[]).map(async (name) => {
         const proc = pod.containers.get(name);
         if (!proc?.running) return;
-        const hook = this.container(i, name).lifecycle?.preStop?.exec?.command;
-        if (hook) {
-          const result = await this.exec(i, name, hook, grace);
-          fs.appendFileSync(path.join(pod.dir, `${name}.log`), result.output);
-        }
+        await this.preStop(i, name, grace);
         await proc.stop('SIGTERM', grace);
       }),
     );
