@@ -128,19 +128,31 @@ export interface ScannedString {
   readonly field?: string;
 }
 
-/**
- * scanForSecrets over many strings at once (one pass of each rule over them joined by
- * newlines, which no rule's pattern crosses but a private-key block, itself one string): the
- * index of each string with a hit, and the hit, offsets within that string.
- */
-export function scanManyForSecrets(strings: readonly ScannedString[]): { index: number; hit: SecretHit }[] {
-  const found: { index: number; hit: SecretHit }[] = [];
+// What each distinct string gave, kept for the process: a fleet repeats most of its strings
+// (labels, images, namespaces, hosts) in every cluster, and the scan is a third of validating
+// it. A string's hits do not depend on the strings scanned beside it (no rule's pattern crosses
+// a newline but a private-key block, itself one string). Emptied past MEMO_LIMIT entries.
+const MEMO_LIMIT = 200_000;
+const linted = new Map<string, readonly SecretHit[]>();
+const entropic = new Map<string, readonly SecretHit[]>();
+
+/** secretlint over the strings not scanned before, in one pass (joined by newlines); remembers each one's hits. */
+function lintUnseen(strings: readonly ScannedString[]): void {
+  // Emptied before a batch, never during one: every string of the batch is there afterwards.
+  if (linted.size >= MEMO_LIMIT) linted.clear();
+  const values: string[] = [];
+  const queued = new Set<string>();
+  for (const { value } of strings) {
+    if (linted.has(value) || queued.has(value)) continue;
+    queued.add(value);
+    values.push(value);
+  }
+  if (values.length === 0) return;
   const starts: number[] = [];
   let content = '';
-  strings.forEach((s, i) => {
-    starts.push(content.length);
-    content += `${i > 0 ? '\n' : ''}${s.value}`;
-    if (i > 0) starts[i] += 1;
+  values.forEach((v, i) => {
+    starts.push(content.length + (i > 0 ? 1 : 0));
+    content += `${i > 0 ? '\n' : ''}${v}`;
   });
   const owner = (offset: number) => {
     let lo = 0;
@@ -152,16 +164,35 @@ export function scanManyForSecrets(strings: readonly ScannedString[]): { index: 
     }
     return lo;
   };
+  const hits: SecretHit[][] = values.map(() => []);
   for (const hit of secretlint(content)) {
-    const index = owner(hit.start);
-    found.push({
-      index,
-      hit: { ...hit, start: hit.start - starts[index], end: Math.min(hit.end, starts[index] + strings[index].value.length) - starts[index] },
-    });
+    const i = owner(hit.start);
+    hits[i].push({ ...hit, start: hit.start - starts[i], end: Math.min(hit.end, starts[i] + values[i].length) - starts[i] });
   }
+  values.forEach((v, i) => linted.set(v, hits[i]));
+}
+
+/**
+ * scanForSecrets over many strings at once (each distinct string scanned once per process,
+ * the new ones in one pass of each rule): the index of each string with a hit, and the hit,
+ * offsets within that string.
+ */
+export function scanManyForSecrets(strings: readonly ScannedString[]): { index: number; hit: SecretHit }[] {
+  lintUnseen(strings);
+  const found: { index: number; hit: SecretHit }[] = [];
+  strings.forEach((s, index) => {
+    for (const hit of linted.get(s.value)!) found.push({ index, hit });
+  });
   strings.forEach((s, index) => {
     if (s.value.length < 8) return;
-    for (const hit of highEntropy(s.value, s.field !== undefined && DIGEST_FIELD.test(s.field))) found.push({ index, hit });
+    const digests = s.field !== undefined && DIGEST_FIELD.test(s.field);
+    const key = `${digests ? 'd' : 'n'}${s.value}`;
+    let hits = entropic.get(key);
+    if (!hits) {
+      if (entropic.size >= MEMO_LIMIT) entropic.clear();
+      entropic.set(key, (hits = highEntropy(s.value, digests)));
+    }
+    for (const hit of hits) found.push({ index, hit });
   });
   return found.sort((a, b) => a.index - b.index || a.hit.start - b.hit.start);
 }

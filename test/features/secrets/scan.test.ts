@@ -53,6 +53,30 @@ describe('scanManyForSecrets', () => {
     ]);
     expect(strings[1].value.slice(found[1].hit.start, found[1].hit.end)).toBe(GITHUB);
   });
+
+  // Each distinct string is scanned once per process (a fleet repeats most of its strings):
+  // a string seen before must give the same hits, at its own index, in any company.
+  test('a string seen before gives the hits scanForSecrets gives it, at its index, whatever is scanned beside it', () => {
+    const secrets = [GITHUB, `token=${GITHUB}`, PEM, SLACK, 'postgres://app:s3cr3tPassw0rd@10.0.0.3:5432/app', 'q8Zr7Kp2Xv9Lm4Tn6Bw1Yc3Hd5Jf0Gs'];
+    const plain = ['plain', 'app', 'europe-docker.pkg.dev/my-project-123/apps/api:1.4.2', 'payments-api.marketplace.svc.cluster.local'];
+    const digest = { value: '18969caff6a85fe82bb0324bbd1eda05d8d58cee635c4b1543b8917f9eb9a0c1', field: 'meridian.dev/config-sha256' };
+    const expected = (strings: { value: string; field?: string }[]) =>
+      strings.flatMap((s, index) => scanForSecrets(s.value, s.field).map((hit) => [index, hit.reason, hit.start, hit.end]));
+    const got = (strings: { value: string; field?: string }[]) => scanManyForSecrets(strings).map((f) => [f.index, f.hit.reason, f.hit.start, f.hit.end]);
+    // A deterministic shuffle: the same strings in other orders, with repeats and other neighbours, one batch after another.
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let round = 0; round < 20; round++) {
+      const pool = [...secrets.map((value) => ({ value })), ...plain.map((value) => ({ value })), digest, { value: digest.value, field: 'API_KEY' }];
+      const batch = Array.from({ length: 1 + (next() % 12) }, () => pool[next() % pool.length]);
+      const sortHits = (h: unknown[][]) =>
+        [...h].sort((a, b) => (a[0] as number) - (b[0] as number) || (a[2] as number) - (b[2] as number) || String(a[1]).localeCompare(String(b[1])));
+      expect(sortHits(got(batch))).toEqual(sortHits(expected(batch)));
+    }
+    // The same secret in two documents is reported in both.
+    expect(got([{ value: GITHUB }]).length).toBeGreaterThan(0);
+    expect(got([{ value: 'plain' }, { value: GITHUB }]).map((h) => h[0])).toContain(1);
+  });
 });
 
 describe('env variables', () => {
