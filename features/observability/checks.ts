@@ -192,10 +192,15 @@ function istioSeriesExist(cluster: Cluster, s: VectorSelector, namespace: string
 }
 
 /** Why no producer of the cluster can give the selector a series in the scope; undefined when one can. */
-function blindReason(cluster: Cluster, all: readonly Producer[], s: VectorSelector, namespace: string | undefined): string | undefined {
+function blindReason(
+  cluster: Cluster,
+  producing: (metric: string) => readonly Producer[],
+  s: VectorSelector,
+  namespace: string | undefined,
+): string | undefined {
   const metric = s.metric;
   if (metric === undefined) return undefined;
-  const named = all.filter((p) => metricMatches(p.metrics, metric));
+  const named = producing(metric);
   if (named.length === 0) return `nothing in the cluster produces ${metric}`;
   const reasons: string[] = [];
   for (const p of named) {
@@ -235,6 +240,14 @@ const CLOUD_METRIC = /^[a-z0-9_]+_(googleapis_com|kubernetes_io):[A-Za-z0-9_]+$|
 export function blindRuleProblems(cluster: Cluster): Problem[] {
   const problems: Problem[] = [];
   let all: Producer[] | undefined;
+  // What produces a metric, once per metric: a fleet's clusters repeat the same metrics in
+  // every service's rules, and the producers grow with the services.
+  const byMetric = new Map<string, readonly Producer[]>();
+  const producing = (metric: string): readonly Producer[] => {
+    let named = byMetric.get(metric);
+    if (!named) byMetric.set(metric, (named = (all ??= producers(cluster)).filter((p) => metricMatches(p.metrics, metric))));
+    return named;
+  };
   for (const kind of ['Rules', 'ClusterRules', 'GlobalRules']) {
     for (const o of cluster.of(kind)) {
       const namespace = kind === 'Rules' ? (o.obj.metadata.namespace ?? 'default') : undefined;
@@ -248,10 +261,9 @@ export function blindRuleProblems(cluster: Cluster): Problem[] {
             return; // reported by promqlProblems
           }
           for (const s of selectors) {
-            all ??= producers(cluster);
             const cloud = s.metric !== undefined && CLOUD_METRIC.test(s.metric);
             if (cloud && kind === 'GlobalRules') continue;
-            const why = cloud ? `${s.metric} is a Cloud Monitoring metric, which only a GlobalRules can read` : blindReason(cluster, all, s, namespace);
+            const why = cloud ? `${s.metric} is a Cloud Monitoring metric, which only a GlobalRules can read` : blindReason(cluster, producing, s, namespace);
             if (why === undefined) continue;
             problems.push(blind(o, `spec.groups[${i}].rules[${j}].expr`, rule.alert ?? rule.record, s.text, kind, namespace, why));
           }
