@@ -198,6 +198,10 @@ upstream_rank() {
 # watcher finds a replica.
 NO_UPSTREAM=192.0.2.1
 
+# How long after its start a primary region's replica whose link has never come up is not
+# ready (ready()).
+LINK_WAIT_SECONDS=30
+
 # Prints "<host> <rank> <offset>" of the best upstream among the replicas: the highest rank,
 # then the highest offset (the replica that has the most of the stream), then the lowest
 # ordinal; "$NO_UPSTREAM 1 0" when no pod answers as a replica.
@@ -429,9 +433,15 @@ ready() {
   # started (redis reports the link down "since -1"): it is still connecting, or cannot reach
   # the master, and holds only what its volume had. Ready, the rollout would move on (to the
   # master, whose handover could then promote it) and the PDB would let the master's node be
-  # drained. A secondary region's replica stays ready then: it serves its volume's data,
-  # stale, while the upstream is away (the link alert says so).
-  [ "$ROLE" = secondary ] || ! printf '%s\n' "$info" | grep -qx 'master_link_down_since_seconds:-1'
+  # drained. For LINK_WAIT_SECONDS after the start only: a master that never answers (a pod
+  # not created yet, under a StatefulSet still OrderedReady; a pod 0 that take_stream missed,
+  # whose own link is down, so it refuses to sync) must not keep it unready for good; the
+  # handover still never promotes it while it lacks writes. A secondary region's replica
+  # stays ready: it serves its volume's data, stale, while the upstream is away (the link
+  # alert says so).
+  [ "$ROLE" = secondary ] && return 0
+  printf '%s\n' "$info" | grep -qx 'master_link_down_since_seconds:-1' || return 0
+  [ "$(printf '%s\n' "$info" | awk -F: '$1 == "uptime_in_seconds" { print $2 + 0 }')" -ge "$LINK_WAIT_SECONDS" ]
 }
 
 sentinel_ready() {
