@@ -453,33 +453,29 @@ handover_failover() {
   if [ "$ROLE" = secondary ]; then request_failover_until $(($1 - 5)); else request_failover; fi
 }
 
-# Whether the sentinel of another pod lists a replica it could promote (flags exactly
-# "slave": not down, not disconnected; priority above 0).
+# The replicas the sentinel of pod N could promote (flags exactly "slave": not down, not
+# disconnected; priority above 0): their hostnames, one per line.
+promotable_replicas() {
+  rcli "$(pod "$1")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
+    NR % 2 == 1 { key = $0; next }
+    key == "name" { n++ }
+    key == "ip" { ip[n] = $0 }
+    key == "flags" { f[n] = $0 }
+    key == "slave-priority" { p[n] = $0 }
+    END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) print ip[i] }'
+}
+
+# Whether the sentinel of another pod lists a replica it could promote.
 sentinel_knows_replica() {
   for skr_n in $(seq 0 $((REPLICAS - 1)) | grep -vx "$ORDINAL"); do
-    skr_count=$(rcli "$(pod "$skr_n")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
-      NR % 2 == 1 { key = $0; next }
-      key == "name" { n++ }
-      key == "flags" { f[n] = $0 }
-      key == "slave-priority" { p[n] = $0 }
-      END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) c++; print c + 0 }') || skr_count=0
-    [ "${skr_count:-0}" -gt 0 ] && return 0
+    [ -n "$(promotable_replicas "$skr_n")" ] && return 0
   done
   return 1
 }
 
-# The replicas the sentinels could promote (flags exactly "slave", priority above 0), as any
-# sentinel of the group lists them: their hostnames, on one line.
+# The replicas any sentinel of the group could promote, on one line.
 sentinel_candidates() {
-  for sc_n in $(seq 0 $((REPLICAS - 1))); do
-    rcli "$(pod "$sc_n")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
-      NR % 2 == 1 { key = $0; next }
-      key == "name" { n++ }
-      key == "ip" { ip[n] = $0 }
-      key == "flags" { f[n] = $0 }
-      key == "slave-priority" { p[n] = $0 }
-      END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) print ip[i] }'
-  done | sort -u | tr '\n' ' '
+  for sc_n in $(seq 0 $((REPLICAS - 1))); do promotable_replicas "$sc_n"; done | sort -u | tr '\n' ' '
 }
 
 # preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
