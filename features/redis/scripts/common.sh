@@ -40,10 +40,19 @@ rcli() {
   timeout 3 redis-cli --no-auth-warning -h "$rcli_host" -p "$rcli_port" "$@" 2>/dev/null
 }
 
+# rcli_stdin HOST PORT: the commands read from stdin, one per line, over one connection (one
+# process where the time counts: a handover's pause).
+rcli_stdin() {
+  timeout 3 redis-cli --no-auth-warning -h "$1" -p "$2" 2>/dev/null
+}
+
 # A value for a double-quoted redis.conf argument.
 quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
 
 now() { date +%s; }
+
+# Centiseconds since the machine started (/proc/uptime): to report how long something took.
+uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime 2>/dev/null || echo 0; }
 
 # One line per sentinel of the group: "<ordinal> down" (no answer or an error such as a wrong
 # password), "<ordinal> none" (knows no master) or "<ordinal> <config-epoch> <master host>
@@ -478,9 +487,75 @@ sentinel_candidates() {
   for sc_n in $(seq 0 $((REPLICAS - 1))); do promotable_replicas "$sc_n"; done | sort -u | tr '\n' ' '
 }
 
-# preStop: a master pauses writes, waits until a replica has all of them, has the sentinels
-# promote it and follows it, so the writes it acknowledged survive the shutdown. Paused
-# writes fail over too: they get READONLY after the switch and are retried on the new master.
+# Whether every replica in CANDIDATES (hostnames) is online in this master's INFO with its last
+# acknowledgement at most 1 s old: the moment to pause writes, so that the pause covers the
+# last bytes and the failover only.
+candidates_online() {
+  rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' -v want="$1" '
+    $1 ~ /^slave[0-9]+$/ {
+      s["ip"] = ""; s["state"] = ""; s["lag"] = ""
+      for (i = 2; i < NF; i += 2) s[$i] = $(i + 1)
+      if (s["state"] == "online" && s["lag"] != "" && s["lag"] + 0 <= 1) ok[s["ip"]] = 1
+    }
+    END {
+      n = split(want, w, " ")
+      for (i = 1; i <= n; i++) if (!(w[i] in ok)) exit 1
+    }'
+}
+
+# candidates_synced CANDIDATES REPLID OFFSET: "yes" when every replica in CANDIDATES says it
+# follows the stream REPLID up to OFFSET at least (asked of the replica itself: the offsets in a
+# master's INFO are those of the replicas' last acknowledgements, once a second); otherwise
+# the first that does not, or "no replica" when there is none.
+candidates_synced() {
+  [ -n "$1" ] || { echo "no replica"; return 0; }
+  for cs_host in $1; do
+    cs_info=$(rcli "$cs_host" "$REDIS_PORT" info replication) || cs_info=""
+    printf '%s\n' "$cs_info" | awk -F: -v id="$2" -v offset="$3" '
+      { sub(/\r$/, ""); v[$1] = $2 }
+      END { exit !(v["role"] == "slave" && v["master_replid"] == id && v["slave_repl_offset"] + 0 >= offset + 0) }' || {
+      echo "$cs_host"
+      return 0
+    }
+  done
+  echo yes
+}
+
+# wait_promoted CANDIDATES REPLID SECONDS: waits up to SECONDS until a replica in CANDIDATES
+# reports the master role with REPLID as its previous stream (the sentinels promoted it: it has
+# every write of this node, which is paused), or the sentinels name a master other than this
+# node; prints it. The candidates are asked every 0.1 s, so the pause ends as soon as the
+# promotion is done, not when the sentinels next read the new master's INFO (once a second) and
+# name it: a pause longer than down-after holds the sentinels' PINGs to this node (queued behind
+# their hello PUBLISH, which a write pause blocks), and they would see it down.
+wait_promoted() {
+  wp_deadline=$(($(now) + $3))
+  wp_round=0
+  while :; do
+    for wp_host in $1; do
+      wp_info=$(rcli "$wp_host" "$REDIS_PORT" info replication) || continue
+      if printf '%s\n' "$wp_info" | awk -F: -v id="$2" '{ sub(/\r$/, ""); v[$1] = $2 } END { exit !(v["role"] == "master" && v["master_replid2"] == id) }'; then
+        echo "$wp_host"
+        return 0
+      fi
+    done
+    wp_round=$((wp_round + 1))
+    if [ $((wp_round % 10)) -eq 0 ]; then
+      wp_named=$(sentinel_answers | best_master | awk '{ print $2 }')
+      if [ -n "$wp_named" ] && [ "$wp_named" != "$SELF" ]; then
+        echo "$wp_named"
+        return 0
+      fi
+    fi
+    [ "$(now)" -lt "$wp_deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# preStop: a master pauses writes, waits until every replica the sentinels could promote has
+# all of them, has the sentinels promote one and follows it, so the writes it acknowledged
+# survive the shutdown. Paused writes fail over too: they get READONLY after the switch and are
+# retried on the new master.
 # A secondary's pod is never a master, except a first pod the new primary's first started pod
 # promoted (take_stream): its preStop is still the secondary's, and hands over too.
 handover() {
@@ -505,27 +580,31 @@ handover() {
   # replica that has since fallen behind (its process restarted, its link lost) may be picked
   # over one that has every write. So every replica a sentinel could pick must have them.
   ho_candidates=$(sentinel_candidates)
-  rcli "$LOCAL" "$REDIS_PORT" client pause "$((HANDOVER_SECONDS * 1000))" write >/dev/null || true
-  ho_end=$(($(now) + HANDOVER_SECONDS))
-  ho_deadline=$(($(now) + 5))
-  ho_synced=""
-  while [ "$(now)" -lt "$ho_deadline" ]; do
-    ho_synced=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F '[:,=]' -v want="$ho_candidates" '
-      $1 == "master_repl_offset" { offset = $2 }
-      $1 ~ /^slave[0-9]+$/ {
-        s["ip"] = ""; s["state"] = ""; s["offset"] = ""
-        for (i = 2; i < NF; i += 2) s[$i] = $(i + 1)
-        if (s["state"] == "online") { has[s["ip"]] = s["offset"]; best = (s["offset"] + 0 > best + 0) ? s["offset"] : best }
-      }
-      END {
-        if (best == "" || best + 0 < offset + 0) { print "no replica"; exit }
-        n = split(want, w, " ")
-        for (i = 1; i <= n; i++) if (!(w[i] in has) || has[w[i]] + 0 < offset + 0) { print w[i]; exit }
-        print "yes"
-      }')
-    [ "$ho_synced" = yes ] && break
+  # Writes going on, up to 3 s for those replicas to be online and acknowledging: the pause
+  # that follows then lasts the last bytes and the failover only.
+  ho_online=$(($(now) + 3))
+  until candidates_online "$ho_candidates"; do
+    [ "$(now)" -lt "$ho_online" ] || break
     sleep 0.2
   done
+  # Inside the pause every step counts (a pause longer than down-after holds the sentinels'
+  # PINGs, see wait_promoted): as few processes as it takes.
+  ho_end=$(($(now) + HANDOVER_SECONDS))
+  ho_deadline=$((ho_end - HANDOVER_SECONDS + 5))
+  ho_paused=$(uptime_cs)
+  # The pause, and the stream as it froze it (its id, and the offset every candidate must
+  # reach), over one connection.
+  ho_stream=$(printf 'client pause %s write\ninfo replication\n' "$((HANDOVER_SECONDS * 1000))" | rcli_stdin "$LOCAL" "$REDIS_PORT" | awk -F: '
+    { sub(/\r$/, "") } $1 == "master_replid" { id = $2 } $1 == "master_repl_offset" { offset = $2 } END { print id, offset + 0 }')
+  ho_replid=${ho_stream%% *}
+  ho_offset=${ho_stream##* }
+  while :; do
+    ho_synced=$(candidates_synced "$ho_candidates" "$ho_replid" "$ho_offset")
+    [ "$ho_synced" = yes ] && break
+    [ "$(now)" -lt "$ho_deadline" ] || break
+    sleep 0.1
+  done
+  ho_master=""
   if [ "$ho_synced" != yes ]; then
     case "$ho_synced" in
       "" | "no replica") log "preStop: no replica has every write: shutting down without a handover" ;;
@@ -533,16 +612,22 @@ handover() {
     esac
   elif ! handover_failover "$ho_end"; then
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
-  elif ho_master=$(wait_other_master $((ho_end - $(now)))); then
-    rcli "$LOCAL" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
+  elif ! ho_master=$(wait_promoted "$ho_candidates" "$ho_replid" $((ho_end - $(now)))); then
+    log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s"
+  fi
+  if [ -n "$ho_master" ]; then
+    # Follow the new master, then let the paused writes go (they get READONLY): one connection.
+    printf 'replicaof %s %s\nclient unpause\n' "$ho_master" "$REDIS_PORT" | rcli_stdin "$LOCAL" "$REDIS_PORT" >/dev/null || true
+    ho_unpaused=$(uptime_cs)
     for ho_r in $ho_replicas; do
       [ "$ho_r" = "$ho_master" ] || rcli "$ho_r" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
     done
     log "preStop: $ho_master is the master now; this node and its replicas follow it"
   else
-    log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s"
+    rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
+    ho_unpaused=$(uptime_cs)
   fi
-  rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
+  log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$ho_unpaused" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
 }
 
 case "${1:-}" in

@@ -160,6 +160,15 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     const old = await settled(30_000);
     const writer = new Writer(group, old, 'prestop');
     await writer.acknowledgedAtLeast(100);
+    const sdowns = () =>
+      group.pods.map(
+        (p) =>
+          p
+            .log('sentinel', 1_000_000)
+            .split('\n')
+            .filter((l) => l.includes('+sdown master')).length,
+      );
+    const sdownsBefore = sdowns();
     const t0 = performance.now();
     const deleting = group.deletePod(old);
     let next: number;
@@ -176,8 +185,14 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       await writer.stop();
       expect(group.pods[old].log('redis', 40)).toMatch(/is the master now; this node and its replicas follow it/);
       expect(await missing(group, next, writer.acknowledged)).toEqual([]);
+      // The pause of writes held the sentinels' PINGs to the old master (queued behind their
+      // hello PUBLISH) no longer than down-after: none saw it down during the handover.
+      expect(sdowns()).toEqual(sdownsBefore);
+      const paused = /writes were paused for ([\d.]+) s/.exec(group.pods[old].log('redis', 40))?.[1];
       // eslint-disable-next-line no-console
-      console.log(`preStop handover: a new master ${Math.round(handover)} ms after the pod's deletion began`);
+      console.log(
+        `preStop handover: a new master ${Math.round(handover)} ms after the pod's deletion began; writes paused ${paused} s; no sentinel saw the master down (down-after ${DOWN_AFTER_MS} ms)`,
+      );
     } finally {
       // The pod comes back with a new IP (the sentinels find it by name), also after a failed check.
       await deleting;

@@ -297,7 +297,17 @@ describeRedis(SCENARIO, () => {
         .filter((l) => l.includes('+odown master') || (l.includes('+config-update-from') && !l.includes(`.${east.domain} 26379 @`)))
         .map((l) => `${p.name}: ${l.trim()}`),
     );
-    expect(events).toEqual([]);
+    // Each handover's own account (which replicas, how long writes were paused), shown with
+    // the events when there are any, and its pauses in the summary.
+    const handovers = east.pods.flatMap((p) =>
+      p
+        .log('redis', 1_000_000)
+        .split('\n')
+        .filter((l) => l.includes('preStop:'))
+        .map((l) => `${p.name}: ${l.trim()}`),
+    );
+    expect({ events, handovers: events.length > 0 ? handovers : [] }).toEqual({ events: [], handovers: [] });
+    const pauses = handovers.flatMap((l) => /^(\S+): .*writes were paused for ([\d.]+) s/.exec(l)?.slice(1, 3).join(' ') ?? []);
     // The new primary's sentinels know their own group only: no sentinel of the old primary
     // (whose hello messages, published on its master, flow down every replication stream).
     for (const p of east.pods) {
@@ -384,7 +394,7 @@ describeRedis(SCENARIO, () => {
     console.log(
       [
         `promotion with application clients (down-after 1 s, 3 redis pods and 2 app pods per region):`,
-        `step 1 took ${s(t2 - t1)} (rollout and check), step 2: us-east1 synced and settled in ${s(t3 - t2)}, us-central1 synced in ${s(t4 - t3)};`,
+        `step 1 took ${s(t2 - t1)} (rollout and check), step 2: us-east1 synced and settled in ${s(t3 - t2)} (handovers: writes paused ${pauses.map((x) => `${x} s`).join(', ') || 'never'}), us-central1 synced in ${s(t4 - t3)};`,
         `longest read gap per stage (region/any serving pod): us-central1 ${gaps('us-central1')}; us-east1 ${gaps('us-east1')};`,
         `writes: ${fleet.acks.length} acknowledged (${acked('us-central1').length} in us-central1, ${acked('us-east1').length} in us-east1), 0 lost;`,
         `no write acknowledged anywhere for ${s(firstEast - lastCentral)} (last in us-central1 ${s(lastCentral - t1)} after step 1 began, first in us-east1 ${s(firstEast - t2)} after step 2 began);`,
