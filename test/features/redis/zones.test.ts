@@ -35,9 +35,12 @@ import {
 // Where a replica may still be catching up, the checks wait for it (a lost write never arrives).
 
 /** Samples every node's role until `until` settles: the most nodes seen as master at one time, and the masters seen empty. */
-async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise<{ most: number; seen: string[] }> {
+async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise<{ most: number; seen: string[]; together: string[] }> {
   let most = 0;
   const seen = new Set<string>();
+  /** Each sample in which more than one node reported the master role: the nodes, and when (ms after the watch began). */
+  const together: string[] = [];
+  const t0 = performance.now();
   await sampleUntil(until, 50, async () => {
     const masters = await Promise.all(
       group.pods.map(async (p) => {
@@ -52,8 +55,15 @@ async function watchMasters(group: RedisGroup, until: Promise<unknown>): Promise
     const now = masters.filter((m) => m !== undefined);
     now.forEach((m) => seen.add(m));
     most = Math.max(most, now.length);
+    if (now.length > 1) together.push(`${now.join(' and ')} at ${Math.round(performance.now() - t0)} ms`);
   });
-  return { most, seen: [...seen] };
+  return { most, seen: [...seen], together };
+}
+
+/** That no sample saw two masters; when one did, the samples and every pod's recent logs, to say how. */
+function expectOneMaster(seen: { most: number; together: string[] }, group: RedisGroup): void {
+  const logs = seen.most > 1 ? group.pods.flatMap((p) => [`${p.name} redis:`, p.log('redis', 40), `${p.name} sentinel:`, p.log('sentinel', 40)]) : [];
+  expect({ most: seen.most, together: seen.together, logs }).toEqual({ most: 1, together: [], logs: [] });
 }
 
 /** The pods the controller created from its `from`th creation on, as "ordinal@ms since t0". */
@@ -78,7 +88,13 @@ async function lostOnAnyPod(group: RedisGroup, keys: readonly string[], ms = 20_
 
 describeRedis('Redis pods created all at once (real redis-server and redis-sentinel, the StatefulSet controller modelled)', () => {
   const h = new Harness(8);
-  const rendered = () => renderRedis({ namespace: 'redis-zones', regions: ['us-central1'], redis: FAST }).get('us-central1')!;
+  // down-after 3 s here, not 1 s: in a whole-group restart every sentinel starts with its
+  // master down, and marks it down after down-after unless pod 0's redis answers by then; its
+  // start script first waits for a majority of the sentinels and asks them (1.2 s after they
+  // started on this machine, loaded). With 1 s they failed pod 0 over while it started as
+  // master in 2 of 10 runs: two masters until Sentinel converted it 10 s later (docs/redis.md,
+  // "Whole-group restart"). Production's down-after is 5 s.
+  const rendered = () => renderRedis({ namespace: 'redis-zones', regions: ['us-central1'], redis: { ...FAST, downAfter: '3000ms' } }).get('us-central1')!;
   let restart: RedisGroup;
   let restartCtl: StatefulSetController;
   let zone: RedisGroup;
@@ -108,7 +124,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
     const master = await restart.settled();
     // eslint-disable-next-line no-console
     console.log(`new group (${restart.podManagementPolicy}): pods created at ${createdSince(restartCtl, 0, t0)}; ` + `acknowledged writes after ${ms} ms`);
-    expect((await masters).most).toBe(1);
+    expectOneMaster(await masters, restart);
     expect(master).toBe(0);
   }, 90_000);
 
@@ -137,7 +153,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
         `${createdSince(restartCtl, created, t0)}; acknowledged writes after ${ms} ms; master ${group.pods[after].name}`,
     );
 
-    expect(seen.most).toBe(1);
+    expectOneMaster(seen, group);
     // Pod 0 had a majority of sentinels to decide with: it did not wait out its deadline.
     expect(group.pods[0].log('redis', 80)).not.toMatch(/no clear answer in/);
     expect(await lostOnAnyPod(group, writer.acknowledged)).toEqual([]);
@@ -165,7 +181,7 @@ describeRedis('Redis pods created all at once (real redis-server and redis-senti
     const seen = await masters;
     // eslint-disable-next-line no-console
     console.log(`zone of the master lost, pod 2 down (${group.podManagementPolicy}): acknowledged writes after ${ms} ms`);
-    expect(seen.most).toBe(1);
+    expectOneMaster(seen, group);
     const roles = await group.roles();
     const next = roles.indexOf('master');
     expect(next).toBeGreaterThan(0);
