@@ -40,6 +40,15 @@ rcli() {
   timeout 3 redis-cli --no-auth-warning -h "$rcli_host" -p "$rcli_port" "$@" 2>/dev/null
 }
 
+# rcli_quick HOST PORT COMMAND...: rcli bounded by 1 s, for the questions asked while writes are
+# paused (a node that does not answer must not stretch the pause by 3 s a round).
+rcli_quick() {
+  rq_host=$1
+  rq_port=$2
+  shift 2
+  timeout 1 redis-cli --no-auth-warning -h "$rq_host" -p "$rq_port" "$@" 2>/dev/null
+}
+
 # rcli_stdin HOST PORT: the commands read from stdin, one per line, over one connection (one
 # process where the time counts: a handover's pause).
 rcli_stdin() {
@@ -510,7 +519,7 @@ candidates_online() {
 candidates_synced() {
   [ -n "$1" ] || { echo "no replica"; return 0; }
   for cs_host in $1; do
-    cs_info=$(rcli "$cs_host" "$REDIS_PORT" info replication) || cs_info=""
+    cs_info=$(rcli_quick "$cs_host" "$REDIS_PORT" info replication) || cs_info=""
     printf '%s\n' "$cs_info" | awk -F: -v id="$2" -v offset="$3" '
       { sub(/\r$/, ""); v[$1] = $2 }
       END { exit !(v["role"] == "slave" && v["master_replid"] == id && v["slave_repl_offset"] + 0 >= offset + 0) }' || {
@@ -533,7 +542,7 @@ wait_promoted() {
   wp_round=0
   while :; do
     for wp_host in $1; do
-      wp_info=$(rcli "$wp_host" "$REDIS_PORT" info replication) || continue
+      wp_info=$(rcli_quick "$wp_host" "$REDIS_PORT" info replication) || continue
       if printf '%s\n' "$wp_info" | awk -F: -v id="$2" '{ sub(/\r$/, ""); v[$1] = $2 } END { exit !(v["role"] == "master" && v["master_replid2"] == id) }'; then
         echo "$wp_host"
         return 0
@@ -587,47 +596,64 @@ handover() {
     [ "$(now)" -lt "$ho_online" ] || break
     sleep 0.2
   done
+  # Asked again: a replica the sentinels came to list during that wait is one they could pick.
+  # When they list none (a new primary's sentinels, started moments ago), every replica of this
+  # node must have every write: the failover request below retries while they learn them.
+  ho_candidates=$(sentinel_candidates)
+  ho_check=${ho_candidates:-$(echo $ho_replicas)}
   # Inside the pause every step counts (a pause longer than down-after holds the sentinels'
-  # PINGs, see wait_promoted): as few processes as it takes.
+  # PINGs, see wait_promoted): as few processes as it takes, each question bounded by 1 s.
+  # Every step ends by ho_end; the pause itself lasts 5 s longer, a safety net should this
+  # hook die (the pod is going away then).
   ho_end=$(($(now) + HANDOVER_SECONDS))
-  ho_deadline=$((ho_end - HANDOVER_SECONDS + 5))
+  ho_deadline=$(($(now) + 5))
+  [ "$ho_deadline" -lt "$ho_end" ] || ho_deadline=$((ho_end - 1))
   ho_paused=$(uptime_cs)
-  # The pause, and the stream as it froze it (its id, and the offset every candidate must
-  # reach), over one connection.
-  ho_stream=$(printf 'client pause %s write\ninfo replication\n' "$((HANDOVER_SECONDS * 1000))" | rcli_stdin "$LOCAL" "$REDIS_PORT" | awk -F: '
-    { sub(/\r$/, "") } $1 == "master_replid" { id = $2 } $1 == "master_repl_offset" { offset = $2 } END { print id, offset + 0 }')
+  # The pause, and the stream as it froze it (its id, and the offset every replica must
+  # reach), over one connection; "-" when the pause was not taken.
+  ho_stream=$(printf 'client pause %s write\ninfo replication\n' "$(((HANDOVER_SECONDS + 5) * 1000))" | rcli_stdin "$LOCAL" "$REDIS_PORT" | awk -F: '
+    { sub(/\r$/, "") } NR == 1 { paused = ($0 == "OK") } $1 == "master_replid" { id = $2 } $1 == "master_repl_offset" { offset = $2 }
+    END { if (paused && id != "") print id, offset + 0; else print "-" }')
   ho_replid=${ho_stream%% *}
   ho_offset=${ho_stream##* }
-  while :; do
-    ho_synced=$(candidates_synced "$ho_candidates" "$ho_replid" "$ho_offset")
+  ho_synced=""
+  while [ "$ho_stream" != - ]; do
+    ho_synced=$(candidates_synced "$ho_check" "$ho_replid" "$ho_offset")
     [ "$ho_synced" = yes ] && break
     [ "$(now)" -lt "$ho_deadline" ] || break
     sleep 0.1
   done
   ho_master=""
-  if [ "$ho_synced" != yes ]; then
+  ho_asked=""
+  if [ "$ho_stream" = - ]; then
+    log "preStop: writes could not be paused: shutting down without a handover"
+  elif [ "$ho_synced" != yes ]; then
     case "$ho_synced" in
       "" | "no replica") log "preStop: no replica has every write: shutting down without a handover" ;;
       *) log "preStop: $ho_synced, a replica the sentinels could promote, does not have every write: shutting down without a handover" ;;
     esac
   elif ! handover_failover "$ho_end"; then
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
-  elif ! ho_master=$(wait_promoted "$ho_candidates" "$ho_replid" $((ho_end - $(now)))); then
-    log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s"
+  else
+    ho_asked=1
+    ho_master=$(wait_promoted "$ho_check" "$ho_replid" $((ho_end - $(now)))) || ho_master=""
   fi
   if [ -n "$ho_master" ]; then
     # Follow the new master, then let the paused writes go (they get READONLY): one connection.
     printf 'replicaof %s %s\nclient unpause\n' "$ho_master" "$REDIS_PORT" | rcli_stdin "$LOCAL" "$REDIS_PORT" >/dev/null || true
-    ho_unpaused=$(uptime_cs)
+    log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$(uptime_cs)" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
     for ho_r in $ho_replicas; do
       [ "$ho_r" = "$ho_master" ] || rcli "$ho_r" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
     done
     log "preStop: $ho_master is the master now; this node and its replicas follow it"
+  elif [ -n "$ho_asked" ]; then
+    # A failover was asked for and may still promote a replica: a write this node took after
+    # an unpause would be lost then. Writes stay paused until the shutdown that follows.
+    log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s: writes stay paused until the shutdown"
   else
     rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
-    ho_unpaused=$(uptime_cs)
+    log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$(uptime_cs)" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
   fi
-  log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$ho_unpaused" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
 }
 
 case "${1:-}" in

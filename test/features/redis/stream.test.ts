@@ -84,6 +84,24 @@ describeRedis('The cross-region stream never counts as an acknowledgement (real 
 
   const stats = async (i: number) => parseInfo(await command<string>(central.pods[i].redis, h.password, 'INFO', 'stats'));
   const priority = (i: number, p: number) => command(central.pods[i].redis, h.password, 'CONFIG', 'SET', 'replica-priority', String(p));
+  /**
+   * Waits until the sentinel of node `via` reports each node's priority as given. Sentinel picks
+   * the replica to promote by the priority the replica's last INFO reported (sentinel.c,
+   * sentinelSelectSlave), and asks a replica's INFO every 10 s (SENTINEL_INFO_PERIOD): a failover
+   * asked for right after CONFIG SET may still promote a node just set to 0.
+   */
+  const seen = (via: number, priorities: ReadonlyMap<number, number>) =>
+    waitFor(
+      `the sentinel of ${central.pods[via].name} to see the priorities ${[...priorities].map(([i, p]) => `${central.pods[i].name}=${p}`).join(', ')}`,
+      15_000,
+      async () => {
+        const replicas = await command<string[][]>(central.pods[via].sentinel, h.password, 'SENTINEL', 'REPLICAS', 'master');
+        const known = new Map(replicas.map((r) => [r[r.indexOf('ip') + 1], r[r.indexOf('slave-priority') + 1]]));
+        return [...priorities].every(([i, p]) => known.get(central.pods[i].hostname) === String(p)) ? true : undefined;
+      },
+      both,
+      250,
+    );
 
   test('6. the secondary never attaches to the master: a write acknowledged by WAIT 1 survives a failover with the local replicas frozen', async () => {
     const master = await central.settled();
@@ -185,6 +203,7 @@ describeRedis('The cross-region stream never counts as an acknowledgement (real 
     const upstreamFullBefore = fullSyncs(u);
     await priority(u, 0);
     try {
+      await seen(u, new Map([[u, 0]]));
       await command(central.pods[u].sentinel, h.password, 'SENTINEL', 'FAILOVER', 'master');
       await waitFor(
         `${central.pods[other].name} to be promoted`,
@@ -213,6 +232,13 @@ describeRedis('The cross-region stream never counts as an acknowledgement (real 
     let leftAt: number | undefined;
     let listed = false;
     try {
+      await seen(
+        u,
+        new Map([
+          [u, 100],
+          [rest, 0],
+        ]),
+      );
       await command(central.pods[u].sentinel, h.password, 'SENTINEL', 'FAILOVER', 'master');
       await waitFor(
         `${central.pods[u].name} to be promoted and us-east1 cache-0 to leave it`,
