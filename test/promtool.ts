@@ -3,7 +3,7 @@
  * run bounded in time. Locally the tests skip loudly when it is missing; under CI=true
  * they fail instead.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { announceSkip, onPath } from './programs';
@@ -42,4 +42,37 @@ export function runPromtool(binary: string, args: string[], cwd: string): Promto
     fs.closeSync(fd);
     fs.rmSync(log, { force: true });
   }
+}
+
+/** runPromtool without blocking: the same limit, the same report, so that runs can overlap. */
+export async function runPromtoolAsync(binary: string, args: string[], cwd: string): Promise<PromtoolResult> {
+  const log = path.join(cwd, `.promtool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const fd = fs.openSync(log, 'w');
+  try {
+    const outcome = await new Promise<{ code: number | null; error?: string }>((resolve) => {
+      const child = spawn(binary, args, { cwd, stdio: ['ignore', fd, fd], timeout: PROMTOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
+      child.on('error', (e) => resolve({ code: null, error: e.message }));
+      child.on('exit', (code, signal) => resolve(signal ? { code: null, error: `killed by ${signal} (over ${PROMTOOL_TIMEOUT_MS / 1000} s?)` } : { code }));
+    });
+    const output = fs.readFileSync(log, 'utf8');
+    if (outcome.error) return { code: null, output: `${output}\npromtool ${args.join(' ')}: ${outcome.error}` };
+    return { code: outcome.code, output };
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(log, { force: true });
+  }
+}
+
+/** Runs `jobs` with at most `limit` at once; the results in the jobs' order. */
+export async function inParallel<T>(jobs: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, lane));
+  return results;
 }

@@ -10,6 +10,7 @@
  *   the rule text, so a wrong threshold or selector in a rule fails its test.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { loadAll, loadEnvironments, type ClusterPlan, type EnvironmentPlan, type PlatformInput } from '../../../model';
@@ -19,7 +20,7 @@ import { scopeExpr, scopeLabels, scopeRuleLabels, type EvaluatorLocation, type R
 import { MASTER_SET } from '../../../features/redis/redis-sentinel';
 import { ROOT, tempDir } from '../../helpers';
 import { longestGapMinutes } from '../../../kernel/cron';
-import { findPromtool, runPromtool } from '../../promtool';
+import { findPromtool, inParallel, runPromtoolAsync, type PromtoolResult } from '../../promtool';
 import { REST, samplePlatform } from '../../fixtures/sample';
 
 const PROMTOOL = findPromtool();
@@ -1320,20 +1321,31 @@ test('every cluster renders rules, and every alert has a fixture', () => {
 d('promtool', () => {
   const root = tempDir('meridian-promtool-');
   const prepared = clusters.map((rc) => [rc, prepare(rc, root)] as const);
+  // Every cluster's `check rules` and `test rules`, one promtool per core at a time (each runs
+  // its files one after the other): the tests below read their reports.
+  const checked = new Map<string, PromtoolResult>();
+  const tested = new Map<string, PromtoolResult>();
+  beforeAll(async () => {
+    const jobs = prepared.flatMap(([rc, p]) => [
+      async () => checked.set(rc.key, await runPromtoolAsync(PROMTOOL!, ['check', 'rules', ...p.ruleFiles], p.dir)),
+      async () => tested.set(rc.key, await runPromtoolAsync(PROMTOOL!, ['test', 'rules', ...p.tests.filter((t) => !t.error).map((t) => t.file)], p.dir)),
+    ]);
+    await inParallel(jobs, os.availableParallelism());
+  }, 600_000);
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules, as rendered and as GMP scopes them: %s', (_key, p) => {
+  test.each(prepared.map(([rc, p]) => [rc.key, p] as const))('check rules, as rendered and as GMP scopes them: %s', (key, p) => {
     expect(p.scopeErrors).toEqual([]);
-    const r = runPromtool(PROMTOOL!, ['check', 'rules', ...p.ruleFiles], p.dir);
+    const r = checked.get(key)!;
     if (r.code !== 0) throw new Error(r.output);
     for (const f of p.ruleFiles) expect(r.output).toContain(`Checking ${f}\n  SUCCESS`);
   });
 
-  describe.each(prepared.map(([rc, p]) => [rc.key, p] as const))('test rules: %s', (_key, p) => {
+  describe.each(prepared.map(([rc, p]) => [rc.key, p] as const))('test rules: %s', (key, p) => {
     let results: Map<string, string>;
     let output = '';
     beforeAll(() => {
-      const r = runPromtool(PROMTOOL!, ['test', 'rules', ...p.tests.filter((t) => !t.error).map((t) => t.file)], p.dir);
+      const r = tested.get(key)!;
       output = r.output;
       results = verdicts(r.output);
       if (r.code === null) throw new Error(r.output);
