@@ -31,36 +31,48 @@ export interface PromtoolResult {
  * stderr share one file, so each test file's failures stay under its "Unit Testing:" line.
  */
 export function runPromtool(binary: string, args: string[], cwd: string): PromtoolResult {
-  const log = path.join(cwd, `.promtool-${process.pid}-${Date.now()}.log`);
+  const log = logFile(cwd);
   const fd = fs.openSync(log, 'w');
   try {
     const r = spawnSync(binary, args, { cwd, stdio: ['ignore', fd, fd], timeout: PROMTOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
-    const output = fs.readFileSync(log, 'utf8');
-    if (r.error) return { code: null, output: `${output}\npromtool ${args.join(' ')}: ${r.error.message}` };
-    return { code: r.status, output };
+    return report(log, args, { code: r.status, error: r.error?.message });
   } finally {
     fs.closeSync(fd);
     fs.rmSync(log, { force: true });
   }
 }
 
-/** runPromtool without blocking: the same limit, the same report, so that runs can overlap. */
+/** runPromtool without blocking, so that runs can overlap. */
 export async function runPromtoolAsync(binary: string, args: string[], cwd: string): Promise<PromtoolResult> {
-  const log = path.join(cwd, `.promtool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const log = logFile(cwd);
   const fd = fs.openSync(log, 'w');
   try {
-    const outcome = await new Promise<{ code: number | null; error?: string }>((resolve) => {
+    const outcome = await new Promise<Outcome>((resolve) => {
       const child = spawn(binary, args, { cwd, stdio: ['ignore', fd, fd], timeout: PROMTOOL_TIMEOUT_MS, killSignal: 'SIGKILL' });
       child.on('error', (e) => resolve({ code: null, error: e.message }));
       child.on('exit', (code, signal) => resolve(signal ? { code: null, error: `killed by ${signal} (over ${PROMTOOL_TIMEOUT_MS / 1000} s?)` } : { code }));
     });
-    const output = fs.readFileSync(log, 'utf8');
-    if (outcome.error) return { code: null, output: `${output}\npromtool ${args.join(' ')}: ${outcome.error}` };
-    return { code: outcome.code, output };
+    return report(log, args, outcome);
   } finally {
     fs.closeSync(fd);
     fs.rmSync(log, { force: true });
   }
+}
+
+interface Outcome {
+  readonly code: number | null;
+  readonly error?: string;
+}
+
+/** A log file of its own for one run (runs overlap). */
+function logFile(cwd: string): string {
+  return path.join(cwd, `.promtool-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+}
+
+/** What a run printed, with the reason it did not finish if it did not. */
+function report(log: string, args: string[], outcome: Outcome): PromtoolResult {
+  const output = fs.readFileSync(log, 'utf8');
+  return outcome.error ? { code: null, output: `${output}\npromtool ${args.join(' ')}: ${outcome.error}` } : { code: outcome.code, output };
 }
 
 /** Runs `jobs` with at most `limit` at once; the results in the jobs' order. */

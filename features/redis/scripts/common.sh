@@ -31,29 +31,26 @@ log() { echo "meridian-redis $POD_NAME: $*" >&2; }
 # The hostname of pod N of the StatefulSet.
 pod() { echo "$STATEFULSET-$1.$DOMAIN"; }
 
-# rcli HOST PORT COMMAND...: one command, bounded in time. Prints the reply; fails when the
-# host does not answer (an error reply is printed, not a failure).
-rcli() {
-  rcli_host=$1
-  rcli_port=$2
-  shift 2
-  timeout 3 redis-cli --no-auth-warning -h "$rcli_host" -p "$rcli_port" "$@" 2>/dev/null
+# rcli_within SECONDS HOST PORT COMMAND...: one command, bounded by SECONDS. Prints the reply;
+# fails when the host does not answer (an error reply is printed, not a failure).
+rcli_within() {
+  rcli_limit=$1
+  rcli_host=$2
+  rcli_port=$3
+  shift 3
+  timeout "$rcli_limit" redis-cli --no-auth-warning -h "$rcli_host" -p "$rcli_port" "$@" 2>/dev/null
 }
 
-# rcli_quick HOST PORT COMMAND...: rcli bounded by 1 s, for the questions asked while writes are
+# rcli HOST PORT COMMAND...: rcli_within 3 s.
+rcli() { rcli_within 3 "$@"; }
+
+# rcli_quick HOST PORT COMMAND...: rcli_within 1 s, for the questions asked while writes are
 # paused (a node that does not answer must not stretch the pause by 3 s a round).
-rcli_quick() {
-  rq_host=$1
-  rq_port=$2
-  shift 2
-  timeout 1 redis-cli --no-auth-warning -h "$rq_host" -p "$rq_port" "$@" 2>/dev/null
-}
+rcli_quick() { rcli_within 1 "$@"; }
 
 # rcli_stdin HOST PORT: the commands read from stdin, one per line, over one connection (one
 # process where the time counts: a handover's pause).
-rcli_stdin() {
-  timeout 3 redis-cli --no-auth-warning -h "$1" -p "$2" 2>/dev/null
-}
+rcli_stdin() { rcli_within 3 "$1" "$2"; }
 
 # A value for a double-quoted redis.conf argument.
 quoted() { printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"; }
@@ -625,6 +622,7 @@ handover() {
   done
   ho_master=""
   ho_asked=""
+  ho_unpaused=""
   if [ "$ho_stream" = - ]; then
     log "preStop: writes could not be paused: shutting down without a handover"
   elif [ "$ho_synced" != yes ]; then
@@ -641,7 +639,7 @@ handover() {
   if [ -n "$ho_master" ]; then
     # Follow the new master, then let the paused writes go (they get READONLY): one connection.
     printf 'replicaof %s %s\nclient unpause\n' "$ho_master" "$REDIS_PORT" | rcli_stdin "$LOCAL" "$REDIS_PORT" >/dev/null || true
-    log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$(uptime_cs)" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
+    ho_unpaused=$(uptime_cs)
     for ho_r in $ho_replicas; do
       [ "$ho_r" = "$ho_master" ] || rcli "$ho_r" "$REDIS_PORT" replicaof "$ho_master" "$REDIS_PORT" >/dev/null || true
     done
@@ -652,8 +650,9 @@ handover() {
     log "preStop: the sentinels did not promote a replica in ${HANDOVER_SECONDS}s: writes stay paused until the shutdown"
   else
     rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
-    log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$(uptime_cs)" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
+    ho_unpaused=$(uptime_cs)
   fi
+  [ -z "$ho_unpaused" ] || log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$ho_unpaused" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
 }
 
 case "${1:-}" in
