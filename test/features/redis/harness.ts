@@ -610,12 +610,14 @@ export class Pod {
     return path.join(this.dir, 'data');
   }
 
-  log(container: ContainerName, lines = 25): string {
+  /** The last `lines` lines of a container's log, of those `keep` accepts. */
+  log(container: ContainerName, lines = 25, keep: (line: string) => boolean = () => true): string {
     try {
       const text = fs
         .readFileSync(path.join(this.dir, `${container}.log`), 'utf8')
         .trimEnd()
-        .split('\n');
+        .split('\n')
+        .filter(keep);
       return text
         .slice(-lines)
         .map((l) => `    ${l}`)
@@ -1033,7 +1035,13 @@ export class RedisGroup {
         /* down */
       }
       lines.push(`  ${p.name} @${p.address}: ${roles[i]}${repl}; sentinel names ${masters[i] ?? '-'}`);
-      lines.push(`   redis log:\n${p.log('redis', 12)}`, `   sentinel log:\n${p.log('sentinel', 8)}`);
+      // The scripts' own lines and the sentinel's events say what happened; the rest is the
+      // last moments (a sentinel that cannot resolve a pod not yet created says so every second).
+      lines.push(
+        `   redis log:\n${p.log('redis', 8)}`,
+        `   scripts (redis container):\n${p.log('redis', 12, (l) => l.startsWith('meridian-redis'))}`,
+        `   sentinel log:\n${p.log('sentinel', 14, (l) => !l.includes('Failed to resolve hostname'))}`,
+      );
     }
     return lines.join('\n');
   }
