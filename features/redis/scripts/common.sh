@@ -278,6 +278,14 @@ watch_upstream() {
       1) wu_why="does not answer (or none was a replica)" ;;
       *) wu_why="has lost its master" ;;
     esac
+    # Asked again right before the switch: the checks above take up to 1.5 s, and the new
+    # primary's first pod may have promoted this node meanwhile (take_stream): a REPLICAOF
+    # then throws away every write it took as the master since (found by promotion.test.ts:
+    # an acknowledged write lost, the node re-pointed 0.22 s after its promotion). What is
+    # left is the moment between this question and the switch.
+    wu_still=$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: -v up="$wu_current" '
+      { v[$1] = $2 } END { if (v["role"] == "slave" && v["master_host"] == up) print "yes" }')
+    [ "$wu_still" = yes ] || continue
     log "upstream $wu_current $wu_why: replicating from $wu_next"
     rcli "$LOCAL" "$REDIS_PORT" replicaof "$wu_next" "$REDIS_PORT" >/dev/null || true
   done
@@ -468,29 +476,109 @@ handover_failover() {
   if [ "$ROLE" = secondary ]; then request_failover_until $(($1 - 5)); else request_failover; fi
 }
 
-# The replicas the sentinel of pod N could promote (flags exactly "slave": not down, not
-# disconnected; priority above 0): their hostnames, one per line.
-promotable_replicas() {
-  rcli "$(pod "$1")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
+# sentinel_replicas N: every replica the sentinel of pod N lists, one per line: "<host>
+# <alive: 1|0> <priority above 0: 1|0>". Alive: its flags are exactly "slave" (not down, not
+# disconnected); with a priority above 0, the sentinel could promote it now. Both as of the
+# sentinel's last PING and INFO of the replica. Bounded by 1 s (the pause's time counts).
+sentinel_replicas() {
+  rcli_quick "$(pod "$1")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" | tr -d '\r' | awk '
     NR % 2 == 1 { key = $0; next }
     key == "name" { n++ }
     key == "ip" { ip[n] = $0 }
     key == "flags" { f[n] = $0 }
     key == "slave-priority" { p[n] = $0 }
-    END { for (i = 1; i <= n; i++) if (f[i] == "slave" && p[i] + 0 > 0) print ip[i] }'
+    END { for (i = 1; i <= n; i++) print ip[i], (f[i] == "slave") ? 1 : 0, (p[i] + 0 > 0) ? 1 : 0 }'
 }
 
 # Whether the sentinel of another pod lists a replica it could promote.
 sentinel_knows_replica() {
   for skr_n in $(seq 0 $((REPLICAS - 1)) | grep -vx "$ORDINAL"); do
-    [ -n "$(promotable_replicas "$skr_n")" ] && return 0
+    [ -n "$(sentinel_replicas "$skr_n" | awk '$2 == 1 && $3 == 1')" ] && return 0
   done
   return 1
 }
 
-# The replicas any sentinel of the group could promote, on one line.
-sentinel_candidates() {
-  for sc_n in $(seq 0 $((REPLICAS - 1))); do promotable_replicas "$sc_n"; done | sort -u | tr '\n' ' '
+# handover_ask DIR HOST...: every sentinel of the group for the replicas it lists
+# (DIR/sentinel.N) and every HOST for its replication INFO (DIR/info.HOST), all at once: inside
+# the pause a round costs one question's time, not one per question. The replies are kept as
+# they come (empty when there was no answer); DIR/asked lists the HOSTs.
+handover_ask() {
+  ha_dir=$1
+  shift
+  rm -f "$ha_dir"/*
+  printf '%s\n' "$@" >"$ha_dir/asked"
+  for ha_n in $(seq 0 $((REPLICAS - 1))); do
+    rcli_quick "$(pod "$ha_n")" "$SENTINEL_PORT" sentinel replicas "$MASTER_SET" >"$ha_dir/sentinel.$ha_n" &
+  done
+  for ha_host in "$@"; do
+    rcli_quick "$ha_host" "$REDIS_PORT" info replication >"$ha_dir/info.$ha_host" &
+  done
+  wait
+}
+
+# handover_verdict DIR REPLID OFFSET OWN: from the replies in DIR (handover_ask), one line:
+# "<verdict> <host>...". The hosts: every replica a failover could promote by the time a
+# sentinel picks one: all those a sentinel lists, in any state, and OWN (this master's
+# replicas, from its INFO). Not only those a sentinel could promote when asked: their view
+# changes within the pause (a rolled replica's new priority, read by their next INFO of it; a
+# down flag cleared by a PING reply; a replica learned from this master's INFO), and a failover
+# promoted a replica nobody had checked (issue 15, the CI failure of promotion.test.ts: two
+# acknowledged writes lost). The verdict: "ask" when a host was not asked (ask again); "yes"
+# when every host that could be promoted follows the stream REPLID up to OFFSET at least, as
+# the replica itself says (a master's INFO has the replicas' last acknowledgements, once a
+# second); else the first that does not, "none" when no replica may ever be promoted (priority
+# 0 for itself and every sentinel: a fenced group), or "no-replica" when the others did not
+# answer. A host
+# that answers must have every write unless its priority is 0 for itself and for every
+# sentinel; one that does not answer, only when a sentinel lists it alive (flags exactly
+# "slave": its last PING reply was recent enough for it to be picked).
+handover_verdict() {
+  hv_files="$1/asked"
+  for hv_f in "$1"/sentinel.* "$1"/info.*; do
+    if [ -e "$hv_f" ]; then hv_files="$hv_files $hv_f"; fi
+  done
+  # Unquoted on purpose: the paths hold no spaces (RUN_DIR, hostnames).
+  awk -v self="$SELF" -v id="$2" -v offset="$3" -v own="$4" '
+    FNR == 1 { file = FILENAME; sub(/.*\//, "", file); cur = "" }
+    { sub(/\r$/, "") }
+    file == "asked" { if ($0 != "") asked[$0] = 1; next }
+    file ~ /^sentinel\./ {
+      if (FNR % 2 == 1) { key = $0; next }
+      if (key == "ip") { cur = $0; if (!(cur in listed)) { listed[cur] = 1; order[++n] = cur } }
+      else if (cur != "" && key == "flags" && $0 == "slave") alive[cur] = 1
+      else if (cur != "" && key == "slave-priority" && $0 + 0 > 0) pri[cur] = 1
+      next
+    }
+    file ~ /^info\./ { h = substr(file, 6); answered[h] = 1; i = index($0, ":"); if (i > 0) v[h, substr($0, 1, i - 1)] = substr($0, i + 1); next }
+    END {
+      m = split(own, o, " ")
+      for (i = 1; i <= m; i++) if (!(o[i] in listed)) { listed[o[i]] = 1; order[++n] = o[i] }
+      verdict = ""; any = 0; more = 0; away = 0; hosts = ""
+      for (i = 1; i <= n; i++) {
+        h = order[i]
+        if (h == self || h == "") continue
+        hosts = hosts " " h
+        if (!(h in asked)) { more = 1; continue }
+        if (!(h in answered)) { if ((h in alive) && verdict == "") verdict = h; away = 1; continue }
+        if (v[h, "slave_priority"] != "" && v[h, "slave_priority"] + 0 == 0 && !(h in pri)) continue
+        if (v[h, "role"] == "slave" && v[h, "master_replid"] == id && v[h, "slave_repl_offset"] + 0 >= offset + 0) any = 1
+        else if (verdict == "") verdict = h
+      }
+      if (more) verdict = "ask"
+      else if (verdict == "") verdict = any ? "yes" : (away ? "no-replica" : "none")
+      print verdict hosts
+    }' $hv_files
+}
+
+# handover_promotable DIR: the replicas a sentinel could promote now (listed alive, priority
+# above 0), by the replies in DIR (handover_ask), on one line.
+handover_promotable() {
+  for hp_f in "$1"/sentinel.*; do
+    awk 'FNR % 2 == 1 { key = $0; next }
+      { sub(/\r$/, "") }
+      key == "ip" { ip = $0 } key == "flags" { f = $0 }
+      key == "slave-priority" && f == "slave" && $0 + 0 > 0 { print ip }' "$hp_f"
+  done | sort -u | tr '\n' ' '
 }
 
 # Whether every replica in CANDIDATES (hostnames) is online in this master's INFO with its last
@@ -507,24 +595,6 @@ candidates_online() {
       n = split(want, w, " ")
       for (i = 1; i <= n; i++) if (!(w[i] in ok)) exit 1
     }'
-}
-
-# candidates_synced CANDIDATES REPLID OFFSET: "yes" when every replica in CANDIDATES says it
-# follows the stream REPLID up to OFFSET at least (asked of the replica itself: the offsets in a
-# master's INFO are those of the replicas' last acknowledgements, once a second); otherwise
-# the first that does not, or "no replica" when there is none.
-candidates_synced() {
-  [ -n "$1" ] || { echo "no replica"; return 0; }
-  for cs_host in $1; do
-    cs_info=$(rcli_quick "$cs_host" "$REDIS_PORT" info replication) || cs_info=""
-    printf '%s\n' "$cs_info" | awk -F: -v id="$2" -v offset="$3" '
-      { sub(/\r$/, ""); v[$1] = $2 }
-      END { exit !(v["role"] == "slave" && v["master_replid"] == id && v["slave_repl_offset"] + 0 >= offset + 0) }' || {
-      echo "$cs_host"
-      return 0
-    }
-  done
-  echo yes
 }
 
 # wait_promoted CANDIDATES REPLID SECONDS: waits up to SECONDS until a replica in CANDIDATES
@@ -585,19 +655,21 @@ handover() {
   # Sentinel picks the replica to promote by the offsets of its last INFO, up to 10 s old: a
   # replica that has since fallen behind (its process restarted, its link lost) may be picked
   # over one that has every write. So every replica a sentinel could pick must have them.
-  ho_candidates=$(sentinel_candidates)
-  # Writes going on, up to 3 s for those replicas to be online and acknowledging: the pause
-  # that follows then lasts the last bytes and the failover only.
+  # What the sentinels list now (in any state): the replicas the first round inside the pause
+  # asks at once.
+  ho_dir=$(mktemp -d "$RUN_DIR/handover.XXXXXX")
+  handover_ask "$ho_dir"
+  ho_verdict=$(handover_verdict "$ho_dir" - 0 "$ho_replicas")
+  ho_hosts=${ho_verdict#"${ho_verdict%% *}"}
+  # Writes going on, up to 3 s for those the sentinels could promote now and this node's own
+  # to be online and acknowledging: the pause that follows then lasts the last bytes and the
+  # failover only.
+  ho_want="$(handover_promotable "$ho_dir") $(echo $ho_replicas)"
   ho_online=$(($(now) + 3))
-  until candidates_online "$ho_candidates"; do
+  until candidates_online "$ho_want"; do
     [ "$(now)" -lt "$ho_online" ] || break
     sleep 0.2
   done
-  # Asked again: a replica the sentinels came to list during that wait is one they could pick.
-  # When they list none (a new primary's sentinels, started moments ago), every replica of this
-  # node must have every write: the failover request below retries while they learn them.
-  ho_candidates=$(sentinel_candidates)
-  ho_check=${ho_candidates:-$(echo $ho_replicas)}
   # Inside the pause every step counts (a pause longer than down-after holds the sentinels'
   # PINGs, see wait_promoted): as few processes as it takes, each question bounded by 1 s.
   # Every step ends by ho_end; the pause itself lasts 5 s longer, a safety net should this
@@ -607,19 +679,33 @@ handover() {
   [ "$ho_deadline" -lt "$ho_end" ] || ho_deadline=$((ho_end - 1))
   ho_paused=$(uptime_cs)
   # The pause, and the stream as it froze it (its id, and the offset every replica must
-  # reach), over one connection; "-" when the pause was not taken.
-  ho_stream=$(printf 'client pause %s write\ninfo replication\n' "$(((HANDOVER_SECONDS + 5) * 1000))" | rcli_stdin "$LOCAL" "$REDIS_PORT" | awk -F: '
-    { sub(/\r$/, "") } NR == 1 { paused = ($0 == "OK") } $1 == "master_replid" { id = $2 } $1 == "master_repl_offset" { offset = $2 }
+  # reach) with the replicas attached then, over one connection; "-" when the pause was not
+  # taken.
+  ho_info=$(printf 'client pause %s write\ninfo replication\n' "$(((HANDOVER_SECONDS + 5) * 1000))" | rcli_stdin "$LOCAL" "$REDIS_PORT" | tr -d '\r') || ho_info=""
+  ho_stream=$(printf '%s\n' "$ho_info" | awk -F: '
+    NR == 1 { paused = ($0 == "OK") } $1 == "master_replid" { id = $2 } $1 == "master_repl_offset" { offset = $2 }
     END { if (paused && id != "") print id, offset + 0; else print "-" }')
+  ho_replicas="$ho_replicas $(printf '%s\n' "$ho_info" | awk -F '[:,=]' '$1 ~ /^slave[0-9]+$/ { print $3 }')"
   ho_replid=${ho_stream%% *}
   ho_offset=${ho_stream##* }
   ho_synced=""
+  ho_rounds=0
   while [ "$ho_stream" != - ]; do
-    ho_synced=$(candidates_synced "$ho_check" "$ho_replid" "$ho_offset")
-    [ "$ho_synced" = yes ] && break
+    ho_rounds=$((ho_rounds + 1))
+    # Asked again every round: what a failover could promote by the time a sentinel picks.
+    handover_ask "$ho_dir" $(printf '%s\n' $ho_hosts $ho_replicas | sort -u)
+    ho_verdict=$(handover_verdict "$ho_dir" "$ho_replid" "$ho_offset" "$ho_replicas")
+    ho_synced=${ho_verdict%% *}
+    ho_hosts=${ho_verdict#"$ho_synced"}
+    # Nothing to wait for: none may be promoted (a fenced group's master).
+    [ "$ho_synced" = yes ] || [ "$ho_synced" = none ] && break
     [ "$(now)" -lt "$ho_deadline" ] || break
-    sleep 0.1
+    # A replica the sentinels came to list: asked at once.
+    [ "$ho_synced" = ask ] || sleep 0.1
   done
+  rm -rf "$ho_dir"
+  ho_checked=$(uptime_cs)
+  ho_requested=""
   ho_master=""
   ho_asked=""
   ho_unpaused=""
@@ -627,14 +713,16 @@ handover() {
     log "preStop: writes could not be paused: shutting down without a handover"
   elif [ "$ho_synced" != yes ]; then
     case "$ho_synced" in
-      "" | "no replica") log "preStop: no replica has every write: shutting down without a handover" ;;
+      none) log "preStop: no replica may be promoted (priority 0 for itself and every sentinel): shutting down without a handover" ;;
+      "" | no-replica | ask) log "preStop: no replica has every write: shutting down without a handover" ;;
       *) log "preStop: $ho_synced, a replica the sentinels could promote, does not have every write: shutting down without a handover" ;;
     esac
   elif ! handover_failover "$ho_end"; then
     log "preStop: no sentinel could fail over (no replica that may be promoted): shutting down without a handover"
   else
     ho_asked=1
-    ho_master=$(wait_promoted "$ho_check" "$ho_replid" $((ho_end - $(now)))) || ho_master=""
+    ho_requested=$(uptime_cs)
+    ho_master=$(wait_promoted "$ho_hosts" "$ho_replid" $((ho_end - $(now)))) || ho_master=""
   fi
   if [ -n "$ho_master" ]; then
     # Follow the new master, then let the paused writes go (they get READONLY): one connection.
@@ -652,7 +740,13 @@ handover() {
     rcli "$LOCAL" "$REDIS_PORT" client unpause >/dev/null || true
     ho_unpaused=$(uptime_cs)
   fi
-  [ -z "$ho_unpaused" ] || log "preStop: writes were paused for $(awk -v a="$ho_paused" -v b="$ho_unpaused" 'BEGIN { printf "%.2f", (b - a) / 100 }') s"
+  # How long, and where the time went: the replicas' check (rounds), the failover request, the promotion.
+  [ -z "$ho_unpaused" ] || log "preStop: writes were paused for $(awk -v a="$ho_paused" -v c="$ho_checked" -v r="$ho_requested" -v b="$ho_unpaused" -v n="$ho_rounds" '
+    BEGIN {
+      printf "%.2f s (replicas checked in %.2f s, %d round(s)", (b - a) / 100, (c - a) / 100, n
+      if (r != "") printf "; failover accepted after %.2f s more; promotion seen %.2f s later", (r - c) / 100, (b - r) / 100
+      printf ")"
+    }')"
 }
 
 case "${1:-}" in
