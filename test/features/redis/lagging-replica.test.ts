@@ -122,17 +122,24 @@ describeRedis('Readiness of a replica with no link to its master since it starte
       `readiness: a restarted replica whose master was frozen was not ready in ${unsynced.probes} of ${unsynced.probes} probes over 3 s (ready again 30 s after its start, still without a link), and synced ${Math.round(readyAfter)} ms after the master answered again; after losing a link it had, ready in ${linkedThenLost.probes} of ${linkedThenLost.probes} probes over 2 s`,
     );
   }, 180_000);
+  /** Per sentinel, every replica it lists: its fields by name (SENTINEL REPLICAS). */
+  async function listed(): Promise<Record<string, string>[][]> {
+    return Promise.all(
+      group.pods.map(async (p) =>
+        (await command<string[][]>(p.sentinel, group.password, 'SENTINEL', 'REPLICAS', group.masterSet)).map((flat) =>
+          Object.fromEntries(flat.flatMap((v, k) => (k % 2 === 0 ? [[v, flat[k + 1]]] : []))),
+        ),
+      ),
+    );
+  }
+
   /** The replicas a sentinel could promote (flags exactly "slave", priority above 0), per sentinel: their hostnames. */
   async function candidates(): Promise<string[][]> {
-    return Promise.all(
-      group.pods.map(async (p) => {
-        const replicas = await command<string[][]>(p.sentinel, group.password, 'SENTINEL', 'REPLICAS', group.masterSet);
-        return replicas
-          .map((flat) => Object.fromEntries(flat.flatMap((v, k) => (k % 2 === 0 ? [[v, flat[k + 1]]] : []))))
-          .filter((r) => r.flags === 'slave' && Number(r['slave-priority']) > 0)
-          .map((r) => r.ip)
-          .sort();
-      }),
+    return (await listed()).map((replicas) =>
+      replicas
+        .filter((r) => r.flags === 'slave' && Number(r['slave-priority']) > 0)
+        .map((r) => r.ip)
+        .sort(),
     );
   }
 
@@ -188,13 +195,10 @@ describeRedis('Readiness of a replica with no link to its master since it starte
 
   /** Per sentinel, the priority it has for replica `host` (from its last INFO of it), or undefined when it does not list it. */
   async function priorities(host: string): Promise<(number | undefined)[]> {
-    return Promise.all(
-      group.pods.map(async (p) => {
-        const replicas = await command<string[][]>(p.sentinel, group.password, 'SENTINEL', 'REPLICAS', group.masterSet);
-        const r = replicas.map((flat) => Object.fromEntries(flat.flatMap((v, k) => (k % 2 === 0 ? [[v, flat[k + 1]]] : [])))).find((x) => x.ip === host);
-        return r ? Number(r['slave-priority']) : undefined;
-      }),
-    );
+    return (await listed()).map((replicas) => {
+      const r = replicas.find((x) => x.ip === host);
+      return r ? Number(r['slave-priority']) : undefined;
+    });
   }
 
   // Found by promotion.test.ts in CI (two writes acknowledged by a new primary's pod 0 missing
