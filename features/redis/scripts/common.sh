@@ -422,6 +422,72 @@ watch_failover() {
   done
 }
 
+# The replica-priority of a primary region's replica that has caught up with its master
+# (redis's default). Every node starts with 0 (start-redis.sh) and watch_priority raises it.
+PROMOTABLE_PRIORITY=100
+
+# The promotability of a primary region's node, in the background of its redis container until
+# redis (PID $1) exits. A replica that has just synced in full holds its master's snapshot; the
+# writes since the snapshot reach it only once the master has its first acknowledgement. Sentinel
+# picks the replica to promote by the offsets of its last INFO of each, up to 10 s old: it
+# promoted such a replica (its INFO fresh, at the snapshot's offset) over one that had the
+# writes since, acknowledged by WAIT (its INFO older, its offset lower), and they were lost
+# (failover.test.ts, kill -9 of the master; issue 15). So redis starts unpromotable
+# (replica-priority 0), and the priority is raised once the node is a replica that has every
+# write its master had when its link was up: its offset has reached the master's of then. It is
+# never lowered while the node is a replica (when a master dies, every replica's link goes down:
+# they must stay promotable), and is 0 while the node is a master, so that a master the
+# sentinels turn into a replica is unpromotable again until it has caught up.
+watch_priority() {
+  wq_redis=$1
+  wq_goal=""
+  wq_master=0
+  wq_waiting=1
+  while sleep 1; do
+    kill -0 "$wq_redis" 2>/dev/null || return 0
+    wq_info=$(rcli "$LOCAL" "$REDIS_PORT" info replication) || continue
+    # "<role> <priority> <link> <syncing> <master> <replid> <offset>", "-" for what is missing.
+    set -- $(printf '%s\n' "$wq_info" | tr -d '\r' | awk -F: '
+      { v[$1] = $2 }
+      END {
+        n = split("role slave_priority master_link_status master_sync_in_progress master_host master_replid slave_repl_offset", k, " ")
+        for (i = 1; i <= n; i++) printf "%s%s", (v[k[i]] == "" ? "-" : v[k[i]]), (i < n ? " " : "\n")
+      }')
+    [ $# -eq 7 ] || continue
+    # A master's INFO has no priority: lowered once per time it is found master, and unpromotable
+    # again until it has caught up as a replica.
+    if [ "$1" = master ]; then
+      wq_goal=""
+      [ "$wq_master" = 1 ] || [ "$(rcli "$LOCAL" "$REDIS_PORT" config set replica-priority 0)" != OK ] || wq_master=1
+      wq_waiting=1
+      continue
+    fi
+    wq_master=0
+    # Raised already (a priority an operator set afterwards, 0 included, stays), or not streaming
+    # (its link down, a sync under way): nothing to do now.
+    if [ "$wq_waiting" = 0 ] || [ "$1" != slave ] || [ "$3" != up ] || [ "$4" != 0 ]; then
+      [ "$3" = up ] || wq_goal=""
+      continue
+    fi
+    # The first round with the link up: where the master's stream is now, to be reached.
+    case "$wq_goal" in
+      "$5 $6 "*) ;;
+      *)
+        wq_goal=$(rcli "$5" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: -v host="$5" -v id="$6" '
+          { v[$1] = $2 } END { if (v["master_replid"] == id && v["master_repl_offset"] != "") print host, id, v["master_repl_offset"] + 0 }') || wq_goal=""
+        continue
+        ;;
+    esac
+    case "$7" in '' | *[!0-9]*) continue ;; esac
+    [ "$7" -ge "${wq_goal##* }" ] || continue
+    if [ "$(rcli "$LOCAL" "$REDIS_PORT" config set replica-priority "$PROMOTABLE_PRIORITY")" = OK ]; then
+      log "caught up with $5 (offset $7, the master's was ${wq_goal##* } when the link was up): promotable now (replica-priority $PROMOTABLE_PRIORITY)"
+      wq_waiting=0
+    fi
+    wq_goal=""
+  done
+}
+
 # One line per other pod of the group: "<ordinal> <master_replid> <offset>" when its redis is a
 # replica of this node that lost its link to this node's previous process (so it holds that
 # process's data up to <offset>), can be promoted (priority > 0) and lost the link recently
@@ -452,18 +518,20 @@ ready() {
   printf '%s\n' "$info" | grep -q '^role:' || return 1
   # A replica in the middle of a full sync (or loading its data) has not got the data yet.
   printf '%s\n' "$info" | grep -qE '^(loading|master_sync_in_progress):1' && return 1
-  # Nor has a primary region's replica whose link to its master has never been up since it
-  # started (redis reports the link down "since -1"): it is still connecting, or cannot reach
-  # the master, and holds only what its volume had. Ready, the rollout would move on (to the
-  # master, whose handover could then promote it) and the PDB would let the master's node be
-  # drained. For LINK_WAIT_SECONDS after the start only: a master that never answers (a pod
-  # not created yet, under a StatefulSet still OrderedReady; a pod 0 that take_stream missed,
-  # whose own link is down, so it refuses to sync) must not keep it unready for good; the
-  # handover still never promotes it while it lacks writes. A secondary region's replica
-  # stays ready: it serves its volume's data, stale, while the upstream is away (the link
-  # alert says so).
+  # A secondary region's replica stays ready: it serves its volume's data, stale, while the
+  # upstream is away (the link alert says so).
   [ "$ROLE" = secondary ] && return 0
-  printf '%s\n' "$info" | grep -qx 'master_link_down_since_seconds:-1' || return 0
+  printf '%s\n' "$info" | grep -qx 'role:master' && return 0
+  # Nor is a primary region's replica ready before it has caught up with its master
+  # (watch_priority raises its replica-priority from 0 then): its link not up yet (connecting,
+  # or the master does not answer) or the writes since its sync's snapshot still on their way.
+  # Ready, the rollout would move on (to the master, whose handover needs a replica the
+  # sentinels may promote) and the PDB would let the master's node be drained. For
+  # LINK_WAIT_SECONDS after the start only: a master that never answers (a pod not created
+  # yet, under a StatefulSet still OrderedReady; a pod 0 that take_stream missed, whose own link
+  # is down, so it refuses to sync) must not keep it unready for good; the handover still never
+  # promotes it while it lacks writes.
+  printf '%s\n' "$info" | grep -qx 'slave_priority:0' || return 0
   [ "$(printf '%s\n' "$info" | awk -F: '$1 == "uptime_in_seconds" { print $2 + 0 }')" -ge "$LINK_WAIT_SECONDS" ]
 }
 
@@ -528,10 +596,9 @@ handover_ask() {
 # the replica itself says (a master's INFO has the replicas' last acknowledgements, once a
 # second); else the first that does not, "none" when no replica may ever be promoted (priority
 # 0 for itself and every sentinel: a fenced group), or "no-replica" when the others did not
-# answer. A host
-# that answers must have every write unless its priority is 0 for itself and for every
-# sentinel; one that does not answer, only when a sentinel lists it alive (flags exactly
-# "slave": its last PING reply was recent enough for it to be picked).
+# answer. A host that answers must have every write unless its priority is 0 for itself and
+# for every sentinel; one that does not answer, only when a sentinel lists it alive (flags
+# exactly "slave": its last PING reply was recent enough for it to be picked).
 handover_verdict() {
   hv_files="$1/asked"
   for hv_f in "$1"/sentinel.* "$1"/info.*; do
@@ -637,12 +704,15 @@ wait_promoted() {
 handover() {
   [ "$(rcli "$LOCAL" "$REDIS_PORT" role | head -n 1)" = master ] || return 0
   log "preStop: this node is the master: handing over"
-  if [ "$ROLE" = secondary ]; then
-    # A new primary's pod 0 (take_stream): its sentinels all started during the rollout and
-    # learn replicas from its INFO, every 10 s, over a link that a pause of writes would block
-    # (the sentinels' PUBLISH of their hellos waits, and their PINGs behind it: after
-    # down-after they would see this master down). So wait, writes going on, until one knows a
-    # replica it could promote.
+  # The sentinels learn what they may promote from their INFO of each replica, every 10 s, over
+  # a link that a pause of writes would block (the sentinels' PUBLISH of their hellos waits, and
+  # their PINGs behind it: after down-after they would see this master down). A new primary's
+  # pod 0 (take_stream): its sentinels all started during the rollout and learn replicas from
+  # its INFO. A primary's master in a rollout: the replica rolled just before it became
+  # promotable when it caught up (watch_priority), and the sentinels may not have read it yet.
+  # So wait, writes going on, until one knows a replica it could promote; in the primary
+  # region only while a replica is attached (there is one to wait for).
+  if [ "$ROLE" = secondary ] || [ "$(rcli "$LOCAL" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: '$1 == "connected_slaves" { print $2 + 0 }')" != 0 ]; then
     ho_wait=$(($(now) + HANDOVER_SECONDS / 2))
     until sentinel_knows_replica; do
       [ "$(now)" -lt "$ho_wait" ] || break

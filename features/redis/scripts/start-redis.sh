@@ -6,6 +6,9 @@
 # the others follow the first pod, so one stream per region crosses regions. None of them can
 # be promoted (priority 0).
 #
+# Every node starts unpromotable (replica-priority 0); in the primary region watch_priority
+# (common.sh) raises the priority of a replica once it has caught up with its master.
+#
 # Primary region: the sentinels are asked first, and the master they know with the highest
 # config epoch (the latest failover) wins:
 #   - they name another node: start as its replica;
@@ -33,7 +36,7 @@ initialized() { [ -n "$(ls -A "$DATA_DIR/appendonlydir" 2>/dev/null)" ]; }
 # If every replica holds the same offset, whichever the sentinels pick has every write a
 # replica acknowledged, so they are asked now (SENTINEL FAILOVER). Otherwise (they differ,
 # or one does not answer) the sentinels fail over on their own after down-after, and pick the
-# most advanced replica from fresh INFO replies. Sets master to the promoted replica; if none
+# most advanced replica by the offsets of their last INFO of each. Sets master to the promoted replica; if none
 # is promoted in down-after + failover-timeout + 5 s, starts as master after all. Never exits:
 # an exit would put the container in the kubelet's restart back-off.
 hand_over_after_crash() {
@@ -155,7 +158,7 @@ conf="$RUN_DIR/redis.conf"
   echo "requirepass $(quoted "$REDIS_PASSWORD")"
   echo "masterauth $(quoted "$REDIS_PASSWORD")"
   echo "replica-announce-ip $SELF"
-  if [ "$ROLE" = secondary ]; then echo "replica-priority 0"; fi
+  echo "replica-priority 0"
   if [ -n "$master" ]; then echo "replicaof $master $REDIS_PORT"; fi
 } > "$conf"
 if [ -n "$master" ]; then
@@ -167,5 +170,9 @@ fi
 if [ "$ROLE" = secondary ] && [ "$ORDINAL" = 0 ]; then watch_upstream "$$" & fi
 # In the primary region every pod watches for a failover that aborted and would wait out
 # Sentinel's 2 x failover-timeout before its next attempt (common.sh); the loop ends with redis.
-if [ "$ROLE" = primary ]; then watch_failover "$$" & fi
+if [ "$ROLE" = primary ]; then
+  watch_failover "$$" &
+  # A primary region's replica is promotable once it has caught up (common.sh); the loop ends with redis.
+  watch_priority "$$" &
+fi
 exec redis-server "$conf"

@@ -114,6 +114,100 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     for (const t of times) expect(t).toBeLessThan(DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS);
   }, 120_000);
 
+  test('2b. kill -9 of the master while a replica restarted moments before still syncs: the sentinels promote the replica that has the acknowledged writes', async () => {
+    const old = await settled(30_000);
+    const [restarted, other] = [1, 2].map((k) => (old + k) % group.pods.length);
+    const pw = group.password;
+    // Sentinel promotes, among the replicas it may promote, the one with the best priority, then
+    // the highest offset of its last INFO of each (up to 10 s old): which one it picks between
+    // two of equal priority depends on when it last asked each, the race scenario 2 lost writes
+    // to under load. Here `other` has a worse priority than the rendered one, so the sentinels
+    // pick `restarted` whenever it may be promoted at all: what it holds then decides.
+    const [, otherPriority] = await command<string[]>(group.pods[other].redis, pw, 'CONFIG', 'GET', 'replica-priority');
+    await command(group.pods[other].redis, pw, 'CONFIG', 'SET', 'replica-priority', '150');
+    // The master's full syncs start 30 s late (as a large dataset's transfer would take): the
+    // restarted replica holds only what its own volume had until then.
+    await command(group.pods[old].redis, pw, 'CONFIG', 'SET', 'repl-diskless-sync-delay', '30');
+    const writer = new Writer(group, old, 's2b');
+    let oldKilled = false;
+    const seen: string[] = [];
+    try {
+      await writer.acknowledgedAtLeast(50);
+      await group.pods[restarted].containers.get('redis')!.stop('SIGKILL');
+      const t0 = Date.now();
+      group.startContainer(restarted, 'redis');
+      // Every sentinel has read the restarted replica's INFO since it started (they ask every
+      // 10 s), while it waits for its sync: what they know of it is its new process's.
+      let view = '';
+      await waitFor(
+        'every sentinel to have read the restarted replica in its sync',
+        20_000,
+        async () => {
+          const info = await group.replication(restarted).catch(() => undefined);
+          // (Its link down: the master has not sent its data yet.)
+          if (info?.role !== 'slave' || info.master_link_status === 'up') return undefined;
+          const views: string[] = [];
+          for (const p of group.pods) {
+            const listed = (await command<string[][]>(p.sentinel, pw, 'SENTINEL', 'REPLICAS', 'master')).map((r) => {
+              const o: Record<string, string> = {};
+              for (let k = 0; k + 1 < r.length; k += 2) o[r[k]] = r[k + 1];
+              return o;
+            });
+            const me = listed.find((o) => o.ip === group.pods[restarted].hostname);
+            view = `${p.name}: ${me ? `flags ${me.flags}, info-refresh ${me['info-refresh']} ms, priority ${me['slave-priority']}` : 'not listed'}`;
+            if (!me || me.flags !== 'slave' || Number(me['info-refresh']) >= Date.now() - t0) return undefined;
+            views.push(me['slave-priority']);
+          }
+          seen.push(...views);
+          return true;
+        },
+        async () => `last sentinel view: ${view}\n${await group.describe()}`,
+        200,
+      );
+      // Writes since the restart: acknowledged by `other` only.
+      await writer.acknowledgedAtLeast(writer.acknowledged.length + 20);
+      await group.pods[old].containers.get('redis')!.stop('SIGKILL');
+      oldKilled = true;
+      const next = await waitFor(
+        'a new master',
+        DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000,
+        () => newMaster(group, old),
+        () => group.describe(),
+        20,
+      );
+      await writer.stop();
+      // eslint-disable-next-line no-console
+      console.log(`scenario 2b: the sentinels had the restarted replica at priority ${seen.join(', ')}; they promoted ${group.pods[next].name}`);
+      expect(await missing(group, next, writer.acknowledged)).toEqual([]);
+      expect(next).toBe(other);
+    } finally {
+      await writer.stop();
+      if (oldKilled) group.startContainer(old, 'redis');
+      // `other` back to its priority if it is still a replica (a master's is 0: watch_priority).
+      const role = await command<unknown[]>(group.pods[other].redis, pw, 'ROLE').catch(() => ['down']);
+      if (role[0] === 'slave') await command(group.pods[other].redis, pw, 'CONFIG', 'SET', 'replica-priority', otherPriority);
+      if (!oldKilled) await command(group.pods[old].redis, pw, 'CONFIG', 'SET', 'repl-diskless-sync-delay', '0').catch(() => undefined);
+    }
+    // The restarted replica catches up with the new master, and then every sentinel may promote it.
+    await waitFor(
+      'the restarted replica to become promotable, ready, for every sentinel',
+      30_000,
+      async () => {
+        if (!(await group.ready(restarted, 'redis'))) return undefined;
+        for (const p of group.pods) {
+          const listed = await command<string[][]>(p.sentinel, pw, 'SENTINEL', 'REPLICAS', 'master');
+          const me = listed.find((r) => r[r.indexOf('ip') + 1] === group.pods[restarted].hostname);
+          if (!me || me[me.indexOf('slave-priority') + 1] !== '100') return undefined;
+        }
+        return true;
+      },
+      () => group.describe(),
+      500,
+    );
+    expect(group.pods[restarted].log('redis', 200)).toMatch(/caught up with .*: promotable now \(replica-priority 100\)/);
+    await settled(30_000);
+  }, 120_000);
+
   test("3. the old master's pod comes back (new IP, stale sentinel state): it rejoins as a replica of the new master, no data lost", async () => {
     const old = await settled(30_000);
     const before = new Writer(group, old, 's3-before');
@@ -142,7 +236,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
     const roles = new Set<string>();
     const master = await waitFor(
       'the old master to rejoin',
-      20_000,
+      30_000,
       async () => {
         roles.add((await group.roles())[old]);
         return group.settledMaster();

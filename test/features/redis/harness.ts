@@ -997,22 +997,29 @@ export class RedisGroup {
     for (let i = 0; i < this.pods.length; i++) {
       if (i === master || roles[i] !== 'slave') continue;
       const info = await this.replication(i);
-      if (info.master_host === this.pods[master].hostname && info.master_link_status === 'up' && info.master_sync_in_progress === '0') linked++;
+      // A primary region's replica caught up with its master: promotable (common.sh, watch_priority).
+      const caughtUp = this.role !== 'primary' || Number(info.slave_priority) > 0;
+      if (info.master_host === this.pods[master].hostname && info.master_link_status === 'up' && info.master_sync_in_progress === '0' && caughtUp) linked++;
     }
     if (linked < replicas) return undefined;
     return (await this.sentinelsKnowGroup()) ? master : undefined;
   }
 
   /**
-   * Every sentinel sees the other sentinels and the replicas up: what a failover needs.
-   * Sentinels learn replicas from the master's INFO (every 10 s) and each other from hellos.
+   * Every sentinel sees the other sentinels and the replicas up, and in the primary region may
+   * promote each replica (its priority above 0): what a failover needs. Sentinels learn
+   * replicas from the master's INFO (every 10 s), a replica's priority from their INFO of it
+   * (every 10 s), and each other from hellos.
    */
   async sentinelsKnowGroup(): Promise<boolean> {
-    const up = (entries: string[][]) => entries.filter((e) => !/s_down|disconnected/.test(e[e.indexOf('flags') + 1])).length;
+    const field = (e: string[], k: string) => e[e.indexOf(k) + 1];
+    const up = (entries: string[][]) => entries.filter((e) => !/s_down|disconnected/.test(field(e, 'flags'))).length;
+    const promotable = (entries: string[][]) =>
+      this.role === 'primary' ? entries.filter((e) => Number(field(e, 'slave-priority')) > 0).length : entries.length;
     for (const p of this.pods) {
       const replicas = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'REPLICAS', this.masterSet);
       const sentinels = await command<string[][]>(p.sentinel, this.password, 'SENTINEL', 'SENTINELS', this.masterSet);
-      if (up(replicas) < this.pods.length - 1 || up(sentinels) < this.pods.length - 1) return false;
+      if (up(replicas) < this.pods.length - 1 || promotable(replicas) < this.pods.length - 1 || up(sentinels) < this.pods.length - 1) return false;
     }
     return true;
   }

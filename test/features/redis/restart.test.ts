@@ -68,7 +68,7 @@ describeRedis('Redis Sentinel across restarts (real redis-server and redis-senti
     expect(await command(group.pods[1].sentinel, group.password, 'SENTINEL', 'FAILOVER', 'master')).toBe('OK');
     const master = await waitFor(
       'the master to leave pod 0',
-      20_000,
+      30_000,
       async () => {
         const m = await group.settledMaster();
         return m !== undefined && m !== 0 ? m : undefined;
