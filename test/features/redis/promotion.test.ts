@@ -99,7 +99,7 @@ class EveryNodeWriter {
 }
 
 describeRedis('A promotion in two steps, as meridian promote prints them (real redis-server and redis-sentinel)', () => {
-  const h = new Harness(8);
+  const h = new Harness(18);
   const opts = { namespace: NS, regions: REGIONS, redis: FAST };
   const start = renderRedis(opts);
   const fenced = renderRedis({ ...opts, promotion: 'us-east1' });

@@ -43,7 +43,7 @@ async function lists(group: RedisGroup, i: number, host: string): Promise<boolea
 }
 
 describeRedis('The cross-region stream never counts as an acknowledgement (real redis-server and redis-sentinel)', () => {
-  const h = new Harness(11);
+  const h = new Harness(17);
   const rendered = renderRedis({ namespace: NS, regions: REGIONS, redis: FAST });
   let central: RedisGroup;
   let east: RedisGroup;
