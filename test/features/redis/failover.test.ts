@@ -36,6 +36,15 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       () => group.settledMaster(),
       () => group.describe(),
     );
+  /** The new master after `old` was killed: a quorum of sentinels names it and it reports the role. */
+  const promoted = (old: number) =>
+    waitFor(
+      'a new master',
+      DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000,
+      () => newMaster(group, old),
+      () => group.describe(),
+      20,
+    );
 
   beforeAll(async () => {
     group = h.group(renderRedis({ namespace: 'redis-failover', regions: ['us-central1'], redis: FAST }).get('us-central1')!);
@@ -89,13 +98,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       const t0 = performance.now();
       await group.pods[old].containers.get('redis')!.stop('SIGKILL');
       try {
-        const next = await waitFor(
-          'a new master',
-          DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000,
-          () => newMaster(group, old),
-          () => group.describe(),
-          20,
-        );
+        const next = await promoted(old);
         times.push(performance.now() - t0);
         await writer.stop();
         expect(await missing(group, next, writer.acknowledged)).toEqual([]);
@@ -168,13 +171,7 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       await writer.acknowledgedAtLeast(writer.acknowledged.length + 20);
       await group.pods[old].containers.get('redis')!.stop('SIGKILL');
       oldKilled = true;
-      const next = await waitFor(
-        'a new master',
-        DOWN_AFTER_MS + FAILOVER_TIMEOUT_MS + 5000,
-        () => newMaster(group, old),
-        () => group.describe(),
-        20,
-      );
+      const next = await promoted(old);
       await writer.stop();
       // eslint-disable-next-line no-console
       console.log(`scenario 2b: the sentinels had the restarted replica at priority ${seen.join(', ')}; they promoted ${group.pods[next].name}`);
