@@ -203,7 +203,15 @@ describeRedis('The cross-region stream never counts as an acknowledgement (real 
     const upstreamFullBefore = fullSyncs(u);
     await priority(u, 0);
     try {
-      await seen(u, new Map([[u, 0]]));
+      // And `other` promotable for it: a replica is promotable once it has caught up, which the
+      // sentinels learn by their next INFO of it (common.sh, watch_priority).
+      await seen(
+        u,
+        new Map([
+          [u, 0],
+          [other, 100],
+        ]),
+      );
       await command(central.pods[u].sentinel, h.password, 'SENTINEL', 'FAILOVER', 'master');
       await waitFor(
         `${central.pods[other].name} to be promoted`,
