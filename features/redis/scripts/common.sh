@@ -441,48 +441,48 @@ PROMOTABLE_PRIORITY=100
 watch_priority() {
   wq_redis=$1
   wq_goal=""
-  wq_master=0
-  wq_waiting=1
+  # waiting: not caught up yet; lowered: a master, its priority set to 0; raised: promotable.
+  wq_state=waiting
   while sleep 1; do
     kill -0 "$wq_redis" 2>/dev/null || return 0
     wq_info=$(rcli "$LOCAL" "$REDIS_PORT" info replication) || continue
-    # "<role> <priority> <link> <syncing> <master> <replid> <offset>", "-" for what is missing.
+    # "<role> <link> <syncing> <master> <replid> <offset>", "-" for what is missing.
     set -- $(printf '%s\n' "$wq_info" | tr -d '\r' | awk -F: '
       { v[$1] = $2 }
       END {
-        n = split("role slave_priority master_link_status master_sync_in_progress master_host master_replid slave_repl_offset", k, " ")
+        n = split("role master_link_status master_sync_in_progress master_host master_replid slave_repl_offset", k, " ")
         for (i = 1; i <= n; i++) printf "%s%s", (v[k[i]] == "" ? "-" : v[k[i]]), (i < n ? " " : "\n")
       }')
-    [ $# -eq 7 ] || continue
-    # A master's INFO has no priority: lowered once per time it is found master, and unpromotable
-    # again until it has caught up as a replica.
+    [ $# -eq 6 ] || continue
+    # A master: its priority set to 0 once per time it is found master, and unpromotable again
+    # until it has caught up as a replica.
     if [ "$1" = master ]; then
       wq_goal=""
-      [ "$wq_master" = 1 ] || [ "$(rcli "$LOCAL" "$REDIS_PORT" config set replica-priority 0)" != OK ] || wq_master=1
-      wq_waiting=1
+      [ "$wq_state" = lowered ] || [ "$(rcli "$LOCAL" "$REDIS_PORT" config set replica-priority 0)" != OK ] || wq_state=lowered
+      [ "$wq_state" = lowered ] || wq_state=waiting
       continue
     fi
-    wq_master=0
+    [ "$wq_state" != lowered ] || wq_state=waiting
     # Raised already (a priority an operator set afterwards, 0 included, stays), or not streaming
     # (its link down, a sync under way): nothing to do now.
-    if [ "$wq_waiting" = 0 ] || [ "$1" != slave ] || [ "$3" != up ] || [ "$4" != 0 ]; then
-      [ "$3" = up ] || wq_goal=""
+    if [ "$wq_state" = raised ] || [ "$1" != slave ] || [ "$2" != up ] || [ "$3" != 0 ]; then
+      [ "$2" = up ] || wq_goal=""
       continue
     fi
     # The first round with the link up: where the master's stream is now, to be reached.
     case "$wq_goal" in
-      "$5 $6 "*) ;;
+      "$4 $5 "*) ;;
       *)
-        wq_goal=$(rcli "$5" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: -v host="$5" -v id="$6" '
+        wq_goal=$(rcli "$4" "$REDIS_PORT" info replication | tr -d '\r' | awk -F: -v host="$4" -v id="$5" '
           { v[$1] = $2 } END { if (v["master_replid"] == id && v["master_repl_offset"] != "") print host, id, v["master_repl_offset"] + 0 }') || wq_goal=""
         continue
         ;;
     esac
-    case "$7" in '' | *[!0-9]*) continue ;; esac
-    [ "$7" -ge "${wq_goal##* }" ] || continue
+    case "$6" in '' | *[!0-9]*) continue ;; esac
+    [ "$6" -ge "${wq_goal##* }" ] || continue
     if [ "$(rcli "$LOCAL" "$REDIS_PORT" config set replica-priority "$PROMOTABLE_PRIORITY")" = OK ]; then
-      log "caught up with $5 (offset $7, the master's was ${wq_goal##* } when the link was up): promotable now (replica-priority $PROMOTABLE_PRIORITY)"
-      wq_waiting=0
+      log "caught up with $4 (offset $6, the master's was ${wq_goal##* } when the link was up): promotable now (replica-priority $PROMOTABLE_PRIORITY)"
+      wq_state=raised
     fi
     wq_goal=""
   done
