@@ -150,13 +150,8 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
           // (Its link down: the master has not sent its data yet.)
           if (info?.role !== 'slave' || info.master_link_status === 'up') return undefined;
           const views: string[] = [];
-          for (const p of group.pods) {
-            const listed = (await command<string[][]>(p.sentinel, pw, 'SENTINEL', 'REPLICAS', 'master')).map((r) => {
-              const o: Record<string, string> = {};
-              for (let k = 0; k + 1 < r.length; k += 2) o[r[k]] = r[k + 1];
-              return o;
-            });
-            const me = listed.find((o) => o.ip === group.pods[restarted].hostname);
+          for (const [i, p] of group.pods.entries()) {
+            const me = (await group.sentinelReplicas(i)).find((o) => o.ip === group.pods[restarted].hostname);
             view = `${p.name}: ${me ? `flags ${me.flags}, info-refresh ${me['info-refresh']} ms, priority ${me['slave-priority']}` : 'not listed'}`;
             if (!me || me.flags !== 'slave' || Number(me['info-refresh']) >= Date.now() - t0) return undefined;
             views.push(me['slave-priority']);
@@ -191,10 +186,9 @@ describeRedis('Redis Sentinel with real redis-server and redis-sentinel (one reg
       30_000,
       async () => {
         if (!(await group.ready(restarted, 'redis'))) return undefined;
-        for (const p of group.pods) {
-          const listed = await command<string[][]>(p.sentinel, pw, 'SENTINEL', 'REPLICAS', 'master');
-          const me = listed.find((r) => r[r.indexOf('ip') + 1] === group.pods[restarted].hostname);
-          if (!me || me[me.indexOf('slave-priority') + 1] !== '100') return undefined;
+        for (let i = 0; i < group.pods.length; i++) {
+          const me = (await group.sentinelReplicas(i)).find((o) => o.ip === group.pods[restarted].hostname);
+          if (me?.['slave-priority'] !== '100') return undefined;
         }
         return true;
       },

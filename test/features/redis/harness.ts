@@ -1005,6 +1005,12 @@ export class RedisGroup {
     return (await this.sentinelsKnowGroup()) ? master : undefined;
   }
 
+  /** Every replica the sentinel of pod `i` lists (SENTINEL REPLICAS), its fields by name. */
+  async sentinelReplicas(i: number): Promise<Record<string, string>[]> {
+    const flat = await command<string[][]>(this.pods[i].sentinel, this.password, 'SENTINEL', 'REPLICAS', this.masterSet);
+    return flat.map((r) => Object.fromEntries(r.flatMap((v, k) => (k % 2 === 0 ? [[v, r[k + 1]]] : []))));
+  }
+
   /**
    * Every sentinel sees the other sentinels and the replicas up, and in the primary region may
    * promote each replica (its priority above 0): what a failover needs. Sentinels learn

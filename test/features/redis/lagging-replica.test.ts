@@ -123,14 +123,8 @@ describeRedis('Readiness of a replica with no link to its master since it starte
     );
   }, 180_000);
   /** Per sentinel, every replica it lists: its fields by name (SENTINEL REPLICAS). */
-  async function listed(): Promise<Record<string, string>[][]> {
-    return Promise.all(
-      group.pods.map(async (p) =>
-        (await command<string[][]>(p.sentinel, group.password, 'SENTINEL', 'REPLICAS', group.masterSet)).map((flat) =>
-          Object.fromEntries(flat.flatMap((v, k) => (k % 2 === 0 ? [[v, flat[k + 1]]] : []))),
-        ),
-      ),
-    );
+  function listed(): Promise<Record<string, string>[][]> {
+    return Promise.all(group.pods.map((_, i) => group.sentinelReplicas(i)));
   }
 
   /** The replicas a sentinel could promote (flags exactly "slave", priority above 0), per sentinel: their hostnames. */
